@@ -1,0 +1,402 @@
+/**
+ * The service's configuration (config.yaml) and every tenant's settings (stored in
+ * smart_missed_calls_settings, edited on the settings page). Both are validated field by
+ * field; an invalid value is refused with a message that names the field, and nothing
+ * of a refused change is applied.
+ */
+
+export class ConfigError extends Error {
+  constructor(readonly field: string, message: string) {
+    super(`${field}: ${message}`);
+  }
+}
+
+export interface DbConfig {
+  host: string;
+  port: number;
+  socket: string;
+  user: string;
+  password: string;
+  /** Database holding our own smart_missed_calls_* tables (FreePBX: asterisk). */
+  database: string;
+  /** Where the PBX's CDR lives (FreePBX: asteriskcdrdb.cdr / cel). */
+  cdrDatabase: string;
+  cdrTable: string;
+  celTable: string;
+  /** FreePBX configuration tables (users, queues_config, ...). */
+  pbxDatabase: string;
+}
+
+export interface IdentityUser {
+  user: string;
+  password: string;
+  tenant: string;
+  role: 'admin' | 'viewer' | 'superadmin';
+}
+
+export interface Config {
+  pbx: 'freepbx' | 'vitalpbx';
+  db: DbConfig;
+  server: {
+    /** host:port on loopback, or unix:/path/to.sock. Never a public address. */
+    listen: string;
+    /** Shared secret of the signed identity header the PHP glue sends. */
+    secret: string;
+    /** Link put in mails and digests. */
+    baseUrl: string;
+    /** Standalone/demo logins; empty behind the PBX. */
+    users: IdentityUser[];
+  };
+  sync: {
+    intervalSeconds: number;
+    settleSeconds: number;
+    hotWindowSeconds: number;
+    maxCallSeconds: number;
+    fullScanEverySeconds: number;
+    /** Extension ranges used when the PBX tables cannot be read, e.g. "100-199,2000". */
+    extensions: string;
+  };
+  mail: {
+    transport: 'smtp' | 'sendmail' | 'none';
+    host: string;
+    port: number;
+    secure: boolean;
+    user: string;
+    password: string;
+    sendmailPath: string;
+    from: string;
+    replyTo: string;
+  };
+  ami: { host: string; port: number; user: string; secret: string };
+  voicemailSpool: string;
+  logLevel: 'error' | 'warn' | 'info' | 'debug';
+}
+
+export const DEFAULT_CONFIG: Config = {
+  pbx: 'freepbx',
+  db: {
+    host: 'localhost',
+    port: 3306,
+    socket: '',
+    user: 'root',
+    password: '',
+    database: 'asterisk',
+    cdrDatabase: 'asteriskcdrdb',
+    cdrTable: 'cdr',
+    celTable: 'cel',
+    pbxDatabase: 'asterisk',
+  },
+  server: { listen: '127.0.0.1:8093', secret: '', baseUrl: '', users: [] },
+  sync: {
+    intervalSeconds: 2,
+    settleSeconds: 5,
+    hotWindowSeconds: 900,
+    maxCallSeconds: 14_400,
+    fullScanEverySeconds: 60,
+    extensions: '',
+  },
+  mail: {
+    transport: 'sendmail',
+    host: 'localhost',
+    port: 25,
+    secure: false,
+    user: '',
+    password: '',
+    sendmailPath: '/usr/sbin/sendmail',
+    from: 'Smart Missed Calls <pbx@localhost>',
+    replyTo: '',
+  },
+  ami: { host: '', port: 5038, user: '', secret: '' },
+  voicemailSpool: '/var/spool/asterisk/voicemail',
+  logLevel: 'info',
+};
+
+type Shape = { [key: string]: Shape | FieldCheck };
+type FieldCheck = (value: unknown, field: string) => unknown;
+
+export const str = (opts: { oneOf?: readonly string[]; pattern?: RegExp; max?: number } = {}): FieldCheck =>
+  (value, field) => {
+    if (typeof value === 'number') value = String(value);
+    if (typeof value !== 'string') throw new ConfigError(field, 'must be text');
+    if (opts.max !== undefined && value.length > opts.max) throw new ConfigError(field, `must be at most ${opts.max} characters`);
+    if (opts.oneOf && !opts.oneOf.includes(value)) throw new ConfigError(field, `must be one of ${opts.oneOf.join(', ')}`);
+    if (opts.pattern && value !== '' && !opts.pattern.test(value)) throw new ConfigError(field, `'${value}' is not valid`);
+    return value;
+  };
+
+export const int = (min: number, max: number): FieldCheck => (value, field) => {
+  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n)) throw new ConfigError(field, 'must be a whole number');
+  if (n < min || n > max) throw new ConfigError(field, `must be between ${min} and ${max}`);
+  return n;
+};
+
+export const bool: FieldCheck = (value, field) => {
+  if (typeof value === 'boolean') return value;
+  if (value === 'true' || value === '1' || value === 1 || value === 'on') return true;
+  if (value === 'false' || value === '0' || value === 0 || value === 'off' || value === '') return false;
+  throw new ConfigError(field, 'must be true or false');
+};
+
+const users: FieldCheck = (value, field) => {
+  if (!Array.isArray(value)) throw new ConfigError(field, 'must be a list');
+  return value.map((u, i) => {
+    const at = `${field}[${i}]`;
+    if (typeof u !== 'object' || u === null) throw new ConfigError(at, 'must be a mapping');
+    const rec = u as Record<string, unknown>;
+    return {
+      user: str({ pattern: /^[\w.@-]{1,64}$/ })(rec.user ?? '', `${at}.user`),
+      password: str()(rec.password ?? '', `${at}.password`),
+      tenant: str({ pattern: /^[\w.-]{1,64}$/ })(rec.tenant ?? 'default', `${at}.tenant`),
+      role: str({ oneOf: ['admin', 'viewer', 'superadmin'] })(rec.role ?? 'viewer', `${at}.role`),
+    };
+  });
+};
+
+const listen: FieldCheck = (value, field) => {
+  const text = str()(value, field) as string;
+  if (text.startsWith('unix:') && text.length > 5) return text;
+  const m = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\]|::1):(\d{1,5})$/.exec(text);
+  if (!m || Number(m[2]) > 65535) {
+    throw new ConfigError(field, `'${text}' must be a loopback host:port (127.0.0.1:8093) or unix:/path; the service never listens publicly`);
+  }
+  return text;
+};
+
+const CONFIG_SHAPE: Shape = {
+  pbx: str({ oneOf: ['freepbx', 'vitalpbx'] }),
+  db: {
+    host: str(), port: int(1, 65535), socket: str(), user: str(), password: str(),
+    database: str({ pattern: /^\w{1,64}$/ }), cdrDatabase: str({ pattern: /^\w{1,64}$/ }),
+    cdrTable: str({ pattern: /^\w{1,64}$/ }), celTable: str({ pattern: /^\w{1,64}$/ }),
+    pbxDatabase: str({ pattern: /^\w{1,64}$/ }),
+  },
+  server: { listen, secret: str(), baseUrl: str(), users },
+  sync: {
+    intervalSeconds: int(1, 3600), settleSeconds: int(0, 600), hotWindowSeconds: int(60, 86_400),
+    maxCallSeconds: int(600, 7 * 86_400), fullScanEverySeconds: int(5, 3600),
+    extensions: str({ pattern: /^\s*\d+(\s*-\s*\d+)?(\s*,\s*\d+(\s*-\s*\d+)?)*\s*$/ }),
+  },
+  mail: {
+    transport: str({ oneOf: ['smtp', 'sendmail', 'none'] }), host: str(), port: int(1, 65535), secure: bool,
+    user: str(), password: str(), sendmailPath: str(), from: str(), replyTo: str(),
+  },
+  ami: { host: str(), port: int(1, 65535), user: str(), secret: str() },
+  voicemailSpool: str(),
+  logLevel: str({ oneOf: ['error', 'warn', 'info', 'debug'] }),
+};
+
+/** YAML keys are snake_case (cdr_database); the code's are camelCase. Both are accepted. */
+function camel(key: string): string {
+  return key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+function mergeShape(shape: Shape, base: Record<string, unknown>, input: unknown, path: string): Record<string, unknown> {
+  if (input === undefined || input === null) return base;
+  if (typeof input !== 'object' || Array.isArray(input)) throw new ConfigError(path || '(top)', 'must be a mapping');
+  const out: Record<string, unknown> = { ...base };
+  for (const [rawKey, value] of Object.entries(input as Record<string, unknown>)) {
+    const key = camel(rawKey);
+    const field = path ? `${path}.${rawKey}` : rawKey;
+    const check = shape[key];
+    if (!check) throw new ConfigError(field, 'is not a known setting');
+    if (typeof check === 'function') out[key] = check(value, field);
+    else out[key] = mergeShape(check, base[key] as Record<string, unknown>, value, field);
+  }
+  return out;
+}
+
+/** Applies a parsed YAML document (or env overrides) over a base config, validating each field. */
+export function applyConfig(base: Config, input: unknown): Config {
+  return mergeShape(CONFIG_SHAPE, base as unknown as Record<string, unknown>, input, '') as unknown as Config;
+}
+
+// ---------------------------------------------------------------------------------------
+// Tenant settings
+
+export const CADENCES = ['off', 'realtime', 'hourly', 'daily', 'weekly', 'monthly'] as const;
+export type Cadence = (typeof CADENCES)[number];
+
+export interface Webhook {
+  url: string;
+  secret: string;
+  events: string[];
+}
+
+export interface TenantSettings {
+  cadence: Cadence;
+  recipients: string[];
+  realtimeDedupeMinutes: number;
+  maxEmailsPerHour: number;
+  /** Days after the last attempt an entry expires; null keeps entries for ever. */
+  retentionDays: number | null;
+  clearAcrossDids: boolean;
+  queueAbandonMinWait: number;
+  countIvrAbandon: boolean;
+  defaultCountry: string;
+  outboundPrefixes: string[];
+  matchDigits: number;
+  timezone: string;
+  language: 'en' | 'ro';
+  webhooks: Webhook[];
+  lookupUrlTemplate: string;
+}
+
+export const DEFAULT_SETTINGS: TenantSettings = {
+  cadence: 'daily',
+  recipients: [],
+  realtimeDedupeMinutes: 5,
+  maxEmailsPerHour: 50,
+  retentionDays: null,
+  clearAcrossDids: true,
+  queueAbandonMinWait: 10,
+  countIvrAbandon: false,
+  defaultCountry: '',
+  outboundPrefixes: [],
+  matchDigits: 9,
+  timezone: 'UTC',
+  language: 'en',
+  webhooks: [],
+  lookupUrlTemplate: '',
+};
+
+export const WEBHOOK_EVENTS = ['entry.created', 'entry.incremented', 'entry.cleared', 'entry.reopened'] as const;
+
+const EMAIL = /^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$|^[^\s@<>"]+@localhost$/;
+
+function list(value: unknown, field: string): string[] {
+  if (Array.isArray(value)) return value.map((v, i) => str()(v, `${field}[${i}]`) as string).map((s) => s.trim()).filter(Boolean);
+  if (typeof value === 'string') return value.split(/[\s,;]+/).map((s) => s.trim()).filter(Boolean);
+  throw new ConfigError(field, 'must be a list');
+}
+
+function validTimezone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function httpUrl(value: string, field: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(field, `'${value}' is not a URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(field, 'must be an http or https URL');
+  return value;
+}
+
+const SETTING_CHECKS: { [K in keyof TenantSettings]: (value: unknown, field: string) => TenantSettings[K] } = {
+  cadence: (v, f) => str({ oneOf: CADENCES })(v, f) as Cadence,
+  recipients: (v, f) =>
+    list(v, f).map((address, i) => {
+      if (!EMAIL.test(address)) throw new ConfigError(`${f}[${i}]`, `'${address}' is not an email address`);
+      return address;
+    }),
+  realtimeDedupeMinutes: (v, f) => int(0, 1440)(v, f) as number,
+  maxEmailsPerHour: (v, f) => int(1, 10_000)(v, f) as number,
+  retentionDays: (v, f) => (v === null || v === '' || v === undefined ? null : (int(1, 36_500)(v, f) as number)),
+  clearAcrossDids: (v, f) => bool(v, f) as boolean,
+  queueAbandonMinWait: (v, f) => int(0, 3600)(v, f) as number,
+  countIvrAbandon: (v, f) => bool(v, f) as boolean,
+  defaultCountry: (v, f) => (str({ pattern: /^[A-Z]{2}$/ })(typeof v === 'string' ? v.toUpperCase() : v, f) as string),
+  outboundPrefixes: (v, f) =>
+    list(v, f).map((p, i) => {
+      if (!/^\d{1,6}$/.test(p)) throw new ConfigError(`${f}[${i}]`, `'${p}' must be 1 to 6 digits`);
+      return p;
+    }),
+  matchDigits: (v, f) => int(6, 15)(v, f) as number,
+  timezone: (v, f) => {
+    const tz = str()(v, f) as string;
+    if (!validTimezone(tz)) throw new ConfigError(f, `'${tz}' is not a time zone`);
+    return tz;
+  },
+  language: (v, f) => str({ oneOf: ['en', 'ro'] })(v, f) as 'en' | 'ro',
+  webhooks: (v, f) => {
+    if (!Array.isArray(v)) throw new ConfigError(f, 'must be a list');
+    return v.map((hook, i) => {
+      const at = `${f}[${i}]`;
+      if (typeof hook !== 'object' || hook === null) throw new ConfigError(at, 'must be a mapping');
+      const h = hook as Record<string, unknown>;
+      const events = h.events === undefined ? [...WEBHOOK_EVENTS] : list(h.events, `${at}.events`);
+      events.forEach((e, j) => {
+        if (!(WEBHOOK_EVENTS as readonly string[]).includes(e)) throw new ConfigError(`${at}.events[${j}]`, `'${e}' is not an event`);
+      });
+      const secret = str()(h.secret ?? '', `${at}.secret`) as string;
+      if (secret.length < 16) throw new ConfigError(`${at}.secret`, 'must be at least 16 characters');
+      return { url: httpUrl(str()(h.url ?? '', `${at}.url`) as string, `${at}.url`), secret, events };
+    });
+  },
+  lookupUrlTemplate: (v, f) => {
+    const t = str()(v, f) as string;
+    if (t === '') return t;
+    if (!t.includes('{number}')) throw new ConfigError(f, 'must contain {number}');
+    return httpUrl(t.replace('{number}', '0'), f) && t;
+  },
+};
+
+const SETTING_ALIASES: Record<string, keyof TenantSettings> = Object.fromEntries(
+  (Object.keys(DEFAULT_SETTINGS) as (keyof TenantSettings)[]).flatMap((k) => [
+    [k, k],
+    [k.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase()), k],
+  ]),
+);
+
+/**
+ * Validates a (partial) change of tenant settings against the current ones. Either the
+ * whole change is valid and the merged settings come back, or it throws for the first bad
+ * field (use collectSettingErrors to show every bad field at once).
+ */
+export function applySettings(current: TenantSettings, change: Record<string, unknown>): TenantSettings {
+  const errors = collectSettingErrors(current, change);
+  if (errors.length) throw errors[0];
+  const next = { ...current } as Record<string, unknown>;
+  for (const [rawKey, value] of Object.entries(change)) {
+    const key = SETTING_ALIASES[rawKey]!;
+    next[key] = SETTING_CHECKS[key](value, rawKey);
+  }
+  return next as unknown as TenantSettings;
+}
+
+export function collectSettingErrors(_current: TenantSettings, change: Record<string, unknown>): ConfigError[] {
+  const errors: ConfigError[] = [];
+  for (const [rawKey, value] of Object.entries(change)) {
+    const key = SETTING_ALIASES[rawKey];
+    if (!key) {
+      errors.push(new ConfigError(rawKey, 'is not a known setting'));
+      continue;
+    }
+    try {
+      SETTING_CHECKS[key](value, rawKey);
+    } catch (err) {
+      if (err instanceof ConfigError) errors.push(err);
+      else throw err;
+    }
+  }
+  return errors;
+}
+
+/** Settings as stored: unknown keys from a newer version are ignored, bad ones fall back to defaults. */
+export function settingsFromStored(json: string | null | undefined): TenantSettings {
+  if (!json) return { ...DEFAULT_SETTINGS };
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = JSON.parse(json) as Record<string, unknown>;
+  } catch {
+    return { ...DEFAULT_SETTINGS };
+  }
+  let settings = { ...DEFAULT_SETTINGS };
+  for (const [key, value] of Object.entries(parsed)) {
+    if (!SETTING_ALIASES[key]) continue;
+    try {
+      settings = applySettings(settings, { [key]: value });
+    } catch {
+      /* a value an older version accepted but this one does not: keep the default */
+    }
+  }
+  return settings;
+}

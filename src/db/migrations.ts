@@ -1,0 +1,186 @@
+import type { Pool, RowDataPacket } from 'mysql2/promise';
+
+/**
+ * Our schema, one numbered step at a time. A step is applied once, in order, and
+ * recorded in smart_missed_calls_migrations; re-running `smc migrate` is a no-op.
+ * Steps are never edited after release: a change is a new step.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  statements: string[];
+}
+
+const refuse = (what: string) =>
+  `BEGIN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'smart_missed_calls_audit is append-only: ${what} refused'; END`;
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'entries, calls, audit, settings, outbox, state',
+    statements: [
+      `CREATE TABLE IF NOT EXISTS smart_missed_calls (
+        id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+        tenant VARCHAR(64) NOT NULL,
+        caller VARCHAR(64) NOT NULL,
+        caller_key VARCHAR(32) NOT NULL,
+        caller_raw VARCHAR(80) NOT NULL DEFAULT '',
+        caller_name VARCHAR(160) NOT NULL DEFAULT '',
+        anonymous TINYINT(1) NOT NULL DEFAULT 0,
+        did VARCHAR(50) NOT NULL DEFAULT '',
+        route_kind VARCHAR(16) NOT NULL DEFAULT 'route',
+        route_id VARCHAR(64) NOT NULL DEFAULT '',
+        route_label VARCHAR(160) NOT NULL DEFAULT '',
+        status ENUM('open','cleared') NOT NULL DEFAULT 'open',
+        missed_count INT UNSIGNED NOT NULL DEFAULT 0,
+        total_missed INT UNSIGNED NOT NULL DEFAULT 0,
+        rang_extensions TEXT NOT NULL,
+        first_attempt DATETIME NOT NULL,
+        last_attempt DATETIME NOT NULL,
+        last_linkedid VARCHAR(32) NOT NULL DEFAULT '',
+        voicemail_left TINYINT(1) NULL,
+        callback_attempts INT UNSIGNED NOT NULL DEFAULT 0,
+        last_callback_at DATETIME NULL,
+        last_callback_ext VARCHAR(32) NULL,
+        cleared_by VARCHAR(16) NULL,
+        cleared_at DATETIME NULL,
+        cleared_ext VARCHAR(32) NULL,
+        cleared_user VARCHAR(64) NULL,
+        cleared_linkedid VARCHAR(32) NULL,
+        note TEXT NULL,
+        created_at DATETIME NOT NULL,
+        updated_at DATETIME NOT NULL,
+        UNIQUE KEY uniq_tenant_caller_did (tenant, caller_key, did),
+        KEY idx_tenant_status_last (tenant, status, last_attempt),
+        KEY idx_tenant_last (tenant, last_attempt)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+      `CREATE TABLE IF NOT EXISTS smart_missed_calls_calls (
+        tenant VARCHAR(64) NOT NULL,
+        linkedid VARCHAR(32) NOT NULL,
+        verdict VARCHAR(12) NOT NULL,
+        direction VARCHAR(10) NOT NULL,
+        caller VARCHAR(80) NOT NULL DEFAULT '',
+        caller_key VARCHAR(32) NOT NULL DEFAULT '',
+        did VARCHAR(50) NOT NULL DEFAULT '',
+        dialled VARCHAR(80) NOT NULL DEFAULT '',
+        started_at DATETIME NOT NULL,
+        ended_at DATETIME NOT NULL,
+        wait_s INT UNSIGNED NOT NULL DEFAULT 0,
+        answered_by VARCHAR(80) NULL,
+        rang TEXT NOT NULL,
+        route_kind VARCHAR(16) NOT NULL DEFAULT 'route',
+        route_id VARCHAR(64) NOT NULL DEFAULT '',
+        reasons TEXT NOT NULL,
+        explanation TEXT NOT NULL,
+        voicemail TEXT NULL,
+        entry_id BIGINT UNSIGNED NULL,
+        row_count INT UNSIGNED NOT NULL DEFAULT 0,
+        rows_digest CHAR(40) NOT NULL DEFAULT '',
+        classified_at DATETIME NOT NULL,
+        PRIMARY KEY (tenant, linkedid),
+        KEY idx_tenant_started (tenant, started_at),
+        KEY idx_entry (entry_id),
+        KEY idx_tenant_caller (tenant, caller_key)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+      `CREATE TABLE IF NOT EXISTS smart_missed_calls_audit (
+        id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+        tenant VARCHAR(64) NOT NULL,
+        entry_id BIGINT UNSIGNED NULL,
+        event VARCHAR(24) NOT NULL,
+        reason VARCHAR(24) NULL,
+        actor VARCHAR(80) NOT NULL,
+        ext VARCHAR(32) NULL,
+        linkedid VARCHAR(32) NULL,
+        note TEXT NULL,
+        created_at DATETIME(3) NOT NULL,
+        prev_hash CHAR(64) NOT NULL,
+        hash CHAR(64) NOT NULL,
+        KEY idx_entry (entry_id),
+        KEY idx_tenant_created (tenant, created_at)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+      `DROP TRIGGER IF EXISTS smart_missed_calls_audit_no_update`,
+      `CREATE TRIGGER smart_missed_calls_audit_no_update BEFORE UPDATE ON smart_missed_calls_audit FOR EACH ROW ${refuse('UPDATE')}`,
+      `DROP TRIGGER IF EXISTS smart_missed_calls_audit_no_delete`,
+      `CREATE TRIGGER smart_missed_calls_audit_no_delete BEFORE DELETE ON smart_missed_calls_audit FOR EACH ROW ${refuse('DELETE')}`,
+      `CREATE TABLE IF NOT EXISTS smart_missed_calls_settings (
+        tenant VARCHAR(64) NOT NULL PRIMARY KEY,
+        settings TEXT NOT NULL,
+        updated_at DATETIME NOT NULL,
+        updated_by VARCHAR(80) NOT NULL DEFAULT ''
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+      `CREATE TABLE IF NOT EXISTS smart_missed_calls_outbox (
+        id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+        tenant VARCHAR(64) NOT NULL,
+        event VARCHAR(24) NOT NULL,
+        entry_id BIGINT UNSIGNED NULL,
+        linkedid VARCHAR(32) NULL,
+        payload TEXT NOT NULL,
+        status VARCHAR(12) NOT NULL DEFAULT 'pending',
+        attempts INT UNSIGNED NOT NULL DEFAULT 0,
+        next_attempt_at DATETIME NOT NULL,
+        last_error TEXT NULL,
+        created_at DATETIME NOT NULL,
+        done_at DATETIME NULL,
+        KEY idx_status_next (status, next_attempt_at),
+        KEY idx_entry (entry_id)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+      `CREATE TABLE IF NOT EXISTS smart_missed_calls_state (
+        k VARCHAR(64) NOT NULL PRIMARY KEY,
+        v TEXT NOT NULL,
+        updated_at DATETIME NOT NULL
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+      `CREATE TABLE IF NOT EXISTS smart_missed_calls_lookups (
+        tenant VARCHAR(64) NOT NULL,
+        caller_key VARCHAR(32) NOT NULL,
+        name VARCHAR(160) NOT NULL DEFAULT '',
+        source VARCHAR(24) NOT NULL DEFAULT '',
+        fetched_at DATETIME NOT NULL,
+        PRIMARY KEY (tenant, caller_key)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+    ],
+  },
+];
+
+/** Every table we own; uninstall drops exactly these and nothing else. */
+export const OWN_TABLES = [
+  'smart_missed_calls', 'smart_missed_calls_calls', 'smart_missed_calls_audit',
+  'smart_missed_calls_settings', 'smart_missed_calls_outbox', 'smart_missed_calls_state',
+  'smart_missed_calls_lookups', 'smart_missed_calls_migrations',
+];
+
+export async function migrate(pool: Pool, log: (line: string) => void = () => {}): Promise<number[]> {
+  await pool.query(`CREATE TABLE IF NOT EXISTS smart_missed_calls_migrations (
+    version INT UNSIGNED NOT NULL PRIMARY KEY,
+    name VARCHAR(160) NOT NULL,
+    applied_at DATETIME NOT NULL
+  ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`);
+  const [rows] = await pool.query<RowDataPacket[]>('SELECT version FROM smart_missed_calls_migrations');
+  const applied = new Set(rows.map((r) => Number(r.version)));
+  const done: number[] = [];
+  for (const step of [...MIGRATIONS].sort((a, b) => a.version - b.version)) {
+    if (applied.has(step.version)) continue;
+    for (const sql of step.statements) {
+      try {
+        await pool.query(sql);
+      } catch (err) {
+        throw new Error(`migration ${step.version} (${step.name}) failed: ${(err as Error).message}`);
+      }
+    }
+    await pool.query('INSERT INTO smart_missed_calls_migrations (version, name, applied_at) VALUES (?, ?, NOW())', [
+      step.version,
+      step.name,
+    ]);
+    log(`applied migration ${step.version}: ${step.name}`);
+    done.push(step.version);
+  }
+  return done;
+}
+
+export async function schemaVersion(pool: Pool): Promise<number> {
+  try {
+    const [rows] = await pool.query<RowDataPacket[]>('SELECT MAX(version) AS v FROM smart_missed_calls_migrations');
+    return Number(rows[0]?.v ?? 0);
+  } catch {
+    return 0;
+  }
+}

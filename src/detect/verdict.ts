@@ -1,0 +1,62 @@
+/** What the classifier concludes about one call (all CDR rows sharing a linkedid). */
+/** abandoned: hung up in an IVR or announcement before any phone rang - neither answered nor missed. */
+export type VerdictKind = 'missed' | 'answered' | 'abandoned' | 'internal' | 'outbound';
+export type Direction = 'inbound' | 'outbound' | 'internal';
+export type RouteKind = 'queue' | 'ringgroup' | 'ivr' | 'extension' | 'route';
+
+export type ReasonCode =
+  | 'answered_by_extension'
+  | 'answered_by_queue_agent'
+  | 'answered_external'
+  | 'answered_by_pickup'
+  | 'extension_rang_no_answer'
+  | 'extension_busy'
+  | 'extension_unavailable'
+  | 'queue_abandon'
+  | 'queue_short_wait'
+  | 'voicemail'
+  | 'marked_missed'
+  | 'ivr_abandon'
+  | 'hung_up_before_ringing'
+  | 'no_root_row'
+  | 'internal_call'
+  | 'outbound_answered'
+  | 'outbound_unanswered'
+  | 'anonymous_caller';
+
+export interface RangExtension {
+  ext: string;
+  tries: number;
+  ringSeconds: number;
+  outcome: 'answered' | 'no_answer' | 'busy' | 'unavailable';
+}
+
+export interface Route {
+  kind: RouteKind;
+  id: string;
+  label: string;
+}
+
+export interface Verdict {
+  linkedid: string;
+  verdict: VerdictKind;
+  direction: Direction;
+  /** Caller number as the PBX showed it (inbound); the extension for outbound/internal. */
+  caller: string;
+  callerName: string;
+  anonymous: boolean;
+  did: string;
+  /** Outbound: the number that was dialled, outbound prefixes not yet stripped. */
+  dialled: string;
+  startedAt: string;
+  endedAt: string;
+  waitSeconds: number;
+  rang: RangExtension[];
+  /** Extension that answered, or 'external:<number>' for a follow-me/forward target. */
+  answeredBy: string | null;
+  route: Route;
+  voicemail: { box: string; messageLeft: boolean | null } | null;
+  reasons: ReasonCode[];
+  explanation: string[];
+  rowCount: number;
+}

@@ -1,0 +1,49 @@
+// Bundles the service into one file (build/smc.js) that runs on the PBX's own Node
+// without node_modules, and compiles the tests next to it for Node's test runner.
+import { build } from 'esbuild';
+import { readdirSync, statSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+
+const nodeTarget = 'node18';
+const banner = {
+  // Bundled CommonJS dependencies (mysql2, express) call require(); give them one.
+  js: "import { createRequire as __smcCreateRequire } from 'node:module'; const require = __smcCreateRequire(import.meta.url);",
+};
+
+await build({
+  entryPoints: ['src/cli/main.ts'],
+  outfile: 'build/smc.js',
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: nodeTarget,
+  sourcemap: 'linked',
+  legalComments: 'none',
+  banner: { js: '#!/usr/bin/env node\n' + banner.js },
+  logLevel: 'warning',
+});
+
+function testFiles(dir) {
+  const out = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) out.push(...testFiles(path));
+    else if (name.endsWith('.test.ts')) out.push(path);
+  }
+  return out;
+}
+
+rmSync('build/test', { recursive: true, force: true });
+await build({
+  entryPoints: testFiles('test'),
+  outdir: 'build/test',
+  outbase: 'test',
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  sourcemap: 'inline',
+  packages: 'external',
+  banner,
+  logLevel: 'warning',
+});
