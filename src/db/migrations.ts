@@ -79,6 +79,7 @@ export const MIGRATIONS: Migration[] = [
         classified_at DATETIME NOT NULL,
         PRIMARY KEY (tenant, linkedid),
         KEY idx_tenant_started (tenant, started_at),
+        KEY idx_started (started_at),
         KEY idx_entry (entry_id),
         KEY idx_tenant_caller (tenant, caller_key)
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,

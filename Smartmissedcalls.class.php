@@ -1,0 +1,482 @@
+<?php
+// Smart Missed Calls: the FreePBX side of the module. Thin on purpose: it installs and runs
+// the Node service (build/smc.js), checks the FreePBX session and module permission, and
+// forwards the page and ajax requests to the service with a signed identity
+// (SmcProxy.php, docs/identity.md). Everything the user sees comes from the service.
+namespace FreePBX\modules;
+
+require_once __DIR__ . '/SmcProxy.php';
+require_once __DIR__ . '/SmcInstaller.php';
+
+use FreePBX\modules\Smartmissedcalls\InstallError;
+use FreePBX\modules\Smartmissedcalls\ServiceUnavailable;
+use FreePBX\modules\Smartmissedcalls\SmcInstaller;
+use FreePBX\modules\Smartmissedcalls\SmcProxy;
+
+class Smartmissedcalls extends \FreePBX_Helpers implements \BMO
+{
+    /** Module rawname, ACL section and pm2 process name. */
+    const NAME = 'smartmissedcalls';
+    /** Comma list of FreePBX administrators who may look but not change (see docs/identity.md). */
+    const VIEWERS_KEY = 'smartmissedcalls_viewers';
+    const CONFIG_PATH_KEY = 'config_path';
+
+    /** ajax commands: the kind of service path each may reach and the methods it allows. */
+    private static $ajaxCommands = array(
+        'page' => array('methods' => array('GET')),
+        'api' => array('methods' => array('GET', 'POST', 'PUT', 'PATCH', 'DELETE')),
+        'events' => array('methods' => array('GET')),
+    );
+
+    /** Page views and the service page each one shows. */
+    private static $views = array(
+        'dashboard' => '/dashboard',
+        'entries' => '/entries',
+        'entry' => '/entries/',
+        'settings' => '/settings',
+        'calculator' => '/calculator',
+    );
+
+    public function __construct($freepbx = null)
+    {
+        if ($freepbx === null) {
+            throw new \Exception('Not given a FreePBX Object');
+        }
+        $this->FreePBX = $freepbx;
+    }
+
+    // ---------------------------------------------------------------- install / uninstall
+
+    public function install()
+    {
+        $installer = $this->installer();
+        $installer->checkPackage();
+        $this->say(sprintf(_('Node.js %s found'), $installer->checkNode()));
+        $configPath = SmcInstaller::configPath($this->setting('ASTETCDIR', '/etc/asterisk'));
+        $freepbxConf = SmcInstaller::readFreepbxConf($this->freepbxConfPath());
+        $freepbxConf['CDRDBNAME'] = $this->setting('CDRDBNAME', 'asteriskcdrdb');
+        $installer->ensureConfig($configPath, $freepbxConf, array(
+            'host' => $this->setting('ASTMANAGERHOST', '127.0.0.1'),
+            'port' => $this->setting('ASTMANAGERPORT', '5038'),
+            'user' => $this->setting('AMPMGRUSER', ''),
+            'secret' => $this->setting('AMPMGRPASS', ''),
+        ), $this->setting('AMPASTERISKUSER', ''));
+        $this->setConfig(self::CONFIG_PATH_KEY, $configPath);
+        $installer->smc($configPath, array('migrate'));
+        $this->startService($configPath);
+    }
+
+    public function uninstall()
+    {
+        $this->stopService(true);
+        $configPath = $this->configPath();
+        if (is_file($configPath)) {
+            $this->installer()->smc($configPath, array('uninstall', '--yes'));
+            $this->installer()->removeConfig($configPath);
+        }
+        $this->setConfig(self::VIEWERS_KEY, false);
+        $this->setConfig(self::CONFIG_PATH_KEY, false);
+    }
+
+    /** Every tenant's settings (entries and audit stay in the database dump FreePBX backs up). */
+    public function backup()
+    {
+        return $this->installer()->smc($this->configPath(), array('export-state'));
+    }
+
+    public function restore($backup)
+    {
+        if (!is_string($backup) || trim($backup) === '') {
+            return;
+        }
+        $this->installer()->smc($this->configPath(), array('import-state', '-'), $backup);
+    }
+
+    // ---------------------------------------------------------------- the page
+
+    /** Saves the read-only users list posted from the settings view (administrators only). */
+    public function doConfigPageInit($page)
+    {
+        if ($page !== self::NAME || !isset($_POST['action']) || $_POST['action'] !== 'smc_viewers') {
+            return;
+        }
+        $identity = $this->identity();
+        if ($identity === null || $identity['role'] !== 'admin') {
+            return;
+        }
+        $posted = isset($_POST['viewers']) ? (string)$_POST['viewers'] : '';
+        $this->setConfig(self::VIEWERS_KEY, implode(',', self::parseUserList($posted)));
+    }
+
+    /** The HTML of page.smartmissedcalls.php for ?view=dashboard|entries|entry&id=…|settings|calculator. */
+    public function renderPage(array $query)
+    {
+        $identity = $this->identity();
+        if ($identity === null) {
+            return self::notice('danger', _('You do not have permission to use Smart Missed Calls. Ask an administrator to grant you the Smart Missed Calls module in User Management.'));
+        }
+        $view = isset($query['view']) && isset(self::$views[$query['view']]) ? $query['view'] : 'dashboard';
+        $path = self::$views[$view];
+        if ($view === 'entry') {
+            if (!isset($query['id']) || !ctype_digit((string)$query['id'])) {
+                return self::notice('warning', _('This entry does not exist.'));
+            }
+            $path .= $query['id'];
+        }
+        $rest = array_diff_key($query, array('display' => 1, 'view' => 1, 'id' => 1, 'type' => 1));
+        if ($rest) {
+            $path .= '?' . http_build_query($rest, '', '&', PHP_QUERY_RFC3986);
+        }
+        try {
+            $answer = $this->proxy()->forward('GET', $path, $identity, array('Accept' => 'text/html'));
+        } catch (ServiceUnavailable $e) {
+            return $this->serviceDownNotice($e->getMessage());
+        }
+        if ($answer['status'] === 401) {
+            return self::notice('danger', _('The Smart Missed Calls service refused this page\'s signed request. The server clock may be wrong, or server.secret changed without a restart: run "fwconsole pm2 --restart smartmissedcalls".'));
+        }
+        if ($answer['status'] !== 200) {
+            return self::notice('warning', sprintf(_('The Smart Missed Calls service answered with HTTP %d for this page.'), $answer['status']));
+        }
+        $html = $answer['body'];
+        if ($view === 'settings' && $identity['role'] === 'admin') {
+            $html .= $this->viewersForm();
+        }
+        return '<div class="smartmissedcalls" data-ajax="ajax.php?module=' . self::NAME . '">' . $html . '</div>';
+    }
+
+    // ---------------------------------------------------------------- ajax
+
+    /** Only our own commands; FreePBX's ajax.php then checks the Referer and the login. */
+    public function ajaxRequest($req, &$setting)
+    {
+        $setting['authenticate'] = true;
+        $setting['allowremote'] = false;
+        return isset(self::$ajaxCommands[$req]);
+    }
+
+    /**
+     * Forwards ajax.php?module=smartmissedcalls&command=page|api|events&path=/… to the
+     * service and answers with its status, Content-Type and body, then exits: FreePBX
+     * would otherwise wrap the answer in its own JSON.
+     */
+    public function ajaxHandler()
+    {
+        $command = isset($_REQUEST['command']) ? (string)$_REQUEST['command'] : '';
+        $method = isset($_SERVER['REQUEST_METHOD']) ? strtoupper($_SERVER['REQUEST_METHOD']) : 'GET';
+        $path = isset($_GET['path']) ? (string)$_GET['path'] : '';
+
+        // FreePBX's ajax.php checks the login but not the module permission.
+        $identity = $this->identity();
+        if ($identity === null) {
+            $this->answerError(403, _('You do not have permission to use Smart Missed Calls.'));
+        }
+        if (!isset(self::$ajaxCommands[$command]) || !self::pathFitsCommand($command, $path) || !SmcProxy::isSafePath($path)) {
+            $this->answerError(400, _('Invalid request.'));
+        }
+        if (!in_array($method, self::$ajaxCommands[$command]['methods'], true)) {
+            $this->answerError(405, _('Method not allowed.'));
+        }
+        // The session lock would hold every other request of this user while we wait.
+        session_write_close();
+        $headers = array(
+            'Content-Type' => isset($_SERVER['CONTENT_TYPE']) ? $_SERVER['CONTENT_TYPE'] : '',
+            'Accept' => isset($_SERVER['HTTP_ACCEPT']) ? $_SERVER['HTTP_ACCEPT'] : '',
+            'X-CSRF-Token' => isset($_SERVER['HTTP_X_CSRF_TOKEN']) ? $_SERVER['HTTP_X_CSRF_TOKEN'] : '',
+        );
+        try {
+            if ($command === 'events') {
+                $this->streamEvents($path, $identity, $headers);
+            } else {
+                $body = $method === 'GET' ? '' : (string)file_get_contents('php://input');
+                $answer = $this->proxy()->forward($method, $path, $identity, $headers, $body);
+                $this->answer($answer['status'], $answer['contentType'], $answer['body']);
+            }
+        } catch (ServiceUnavailable $e) {
+            $this->answerError(503, $this->serviceDownText());
+        }
+        exit;
+    }
+
+    // ---------------------------------------------------------------- fwconsole start/stop
+
+    /** fwconsole start (module.xml hook on Start::postAsteriskHooks). */
+    public function startFreepbx($output = null)
+    {
+        $this->startService($this->configPath(), $output);
+    }
+
+    /** fwconsole stop (module.xml hook on Stop::preAsteriskHooks). */
+    public function stopFreepbx($output = null)
+    {
+        $this->stopService(false, $output);
+    }
+
+    /** Dashboard "System Overview" line (module.xml hook on Overview::getSummary). */
+    public function dashboardService()
+    {
+        $service = array('title' => _('Smart Missed Calls'), 'type' => 'unknown', 'tooltip' => _('Unknown'), 'order' => 999, 'glyph-class' => 'glyphicon-question-sign text-info');
+        $pm2 = $this->pm2();
+        if ($pm2 === null) {
+            return array($service);
+        }
+        $status = $pm2->getStatus(self::NAME);
+        if (!empty($status) && $status['pm2_env']['status'] === 'online') {
+            $service = array_merge($service, array('type' => 'ok', 'tooltip' => _('Running'), 'glyph-class' => 'glyphicon-ok text-success'));
+        } else {
+            $service = array_merge($service, array('type' => 'critical', 'tooltip' => _('Not running: fwconsole start smartmissedcalls'), 'glyph-class' => 'glyphicon-fire text-danger'));
+        }
+        return array($service);
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    /**
+     * Who is asking, as the service will see it; null when the FreePBX session has no user
+     * or the user lacks the smartmissedcalls section.
+     */
+    public function identity()
+    {
+        $user = isset($_SESSION['AMP_user']) ? $_SESSION['AMP_user'] : null;
+        if (!is_object($user) || !method_exists($user, 'checkSection') || !$user->checkSection(self::NAME)) {
+            return null;
+        }
+        $name = (string)$user->username;
+        $lang = isset($user->lang) && $user->lang ? $user->lang : (isset($_COOKIE['lang']) ? $_COOKIE['lang'] : '');
+        return array(
+            'user' => $name,
+            'tenant' => 'default',
+            'role' => in_array($name, $this->viewers(), true) ? 'viewer' : 'admin',
+            'lang' => stripos((string)$lang, 'ro') === 0 ? 'ro' : 'en',
+        );
+    }
+
+    /** @return string[] */
+    public function viewers()
+    {
+        $stored = $this->getConfig(self::VIEWERS_KEY);
+        return is_string($stored) ? self::parseUserList($stored) : array();
+    }
+
+    private static function parseUserList($text)
+    {
+        $names = array();
+        foreach (preg_split('/[\s,;]+/', $text) as $name) {
+            if ($name !== '' && preg_match('/^[\w.@-]{1,128}$/', $name)) {
+                $names[$name] = true;
+            }
+        }
+        return array_keys($names);
+    }
+
+    private static function pathFitsCommand($command, $path)
+    {
+        $isApi = strpos($path, '/api/') === 0;
+        $isEvents = $path === '/api/events' || strpos($path, '/api/events?') === 0;
+        if ($command === 'events') {
+            return $isEvents;
+        }
+        if ($command === 'api') {
+            return $isApi && !$isEvents;
+        }
+        return !$isApi;
+    }
+
+    private function streamEvents($path, array $identity, array $headers)
+    {
+        @set_time_limit(0);
+        while (ob_get_level() > 0) {
+            ob_end_flush();
+        }
+        $this->proxy()->stream(
+            'GET',
+            $path,
+            $identity,
+            $headers,
+            function ($status, $contentType) {
+                http_response_code($status);
+                header('Content-Type: ' . $contentType);
+                header('Cache-Control: no-store');
+                header('X-Accel-Buffering: no');
+                flush();
+            },
+            function ($bytes) {
+                echo $bytes;
+                flush();
+            },
+            function () {
+                return connection_aborted() === 0;
+            }
+        );
+    }
+
+    private function answer($status, $contentType, $body)
+    {
+        http_response_code($status);
+        header('Content-Type: ' . $contentType);
+        header('Cache-Control: no-store');
+        header('X-Content-Type-Options: nosniff');
+        echo $body;
+    }
+
+    private function answerError($status, $message)
+    {
+        $this->answer($status, 'application/json', json_encode(array('error' => $message)));
+        exit;
+    }
+
+    private function serviceDownText()
+    {
+        return _('The Smart Missed Calls service is not running. Start it as root with "fwconsole start smartmissedcalls" (or "fwconsole pm2 --restart smartmissedcalls" if it is listed by "fwconsole pm2 --list"); "node /var/www/html/admin/modules/smartmissedcalls/build/smc.js doctor" tells what is wrong.');
+    }
+
+    private function serviceDownNotice($detail)
+    {
+        return self::notice('danger', $this->serviceDownText(), $detail);
+    }
+
+    private static function notice($level, $text, $detail = '')
+    {
+        $html = '<div class="alert alert-' . $level . '">' . htmlspecialchars($text, ENT_QUOTES, 'UTF-8');
+        if ($detail !== '') {
+            $html .= '<br><small>' . htmlspecialchars($detail, ENT_QUOTES, 'UTF-8') . '</small>';
+        }
+        return $html . '</div>';
+    }
+
+    private function viewersForm()
+    {
+        $e = function ($text) {
+            return htmlspecialchars($text, ENT_QUOTES, 'UTF-8');
+        };
+        return '<form method="post" class="smartmissedcalls-viewers" action="?display=' . self::NAME . '&amp;view=settings">'
+            . '<input type="hidden" name="action" value="smc_viewers">'
+            . '<h3>' . $e(_('Read-only users')) . '</h3>'
+            . '<p>' . $e(_('FreePBX administrators listed here may look at Smart Missed Calls but not change anything. Every other administrator with the Smart Missed Calls module may manage it.')) . '</p>'
+            . '<input type="text" class="form-control" name="viewers" value="' . $e(implode(', ', $this->viewers())) . '">'
+            . '<button type="submit" class="btn btn-default">' . $e(_('Save')) . '</button>'
+            . '</form>';
+    }
+
+    private function proxy()
+    {
+        return SmcProxy::fromConfigFile($this->configPath());
+    }
+
+    private function installer()
+    {
+        $node = getenv('SMC_NODE');
+        return new SmcInstaller(__DIR__, is_string($node) && $node !== '' ? $node : 'node', array($this, 'say'));
+    }
+
+    private function configPath()
+    {
+        $fromEnv = getenv('SMC_CONFIG');
+        if (is_string($fromEnv) && $fromEnv !== '') {
+            return $fromEnv;
+        }
+        $stored = $this->getConfig(self::CONFIG_PATH_KEY);
+        return is_string($stored) && $stored !== '' ? $stored : SmcInstaller::DEFAULT_CONFIG_PATH;
+    }
+
+    private function freepbxConfPath()
+    {
+        $fromEnv = getenv('SMC_FREEPBX_CONF');
+        return is_string($fromEnv) && $fromEnv !== '' ? $fromEnv : '/etc/freepbx.conf';
+    }
+
+    private function setting($name, $default)
+    {
+        $value = $this->FreePBX->Config->get($name);
+        return $value === null || $value === false || $value === '' ? $default : (string)$value;
+    }
+
+    /** The pm2 module's BMO, or null where it is not installed (then systemd runs us). */
+    private function pm2()
+    {
+        try {
+            return $this->FreePBX->Pm2;
+        } catch (\Exception $e) {
+            return null;
+        }
+    }
+
+    private function startService($configPath, $output = null)
+    {
+        $pm2 = $this->pm2();
+        if ($pm2 !== null) {
+            // pm2 splits the process string at its first space: script, then arguments.
+            $pm2->start(self::NAME, __DIR__ . '/build/smc.js serve', array('SMC_CONFIG' => $configPath), true);
+            $this->say(_('Started the Smart Missed Calls service under pm2'), $output);
+            return;
+        }
+        $unit = $this->systemdUnitPath();
+        $user = $this->setting('AMPASTERISKUSER', 'asterisk');
+        $text = "[Unit]\nDescription=Smart Missed Calls\nAfter=network.target mariadb.service\n\n[Service]\n"
+            . 'User=' . $user . "\nEnvironment=SMC_CONFIG=" . $configPath . "\n"
+            . 'ExecStart=/usr/bin/env node ' . __DIR__ . "/build/smc.js serve\nRestart=always\nRestartSec=2\n\n[Install]\nWantedBy=multi-user.target\n";
+        if (@file_put_contents($unit, $text) === false) {
+            throw new InstallError(sprintf(_('Neither the pm2 module nor a writable %s: install the pm2 module (fwconsole ma downloadinstall pm2) and install again.'), $unit));
+        }
+        $this->systemctl(array('daemon-reload'));
+        $this->systemctl(array('enable', '--now', self::NAME));
+        $this->systemctl(array('restart', self::NAME));
+        $this->say(sprintf(_('Started the Smart Missed Calls service with systemd (%s)'), $unit), $output);
+    }
+
+    private function stopService($remove, $output = null)
+    {
+        $pm2 = $this->pm2();
+        if ($pm2 !== null) {
+            if (!empty($pm2->getStatus(self::NAME))) {
+                if ($remove) {
+                    $pm2->delete(self::NAME);
+                } else {
+                    $pm2->stop(self::NAME);
+                }
+                $this->say(_('Stopped the Smart Missed Calls service'), $output);
+            }
+            return;
+        }
+        $unit = $this->systemdUnitPath();
+        if (is_file($unit)) {
+            $this->systemctl(array($remove ? 'disable' : 'stop', '--now', self::NAME));
+            if ($remove) {
+                unlink($unit);
+                $this->systemctl(array('daemon-reload'));
+            }
+            $this->say(_('Stopped the Smart Missed Calls service'), $output);
+        }
+    }
+
+    private function systemdUnitPath()
+    {
+        $dir = getenv('SMC_SYSTEMD_DIR');
+        return (is_string($dir) && $dir !== '' ? rtrim($dir, '/') : '/etc/systemd/system') . '/' . self::NAME . '.service';
+    }
+
+    private function systemctl(array $args)
+    {
+        $bin = getenv('SMC_SYSTEMCTL');
+        $command = escapeshellcmd(is_string($bin) && $bin !== '' ? $bin : 'systemctl');
+        foreach ($args as $arg) {
+            $command .= ' ' . escapeshellarg($arg);
+        }
+        exec($command . ' 2>&1', $lines, $code);
+        if ($code !== 0) {
+            throw new InstallError(sprintf(_('"%s" failed: %s'), $command, implode(' ', $lines)));
+        }
+    }
+
+    /** Install and service messages: to fwconsole's output when given, else FreePBX's out(). */
+    public function say($line, $output = null)
+    {
+        if (is_object($output) && method_exists($output, 'writeln')) {
+            $output->writeln($line);
+        } elseif (function_exists('out')) {
+            out($line);
+        } else {
+            echo $line, "\n";
+        }
+    }
+}

@@ -1,0 +1,255 @@
+<?php
+// Smart Missed Calls: the one place PHP talks to the Node service. The page and the ajax
+// handler both forward through it; the signed identity header it adds is the only thing
+// the service trusts (contract: docs/identity.md). No product logic lives here.
+namespace FreePBX\modules\Smartmissedcalls;
+
+class ServiceUnavailable extends \RuntimeException
+{
+}
+
+class SmcProxy
+{
+    /** Request headers the service may see from the browser; nothing else is forwarded. */
+    const FORWARDED_HEADERS = array('Content-Type', 'Accept', 'X-CSRF-Token');
+
+    /** @var string */
+    private $listen;
+    /** @var string */
+    private $secret;
+    /** @var int */
+    private $timeoutSeconds;
+
+    /**
+     * @param string $listen  server.listen: "127.0.0.1:8093" or "unix:/path/to.sock"
+     * @param string $secret  server.secret
+     */
+    public function __construct($listen, $secret, $timeoutSeconds = 30)
+    {
+        $this->listen = $listen;
+        $this->secret = $secret;
+        $this->timeoutSeconds = $timeoutSeconds;
+    }
+
+    /** Reads server.listen and server.secret from our config.yaml. */
+    public static function fromConfigFile($path)
+    {
+        $server = ConfigFile::readServerSection($path);
+        if ($server['secret'] === '') {
+            throw new ServiceUnavailable(sprintf('server.secret is missing in %s', $path));
+        }
+        return new self($server['listen'], $server['secret']);
+    }
+
+    /**
+     * The X-SMC-Identity / X-SMC-Signature pair for one request.
+     * @param array $identity user, tenant, role, lang (ts is added here)
+     * @return array header name => value
+     */
+    public function identityHeaders(array $identity, $now = null)
+    {
+        $identity['ts'] = $now === null ? time() : (int)$now;
+        $json = json_encode($identity, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE);
+        $encoded = rtrim(strtr(base64_encode($json), '+/', '-_'), '=');
+        return array(
+            'X-SMC-Identity' => $encoded,
+            'X-SMC-Signature' => hash_hmac('sha256', $encoded, $this->secret),
+        );
+    }
+
+    /**
+     * Forwards one request and returns the whole answer.
+     * @return array status (int), contentType (string), body (string)
+     */
+    public function forward($method, $pathAndQuery, array $identity, array $headers = array(), $body = '')
+    {
+        $conn = $this->send($method, $pathAndQuery, $identity, $headers, $body);
+        try {
+            $head = $this->readHead($conn);
+            $payload = '';
+            while (!feof($conn)) {
+                $chunk = fread($conn, 65536);
+                if ($chunk === false || ($chunk === '' && $this->timedOut($conn))) {
+                    throw new ServiceUnavailable('the service stopped answering mid-response');
+                }
+                $payload .= $chunk;
+            }
+            $head['body'] = $payload;
+            return $head;
+        } finally {
+            fclose($conn);
+        }
+    }
+
+    /**
+     * Forwards one request and hands the answer on as it arrives (server-sent events).
+     * $onHead(status, contentType) is called once, then $onData(bytes) for every piece,
+     * until the service closes the stream or $stillWanted() returns false.
+     */
+    public function stream($method, $pathAndQuery, array $identity, array $headers, $onHead, $onData, $stillWanted)
+    {
+        $conn = $this->send($method, $pathAndQuery, $identity, $headers, '');
+        try {
+            $head = $this->readHead($conn);
+            call_user_func($onHead, $head['status'], $head['contentType']);
+            // An event stream is quiet between events; only a closed peer ends it.
+            stream_set_timeout($conn, 15);
+            while (!feof($conn) && call_user_func($stillWanted)) {
+                $chunk = fread($conn, 8192);
+                if ($chunk === false) {
+                    break;
+                }
+                if ($chunk !== '') {
+                    call_user_func($onData, $chunk);
+                }
+            }
+        } finally {
+            fclose($conn);
+        }
+    }
+
+    private function send($method, $pathAndQuery, array $identity, array $headers, $body)
+    {
+        if (!preg_match('/^[A-Z]{3,7}$/', $method)) {
+            throw new \InvalidArgumentException('invalid HTTP method');
+        }
+        if (!self::isSafePath($pathAndQuery)) {
+            throw new \InvalidArgumentException('invalid service path');
+        }
+        $errno = 0;
+        $errstr = '';
+        $conn = @stream_socket_client($this->endpoint(), $errno, $errstr, 5);
+        if ($conn === false) {
+            throw new ServiceUnavailable(sprintf('cannot connect to the service at %s: %s', $this->listen, $errstr));
+        }
+        stream_set_timeout($conn, $this->timeoutSeconds);
+
+        // HTTP/1.0 makes the service close the connection at the end of the body instead
+        // of using chunked encoding, so reading to EOF is the whole answer.
+        $lines = array(sprintf('%s %s HTTP/1.0', $method, $pathAndQuery), 'Host: localhost', 'Connection: close');
+        foreach ($this->identityHeaders($identity) as $name => $value) {
+            $lines[] = $name . ': ' . $value;
+        }
+        foreach (self::FORWARDED_HEADERS as $name) {
+            if (isset($headers[$name]) && $headers[$name] !== '' && !preg_match('/[\r\n]/', $headers[$name])) {
+                $lines[] = $name . ': ' . $headers[$name];
+            }
+        }
+        $lines[] = 'Content-Length: ' . strlen($body);
+        $request = implode("\r\n", $lines) . "\r\n\r\n" . $body;
+        for ($written = 0; $written < strlen($request); $written += $n) {
+            $n = fwrite($conn, substr($request, $written));
+            if ($n === false || $n === 0) {
+                fclose($conn);
+                throw new ServiceUnavailable('the service closed the connection while the request was sent');
+            }
+        }
+        return $conn;
+    }
+
+    private function readHead($conn)
+    {
+        $statusLine = fgets($conn);
+        if ($statusLine === false || !preg_match('#^HTTP/1\.[01] (\d{3})#', $statusLine, $m)) {
+            throw new ServiceUnavailable('the service did not answer with HTTP');
+        }
+        $contentType = 'application/octet-stream';
+        while (($line = fgets($conn)) !== false) {
+            $line = rtrim($line, "\r\n");
+            if ($line === '') {
+                break;
+            }
+            $parts = explode(':', $line, 2);
+            if (count($parts) === 2 && strtolower(trim($parts[0])) === 'content-type') {
+                $contentType = trim($parts[1]);
+            }
+        }
+        return array('status' => (int)$m[1], 'contentType' => $contentType);
+    }
+
+    private function timedOut($conn)
+    {
+        $meta = stream_get_meta_data($conn);
+        return !empty($meta['timed_out']);
+    }
+
+    private function endpoint()
+    {
+        if (strpos($this->listen, 'unix:') === 0) {
+            return 'unix://' . substr($this->listen, 5);
+        }
+        return 'tcp://' . $this->listen;
+    }
+
+    /** An absolute path on the service: no scheme, host, traversal, control bytes or spaces. */
+    public static function isSafePath($path)
+    {
+        if (!is_string($path) || $path === '' || strlen($path) > 2048 || $path[0] !== '/' || substr($path, 0, 2) === '//') {
+            return false;
+        }
+        if (!preg_match('#^/[A-Za-z0-9\-._~!$&\'()*+,;=:@/?%]*$#', $path)) {
+            return false;
+        }
+        $pathOnly = explode('?', $path, 2);
+        $decoded = rawurldecode($pathOnly[0]);
+        foreach (explode('/', $decoded) as $segment) {
+            if ($segment === '..' || $segment === '.') {
+                return false;
+            }
+        }
+        return strpos($decoded, "\\") === false && strpos($decoded, "\0") === false;
+    }
+}
+
+/**
+ * Reads the few values the PHP side needs from our config.yaml (which install writes in
+ * block style). PHP has no YAML parser on a stock PBX, so this understands top-level
+ * sections with plain, 'single' or "double" quoted scalar values, which is what we write.
+ */
+class ConfigFile
+{
+    public static function readServerSection($path)
+    {
+        $text = @file_get_contents($path);
+        if ($text === false) {
+            throw new ServiceUnavailable(sprintf('cannot read %s', $path));
+        }
+        $values = self::section($text, 'server');
+        return array(
+            'listen' => isset($values['listen']) && $values['listen'] !== '' ? $values['listen'] : '127.0.0.1:8093',
+            'secret' => isset($values['secret']) ? $values['secret'] : '',
+        );
+    }
+
+    /** @return array key => scalar string of one top-level mapping */
+    public static function section($text, $name)
+    {
+        $values = array();
+        $inside = false;
+        foreach (preg_split('/\r?\n/', $text) as $line) {
+            if (preg_match('/^(\S[^:#]*):\s*(#.*)?$/', $line, $m)) {
+                $inside = trim($m[1]) === $name;
+                continue;
+            }
+            if ($inside && preg_match('/^\s+([A-Za-z_]+):\s*(.*)$/', $line, $m)) {
+                $values[$m[1]] = self::scalar($m[2]);
+            } elseif ($inside && preg_match('/^\S/', $line)) {
+                $inside = false;
+            }
+        }
+        return $values;
+    }
+
+    private static function scalar($raw)
+    {
+        $raw = trim($raw);
+        if ($raw !== '' && $raw[0] === "'") {
+            return str_replace("''", "'", substr($raw, 1, strrpos($raw, "'") - 1));
+        }
+        if ($raw !== '' && $raw[0] === '"') {
+            $decoded = json_decode(substr($raw, 0, strrpos($raw, '"') + 1));
+            return is_string($decoded) ? $decoded : '';
+        }
+        return trim(preg_replace('/\s+#.*$/', '', $raw));
+    }
+}

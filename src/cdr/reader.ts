@@ -1,0 +1,75 @@
+import { createHash } from 'node:crypto';
+import type { Pool, RowDataPacket } from 'mysql2/promise';
+import type { DbConfig } from '../config/schema.js';
+import { ident } from '../db/pool.js';
+import { BadCdrRow, CDR_COLUMNS, toCdrRow, type CdrRow } from './row.js';
+
+export interface WindowRead {
+  /** The database's clock when the rows were read: all settle decisions use it. */
+  now: string;
+  rows: CdrRow[];
+  bad: { reason: string; count: number }[];
+}
+
+/**
+ * Reads every CDR row whose calldate lies in [since, ∞) through the calldate index. The
+ * window, not the table, bounds the cost: a cycle costs the same on 100 k rows as on 10 M.
+ * We never rely on an index on linkedid — older FreePBX systems do not have one.
+ */
+export async function readWindow(pool: Pool, db: DbConfig, since: string, until?: string): Promise<WindowRead> {
+  const table = `${ident(db.cdrDatabase)}.${ident(db.cdrTable)}`;
+  const columns = await cdrColumns(pool, db);
+  const select = CDR_COLUMNS.map((c) => (columns.has(c) ? ident(c) : `'' AS ${ident(c)}`)).join(', ');
+  const [[{ now }]] = (await pool.query<RowDataPacket[]>('SELECT NOW() AS now')) as unknown as [[{ now: string }]];
+  const [raw] = await pool.query<RowDataPacket[]>(
+    `SELECT ${select} FROM ${table} WHERE calldate >= ?${until ? ' AND calldate < ?' : ''}`,
+    until ? [since, until] : [since],
+  );
+  const rows: CdrRow[] = [];
+  const bad = new Map<string, number>();
+  for (const r of raw) {
+    try {
+      rows.push(toCdrRow(r));
+    } catch (err) {
+      const reason = err instanceof BadCdrRow ? err.reason.replace(/'.*'/, "'…'") : 'unreadable row';
+      bad.set(reason, (bad.get(reason) ?? 0) + 1);
+    }
+  }
+  return { now, rows, bad: [...bad].map(([reason, count]) => ({ reason, count })) };
+}
+
+const columnCache = new Map<string, Set<string>>();
+
+/** Which of the columns we read this PBX's cdr table has (cnum, sequence… came later). */
+export async function cdrColumns(pool: Pool, db: DbConfig): Promise<Set<string>> {
+  const key = `${db.cdrDatabase}.${db.cdrTable}`;
+  const cached = columnCache.get(key);
+  if (cached) return cached;
+  const [rows] = await pool.query<RowDataPacket[]>(
+    'SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
+    [db.cdrDatabase, db.cdrTable],
+  );
+  if (rows.length === 0) throw new Error(`CDR table ${key} not found (check db.cdr_database / db.cdr_table)`);
+  const set = new Set(rows.map((r) => String(r.name).toLowerCase()));
+  columnCache.set(key, set);
+  return set;
+}
+
+/** Groups rows into calls by linkedid. */
+export function groupByCall(rows: CdrRow[]): Map<string, CdrRow[]> {
+  const calls = new Map<string, CdrRow[]>();
+  for (const row of rows) {
+    const list = calls.get(row.linkedid);
+    if (list) list.push(row);
+    else calls.set(row.linkedid, [row]);
+  }
+  return calls;
+}
+
+/** A fingerprint of a call's rows, independent of their order. */
+export function rowsDigest(rows: CdrRow[]): string {
+  const keys = rows
+    .map((r) => [r.uniqueid, r.sequence, r.calldate, r.channel, r.dstchannel, r.disposition, r.duration, r.billsec, r.lastapp, r.dst].join('|'))
+    .sort();
+  return createHash('sha1').update(keys.join('\n')).digest('hex');
+}

@@ -1,0 +1,28 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { createPool, type Pool } from '../db/pool.js';
+
+export interface App {
+  config: Config;
+  pool: Pool;
+  close(): Promise<void>;
+}
+
+/** Config from the root command's --config, and a pool; close() ends the pool. */
+export function openApp(command: Command): App {
+  const root = rootOf(command);
+  const config = loadConfig({ path: root.opts<{ config?: string }>().config });
+  const pool = createPool(config.db);
+  return { config, pool, close: () => pool.end() };
+}
+
+export function configOf(command: Command): Config {
+  return loadConfig({ path: rootOf(command).opts<{ config?: string }>().config });
+}
+
+function rootOf(command: Command): Command {
+  let c = command;
+  while (c.parent) c = c.parent;
+  return c;
+}

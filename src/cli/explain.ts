@@ -1,0 +1,71 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { DEFAULT_SETTINGS } from '../config/schema.js';
+import { groupByCall } from '../cdr/reader.js';
+import { BadCdrRow, toCdrRow, type CdrRow } from '../cdr/row.js';
+import { readTsv } from '../cdr/tsv.js';
+import { extensionTest } from '../detect/channels.js';
+import { classifyCall } from '../detect/classify.js';
+import type { Verdict } from '../detect/verdict.js';
+import { applyCall, type Entry } from '../ledger/entries.js';
+
+export interface ExplainResult {
+  calls: Verdict[];
+  entries: Entry[];
+  badRows: number;
+}
+
+/**
+ * Classifies a CDR export and replays it through the ledger in memory: the same
+ * classifier and state machine the service uses, for support and offline checks.
+ */
+export function explainRows(rawRows: Record<string, unknown>[], options: { extensions?: string } = {}): ExplainResult {
+  const rows: CdrRow[] = [];
+  let badRows = 0;
+  for (const raw of rawRows) {
+    try {
+      rows.push(toCdrRow(raw));
+    } catch (err) {
+      if (!(err instanceof BadCdrRow)) throw err;
+      badRows += 1;
+    }
+  }
+  const settings = DEFAULT_SETTINGS;
+  const classifyOptions = {
+    isExtension: extensionTest(options.extensions ?? ''),
+    queueAbandonMinWait: settings.queueAbandonMinWait,
+    countIvrAbandon: settings.countIvrAbandon,
+  };
+  const calls = [...groupByCall(rows).values()]
+    .map((callRows) => classifyCall(callRows, classifyOptions))
+    .sort((a, b) => a.startedAt.localeCompare(b.startedAt) || a.linkedid.localeCompare(b.linkedid));
+  const entries: Entry[] = [];
+  for (const verdict of calls) applyCall(entries, 'default', verdict, settings);
+  return { calls, entries, badRows };
+}
+
+export function register(program: Command): void {
+  program
+    .command('explain')
+    .description('classify CDR rows from a tab-separated file (as `mysql --batch` prints them) and explain each call')
+    .requiredOption('--cdr-file <file>', 'CDR export with a header row of column names')
+    .option('--cel-file <file>', 'CEL export (accepted for completeness; CDR alone decides)')
+    .option('--extensions <ranges>', 'internal extensions, e.g. 100-199,2000 (default: 2–6 digit endpoints)')
+    .option('--entries', 'print the missed-call entries the ledger would hold after replaying the file')
+    .option('--json', 'one JSON object per line')
+    .action((opts: { cdrFile: string; extensions?: string; entries?: boolean; json?: boolean }) => {
+      const result = explainRows(readTsv(readFileSync(opts.cdrFile, 'utf8')), { extensions: opts.extensions });
+      const items: object[] = opts.entries ? result.entries : result.calls;
+      for (const item of items) {
+        if (opts.json) process.stdout.write(JSON.stringify(item) + '\n');
+        else if ('linkedid' in item) {
+          const v = item as Verdict;
+          process.stdout.write(`${v.linkedid}  ${v.verdict.toUpperCase()}  ${v.explanation.join(' ')}\n`);
+        } else {
+          const e = item as Entry;
+          process.stdout.write(`${e.caller} → ${e.did}  ${e.status}${e.clearedBy ? ` (${e.clearedBy}${e.clearedExt ? ` by ${e.clearedExt}` : ''})` : ''}  missed ${e.missedCount}\n`);
+        }
+      }
+      if (result.badRows) process.stderr.write(`skipped ${result.badRows} malformed rows\n`);
+    });
+}

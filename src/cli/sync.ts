@@ -1,0 +1,98 @@
+import type { Command } from 'commander';
+import type { RowDataPacket } from 'mysql2/promise';
+import { schemaVersion } from '../db/migrations.js';
+import { backfill } from '../sync/backfill.js';
+import { Syncer } from '../sync/cycle.js';
+import { SyncLock } from '../sync/lock.js';
+import { readState } from '../sync/state.js';
+import { openApp } from './context.js';
+
+export function register(program: Command): void {
+  program
+    .command('sync')
+    .description('read new CDR rows, classify settled calls and update the list')
+    .option('--once', 'one cycle, then exit')
+    .action(async (_opts: { once?: boolean }, cmd: Command) => {
+      const app = openApp(cmd);
+      const lock = new SyncLock(app.pool);
+      try {
+        if (!(await lock.acquire())) throw new Error('another instance is syncing (it holds the sync lock); nothing done');
+        const report = await new Syncer(app.pool, app.config).cycle();
+        process.stdout.write(
+          `read ${report.rowsRead} rows since ${report.windowStart}; classified ${report.classified} calls; ${report.pending} waiting to settle; ${report.events.length} list changes${report.badRows ? `; skipped ${report.badRows} bad rows` : ''}\n`,
+        );
+      } finally {
+        await lock.release();
+        await app.close();
+      }
+    });
+
+  program
+    .command('backfill')
+    .description('classify history (resumable; progress on stderr)')
+    .requiredOption('--since <date>', 'start date, YYYY-MM-DD or YYYY-MM-DD HH:MM:SS')
+    .option('--until <date>', 'end (default: the live sync window start)')
+    .action(async (opts: { since: string; until?: string }, cmd: Command) => {
+      const app = openApp(cmd);
+      const lock = new SyncLock(app.pool);
+      try {
+        if (!(await lock.acquire())) throw new Error('another instance is syncing (it holds the sync lock); stop it or let it finish');
+        const done = await backfill(app.pool, app.config, { since: opts.since, until: opts.until, progress: (line) => process.stderr.write(line + '\n') });
+        process.stdout.write(`backfill done: ${done.rows} rows, ${done.calls} calls classified\n`);
+      } finally {
+        await lock.release();
+        await app.close();
+      }
+    });
+
+  program
+    .command('status')
+    .description('cursor, lag, counts, skipped bad rows')
+    .option('--json', 'JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const app = openApp(cmd);
+      try {
+        const [[counts]] = (await app.pool.query<RowDataPacket[]>(
+          `SELECT (SELECT COUNT(*) FROM smart_missed_calls_calls) AS calls,
+                  (SELECT COUNT(*) FROM smart_missed_calls WHERE status = 'open') AS open_entries,
+                  (SELECT COUNT(*) FROM smart_missed_calls) AS entries,
+                  (SELECT COUNT(*) FROM smart_missed_calls_outbox WHERE status IN ('pending','retry')) AS outbox_pending,
+                  (SELECT COUNT(*) FROM smart_missed_calls_outbox WHERE status = 'dead') AS outbox_dead,
+                  NOW() AS now`,
+        )) as unknown as [[Record<string, unknown>]];
+        const status = {
+          schemaVersion: await schemaVersion(app.pool),
+          cursor: await readState(app.pool, 'cdr_cursor'),
+          lastCycle: await readState(app.pool, 'last_cycle'),
+          now: counts.now,
+          lagSeconds: null as number | null,
+          calls: Number(counts.calls),
+          entries: Number(counts.entries),
+          openEntries: Number(counts.open_entries),
+          outboxPending: Number(counts.outbox_pending),
+          outboxDead: Number(counts.outbox_dead),
+          badRows: JSON.parse((await readState(app.pool, 'bad_rows_window')) ?? '[]') as { reason: string; count: number }[],
+          badRowsBackfill: JSON.parse((await readState(app.pool, 'bad_rows_backfill')) ?? '[]') as { reason: string; count: number }[],
+        };
+        if (status.lastCycle) status.lagSeconds = (Date.parse(String(counts.now).replace(' ', 'T') + 'Z') - Date.parse(status.lastCycle.replace(' ', 'T') + 'Z')) / 1000;
+        if (opts.json) {
+          process.stdout.write(JSON.stringify(status) + '\n');
+          return;
+        }
+        const bad = [...status.badRows, ...status.badRowsBackfill];
+        process.stdout.write(
+          [
+            `schema version   ${status.schemaVersion}`,
+            `cdr cursor       ${status.cursor ?? 'not started'}`,
+            `last sync cycle  ${status.lastCycle ?? 'never'}${status.lagSeconds !== null ? ` (${status.lagSeconds} s ago)` : ''}`,
+            `calls classified ${status.calls}`,
+            `entries          ${status.entries} (${status.openEntries} open)`,
+            `outbox           ${status.outboxPending} pending, ${status.outboxDead} dead`,
+            `skipped bad rows ${bad.reduce((n, b) => n + b.count, 0)}${bad.length ? ' — ' + bad.map((b) => `${b.count} ${b.reason}`).join(', ') : ''}`,
+          ].join('\n') + '\n',
+        );
+      } finally {
+        await app.close();
+      }
+    });
+}

@@ -1,0 +1,313 @@
+import { naiveDatetime, naiveSeconds, type CdrRow } from '../cdr/row.js';
+import {
+  dialledNumberFromLastdata,
+  dialTargetFromLastdata,
+  parseChannel,
+  type ExtensionTest,
+  type Party,
+} from './channels.js';
+import { explain } from './explain.js';
+import type { RangExtension, ReasonCode, Route, RouteKind, Verdict } from './verdict.js';
+
+export interface ClassifyOptions {
+  isExtension: ExtensionTest;
+  /** Seconds a caller must wait in a queue, with no phone rung, for the hang-up to count. */
+  queueAbandonMinWait: number;
+  /** Count a hang-up in an IVR before any phone rang as a missed call. */
+  countIvrAbandon: boolean;
+  /** Route labels (queue 400 → "Sales"); a missing label falls back to "Queue 400". */
+  labels?: RouteLabels;
+}
+
+export interface RouteLabels {
+  queue?: Record<string, string>;
+  ringgroup?: Record<string, string>;
+  ivr?: Record<string, string>;
+  extension?: Record<string, string>;
+  /** Inbound route descriptions by DID. */
+  route?: Record<string, string>;
+}
+
+interface Leg {
+  row: CdrRow;
+  channel: Party;
+  dst: Party;
+  start: number;
+}
+
+const ANONYMOUS = /^(anonymous|restricted|unknown|unavailable|private|withheld)$/i;
+
+/**
+ * The verdict on one call: every CDR row sharing one linkedid. Pure and total — odd or
+ * partial rows degrade the answer, they never throw — and independent of row order.
+ *
+ * The rule: a call is answered only when a human answered it somewhere (an internal
+ * extension's device, the agent behind a queue's Local leg, a transfer target, or an
+ * external number the PBX itself dialled); it is missed only when there is evidence that
+ * someone should have answered (a phone rang, was busy or unavailable, voicemail took it,
+ * the caller waited in a queue, or custom dialplan marked it). The caller's own row proves
+ * nothing: queues and voicemail answer the caller.
+ */
+export function classifyCall(input: readonly CdrRow[], options: ClassifyOptions): Verdict {
+  const rows = [...input].sort(compareRows);
+  const linkedid = rows[0]?.linkedid ?? '';
+  const legs: Leg[] = rows.map((row) => ({
+    row,
+    channel: parseChannel(row.channel, options.isExtension),
+    dst: parseChannel(row.dstchannel, options.isExtension),
+    start: naiveSeconds(row.calldate),
+  }));
+  const rootLegs = legs.filter((l) => l.row.uniqueid === linkedid);
+  const reasons: ReasonCode[] = [];
+  if (rootLegs.length === 0) reasons.push('no_root_row');
+  const root = rootLegs[0] ?? legs[0];
+  const startedAt = legs.length ? Math.min(...legs.map((l) => l.start)) : 0;
+  const endedAt = legs.length ? Math.max(...legs.map((l) => l.start + l.row.duration)) : 0;
+
+  const base: Verdict = {
+    linkedid,
+    verdict: 'abandoned',
+    direction: 'inbound',
+    caller: '',
+    callerName: '',
+    anonymous: false,
+    did: rows.find((r) => r.did)?.did ?? '',
+    dialled: '',
+    startedAt: naiveDatetime(startedAt),
+    endedAt: naiveDatetime(endedAt),
+    waitSeconds: 0,
+    rang: [],
+    answeredBy: null,
+    route: { kind: 'route', id: '', label: '' },
+    voicemail: null,
+    reasons,
+    explanation: [],
+    rowCount: rows.length,
+  };
+  if (!root) return finish(base, options);
+
+  const originExt = originExtension(root.channel, options.isExtension);
+  if (originExt) return finish(classifyFromExtension(base, legs, originExt), options);
+  return finish(classifyInbound(base, legs, root, options), options);
+}
+
+function finish(verdict: Verdict, options: ClassifyOptions): Verdict {
+  verdict.route.label = routeLabel(verdict.route, options.labels);
+  verdict.explanation = explain(verdict);
+  return verdict;
+}
+
+/** A call placed by an extension: root channel is its device, or an originated Local/<ext>@from-internal. */
+function originExtension(channel: Party, isExtension: ExtensionTest): string {
+  if (channel.kind === 'extension') return channel.name;
+  if (channel.kind === 'local' && channel.context === 'from-internal' && isExtension(channel.name)) return channel.name;
+  return '';
+}
+
+function classifyFromExtension(v: Verdict, legs: Leg[], ext: string): Verdict {
+  v.caller = ext;
+  v.callerName = legs[0]?.row.cnam ?? '';
+  const trunkLegs = legs.filter((l) => l.dst.kind === 'trunk' || (l.dst.kind === 'local' && !isInternalNumber(l.dst.name, legs)));
+  const looksExternal = legs.some((l) => /^\+?\d{5,}$/.test(l.row.dst) && !l.row.dst.startsWith('*'));
+  if (trunkLegs.length === 0 && !looksExternal) {
+    v.verdict = 'internal';
+    v.direction = 'internal';
+    v.reasons.push('internal_call');
+    const target = legs.find((l) => l.dst.kind === 'extension')?.dst.name ?? legs[0]!.row.dst;
+    v.route = { kind: 'extension', id: target, label: '' };
+    return v;
+  }
+  v.verdict = 'outbound';
+  v.direction = 'outbound';
+  const dialLeg = trunkLegs[0] ?? legs[0]!;
+  v.dialled = dialledNumberFromLastdata(dialLeg.row.lastdata) || dialLeg.row.dst;
+  const answered = trunkLegs.find((l) => isAnswered(l.row));
+  if (answered) {
+    v.answeredBy = `external:${v.dialled}`;
+    v.reasons.push('outbound_answered');
+  } else {
+    v.reasons.push('outbound_unanswered');
+  }
+  v.route = { kind: 'extension', id: ext, label: '' };
+  return v;
+}
+
+function isInternalNumber(name: string, legs: Leg[]): boolean {
+  return legs.some((l) => l.dst.kind === 'extension' && l.dst.name === name) || /^\d{2,6}$/.test(name);
+}
+
+function classifyInbound(v: Verdict, legs: Leg[], root: Leg, options: ClassifyOptions): Verdict {
+  v.direction = 'inbound';
+  const caller = (root.row.src || root.row.cnum || '').trim();
+  v.caller = caller;
+  v.callerName = callerNameOf(root.row);
+  v.anonymous = caller === '' || ANONYMOUS.test(caller) || !/\d/.test(caller);
+  if (v.anonymous) v.reasons.push('anonymous_caller');
+
+  const innerLocalIds = new Set(legs.filter((l) => l.channel.kind === 'local' && l.channel.side === 2).map((l) => l.channel.localId));
+  const rootChannel = root.row.channel;
+  const rang = new Map<string, RangExtension>();
+  const answers: { by: string; at: number; reason: ReasonCode }[] = [];
+  let voicemail: Verdict['voicemail'] = null;
+  let queueWait = 0;
+  let sawQueue = false;
+  let sawIvr = false;
+  let marked = false;
+
+  const ring = (ext: string, leg: Leg, outcome: RangExtension['outcome'], ringSeconds: number) => {
+    const seen = rang.get(ext) ?? { ext, tries: 0, ringSeconds: 0, outcome };
+    seen.tries += 1;
+    seen.ringSeconds += Math.max(0, ringSeconds);
+    if (rank(outcome) > rank(seen.outcome)) seen.outcome = outcome;
+    rang.set(ext, seen);
+    if (outcome === 'answered') answers.push({ by: ext, at: leg.start + ringSeconds, reason: leg.channel.kind === 'local' && leg.channel.context.startsWith('from-queue') ? 'answered_by_queue_agent' : 'answered_by_extension' });
+  };
+
+  for (const leg of legs) {
+    const { row } = leg;
+    const app = row.lastapp.toLowerCase();
+    if (app === 'missed_calls') marked = true;
+    if (/^ivr-/.test(row.dcontext)) sawIvr = true;
+    if (app === 'voicemail' || /^vm[ubs]\d+$/i.test(row.dst)) {
+      voicemail = { box: (row.lastdata.split('@')[0] ?? '').replace(/^[^\d]*/, '') || row.dst.replace(/^\D+/, ''), messageLeft: null };
+      continue;
+    }
+    if (app === 'queue') {
+      sawQueue = true;
+      if (leg.dst.kind === 'none') queueWait = Math.max(queueWait, row.duration);
+    }
+    const answered = isAnswered(row);
+    const ringSeconds = answered ? row.duration - row.billsec : row.duration;
+
+    if (leg.dst.kind === 'extension') {
+      ring(leg.dst.name, leg, outcomeOf(row), ringSeconds);
+    } else if (leg.dst.kind === 'local') {
+      // The inner half (;2) of this Local channel has its own rows that tell what really
+      // answered (a phone, a mobile, or nothing); only without them does this row decide.
+      if (!innerLocalIds.has(leg.dst.localId)) {
+        if (options.isExtension(leg.dst.name)) ring(leg.dst.name, leg, outcomeOf(row), ringSeconds);
+        else if (answered) answers.push({ by: `external:${leg.dst.name}`, at: leg.start, reason: 'answered_external' });
+      }
+      if (app === 'queue') queueWait = Math.max(queueWait, row.duration);
+    } else if (leg.dst.kind === 'trunk' && row.dstchannel !== rootChannel) {
+      if (answered) {
+        const number = leg.channel.kind === 'local' ? leg.channel.name : dialledNumberFromLastdata(row.lastdata) || row.dst;
+        answers.push({ by: `external:${number}`, at: leg.start, reason: 'answered_external' });
+      }
+    } else if (leg.dst.kind === 'none' && app === 'dial' && !answered) {
+      const target = dialTargetFromLastdata(row.lastdata);
+      if (options.isExtension(target)) ring(target, leg, row.disposition === 'BUSY' ? 'busy' : 'unavailable', 0);
+    }
+    // A party A that is an internal device talking to the caller: transfer target, pickup.
+    if (leg.channel.kind === 'extension' && answered && (row.dstchannel === rootChannel || app === 'pickup' || app === 'pickupchan')) {
+      answers.push({ by: leg.channel.name, at: leg.start, reason: app.startsWith('pickup') ? 'answered_by_pickup' : 'answered_by_extension' });
+    }
+  }
+
+  v.rang = [...rang.values()].sort((a, b) => a.ext.localeCompare(b.ext, 'en', { numeric: true }));
+  v.voicemail = voicemail;
+  v.route = routeOf(legs, root, v.did);
+  v.waitSeconds = queueWait || Math.max(0, ...v.rang.map((r) => r.ringSeconds / Math.max(1, r.tries)));
+
+  if (answers.length) {
+    answers.sort((a, b) => a.at - b.at);
+    v.verdict = 'answered';
+    v.answeredBy = answers[0]!.by;
+    v.reasons.push(answers[0]!.reason);
+    return v;
+  }
+
+  const outcomes = new Set(v.rang.map((r) => r.outcome));
+  if (outcomes.has('no_answer')) v.reasons.push('extension_rang_no_answer');
+  if (outcomes.has('busy')) v.reasons.push('extension_busy');
+  if (outcomes.has('unavailable')) v.reasons.push('extension_unavailable');
+  if (voicemail) v.reasons.push('voicemail');
+  if (marked) v.reasons.push('marked_missed');
+  if (sawQueue && v.rang.length === 0) v.reasons.push(queueWait >= options.queueAbandonMinWait ? 'queue_abandon' : 'queue_short_wait');
+  const evidence = v.rang.length > 0 || voicemail !== null || marked || v.reasons.includes('queue_abandon');
+  if (evidence) {
+    v.verdict = 'missed';
+    return v;
+  }
+  if (!sawQueue) v.reasons.push(sawIvr ? 'ivr_abandon' : 'hung_up_before_ringing');
+  v.verdict = sawIvr && options.countIvrAbandon ? 'missed' : 'abandoned';
+  return v;
+}
+
+function isAnswered(row: CdrRow): boolean {
+  return row.disposition === 'ANSWERED';
+}
+
+function outcomeOf(row: CdrRow): RangExtension['outcome'] {
+  switch (row.disposition) {
+    case 'ANSWERED':
+      return 'answered';
+    case 'BUSY':
+      return 'busy';
+    case 'FAILED':
+    case 'CONGESTION':
+      return 'unavailable';
+    default:
+      return 'no_answer';
+  }
+}
+
+function rank(outcome: RangExtension['outcome']): number {
+  return { unavailable: 0, no_answer: 1, busy: 2, answered: 3 }[outcome];
+}
+
+function callerNameOf(row: CdrRow): string {
+  const m = /^"([^"]*)"/.exec(row.clid);
+  const name = (m ? m[1] : row.cnam) ?? '';
+  return name === row.src || ANONYMOUS.test(name) ? '' : name;
+}
+
+/** Where the call was lost or taken: the first queue, ring group or extension it reached, else the IVR, else the inbound route. */
+function routeOf(legs: Leg[], root: Leg, did: string): Route {
+  const rootLegs = legs.filter((l) => l.row.channel === root.row.channel);
+  let ivr: Route | null = null;
+  for (const { row } of rootLegs) {
+    const found = routeOfRow(row);
+    if (!found) continue;
+    if (found.kind !== 'ivr') return found;
+    ivr ??= found;
+  }
+  return ivr ?? { kind: 'route', id: did, label: '' };
+}
+
+function routeOfRow(row: CdrRow): Route | null {
+  const ctx = row.dcontext;
+  const make = (kind: RouteKind, id: string): Route => ({ kind, id, label: '' });
+  if (ctx === 'ext-queues') return make('queue', row.dst);
+  if (ctx === 'ext-group') return make('ringgroup', row.dst);
+  const ivr = /^ivr-(\d+)/.exec(ctx);
+  if (ivr) return make('ivr', ivr[1]!);
+  if (/^(from-did-direct|ext-local|from-internal|ext-findmefollow)$/.test(ctx)) {
+    const ext = row.dst.replace(/^(FM|vm[ubs])/i, '');
+    if (/^\d+$/.test(ext)) return make('extension', ext);
+  }
+  return null;
+}
+
+function routeLabel(route: Route, labels: RouteLabels | undefined): string {
+  const named = route.id ? labels?.[route.kind]?.[route.id] : undefined;
+  const kindName: Record<RouteKind, string> = { queue: 'Queue', ringgroup: 'Ring group', ivr: 'IVR', extension: 'Extension', route: 'Inbound route' };
+  if (named) return route.kind === 'route' ? named : `${kindName[route.kind]} ${route.id} (${named})`;
+  return route.id ? `${kindName[route.kind]} ${route.id}` : kindName[route.kind];
+}
+
+/** A total order over rows that does not depend on how they arrived. */
+function compareRows(a: CdrRow, b: CdrRow): number {
+  return (
+    a.sequence - b.sequence ||
+    a.calldate.localeCompare(b.calldate) ||
+    a.uniqueid.localeCompare(b.uniqueid) ||
+    a.channel.localeCompare(b.channel) ||
+    a.dstchannel.localeCompare(b.dstchannel) ||
+    a.disposition.localeCompare(b.disposition) ||
+    a.duration - b.duration ||
+    a.billsec - b.billsec ||
+    a.lastapp.localeCompare(b.lastapp) ||
+    a.dst.localeCompare(b.dst)
+  );
+}

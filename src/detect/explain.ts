@@ -1,0 +1,60 @@
+import type { Verdict } from './verdict.js';
+
+/** gettext-style: the English text is the message id; {name} placeholders are filled after translation. */
+export type Translate = (text: string, params?: Record<string, string | number>) => string;
+
+export const english: Translate = (text, params = {}) =>
+  text.replace(/\{(\w+)\}/g, (whole, key: string) => (key in params ? String(params[key]) : whole));
+
+/**
+ * The human lines beside a verdict ("rang 101, 102, 103 for 18 s; nobody answered").
+ * Built from the verdict's data, so the page can render them again in the reader's language.
+ */
+export function explain(v: Verdict, t: Translate = english): string[] {
+  const lines: string[] = [];
+  const where = v.route.label || v.route.id;
+  switch (v.direction) {
+    case 'internal':
+      return [t('Internal call from {ext}; internal calls are never missed calls.', { ext: v.caller })];
+    case 'outbound':
+      return [
+        v.answeredBy
+          ? t('Extension {ext} called {number} and was answered.', { ext: v.caller, number: v.dialled })
+          : t('Extension {ext} called {number}; nobody answered.', { ext: v.caller, number: v.dialled }),
+      ];
+    default:
+      break;
+  }
+  lines.push(
+    v.did
+      ? t('Call from {caller} to {did}, routed to {where}.', { caller: v.anonymous ? t('a withheld number') : v.caller, did: v.did, where })
+      : t('Call from {caller}, routed to {where}.', { caller: v.anonymous ? t('a withheld number') : v.caller, where }),
+  );
+  const rang = v.rang.filter((r) => r.outcome !== 'answered');
+  if (rang.length) {
+    const longest = Math.max(...rang.map((r) => r.ringSeconds));
+    lines.push(t('Rang {exts} for up to {seconds} s without an answer.', { exts: rang.map((r) => r.ext).join(', '), seconds: longest }));
+  }
+  for (const r of v.rang) {
+    if (r.outcome === 'busy') lines.push(t('Extension {ext} was busy.', { ext: r.ext }));
+    if (r.outcome === 'unavailable') lines.push(t('Extension {ext} was unavailable.', { ext: r.ext }));
+  }
+  if (v.reasons.includes('queue_abandon')) lines.push(t('Waited {seconds} s in the queue and hung up before any phone rang.', { seconds: v.waitSeconds }));
+  if (v.reasons.includes('queue_short_wait')) lines.push(t('Hung up after {seconds} s in the queue, before any phone rang; too short to count.', { seconds: v.waitSeconds }));
+  if (v.reasons.includes('ivr_abandon')) lines.push(t('Hung up in the IVR before any phone rang.'));
+  if (v.reasons.includes('hung_up_before_ringing')) lines.push(t('Hung up before any phone rang.'));
+  if (v.reasons.includes('marked_missed')) lines.push(t('The dialplan marked this call as missed.'));
+  if (v.verdict === 'answered' && v.answeredBy) {
+    lines.push(
+      v.answeredBy.startsWith('external:')
+        ? t('Answered on the external number {number} the PBX forwarded to.', { number: v.answeredBy.slice(9) })
+        : t('Answered by extension {ext}.', { ext: v.answeredBy }),
+    );
+    if (v.voicemail) lines.push(t('Later reached voicemail {box}; it had already been answered by the team.', { box: v.voicemail.box }));
+    return lines;
+  }
+  if (v.voicemail) lines.push(t('The caller reached voicemail {box}; voicemail is not an answer by the team.', { box: v.voicemail.box }));
+  if (v.verdict === 'missed') lines.push(t('Nobody in the team answered: missed.'));
+  else lines.push(t('Not counted as missed: no phone rang.'));
+  return lines;
+}

@@ -1,0 +1,87 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Pool, RowDataPacket } from 'mysql2/promise';
+import { normaliseNumber, NO_RULES } from '../clear/numbers.js';
+import { inTransaction } from '../db/pool.js';
+import { appendAudit } from './audit.js';
+import { clear, type Entry } from './entries.js';
+import { enqueueEvents, entryFromRow, saveEntries, auditRecordOf } from './store.js';
+import { readState, writeState } from '../sync/state.js';
+
+export class NotFound extends Error {}
+
+/** A permitted user closes an entry by hand; the note is required and kept. */
+export async function resolveEntry(pool: Pool, tenant: string, id: number, user: string, note: string): Promise<Entry> {
+  const text = note.trim();
+  if (!text) throw new Error('note: a note is required to resolve an entry');
+  return inTransaction(pool, async (conn) => {
+    const [rows] = await conn.query<RowDataPacket[]>('SELECT * FROM smart_missed_calls WHERE tenant = ? AND id = ? FOR UPDATE', [tenant, id]);
+    if (!rows[0]) throw new NotFound(`entry ${id} not found`);
+    const entry = entryFromRow(rows[0]);
+    if (entry.status !== 'open') throw new Error(`entry ${id} is already cleared (${entry.clearedBy})`);
+    const [[{ now }]] = (await conn.query<RowDataPacket[]>('SELECT NOW() AS now')) as unknown as [[{ now: string }]];
+    clear(entry, 'manual', now, { user, note: text.slice(0, 2000) });
+    await saveEntries(conn, [entry], now);
+    const event = { entry, event: 'cleared' as const, reason: 'manual' as const, actor: `user:${user}`, ext: null, linkedid: null, note: text.slice(0, 2000) };
+    await appendAudit(conn, [auditRecordOf(event)]);
+    await enqueueEvents(conn, [event], now);
+    return entry;
+  });
+}
+
+/** Retention: open entries whose last attempt is older than `days` are cleared as expired. */
+export async function expireEntries(pool: Pool, tenant: string, days: number): Promise<number> {
+  return inTransaction(pool, async (conn) => {
+    const [rows] = await conn.query<RowDataPacket[]>(
+      `SELECT * FROM smart_missed_calls WHERE tenant = ? AND status = 'open' AND last_attempt < NOW() - INTERVAL ? DAY FOR UPDATE`,
+      [tenant, days],
+    );
+    if (rows.length === 0) return 0;
+    const [[{ now }]] = (await conn.query<RowDataPacket[]>('SELECT NOW() AS now')) as unknown as [[{ now: string }]];
+    const entries = rows.map(entryFromRow);
+    for (const e of entries) clear(e, 'expired', now, {});
+    await saveEntries(conn, entries, now);
+    const events = entries.map((entry) => ({ entry, event: 'cleared' as const, reason: 'expired' as const, actor: 'cron', ext: null, linkedid: null, note: null }));
+    await appendAudit(conn, events.map(auditRecordOf));
+    await enqueueEvents(conn, events, now);
+    return entries.length;
+  });
+}
+
+/**
+ * GDPR: removes every trace of a caller — entries, classified calls, name lookups, queued
+ * notifications — and journals only a salted hash of the number, so the erasure itself is
+ * provable without keeping the number.
+ */
+export async function forgetNumber(pool: Pool, number: string, actor: string): Promise<{ entries: number; calls: number }> {
+  const key = normaliseNumber(number, NO_RULES).key;
+  if (key === 'anonymous' || key.length < 3) throw new Error(`'${number}' is not a phone number`);
+  let salt = await readState(pool, 'forget_salt');
+  if (!salt) {
+    salt = randomBytes(16).toString('hex');
+    await writeState(pool, 'forget_salt', salt);
+  }
+  const digest = createHash('sha256').update(salt).update(key).digest('hex');
+  return inTransaction(pool, async (conn) => {
+    const [entries] = await conn.query<RowDataPacket[]>('SELECT id, tenant FROM smart_missed_calls WHERE caller_key = ? FOR UPDATE', [key]);
+    const ids = entries.map((e) => Number(e.id));
+    const [calls] = await conn.query<RowDataPacket[]>(
+      'SELECT tenant, linkedid FROM smart_missed_calls_calls WHERE caller_key = ? OR (entry_id IN (?)) FOR UPDATE',
+      [key, ids.length ? ids : [0]],
+    );
+    if (calls.length) {
+      await conn.query('DELETE FROM smart_missed_calls_calls WHERE caller_key = ? OR entry_id IN (?)', [key, ids.length ? ids : [0]]);
+    }
+    if (ids.length) {
+      await conn.query('DELETE FROM smart_missed_calls_outbox WHERE entry_id IN (?)', [ids]);
+      await conn.query('DELETE FROM smart_missed_calls WHERE id IN (?)', [ids]);
+    }
+    await conn.query('DELETE FROM smart_missed_calls_lookups WHERE caller_key = ?', [key]);
+    const tenants = new Set(entries.map((e) => String(e.tenant)));
+    if (tenants.size === 0) tenants.add('default');
+    await appendAudit(
+      conn,
+      [...tenants].map((tenant) => ({ tenant, entryId: null, event: 'forgotten', reason: null, actor, ext: null, linkedid: null, note: `sha256:${digest}` })),
+    );
+    return { entries: ids.length, calls: calls.length };
+  });
+}

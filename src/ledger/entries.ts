@@ -1,0 +1,232 @@
+import type { TenantSettings } from '../config/schema.js';
+import { normaliseNumber, type NumberRules } from '../clear/numbers.js';
+import type { Verdict } from '../detect/verdict.js';
+
+/** One line of the missed-call list: a caller on one DID, across all their attempts. */
+export interface Entry {
+  id: number | null;
+  tenant: string;
+  caller: string;
+  callerKey: string;
+  callerRaw: string;
+  callerName: string;
+  anonymous: boolean;
+  did: string;
+  routeKind: string;
+  routeId: string;
+  routeLabel: string;
+  status: 'open' | 'cleared';
+  missedCount: number;
+  totalMissed: number;
+  /** Extension → number of this entry's missed calls it rang in. */
+  rang: Record<string, number>;
+  firstAttempt: string;
+  lastAttempt: string;
+  lastLinkedid: string;
+  voicemailLeft: boolean | null;
+  callbackAttempts: number;
+  lastCallbackAt: string | null;
+  lastCallbackExt: string | null;
+  clearedBy: ClearReason | null;
+  clearedAt: string | null;
+  clearedExt: string | null;
+  clearedUser: string | null;
+  clearedLinkedid: string | null;
+  note: string | null;
+}
+
+export type ClearReason = 'returned' | 'answered_later' | 'manual' | 'expired' | 'reclassified';
+
+export type AuditEvent =
+  | 'created' | 'incremented' | 'notified' | 'callback_attempted' | 'cleared' | 'reopened' | 'reclassified' | 'forgotten';
+
+/** What happened to an entry, as it goes into the audit journal and the outbox. */
+export interface LedgerEvent {
+  entry: Entry;
+  event: AuditEvent;
+  reason: ClearReason | null;
+  actor: string;
+  ext: string | null;
+  linkedid: string | null;
+  note: string | null;
+}
+
+/** Events that may notify someone (email, webhooks). */
+export const NOTIFYING_EVENTS: ReadonlySet<AuditEvent> = new Set(['created', 'incremented', 'cleared', 'reopened']);
+
+export function numberRules(settings: TenantSettings): NumberRules {
+  return { defaultCountry: settings.defaultCountry, outboundPrefixes: settings.outboundPrefixes, matchDigits: settings.matchDigits };
+}
+
+/** The entry a missed call belongs to: same tenant, same caller (by key), same DID. */
+export function entryKeyOf(verdict: Verdict, settings: TenantSettings): { callerKey: string; did: string } {
+  return { callerKey: normaliseNumber(verdict.caller, numberRules(settings)).key, did: verdict.did };
+}
+
+/**
+ * The ledger's state machine, pure: a classified call (in chronological order) against
+ * the entries it can touch. `entries` holds every entry of this tenant with the call's
+ * caller key (any DID); changed entries are mutated in place and new ones appended, and
+ * the events say what happened.
+ *
+ *   missed call        → created | incremented | reopened (a cleared entry starts a new episode)
+ *   answered inbound   → cleared(answered_later) of the caller's open entries (all DIDs or same DID)
+ *   answered outbound  → cleared(returned) of the called number's open entries
+ *   unanswered outbound→ callback_attempted (recorded, no clear)
+ * Withheld callers get entries but are never cleared by matching.
+ */
+export function applyCall(entries: Entry[], tenant: string, verdict: Verdict, settings: TenantSettings): LedgerEvent[] {
+  const rules = numberRules(settings);
+  const events: LedgerEvent[] = [];
+  const emit = (entry: Entry, event: AuditEvent, extra: Partial<LedgerEvent> = {}) =>
+    events.push({ entry, event, reason: null, actor: 'agent', ext: null, linkedid: verdict.linkedid, note: null, ...extra });
+
+  if (verdict.verdict === 'missed') {
+    const number = normaliseNumber(verdict.caller, rules);
+    let entry = entries.find((e) => e.callerKey === number.key && e.did === verdict.did);
+    if (!entry) {
+      entry = newEntry(tenant, verdict, number.display, number.key, number.anonymous);
+      entries.push(entry);
+      emit(entry, 'created');
+    } else if (entry.status === 'cleared') {
+      reopen(entry, verdict);
+      emit(entry, 'reopened');
+    } else {
+      addAttempt(entry, verdict);
+      emit(entry, 'incremented');
+    }
+    return events;
+  }
+
+  if (verdict.verdict === 'answered' && verdict.direction === 'inbound') {
+    const number = normaliseNumber(verdict.caller, rules);
+    if (number.anonymous) return events;
+    for (const entry of openEntriesBefore(entries, number.key, verdict.startedAt)) {
+      if (!settings.clearAcrossDids && entry.did !== verdict.did) continue;
+      const ext = verdict.answeredBy?.startsWith('external:') ? null : verdict.answeredBy;
+      clear(entry, 'answered_later', verdict.startedAt, { ext, linkedid: verdict.linkedid });
+      emit(entry, 'cleared', { reason: 'answered_later', ext });
+    }
+    return events;
+  }
+
+  if (verdict.verdict === 'outbound') {
+    const number = normaliseNumber(verdict.dialled, rules, true);
+    if (number.anonymous) return events;
+    const ext = verdict.caller;
+    for (const entry of openEntriesBefore(entries, number.key, verdict.startedAt)) {
+      if (verdict.answeredBy) {
+        clear(entry, 'returned', verdict.startedAt, { ext, linkedid: verdict.linkedid });
+        emit(entry, 'cleared', { reason: 'returned', ext });
+      } else {
+        entry.callbackAttempts += 1;
+        entry.lastCallbackAt = verdict.startedAt;
+        entry.lastCallbackExt = ext;
+        emit(entry, 'callback_attempted', { ext });
+      }
+    }
+  }
+  return events;
+}
+
+function openEntriesBefore(entries: Entry[], key: string, startedAt: string): Entry[] {
+  return entries.filter((e) => e.status === 'open' && !e.anonymous && e.callerKey === key && e.lastAttempt <= startedAt);
+}
+
+function newEntry(tenant: string, v: Verdict, display: string, key: string, anonymous: boolean): Entry {
+  const entry: Entry = {
+    id: null,
+    tenant,
+    caller: display,
+    callerKey: key,
+    callerRaw: v.caller,
+    callerName: v.callerName,
+    anonymous,
+    did: v.did,
+    routeKind: v.route.kind,
+    routeId: v.route.id,
+    routeLabel: v.route.label,
+    status: 'open',
+    missedCount: 0,
+    totalMissed: 0,
+    rang: {},
+    firstAttempt: v.startedAt,
+    lastAttempt: v.startedAt,
+    lastLinkedid: v.linkedid,
+    voicemailLeft: null,
+    callbackAttempts: 0,
+    lastCallbackAt: null,
+    lastCallbackExt: null,
+    clearedBy: null,
+    clearedAt: null,
+    clearedExt: null,
+    clearedUser: null,
+    clearedLinkedid: null,
+    note: null,
+  };
+  addAttempt(entry, v);
+  return entry;
+}
+
+function addAttempt(entry: Entry, v: Verdict): void {
+  entry.missedCount += 1;
+  entry.totalMissed += 1;
+  for (const r of v.rang) entry.rang[r.ext] = (entry.rang[r.ext] ?? 0) + 1;
+  if (v.startedAt < entry.firstAttempt) entry.firstAttempt = v.startedAt;
+  if (v.startedAt >= entry.lastAttempt) {
+    entry.lastAttempt = v.startedAt;
+    entry.lastLinkedid = v.linkedid;
+    entry.routeKind = v.route.kind;
+    entry.routeId = v.route.id;
+    entry.routeLabel = v.route.label;
+    if (v.callerName) entry.callerName = v.callerName;
+  }
+  if (v.voicemail) entry.voicemailLeft = v.voicemail.messageLeft ?? entry.voicemailLeft;
+}
+
+function reopen(entry: Entry, v: Verdict): void {
+  entry.status = 'open';
+  entry.missedCount = 0;
+  entry.rang = {};
+  entry.firstAttempt = v.startedAt;
+  entry.lastAttempt = v.startedAt;
+  entry.callbackAttempts = 0;
+  entry.lastCallbackAt = null;
+  entry.lastCallbackExt = null;
+  entry.clearedBy = null;
+  entry.clearedAt = null;
+  entry.clearedExt = null;
+  entry.clearedUser = null;
+  entry.clearedLinkedid = null;
+  entry.note = null;
+  entry.voicemailLeft = null;
+  addAttempt(entry, v);
+}
+
+export function clear(
+  entry: Entry,
+  reason: ClearReason,
+  at: string,
+  by: { ext?: string | null; user?: string | null; linkedid?: string | null; note?: string | null },
+): void {
+  entry.status = 'cleared';
+  entry.clearedBy = reason;
+  entry.clearedAt = at;
+  entry.clearedExt = by.ext ?? null;
+  entry.clearedUser = by.user ?? null;
+  entry.clearedLinkedid = by.linkedid ?? null;
+  entry.note = by.note ?? null;
+}
+
+/**
+ * A call whose late rows turned a miss into an answer no longer counts on its entry;
+ * an entry left with no misses in its episode is closed as reclassified.
+ */
+export function withdrawMiss(entry: Entry, previous: { rang: string[]; startedAt: string }, at: string): void {
+  entry.missedCount = Math.max(0, entry.missedCount - 1);
+  entry.totalMissed = Math.max(0, entry.totalMissed - 1);
+  for (const ext of previous.rang) {
+    if (entry.rang[ext] !== undefined && --entry.rang[ext]! <= 0) delete entry.rang[ext];
+  }
+  if (entry.missedCount === 0 && entry.status === 'open') clear(entry, 'reclassified', at, {});
+}

@@ -1,0 +1,248 @@
+import type { PoolConnection, RowDataPacket, ResultSetHeader } from 'mysql2/promise';
+import type { TenantSettings } from '../config/schema.js';
+import { normaliseNumber } from '../clear/numbers.js';
+import type { Verdict } from '../detect/verdict.js';
+import { appendAudit, type AuditRecord } from './audit.js';
+import { applyCall, numberRules, withdrawMiss, NOTIFYING_EVENTS, type Entry, type LedgerEvent } from './entries.js';
+
+export interface ClassifiedCall {
+  verdict: Verdict;
+  /** Fingerprint of the CDR rows the verdict was made from; same rows → nothing to do. */
+  rowsDigest: string;
+}
+
+export interface RecordResult {
+  calls: number;
+  skipped: number;
+  events: LedgerEvent[];
+}
+
+const ENTRY_COLUMNS = `id, tenant, caller, caller_key, caller_raw, caller_name, anonymous, did, route_kind, route_id, route_label,
+  status, missed_count, total_missed, rang_extensions, first_attempt, last_attempt, last_linkedid, voicemail_left,
+  callback_attempts, last_callback_at, last_callback_ext, cleared_by, cleared_at, cleared_ext, cleared_user,
+  cleared_linkedid, note`;
+
+export function entryFromRow(r: RowDataPacket): Entry {
+  return {
+    id: Number(r.id), tenant: r.tenant, caller: r.caller, callerKey: r.caller_key, callerRaw: r.caller_raw,
+    callerName: r.caller_name, anonymous: !!r.anonymous, did: r.did, routeKind: r.route_kind, routeId: r.route_id,
+    routeLabel: r.route_label, status: r.status, missedCount: Number(r.missed_count), totalMissed: Number(r.total_missed),
+    rang: parseJson(r.rang_extensions, {}), firstAttempt: r.first_attempt, lastAttempt: r.last_attempt,
+    lastLinkedid: r.last_linkedid, voicemailLeft: r.voicemail_left === null ? null : !!r.voicemail_left,
+    callbackAttempts: Number(r.callback_attempts), lastCallbackAt: r.last_callback_at, lastCallbackExt: r.last_callback_ext,
+    clearedBy: r.cleared_by, clearedAt: r.cleared_at, clearedExt: r.cleared_ext, clearedUser: r.cleared_user,
+    clearedLinkedid: r.cleared_linkedid, note: r.note,
+  };
+}
+
+function parseJson<T>(text: unknown, fallback: T): T {
+  try {
+    return typeof text === 'string' && text ? (JSON.parse(text) as T) : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+interface StoredCall {
+  linkedid: string;
+  verdict: string;
+  rowsDigest: string;
+  entryId: number | null;
+  rang: string[];
+  startedAt: string;
+}
+
+/**
+ * Writes a batch of classified calls (chronological order) in ONE transaction: the calls
+ * rows, the entry transitions, their audit rows and outbox events. A call already stored
+ * with the same rows is skipped, so replaying is a no-op; a call whose rows changed is
+ * re-evaluated, and a changed verdict is journalled as `reclassified`.
+ */
+export async function recordCalls(
+  conn: PoolConnection,
+  tenant: string,
+  calls: ClassifiedCall[],
+  settings: TenantSettings,
+): Promise<RecordResult> {
+  const result: RecordResult = { calls: 0, skipped: 0, events: [] };
+  if (calls.length === 0) return result;
+  const rules = numberRules(settings);
+  const stored = await storedCalls(conn, tenant, calls.map((c) => c.verdict.linkedid));
+  const todo = calls.filter((c) => stored.get(c.verdict.linkedid)?.rowsDigest !== c.rowsDigest);
+  result.skipped = calls.length - todo.length;
+  if (todo.length === 0) return result;
+
+  const keys = new Set<string>();
+  for (const { verdict } of todo) {
+    const number = normaliseNumber(verdict.direction === 'outbound' ? verdict.dialled : verdict.caller, rules, verdict.direction === 'outbound');
+    keys.add(number.key);
+  }
+  const entryIds = [...stored.values()].map((s) => s.entryId).filter((id): id is number => id !== null);
+  const entries = await lockEntries(conn, tenant, [...keys], entryIds);
+  const touched = new Set<Entry>();
+  const audit: { event: LedgerEvent }[] = [];
+  const callEntry = new Map<string, Entry | null>();
+  const [[{ now }]] = (await conn.query<RowDataPacket[]>('SELECT NOW() AS now')) as unknown as [[{ now: string }]];
+
+  for (const { verdict } of todo) {
+    const previous = stored.get(verdict.linkedid);
+    const events: LedgerEvent[] = [];
+    if (previous && previous.verdict !== verdict.verdict) {
+      const entry = previous.entryId === null ? undefined : entries.find((e) => e.id === previous.entryId);
+      if (entry && previous.verdict === 'missed') {
+        withdrawMiss(entry, previous, now);
+        touched.add(entry);
+      }
+      if (entry) {
+        events.push({ entry, event: 'reclassified', reason: null, actor: 'agent', ext: null, linkedid: verdict.linkedid, note: `${previous.verdict} -> ${verdict.verdict}` });
+      }
+    }
+    if (!previous || previous.verdict !== verdict.verdict) {
+      events.push(...applyCall(entries, tenant, verdict, settings));
+    } else if (verdict.verdict === 'missed' && previous.entryId !== null) {
+      // Same verdict, more rows (a voicemail row arrived late): fold the new details in.
+      const entry = entries.find((e) => e.id === previous.entryId);
+      if (entry) {
+        for (const r of verdict.rang) if (!previous.rang.includes(r.ext)) entry.rang[r.ext] = (entry.rang[r.ext] ?? 0) + 1;
+        if (verdict.voicemail?.messageLeft != null) entry.voicemailLeft = verdict.voicemail.messageLeft;
+        touched.add(entry);
+      }
+    }
+    for (const e of events) {
+      touched.add(e.entry);
+      audit.push({ event: e });
+    }
+    const own = events.find((e) => e.event === 'created' || e.event === 'incremented' || e.event === 'reopened');
+    callEntry.set(verdict.linkedid, own?.entry ?? (previous?.entryId != null ? entries.find((e) => e.id === previous.entryId) ?? null : null));
+    result.events.push(...events);
+  }
+
+  await saveEntries(conn, [...touched], now);
+  await saveCalls(conn, tenant, todo, callEntry, rules, now);
+  await appendAudit(conn, audit.map(({ event: e }) => auditRecordOf(e)));
+  await enqueueEvents(conn, result.events.filter((e) => NOTIFYING_EVENTS.has(e.event)), now);
+  result.calls = todo.length;
+  return result;
+}
+
+export function auditRecordOf(e: LedgerEvent): AuditRecord {
+  return { tenant: e.entry.tenant, entryId: e.entry.id, event: e.event, reason: e.reason, actor: e.actor, ext: e.ext, linkedid: e.linkedid, note: e.note };
+}
+
+async function storedCalls(conn: PoolConnection, tenant: string, linkedids: string[]): Promise<Map<string, StoredCall>> {
+  const out = new Map<string, StoredCall>();
+  if (linkedids.length === 0) return out;
+  const [rows] = await conn.query<RowDataPacket[]>(
+    `SELECT linkedid, verdict, rows_digest, entry_id, rang, started_at FROM smart_missed_calls_calls
+      WHERE tenant = ? AND linkedid IN (?) FOR UPDATE`,
+    [tenant, linkedids],
+  );
+  for (const r of rows) {
+    out.set(r.linkedid, {
+      linkedid: r.linkedid, verdict: r.verdict, rowsDigest: r.rows_digest,
+      entryId: r.entry_id === null ? null : Number(r.entry_id),
+      rang: parseJson<{ ext: string }[]>(r.rang, []).map((x) => x.ext), startedAt: r.started_at,
+    });
+  }
+  return out;
+}
+
+export async function lockEntries(conn: PoolConnection, tenant: string, callerKeys: string[], ids: number[] = []): Promise<Entry[]> {
+  if (callerKeys.length === 0 && ids.length === 0) return [];
+  const [rows] = await conn.query<RowDataPacket[]>(
+    `SELECT ${ENTRY_COLUMNS} FROM smart_missed_calls
+      WHERE tenant = ? AND (caller_key IN (?) OR id IN (?)) FOR UPDATE`,
+    [tenant, callerKeys.length ? callerKeys : [''], ids.length ? ids : [0]],
+  );
+  return rows.map(entryFromRow);
+}
+
+/** Inserts new entries (giving them ids, before their audit rows are written) and updates the others. */
+export async function saveEntries(conn: PoolConnection, entries: Entry[], now: string): Promise<void> {
+  for (const e of entries) {
+    const values = [
+      e.caller, e.callerRaw, e.callerName, e.anonymous ? 1 : 0, e.routeKind, e.routeId, e.routeLabel, e.status,
+      e.missedCount, e.totalMissed, JSON.stringify(e.rang), e.firstAttempt, e.lastAttempt, e.lastLinkedid,
+      e.voicemailLeft === null ? null : e.voicemailLeft ? 1 : 0, e.callbackAttempts, e.lastCallbackAt, e.lastCallbackExt,
+      e.clearedBy, e.clearedAt, e.clearedExt, e.clearedUser, e.clearedLinkedid, e.note, now,
+    ];
+    if (e.id === null) {
+      const [res] = await conn.query<ResultSetHeader>(
+        `INSERT INTO smart_missed_calls (caller, caller_raw, caller_name, anonymous, route_kind, route_id, route_label, status,
+           missed_count, total_missed, rang_extensions, first_attempt, last_attempt, last_linkedid, voicemail_left,
+           callback_attempts, last_callback_at, last_callback_ext, cleared_by, cleared_at, cleared_ext, cleared_user,
+           cleared_linkedid, note, updated_at, tenant, caller_key, did, created_at)
+         VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+        [...values, e.tenant, e.callerKey, e.did, now],
+      );
+      e.id = res.insertId;
+    } else {
+      await conn.query(
+        `UPDATE smart_missed_calls SET caller = ?, caller_raw = ?, caller_name = ?, anonymous = ?, route_kind = ?, route_id = ?,
+           route_label = ?, status = ?, missed_count = ?, total_missed = ?, rang_extensions = ?, first_attempt = ?,
+           last_attempt = ?, last_linkedid = ?, voicemail_left = ?, callback_attempts = ?, last_callback_at = ?,
+           last_callback_ext = ?, cleared_by = ?, cleared_at = ?, cleared_ext = ?, cleared_user = ?, cleared_linkedid = ?,
+           note = ?, updated_at = ? WHERE id = ?`,
+        [...values, e.id],
+      );
+    }
+  }
+}
+
+async function saveCalls(
+  conn: PoolConnection,
+  tenant: string,
+  calls: ClassifiedCall[],
+  callEntry: Map<string, Entry | null>,
+  rules: ReturnType<typeof numberRules>,
+  now: string,
+): Promise<void> {
+  const values: unknown[] = [];
+  for (const { verdict: v, rowsDigest } of calls) {
+    const key = normaliseNumber(v.direction === 'outbound' ? v.dialled : v.caller, rules, v.direction === 'outbound').key;
+    values.push(
+      tenant, v.linkedid, v.verdict, v.direction, v.caller.slice(0, 80), key, v.did, v.dialled.slice(0, 80), v.startedAt, v.endedAt,
+      Math.round(v.waitSeconds), v.answeredBy, JSON.stringify(v.rang), v.route.kind, v.route.id.slice(0, 64), JSON.stringify(v.reasons),
+      JSON.stringify(v.explanation), v.voicemail ? JSON.stringify(v.voicemail) : null, callEntry.get(v.linkedid)?.id ?? null,
+      v.rowCount, rowsDigest, now,
+    );
+  }
+  await conn.query(
+    `INSERT INTO smart_missed_calls_calls (tenant, linkedid, verdict, direction, caller, caller_key, did, dialled, started_at,
+       ended_at, wait_s, answered_by, rang, route_kind, route_id, reasons, explanation, voicemail, entry_id, row_count,
+       rows_digest, classified_at)
+     VALUES ${calls.map(() => '(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)').join(',')}
+     ON DUPLICATE KEY UPDATE verdict = VALUES(verdict), direction = VALUES(direction), caller = VALUES(caller),
+       caller_key = VALUES(caller_key), did = VALUES(did), dialled = VALUES(dialled), started_at = VALUES(started_at),
+       ended_at = VALUES(ended_at), wait_s = VALUES(wait_s), answered_by = VALUES(answered_by), rang = VALUES(rang),
+       route_kind = VALUES(route_kind), route_id = VALUES(route_id), reasons = VALUES(reasons),
+       explanation = VALUES(explanation), voicemail = VALUES(voicemail), entry_id = VALUES(entry_id),
+       row_count = VALUES(row_count), rows_digest = VALUES(rows_digest), classified_at = VALUES(classified_at)`,
+    values,
+  );
+}
+
+/** Outbox rows for everything that may notify: the notifier fans them out to mail and webhooks. */
+export async function enqueueEvents(conn: PoolConnection, events: LedgerEvent[], now: string): Promise<void> {
+  if (events.length === 0) return;
+  const values: unknown[] = [];
+  for (const e of events) {
+    const payload = {
+      event: `entry.${e.event}`,
+      reason: e.reason,
+      ext: e.ext,
+      user: e.actor.startsWith('user:') ? e.actor.slice(5) : null,
+      entry: {
+        id: e.entry.id, tenant: e.entry.tenant, caller: e.entry.caller, callerName: e.entry.callerName, did: e.entry.did,
+        route: e.entry.routeLabel, status: e.entry.status, missedCount: e.entry.missedCount, totalMissed: e.entry.totalMissed,
+        firstAttempt: e.entry.firstAttempt, lastAttempt: e.entry.lastAttempt, rang: e.entry.rang, clearedBy: e.entry.clearedBy,
+      },
+    };
+    values.push(e.entry.tenant, e.event, e.entry.id, e.linkedid, JSON.stringify(payload), now, now);
+  }
+  await conn.query(
+    `INSERT INTO smart_missed_calls_outbox (tenant, event, entry_id, linkedid, payload, next_attempt_at, created_at)
+     VALUES ${events.map(() => '(?,?,?,?,?,?,?)').join(',')}`,
+    values,
+  );
+}

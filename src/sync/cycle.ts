@@ -1,0 +1,153 @@
+import type { Pool, RowDataPacket } from 'mysql2/promise';
+import type { Config, TenantSettings } from '../config/schema.js';
+import { loadSettings } from '../config/settings-store.js';
+import { EMPTY_DIRECTORY, loadFreepbxDirectory, type PbxDirectory } from '../cdr/freepbx-directory.js';
+import { groupByCall, readWindow, rowsDigest } from '../cdr/reader.js';
+import { naiveDatetime, naiveSeconds, type CdrRow } from '../cdr/row.js';
+import { inTransaction } from '../db/pool.js';
+import { extensionTest } from '../detect/channels.js';
+import { classifyCall, type ClassifyOptions } from '../detect/classify.js';
+import type { LedgerEvent } from '../ledger/entries.js';
+import { recordCalls, type ClassifiedCall } from '../ledger/store.js';
+import { SettleTracker } from './settle.js';
+import { readState, writeState } from './state.js';
+
+export interface CycleReport {
+  now: string;
+  windowStart: string;
+  rowsRead: number;
+  badRows: number;
+  pending: number;
+  classified: number;
+  events: LedgerEvent[];
+}
+
+/** Which tenant a call belongs to. FreePBX has one tenant, `default`; VitalPBX resolves per call. */
+export type TenantOf = (rows: CdrRow[]) => string;
+
+const DIRECTORY_TTL_SECONDS = 300;
+const BATCH = 500;
+
+/**
+ * One sync step: read the recent CDR window, find the calls whose rows changed, wait until
+ * they settle, classify them, and record them (in chronological order, so a callback is
+ * seen after the miss it clears) in the ledger.
+ */
+export class Syncer {
+  private tracker: SettleTracker;
+  private directory: PbxDirectory = EMPTY_DIRECTORY;
+  private directoryAt = 0;
+  private lastFullScan = 0;
+  private settingsCache = new Map<string, TenantSettings>();
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly config: Config,
+    private readonly tenantOf: TenantOf = () => 'default',
+  ) {
+    this.tracker = new SettleTracker(config.sync.settleSeconds);
+  }
+
+  /** Settings change on the page; the sync reads them again at the next cycle. */
+  forgetSettings(): void {
+    this.settingsCache.clear();
+  }
+
+  /** Loads the PBX directory (extensions, labels) before the first classification. */
+  async prepare(): Promise<void> {
+    await this.refreshDirectory();
+  }
+
+  async cycle(): Promise<CycleReport> {
+    this.settingsCache.clear();
+    await this.refreshDirectory();
+    const [[{ now }]] = (await this.pool.query<RowDataPacket[]>('SELECT NOW() AS now')) as unknown as [[{ now: string }]];
+    const t = naiveSeconds(now);
+    const full = t - this.lastFullScan >= this.config.sync.fullScanEverySeconds;
+    const cursor = await readState(this.pool, 'cdr_cursor');
+    let windowStart = t - (full ? this.config.sync.maxCallSeconds : this.config.sync.hotWindowSeconds);
+    // After a stop, start where we left off (bounded: older history is `smc backfill`'s job).
+    if (cursor) windowStart = Math.max(Math.min(windowStart, naiveSeconds(cursor)), t - this.config.sync.maxCallSeconds);
+    const since = naiveDatetime(windowStart);
+    const read = await readWindow(this.pool, this.config.db, since);
+    if (full) {
+      this.lastFullScan = t;
+      await writeState(this.pool, 'bad_rows_window', JSON.stringify(read.bad));
+    }
+    const groups = groupByCall(read.rows);
+    const known = await this.storedDigests(since);
+    const pending = new Map<string, { rows: CdrRow[]; digest: string }>();
+    for (const [linkedid, rows] of groups) {
+      const digest = rowsDigest(rows);
+      if (known.get(linkedid) !== digest) pending.set(linkedid, { rows, digest });
+    }
+    const ready = this.tracker.settled(pending, read.now);
+    this.tracker.prune(new Set(pending.keys()));
+    const calls = ready.map((id) => pending.get(id)!);
+    const events = await this.record(calls);
+
+    const waiting = [...pending.keys()].filter((id) => !ready.includes(id));
+    const oldestWaiting = waiting.length ? Math.min(...waiting.map((id) => Math.min(...pending.get(id)!.rows.map((r) => naiveSeconds(r.calldate))))) : Infinity;
+    await writeState(this.pool, 'cdr_cursor', naiveDatetime(Math.min(oldestWaiting, naiveSeconds(read.now) - this.config.sync.settleSeconds)));
+    await writeState(this.pool, 'last_cycle', read.now);
+    return {
+      now: read.now, windowStart: since, rowsRead: read.rows.length, badRows: read.bad.reduce((n, b) => n + b.count, 0),
+      pending: waiting.length, classified: calls.length, events,
+    };
+  }
+
+  /** Classifies and records calls, oldest first, in transactions of up to BATCH calls. */
+  async record(calls: { rows: CdrRow[]; digest: string }[]): Promise<LedgerEvent[]> {
+    const byTenant = new Map<string, ClassifiedCall[]>();
+    for (const { rows, digest } of calls) {
+      const tenant = this.tenantOf(rows);
+      const verdict = classifyCall(rows, this.classifyOptions(await this.settings(tenant)));
+      const list = byTenant.get(tenant) ?? [];
+      list.push({ verdict, rowsDigest: digest });
+      byTenant.set(tenant, list);
+    }
+    const events: LedgerEvent[] = [];
+    for (const [tenant, list] of byTenant) {
+      list.sort((a, b) => a.verdict.startedAt.localeCompare(b.verdict.startedAt) || a.verdict.linkedid.localeCompare(b.verdict.linkedid));
+      const settings = await this.settings(tenant);
+      for (let i = 0; i < list.length; i += BATCH) {
+        const result = await inTransaction(this.pool, (conn) => recordCalls(conn, tenant, list.slice(i, i + BATCH), settings));
+        events.push(...result.events);
+      }
+    }
+    return events;
+  }
+
+  classifyOptions(settings: TenantSettings): ClassifyOptions {
+    return {
+      isExtension: extensionTest(this.config.sync.extensions, this.directory.extensions),
+      queueAbandonMinWait: settings.queueAbandonMinWait,
+      countIvrAbandon: settings.countIvrAbandon,
+      labels: this.directory.labels,
+    };
+  }
+
+  private async settings(tenant: string): Promise<TenantSettings> {
+    let s = this.settingsCache.get(tenant);
+    if (!s) {
+      s = await loadSettings(this.pool, tenant);
+      this.settingsCache.set(tenant, s);
+    }
+    return s;
+  }
+
+  private async refreshDirectory(): Promise<void> {
+    const t = Date.now() / 1000;
+    if (t - this.directoryAt < DIRECTORY_TTL_SECONDS) return;
+    this.directory = await loadFreepbxDirectory(this.pool, this.config.db);
+    this.directoryAt = t;
+  }
+
+  private async storedDigests(since: string): Promise<Map<string, string>> {
+    const [rows] = await this.pool.query<RowDataPacket[]>(
+      'SELECT linkedid, rows_digest FROM smart_missed_calls_calls WHERE started_at >= ?',
+      [since],
+    );
+    return new Map(rows.map((r) => [String(r.linkedid), String(r.rows_digest)]));
+  }
+}

@@ -1,0 +1,36 @@
+import { naiveSeconds, type CdrRow } from '../cdr/row.js';
+
+/**
+ * Decides when a call's rows are complete enough to classify. Asterisk writes a CDR row
+ * when each leg hangs up, with calldate = the leg's START, so a call's rows trickle in and
+ * calldate+duration says little about when the last one will come (a queue caller's rows
+ * all arrive when the caller hangs up). We therefore watch the rows arrive: a call is
+ * settled once its root row (uniqueid = linkedid) is present and no new row has come for
+ * settleSeconds. A row that comes later still re-evaluates the call (reclassification).
+ */
+export class SettleTracker {
+  private seen = new Map<string, { digest: string; changedAt: number }>();
+
+  constructor(private readonly settleSeconds: number, private readonly orphanSeconds = 600) {}
+
+  /** Returns the linkedids that are settled at `now` (DB clock), given their current rows. */
+  settled(calls: Map<string, { rows: CdrRow[]; digest: string }>, now: string): string[] {
+    const t = naiveSeconds(now);
+    const ready: string[] = [];
+    for (const [linkedid, { rows, digest }] of calls) {
+      const before = this.seen.get(linkedid);
+      if (!before || before.digest !== digest) this.seen.set(linkedid, { digest, changedAt: t });
+      const changedAt = this.seen.get(linkedid)!.changedAt;
+      const lastEnd = Math.max(...rows.map((r) => naiveSeconds(r.calldate) + r.duration));
+      const quiet = t - Math.max(changedAt, lastEnd);
+      const hasRoot = rows.some((r) => r.uniqueid === linkedid);
+      if ((hasRoot && quiet >= this.settleSeconds) || (!hasRoot && t - lastEnd >= this.orphanSeconds)) ready.push(linkedid);
+    }
+    return ready;
+  }
+
+  /** Forget calls that left the read window. */
+  prune(keep: Set<string>): void {
+    for (const linkedid of this.seen.keys()) if (!keep.has(linkedid)) this.seen.delete(linkedid);
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * Databases for one test file on the private MariaDB that tools/test.mjs starts
+ * (SMC_TEST_MYSQL_SOCKET): the PBX's CDR database with cdr and cel, the PBX's asterisk
+ * database with the FreePBX tables we read, and our own tables migrated into the latter,
+ * as on a FreePBX box. Each call gets uniquely named databases, so test files run in
+ * parallel without seeing each other's rows.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import mysql from 'mysql2/promise';
+import { loadSchemas } from '../../tools/mariadb.mjs';
+import { DEFAULT_CONFIG, type Config } from '../../src/config/schema.js';
+import { createPool, ident, type Pool } from '../../src/db/pool.js';
+import { migrate } from '../../src/db/migrations.js';
+import { CDR_COLUMNS, toCdrRow, type CdrRow } from '../../src/cdr/row.js';
+import { readTsv } from '../../src/cdr/tsv.js';
+
+export interface DatabaseNames {
+  cdr: string;
+  pbx: string;
+  /** Where our smart_missed_calls_* tables live; the pbx database unless asked otherwise. */
+  own: string;
+}
+
+export interface FreshDatabases {
+  socket: string;
+  names: DatabaseNames;
+  /** DEFAULT_CONFIG pointing at these databases over the socket, as root. */
+  config: Config;
+  /** createPool(config.db): its default database is names.own. */
+  pool: Pool;
+  /** Closes the pool and drops the databases. */
+  cleanup(): Promise<void>;
+}
+
+export function testSocket(): string {
+  const socket = process.env.SMC_TEST_MYSQL_SOCKET;
+  if (!socket) {
+    throw new Error('SMC_TEST_MYSQL_SOCKET is not set: run the tests through `npm test` or `node tools/test.mjs`, which start MariaDB');
+  }
+  return socket;
+}
+
+export async function freshDatabases(prefix = 't', options: { separateOwnDb?: boolean } = {}): Promise<FreshDatabases> {
+  const socket = testSocket();
+  const tag = `${prefix.replace(/\W/g, '_').slice(0, 24)}_${process.pid}_${randomBytes(3).toString('hex')}`;
+  const names: DatabaseNames = {
+    cdr: `${tag}_cdr`,
+    pbx: `${tag}_pbx`,
+    own: options.separateOwnDb ? `${tag}_smc` : `${tag}_pbx`,
+  };
+  await loadSchemas(socket, { cdrDb: names.cdr, pbxDb: names.pbx, smcDb: names.own });
+  const config: Config = {
+    ...DEFAULT_CONFIG,
+    db: {
+      ...DEFAULT_CONFIG.db,
+      socket,
+      user: 'root',
+      password: '',
+      database: names.own,
+      cdrDatabase: names.cdr,
+      pbxDatabase: names.pbx,
+    },
+  };
+  const pool = createPool(config.db);
+  await migrate(pool);
+  return {
+    socket,
+    names,
+    config,
+    pool,
+    async cleanup() {
+      await pool.end();
+      const root = await mysql.createConnection({ socketPath: socket, user: 'root' });
+      try {
+        for (const db of new Set(Object.values(names))) await root.query(`DROP DATABASE IF EXISTS ${ident(db)}`);
+      } finally {
+        await root.end();
+      }
+    },
+  };
+}
+
+/** Inserts CDR rows the way Asterisk's cdr_adaptive_odbc would: only the columns it fills. */
+export async function insertCdrRows(pool: Pool, dbName: string, rows: CdrRow[], table = 'cdr'): Promise<void> {
+  const columns = [...CDR_COLUMNS];
+  const chunk = 500;
+  for (let start = 0; start < rows.length; start += chunk) {
+    const slice = rows.slice(start, start + chunk);
+    const placeholders = slice.map(() => `(${columns.map(() => '?').join(', ')})`).join(', ');
+    const values = slice.flatMap((row) => columns.map((c) => row[c]));
+    await pool.query(
+      `INSERT INTO ${ident(dbName)}.${ident(table)} (${columns.map(ident).join(', ')}) VALUES ${placeholders}`,
+      values,
+    );
+  }
+}
+
+/** The repository root: the nearest folder above this (bundled) file with a package.json. */
+export function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'src'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`no repository root above ${fileURLToPath(import.meta.url)}`);
+    dir = parent;
+  }
+}
+
+/**
+ * The real Asterisk lab recordings: SMC_FIXTURES, else shared/fixtures/asterisk-lab beside
+ * the repository (CI lays a copy of shared/ next to its clone). Missing fixtures fail the
+ * test that needs them; they are never a reason to skip.
+ */
+export function fixturesDir(): string {
+  const dir = process.env.SMC_FIXTURES
+    ? resolve(process.env.SMC_FIXTURES)
+    : resolve(repoRoot(), '..', 'shared', 'fixtures', 'asterisk-lab');
+  if (!existsSync(join(dir, 'public', 'cdr.tsv'))) {
+    throw new Error(`Asterisk lab fixtures not found at ${dir} (expected public/cdr.tsv); set SMC_FIXTURES`);
+  }
+  return dir;
+}
+
+export function fixtureText(name: string): string {
+  return readFileSync(join(fixturesDir(), 'public', name), 'utf8');
+}
+
+/** The lab's cdr table, row for row, as CdrRows. */
+export function loadFixtureCdr(): CdrRow[] {
+  return readTsv(fixtureText('cdr.tsv')).map((record) => toCdrRow(record));
+}

@@ -1,0 +1,50 @@
+// Builds the FreePBX module package build/smartmissedcalls-<version>.tgz: one top folder
+// smartmissedcalls/ (what Module Admin → Upload expects) holding module.xml with the
+// package.json version, the PHP glue, install.php (version + bundle checksum), the bundle
+// and whatever views/, assets/, i18n/, LICENSE and README.md exist. No node_modules: the
+// bundle carries its dependencies. Run after `node tools/build.mjs` (npm run package does).
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const RAWNAME = 'smartmissedcalls';
+const PHP_FILES = ['Smartmissedcalls.class.php', 'SmcProxy.php', 'SmcInstaller.php', 'page.smartmissedcalls.php'];
+const OPTIONAL = ['views', 'assets', 'i18n', 'LICENSE', 'README.md'];
+
+const { version } = JSON.parse(readFileSync('package.json', 'utf8'));
+if (!/^\d+\.\d+\.\d+$/.test(version)) throw new Error(`package.json version '${version}' is not x.y.z`);
+const bundle = 'build/smc.js';
+if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run \`node tools/build.mjs\` first`);
+
+const stage = mkdtempSync(join(tmpdir(), 'smc-package-'));
+const top = join(stage, RAWNAME);
+try {
+  mkdirSync(join(top, 'build'), { recursive: true });
+
+  const moduleXml = readFileSync('module.xml', 'utf8');
+  if (!/<version>[^<]*<\/version>/.test(moduleXml)) throw new Error('module.xml has no <version>');
+  writeFileSync(join(top, 'module.xml'), moduleXml.replace(/<version>[^<]*<\/version>/, `<version>${version}</version>`));
+
+  for (const file of PHP_FILES) cpSync(file, join(top, file));
+  cpSync(bundle, join(top, bundle));
+  if (existsSync(`${bundle}.map`)) cpSync(`${bundle}.map`, join(top, `${bundle}.map`));
+  // Node (and pm2's loader) read the bundle as an ES module only with this beside it.
+  writeFileSync(join(top, 'build/package.json'), JSON.stringify({ type: 'module' }) + '\n');
+
+  const sha256 = createHash('sha256').update(readFileSync(bundle)).digest('hex');
+  writeFileSync(
+    join(top, 'install.php'),
+    readFileSync('install.php.tpl', 'utf8').replaceAll('@VERSION@', version).replaceAll('@BUNDLE_SHA256@', sha256),
+  );
+
+  for (const item of OPTIONAL) if (existsSync(item)) cpSync(item, join(top, item), { recursive: true });
+
+  const out = `build/${RAWNAME}-${version}.tgz`;
+  rmSync(out, { force: true });
+  execFileSync('tar', ['-czf', out, '--owner=0', '--group=0', '-C', stage, RAWNAME], { stdio: 'inherit' });
+  console.log(`${out} (bundle sha256 ${sha256})`);
+} finally {
+  rmSync(stage, { recursive: true, force: true });
+}
