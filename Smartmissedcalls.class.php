@@ -81,7 +81,7 @@ class Smartmissedcalls extends \FreePBX_Helpers implements \BMO
     /** Every tenant's settings (entries and audit stay in the database dump FreePBX backs up). */
     public function backup()
     {
-        return $this->installer()->smc($this->configPath(), array('export-state'));
+        return $this->installer()->smc($this->configPath(), array('export-state'), null, false);
     }
 
     public function restore($backup)

@@ -161,12 +161,17 @@ class SmcInstaller
         return true;
     }
 
-    /** Runs "node build/smc.js <args>" against config.yaml; its output goes to the install log. */
-    public function smc($configPath, array $args, $stdin = null)
+    /**
+     * Runs "node build/smc.js <args>" against config.yaml and returns what it printed. Its
+     * messages go to the install log; with $logStdout false only its stderr does (the
+     * printed data is the answer, e.g. export-state).
+     */
+    public function smc($configPath, array $args, $stdin = null, $logStdout = true)
     {
         $command = array_merge(array($this->node, $this->moduleDir . '/build/smc.js'), $args);
         $result = $this->run($command, array('SMC_CONFIG' => $configPath), $stdin);
-        foreach (preg_split('/\r?\n/', trim($result['stdout'] . "\n" . $result['stderr'])) as $line) {
+        $messages = ($logStdout ? $result['stdout'] : '') . "\n" . $result['stderr'];
+        foreach (preg_split('/\r?\n/', trim($messages)) as $line) {
             if ($line !== '') {
                 $this->say($line);
             }

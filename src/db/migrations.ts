@@ -140,13 +140,57 @@ export const MIGRATIONS: Migration[] = [
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
     ],
   },
+  {
+    version: 2,
+    name: 'notification deliveries, imported contacts',
+    statements: [
+      `CREATE TABLE IF NOT EXISTS smart_missed_calls_deliveries (
+        id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+        tenant VARCHAR(64) NOT NULL,
+        outbox_id BIGINT UNSIGNED NULL,
+        entry_id BIGINT UNSIGNED NULL,
+        caller_key VARCHAR(32) NOT NULL DEFAULT '',
+        did VARCHAR(50) NOT NULL DEFAULT '',
+        event VARCHAR(24) NOT NULL,
+        event_at DATETIME NULL,
+        channel VARCHAR(24) NOT NULL,
+        target VARCHAR(1000) NOT NULL,
+        idempotency_key VARCHAR(190) NOT NULL,
+        payload MEDIUMTEXT NOT NULL,
+        status VARCHAR(12) NOT NULL DEFAULT 'pending',
+        attempts INT UNSIGNED NOT NULL DEFAULT 0,
+        next_attempt_at DATETIME(3) NOT NULL,
+        last_error TEXT NULL,
+        response_code INT NULL,
+        covered_by BIGINT UNSIGNED NULL,
+        created_at DATETIME(3) NOT NULL,
+        sending_at DATETIME(3) NULL,
+        sent_at DATETIME(3) NULL,
+        UNIQUE KEY uniq_idempotency (idempotency_key),
+        KEY idx_status_next (status, next_attempt_at),
+        KEY idx_tenant_channel_sent (tenant, channel, sent_at),
+        KEY idx_tenant_caller (tenant, caller_key, did),
+        KEY idx_entry (entry_id)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+      `CREATE TABLE IF NOT EXISTS smart_missed_calls_contacts (
+        tenant VARCHAR(64) NOT NULL,
+        caller_key VARCHAR(32) NOT NULL,
+        number VARCHAR(64) NOT NULL,
+        name VARCHAR(160) NOT NULL,
+        source VARCHAR(24) NOT NULL DEFAULT 'csv',
+        imported_at DATETIME NOT NULL,
+        PRIMARY KEY (tenant, caller_key)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+    ],
+  },
 ];
 
 /** Every table we own; uninstall drops exactly these and nothing else. */
 export const OWN_TABLES = [
   'smart_missed_calls', 'smart_missed_calls_calls', 'smart_missed_calls_audit',
   'smart_missed_calls_settings', 'smart_missed_calls_outbox', 'smart_missed_calls_state',
-  'smart_missed_calls_lookups', 'smart_missed_calls_migrations',
+  'smart_missed_calls_lookups', 'smart_missed_calls_deliveries', 'smart_missed_calls_contacts',
+  'smart_missed_calls_migrations',
 ];
 
 export async function migrate(pool: Pool, log: (line: string) => void = () => {}): Promise<number[]> {

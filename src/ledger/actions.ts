@@ -48,9 +48,9 @@ export async function expireEntries(pool: Pool, tenant: string, days: number): P
 }
 
 /**
- * GDPR: removes every trace of a caller — entries, classified calls, name lookups, queued
- * notifications — and journals only a salted hash of the number, so the erasure itself is
- * provable without keeping the number.
+ * GDPR: removes every trace of a caller — entries, classified calls, name lookups, imported
+ * contacts, queued notifications and their delivery records — and journals only a salted
+ * hash of the number, so the erasure itself is provable without keeping the number.
  */
 export async function forgetNumber(pool: Pool, number: string, actor: string): Promise<{ entries: number; calls: number }> {
   const key = normaliseNumber(number, NO_RULES).key;
@@ -75,7 +75,9 @@ export async function forgetNumber(pool: Pool, number: string, actor: string): P
       await conn.query('DELETE FROM smart_missed_calls_outbox WHERE entry_id IN (?)', [ids]);
       await conn.query('DELETE FROM smart_missed_calls WHERE id IN (?)', [ids]);
     }
+    await conn.query('DELETE FROM smart_missed_calls_deliveries WHERE caller_key = ? OR entry_id IN (?)', [key, ids.length ? ids : [0]]);
     await conn.query('DELETE FROM smart_missed_calls_lookups WHERE caller_key = ?', [key]);
+    await conn.query('DELETE FROM smart_missed_calls_contacts WHERE caller_key = ?', [key]);
     const tenants = new Set(entries.map((e) => String(e.tenant)));
     if (tenants.size === 0) tenants.add('default');
     await appendAudit(

@@ -199,8 +199,8 @@ CREATE TABLE `contactmanager_entry_numbers` (
   PRIMARY KEY (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
--- freepbx_settings (Advanced Settings: CEL_ENABLED, CDRDBNAME...): framework,
--- installlib/SQL/asterisk.sql and the freepbx_conf class.
+-- freepbx_settings (Advanced Settings: CEL_ENABLED, CDRDBNAME...): framework module,
+-- module.xml <table name="freepbx_settings"> (module widened to 50 as FreePBX 16 has it).
 CREATE TABLE `freepbx_settings` (
   `keyword` varchar(50) NOT NULL DEFAULT '',
   `value` varchar(255) DEFAULT NULL,

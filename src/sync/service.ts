@@ -1,0 +1,98 @@
+import { EventEmitter } from 'node:events';
+import type { Pool } from 'mysql2/promise';
+import cron from 'node-cron';
+import type { Config } from '../config/schema.js';
+import { knownTenants, loadSettings } from '../config/settings-store.js';
+import { expireEntries } from '../ledger/actions.js';
+import type { LedgerEvent } from '../ledger/entries.js';
+import { Syncer, type TenantOf } from './cycle.js';
+import { SyncLock } from './lock.js';
+
+export interface SyncServiceEvents {
+  /** List changes, right after they were committed (the page's live updates listen here). */
+  changes: [LedgerEvent[]];
+  /** The database could not be reached / is back. */
+  health: [{ ok: boolean; error?: string }];
+}
+
+/**
+ * The sync loop of `smc serve`: every interval, if this instance holds the sync lock, one
+ * cycle. A failing cycle (database down) is logged, reported as unhealthy and retried at
+ * the next tick; the cursor makes the next good cycle catch up.
+ */
+export class SyncService extends EventEmitter<SyncServiceEvents> {
+  readonly syncer: Syncer;
+  private lock: SyncLock;
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+  private retention: cron.ScheduledTask | null = null;
+  healthy = true;
+  lastError = '';
+
+  constructor(private readonly pool: Pool, private readonly config: Config, tenantOf?: TenantOf, private readonly log: (line: string) => void = () => {}) {
+    super();
+    this.syncer = new Syncer(pool, config, tenantOf);
+    this.lock = new SyncLock(pool);
+  }
+
+  start(): void {
+    const tick = () => {
+      void this.tick().finally(() => {
+        if (this.timer) this.timer = setTimeout(tick, this.config.sync.intervalSeconds * 1000);
+      });
+    };
+    this.timer = setTimeout(tick, 0);
+    this.retention = cron.schedule('17 * * * *', () => void this.expire());
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.retention?.stop();
+    while (this.running) await new Promise((r) => setTimeout(r, 20));
+    await this.lock.release();
+  }
+
+  get isSyncing(): boolean {
+    return this.lock.held;
+  }
+
+  async tick(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      if (!(await this.lock.acquire())) return;
+      const report = await this.syncer.cycle();
+      if (report.events.length) this.emit('changes', report.events);
+      this.setHealth(true);
+    } catch (err) {
+      this.setHealth(false, (err as Error).message);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** Retention: per tenant, entries open longer than retention_days after their last attempt expire. */
+  async expire(): Promise<number> {
+    if (!this.lock.held) return 0;
+    let total = 0;
+    try {
+      for (const tenant of await knownTenants(this.pool)) {
+        const settings = await loadSettings(this.pool, tenant);
+        if (settings.retentionDays !== null) total += await expireEntries(this.pool, tenant, settings.retentionDays);
+      }
+    } catch (err) {
+      this.log(`retention failed: ${(err as Error).message}`);
+    }
+    return total;
+  }
+
+  private setHealth(ok: boolean, error = ''): void {
+    if (ok !== this.healthy) {
+      this.log(ok ? 'database reachable again; catching up' : `sync failed: ${error}`);
+      this.emit('health', { ok, error });
+    }
+    this.healthy = ok;
+    this.lastError = error;
+  }
+}

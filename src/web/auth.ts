@@ -1,0 +1,108 @@
+import type { NextFunction, Request, Response } from 'express';
+import type { Pool } from 'mysql2/promise';
+import type { Translate } from '../detect/explain.js';
+import { csrfToken } from './csrf.js';
+import { Formats, negotiateLang, type Catalogues, type Lang } from './i18n.js';
+import { IDENTITY_HEADER, SIGNATURE_HEADER, verifyIdentity, type Identity } from './identity.js';
+import { Links, type Mode } from './links.js';
+import { cookieOf, readSessionCookie, SESSION_COOKIE } from './session.js';
+import { TenantScope } from './tenant-scope.js';
+
+/** Who is asking, resolved once per request; every route reads it from res.locals.viewer. */
+export interface Viewer {
+  user: string;
+  role: Identity['role'];
+  /** The tenant every query of this request is restricted to. */
+  tenant: string;
+  mode: Mode;
+  lang: Lang;
+  /** Admins and superadmins may resolve entries and change settings; viewers only look. */
+  canChange: boolean;
+  scope: TenantScope;
+  t: Translate;
+  fmt: Formats;
+  links: Links;
+  csrf: string;
+}
+
+export interface AuthOptions {
+  pool: Pool;
+  secret: string;
+  catalogues: Catalogues;
+  /** Whether standalone logins exist (config.server.users). */
+  logins: boolean;
+  now: () => number;
+}
+
+const TENANT = /^[\w.-]{1,64}$/;
+
+/**
+ * Identity on every route. A request carrying the PBX's signed header is judged by it
+ * alone (a bad or stale header is 401, never a fallback to a cookie); otherwise a
+ * standalone session cookie; otherwise the login page (pages) or 401 (API).
+ */
+export function identify(opts: AuthOptions) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const now = Math.floor(opts.now() / 1000);
+    const header = req.get(IDENTITY_HEADER);
+    const signature = req.get(SIGNATURE_HEADER);
+    let who: { user: string; tenant: string; role: Identity['role']; lang: Lang | null; mode: Mode; csrfSubject: string } | null = null;
+    if (header !== undefined || signature !== undefined) {
+      const check = verifyIdentity(opts.secret, header, signature, now);
+      if (!check.ok) {
+        res.status(401).type('text/plain').send(`identity refused: ${check.reason}`);
+        return;
+      }
+      const id = check.identity;
+      who = { user: id.user, tenant: id.tenant, role: id.role, lang: id.lang, mode: 'pbx', csrfSubject: `pbx\n${id.user}\n${id.tenant}\n${id.role}` };
+    } else {
+      const session = readSessionCookie(opts.secret, cookieOf(req.get('cookie'), SESSION_COOKIE), now);
+      if (session) who = { user: session.user, tenant: session.tenant, role: session.role, lang: null, mode: 'standalone', csrfSubject: `session\n${session.sid}` };
+    }
+    const lang = who?.lang ?? negotiateLang(req.get('accept-language'));
+    const t = opts.catalogues.translator(lang);
+    res.locals.t = t;
+    res.locals.lang = lang;
+    if (!who) {
+      if (opts.logins && req.method === 'GET' && !req.path.startsWith('/api/')) {
+        res.redirect(303, `/login?next=${encodeURIComponent(req.originalUrl)}`);
+        return;
+      }
+      res.status(401).type('text/plain').send(opts.logins ? 'not logged in' : 'identity header missing');
+      return;
+    }
+    const asked = typeof req.query.tenant === 'string' ? req.query.tenant : '';
+    const switched = who.role === 'superadmin' && TENANT.test(asked) && asked !== who.tenant ? asked : null;
+    const tenant = switched ?? who.tenant;
+    const viewer: Viewer = {
+      user: who.user,
+      role: who.role,
+      tenant,
+      mode: who.mode,
+      lang,
+      canChange: who.role !== 'viewer',
+      scope: new TenantScope(opts.pool, tenant),
+      t,
+      fmt: new Formats(lang, t),
+      links: new Links(who.mode, switched),
+      csrf: csrfToken(opts.secret, who.csrfSubject),
+    };
+    res.locals.viewer = viewer;
+    res.locals.csrf = viewer.csrf;
+    next();
+  };
+}
+
+export function viewerOf(res: Response): Viewer {
+  return res.locals.viewer as Viewer;
+}
+
+/** 403 for viewers: the page shows them no buttons, and the API refuses them too. */
+export function requireChange(req: Request, res: Response, next: NextFunction): void {
+  const viewer = viewerOf(res);
+  if (!viewer.canChange) {
+    res.status(403).json({ error: 'forbidden', message: viewer.t('Your role can look but not change anything here.') });
+    return;
+  }
+  next();
+}

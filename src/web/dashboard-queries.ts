@@ -1,0 +1,159 @@
+import type { TenantScope } from './tenant-scope.js';
+import { addDays, routeConditions, type RangeFilter } from './filters.js';
+
+/**
+ * The dashboard's aggregates. Calls are read through (tenant, started_at) on
+ * smart_missed_calls_calls and entries through (tenant, last_attempt) / (tenant, status,
+ * …): one grouped query per figure, never one per row.
+ */
+export interface DashboardData {
+  range: RangeFilter;
+  kpis: {
+    openNow: number;
+    missedToday: number;
+    inbound: number;
+    missed: number;
+    missRate: number | null;
+    medianCallbackSeconds: number | null;
+    clearedByReason: Record<string, number>;
+  };
+  daily: { day: string; missed: number; answered: number }[];
+  resolution: Record<string, number>;
+  hours: number[];
+  /** [weekday 0=Monday][hour] missed calls. */
+  heatmap: number[][];
+  frequent: { caller: string; name: string; missed: number }[];
+  routes: { kind: string; id: string; inbound: number; missed: number }[];
+  callbacks: { ext: string; returned: number; attempts: number }[];
+}
+
+export async function todayOf(scope: TenantScope): Promise<string> {
+  const [row] = await scope.pool.query('SELECT CURDATE() AS today');
+  return String((row as { today: string }[])[0]!.today);
+}
+
+export async function dashboardData(scope: TenantScope, f: RangeFilter, today: string): Promise<DashboardData> {
+  const start = `${f.from} 00:00:00`;
+  const end = `${addDays(f.to, 1)} 00:00:00`;
+  const rc = routeConditions(f);
+  const inRange = `tenant = @tenant AND started_at >= ? AND started_at < ?${rc.sql}`;
+  const p = [start, end, ...rc.params];
+
+  const [totals] = await scope.rows<{ inbound: number; missed: number }>(
+    `SELECT COUNT(*) AS inbound, COALESCE(SUM(verdict = 'missed'), 0) AS missed FROM smart_missed_calls_calls
+      WHERE ${inRange} AND direction = 'inbound' AND verdict IN ('missed', 'answered', 'abandoned')`,
+    p,
+  );
+  const [todayRow] = await scope.rows<{ n: number }>(
+    `SELECT COUNT(*) AS n FROM smart_missed_calls_calls WHERE tenant = @tenant AND started_at >= ? AND verdict = 'missed'${rc.sql}`,
+    [`${today} 00:00:00`, ...rc.params],
+  );
+  const [open] = await scope.rows<{ n: number }>(
+    `SELECT COUNT(*) AS n FROM smart_missed_calls WHERE tenant = @tenant AND status = 'open'${rc.sql}`,
+    rc.params,
+  );
+
+  const entryRange = `tenant = @tenant AND last_attempt >= ? AND last_attempt < ?${rc.sql}`;
+  const resolutionRows = await scope.rows<{ reason: string; n: number }>(
+    `SELECT IF(status = 'open', 'open', cleared_by) AS reason, COUNT(*) AS n FROM smart_missed_calls
+      WHERE ${entryRange} GROUP BY reason`,
+    p,
+  );
+  const resolution = Object.fromEntries(resolutionRows.map((r) => [r.reason ?? 'open', Number(r.n)]));
+  const clearedByReason = Object.fromEntries(Object.entries(resolution).filter(([k]) => k !== 'open'));
+
+  const waits = await scope.rows<{ s: number }>(
+    `SELECT TIMESTAMPDIFF(SECOND, last_attempt, cleared_at) AS s FROM smart_missed_calls
+      WHERE ${entryRange} AND status = 'cleared' AND cleared_by = 'returned' ORDER BY s`,
+    p,
+  );
+
+  const dailyRows = await scope.rows<{ d: string; missed: number; answered: number }>(
+    `SELECT DATE(started_at) AS d, SUM(verdict = 'missed') AS missed, SUM(verdict = 'answered') AS answered
+       FROM smart_missed_calls_calls WHERE ${inRange} AND direction = 'inbound' GROUP BY d`,
+    p,
+  );
+  const byDay = new Map(dailyRows.map((r) => [String(r.d), r]));
+  const daily: DashboardData['daily'] = [];
+  for (let d = f.from; d <= f.to; d = addDays(d, 1)) {
+    const r = byDay.get(d);
+    daily.push({ day: d, missed: Number(r?.missed ?? 0), answered: Number(r?.answered ?? 0) });
+  }
+
+  const cells = await scope.rows<{ wd: number; h: number; n: number }>(
+    `SELECT WEEKDAY(started_at) AS wd, HOUR(started_at) AS h, COUNT(*) AS n FROM smart_missed_calls_calls
+      WHERE ${inRange} AND verdict = 'missed' GROUP BY wd, h`,
+    p,
+  );
+  const heatmap = Array.from({ length: 7 }, () => new Array<number>(24).fill(0));
+  const hours = new Array<number>(24).fill(0);
+  for (const c of cells) {
+    heatmap[Number(c.wd)]![Number(c.h)] = Number(c.n);
+    hours[Number(c.h)]! += Number(c.n);
+  }
+
+  const frequent = await scope.rows<{ caller: string; name: string; missed: number }>(
+    `SELECT MAX(c.caller) AS caller, COALESCE(MAX(e.caller_name), '') AS name, COUNT(*) AS missed
+       FROM smart_missed_calls_calls c LEFT JOIN smart_missed_calls e ON e.id = c.entry_id AND e.tenant = c.tenant
+      WHERE c.tenant = @tenant AND c.started_at >= ? AND c.started_at < ?${routeConditions(f, 'c.').sql}
+        AND c.verdict = 'missed' AND c.caller_key <> 'anonymous'
+      GROUP BY c.caller_key ORDER BY missed DESC, caller LIMIT 10`,
+    p,
+  );
+
+  const routes = await scope.rows<{ kind: string; id: string; inbound: number; missed: number }>(
+    `SELECT route_kind AS kind, route_id AS id, COUNT(*) AS inbound, SUM(verdict = 'missed') AS missed
+       FROM smart_missed_calls_calls WHERE ${inRange} AND direction = 'inbound' AND verdict IN ('missed', 'answered', 'abandoned')
+      GROUP BY route_kind, route_id ORDER BY inbound DESC LIMIT 20`,
+    p,
+  );
+
+  const callbackRows = await scope.rows<{ ext: string; returned: number; attempts: number }>(
+    `SELECT ext, SUM(event = 'cleared') AS returned, SUM(event = 'callback_attempted') AS attempts
+       FROM smart_missed_calls_audit
+      WHERE tenant = @tenant AND created_at >= ? AND created_at < ? AND ext IS NOT NULL
+        AND (event = 'callback_attempted' OR (event = 'cleared' AND reason = 'returned'))
+      GROUP BY ext ORDER BY returned DESC, ext LIMIT 20`,
+    [start, end],
+  );
+
+  const inbound = Number(totals?.inbound ?? 0);
+  const missed = Number(totals?.missed ?? 0);
+  return {
+    range: f,
+    kpis: {
+      openNow: Number(open?.n ?? 0),
+      missedToday: Number(todayRow?.n ?? 0),
+      inbound,
+      missed,
+      missRate: inbound ? missed / inbound : null,
+      medianCallbackSeconds: median(waits.map((w) => Number(w.s))),
+      clearedByReason,
+    },
+    daily,
+    resolution,
+    hours,
+    heatmap,
+    frequent: frequent.map((r) => ({ caller: String(r.caller), name: String(r.name), missed: Number(r.missed) })),
+    routes: routes.map((r) => ({ kind: String(r.kind), id: String(r.id), inbound: Number(r.inbound), missed: Number(r.missed) })),
+    callbacks: callbackRows.map((r) => ({ ext: String(r.ext), returned: Number(r.returned), attempts: Number(r.attempts) })),
+  };
+}
+
+export function median(sorted: number[]): number | null {
+  const xs = sorted.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (xs.length === 0) return null;
+  const mid = xs.length >> 1;
+  return xs.length % 2 ? xs[mid]! : (xs[mid - 1]! + xs[mid]!) / 2;
+}
+
+/** Routes and DIDs seen by this tenant, for the filter dropdowns. */
+export async function filterChoices(scope: TenantScope): Promise<{ routes: { kind: string; id: string }[]; dids: string[] }> {
+  const routes = await scope.rows<{ kind: string; id: string }>(
+    `SELECT DISTINCT route_kind AS kind, route_id AS id FROM smart_missed_calls WHERE tenant = @tenant ORDER BY route_kind, route_id LIMIT 200`,
+  );
+  const dids = await scope.rows<{ did: string }>(
+    `SELECT DISTINCT did FROM smart_missed_calls WHERE tenant = @tenant AND did <> '' ORDER BY did LIMIT 200`,
+  );
+  return { routes: routes.map((r) => ({ kind: String(r.kind), id: String(r.id) })), dids: dids.map((d) => String(d.did)) };
+}

@@ -1,0 +1,164 @@
+import type { RowDataPacket } from 'mysql2/promise';
+import type { DbConfig } from '../config/schema.js';
+import { ident } from '../db/pool.js';
+import type { Entry } from '../ledger/entries.js';
+import { entryFromRow } from '../ledger/store.js';
+import type { TenantScope } from './tenant-scope.js';
+import { addDays, type ListFilter } from './filters.js';
+
+export const PAGE_SIZE = 50;
+/** The CSV export is one file; beyond this the user narrows the filter. */
+export const CSV_LIMIT = 50_000;
+
+const SORT_COLUMN: Record<ListFilter['sort'], string> = {
+  last: 'last_attempt', first: 'first_attempt', count: 'missed_count', caller: 'caller',
+};
+
+function where(f: ListFilter): { sql: string; params: unknown[] } {
+  const parts = ['tenant = @tenant'];
+  const params: unknown[] = [];
+  if (f.status !== 'all') {
+    parts.push('status = ?');
+    params.push(f.status);
+  }
+  if (f.from) {
+    parts.push('last_attempt >= ?');
+    params.push(`${f.from} 00:00:00`);
+  }
+  if (f.to) {
+    parts.push('last_attempt < ?');
+    params.push(`${addDays(f.to, 1)} 00:00:00`);
+  }
+  if (f.did) {
+    parts.push('did = ?');
+    params.push(f.did);
+  }
+  if (f.route) {
+    const [kind, id] = f.route.split(':');
+    parts.push('route_kind = ? AND route_id = ?');
+    params.push(kind, id ?? '');
+  }
+  if (f.ext) {
+    // rang_extensions is {"101":2,...}: the quoted key followed by a colon is that extension.
+    parts.push('rang_extensions LIKE ?');
+    params.push(`%${JSON.stringify(f.ext).slice(0, -1).replace(/[%_\\]/g, '\\$&')}":%`);
+  }
+  if (f.q) {
+    const like = `%${f.q.replace(/[%_\\]/g, '\\$&')}%`;
+    parts.push('(caller LIKE ? OR caller_raw LIKE ? OR caller_name LIKE ?)');
+    params.push(like, like, like);
+  }
+  return { sql: parts.join(' AND '), params };
+}
+
+export async function listEntries(scope: TenantScope, f: ListFilter, limit = PAGE_SIZE): Promise<{ entries: Entry[]; total: number }> {
+  const w = where(f);
+  const [count] = await scope.rows<{ n: number }>(`SELECT COUNT(*) AS n FROM smart_missed_calls WHERE ${w.sql}`, w.params);
+  const order = `${SORT_COLUMN[f.sort]} ${f.dir === 'asc' ? 'ASC' : 'DESC'}, id ${f.dir === 'asc' ? 'ASC' : 'DESC'}`;
+  const rows = await scope.rows<RowDataPacket>(
+    `SELECT * FROM smart_missed_calls WHERE ${w.sql} ORDER BY ${order} LIMIT ? OFFSET ?`,
+    [...w.params, limit, (f.page - 1) * limit],
+  );
+  return { entries: rows.map(entryFromRow), total: Number(count?.n ?? 0) };
+}
+
+export async function findEntry(scope: TenantScope, id: number): Promise<Entry | null> {
+  const row = await scope.one<RowDataPacket>('SELECT * FROM smart_missed_calls WHERE tenant = @tenant AND id = ?', [id]);
+  return row ? entryFromRow(row) : null;
+}
+
+export interface StoredCall {
+  linkedid: string;
+  verdict: string;
+  direction: string;
+  caller: string;
+  callerKey: string;
+  did: string;
+  dialled: string;
+  startedAt: string;
+  endedAt: string;
+  waitSeconds: number;
+  answeredBy: string | null;
+  rang: { ext: string; tries: number; ringSeconds: number; outcome: string }[];
+  routeKind: string;
+  routeId: string;
+  reasons: string[];
+  voicemail: { box: string; messageLeft: boolean | null } | null;
+  rowCount: number;
+}
+
+function json<T>(text: unknown, fallback: T): T {
+  try {
+    return typeof text === 'string' && text ? (JSON.parse(text) as T) : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+function callFromRow(r: RowDataPacket): StoredCall {
+  return {
+    linkedid: String(r.linkedid), verdict: String(r.verdict), direction: String(r.direction), caller: String(r.caller),
+    callerKey: String(r.caller_key), did: String(r.did), dialled: String(r.dialled), startedAt: String(r.started_at),
+    endedAt: String(r.ended_at), waitSeconds: Number(r.wait_s), answeredBy: r.answered_by === null ? null : String(r.answered_by),
+    rang: json(r.rang, []), routeKind: String(r.route_kind), routeId: String(r.route_id), reasons: json(r.reasons, []),
+    voicemail: json(r.voicemail, null), rowCount: Number(r.row_count),
+  };
+}
+
+/** The entry's missed calls and the call that cleared it, oldest first. */
+export async function callsOfEntry(scope: TenantScope, entry: Entry): Promise<StoredCall[]> {
+  const rows = await scope.rows<RowDataPacket>(
+    `SELECT * FROM smart_missed_calls_calls WHERE tenant = @tenant AND entry_id = ?
+     UNION
+     SELECT * FROM smart_missed_calls_calls WHERE tenant = @tenant AND linkedid = ?
+     ORDER BY started_at LIMIT 500`,
+    [entry.id, entry.clearedLinkedid ?? ''],
+  );
+  return rows.map(callFromRow);
+}
+
+export interface AuditRow {
+  event: string;
+  reason: string | null;
+  actor: string;
+  ext: string | null;
+  note: string | null;
+  createdAt: string;
+}
+
+export async function journalOf(scope: TenantScope, entryId: number): Promise<AuditRow[]> {
+  const rows = await scope.rows<RowDataPacket>(
+    `SELECT event, reason, actor, ext, note, created_at FROM smart_missed_calls_audit
+      WHERE tenant = @tenant AND entry_id = ? ORDER BY id LIMIT 1000`,
+    [entryId],
+  );
+  return rows.map((r) => ({
+    event: String(r.event), reason: r.reason, actor: String(r.actor), ext: r.ext, note: r.note, createdAt: String(r.created_at).slice(0, 19),
+  }));
+}
+
+/** The columns a standard CDR report (FreePBX Reports → CDR Reports) shows for each row. */
+export const CDR_REPORT_COLUMNS = [
+  'calldate', 'clid', 'src', 'dst', 'dcontext', 'channel', 'dstchannel', 'lastapp', 'lastdata', 'duration', 'billsec', 'disposition', 'uniqueid',
+] as const;
+
+/**
+ * The raw CDR rows of one call. The call was first looked up in this tenant's calls, so
+ * the linkedid is the tenant's own; the calldate window keeps the read on the calldate
+ * index (an index on linkedid may not exist on older systems).
+ */
+export async function cdrRowsOf(scope: TenantScope, db: DbConfig, call: StoredCall): Promise<Record<string, string>[]> {
+  const table = `${ident(db.cdrDatabase)}.${ident(db.cdrTable)}`;
+  const [rows] = await scope.pool.query<RowDataPacket[]>(
+    `SELECT ${CDR_REPORT_COLUMNS.map(ident).join(', ')} FROM ${table}
+      WHERE calldate >= ? - INTERVAL 1 MINUTE AND calldate <= ? AND linkedid = ?
+      ORDER BY calldate, sequence LIMIT 200`,
+    [call.startedAt, call.endedAt, call.linkedid],
+  );
+  return rows.map((r) => Object.fromEntries(CDR_REPORT_COLUMNS.map((c) => [c, r[c] === null ? '' : String(r[c])])));
+}
+
+export async function findCall(scope: TenantScope, linkedid: string): Promise<StoredCall | null> {
+  const row = await scope.one<RowDataPacket>('SELECT * FROM smart_missed_calls_calls WHERE tenant = @tenant AND linkedid = ?', [linkedid]);
+  return row ? callFromRow(row) : null;
+}

@@ -1,0 +1,266 @@
+// The FreePBX package as Module Admin receives it: layout, module.xml, PHP that loads on
+// PHP 7.4 and 8.2, and install/uninstall run by real php against a real MariaDB with the
+// FreePBX stand-in (test/php/freepbx-standin.php) in place of FreePBX itself.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { appendFileSync, chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import type { RowDataPacket } from 'mysql2/promise';
+import { OWN_TABLES } from '../src/db/migrations.js';
+import { ident } from '../src/db/pool.js';
+import { freshDatabases, insertCdrRows, loadFixtureCdr, repoRoot, type FreshDatabases } from './harness/db.js';
+
+const root = repoRoot();
+const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+let work: string;
+let moduleDir: string;
+
+function filesUnder(dir: string, base = dir): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) out.push(...filesUnder(path, base));
+    else out.push(relative(base, path));
+  }
+  return out;
+}
+
+before(() => {
+  work = mkdtempSync(join(tmpdir(), 'smc-module-'));
+  execFileSync(process.execPath, ['tools/package.mjs'], { cwd: root, stdio: 'pipe' });
+  execFileSync('tar', ['-xzf', join(root, 'build', `smartmissedcalls-${version}.tgz`), '-C', work]);
+  moduleDir = join(work, 'smartmissedcalls');
+});
+
+after(() => rmSync(work, { recursive: true, force: true }));
+
+describe('the package', () => {
+  test('has one top folder named after the module, with the glue, the bundle and no node_modules', () => {
+    assert.deepEqual(readdirSync(work), ['smartmissedcalls']);
+    const files = filesUnder(moduleDir);
+    for (const needed of [
+      'module.xml', 'Smartmissedcalls.class.php', 'SmcProxy.php', 'SmcInstaller.php', 'page.smartmissedcalls.php',
+      'install.php', 'build/smc.js', 'build/package.json',
+    ]) {
+      assert.ok(files.includes(needed), `${needed} is in the package`);
+    }
+    assert.ok(!files.some((f) => f.includes('node_modules') || f.startsWith('src/') || f.startsWith('test/')), files.join(', '));
+  });
+
+  test('module.xml names the module, its menu entry under Reports, its dependencies and this version', () => {
+    const xml = readFileSync(join(moduleDir, 'module.xml'), 'utf8');
+    const one = (tag: string) => new RegExp(`<${tag}>([^<]*)</${tag}>`).exec(xml)?.[1]?.trim();
+    assert.equal(one('rawname'), 'smartmissedcalls');
+    assert.equal(one('name'), 'Smart Missed Calls');
+    assert.equal(one('version'), version);
+    assert.equal(one('category'), 'Reports');
+    assert.equal(one('license'), 'GPLv3+');
+    assert.match(xml, /<menuitems>\s*<smartmissedcalls>Smart Missed Calls<\/smartmissedcalls>\s*<\/menuitems>/);
+    assert.match(xml, /<depends>[\s\S]*<version>16\.0<\/version>[\s\S]*<module>pm2 ge [\d.]+<\/module>[\s\S]*<\/depends>/);
+    assert.match(xml, /<supported>\s*<version>16\.0<\/version>\s*<version>17\.0<\/version>\s*<\/supported>/);
+    assert.match(xml, /<framework class="Start" namespace="FreePBX\\Console\\Command">\s*<method callingMethod="postAsteriskHooks" class="Smartmissedcalls">startFreepbx<\/method>/);
+    assert.match(xml, /<framework class="Stop" namespace="FreePBX\\Console\\Command">\s*<method callingMethod="preAsteriskHooks" class="Smartmissedcalls">stopFreepbx<\/method>/);
+    assert.doesNotMatch(xml, /<database>/, 'our tables come from smc migrate, not module.xml');
+  });
+
+  test('install.php carries the version and the checksum of the bundle beside it', () => {
+    const manifest = JSON.parse(
+      execFileSync('php', ['-r', 'echo json_encode(include $argv[1]);', join(moduleDir, 'install.php')], { encoding: 'utf8' }),
+    ) as { version: string; bundle_sha256: string };
+    assert.equal(manifest.version, version);
+    assert.equal(manifest.bundle_sha256, createHash('sha256').update(readFileSync(join(moduleDir, 'build/smc.js'))).digest('hex'));
+  });
+
+  test('the bundle runs from the unpacked folder alone, as an ES module', () => {
+    const help = execFileSync(process.execPath, [join(moduleDir, 'build/smc.js'), '--help'], { cwd: work, encoding: 'utf8' });
+    for (const command of ['migrate', 'uninstall', 'export-state', 'import-state']) assert.match(help, new RegExp(`\\b${command}\\b`));
+  });
+
+  test('every PHP file passes php -l', () => {
+    const php = [
+      ...filesUnder(moduleDir).filter((f) => f.endsWith('.php')).map((f) => join(moduleDir, f)),
+      ...readdirSync(join(root, 'test/php')).map((f) => join(root, 'test/php', f)),
+      join(root, 'tools/php74-compat.php'),
+    ];
+    for (const file of php) {
+      const lint = spawnSync('php', ['-l', file], { encoding: 'utf8' });
+      assert.equal(lint.status, 0, `${file}: ${lint.stdout}${lint.stderr}`);
+    }
+  });
+
+  test('the PHP uses no syntax PHP 7.4 lacks (FreePBX 16)', () => {
+    const php = filesUnder(moduleDir).filter((f) => f.endsWith('.php')).map((f) => join(moduleDir, f));
+    const check = spawnSync('php', [join(root, 'tools/php74-compat.php'), ...php], { encoding: 'utf8' });
+    assert.equal(check.status, 0, check.stdout + check.stderr);
+  });
+
+  test('the PHP 7.4 check refuses each PHP 8 construct it knows', () => {
+    const samples: Record<string, string> = {
+      match: '$a = match($b) { 1 => 2, default => 3 };',
+      nullsafe: '$a = $b?->c;',
+      named: 'foo(name: 1);',
+      promotion: 'class A { public function __construct(private $x) {} }',
+      union: 'function f(int|string $a) {}',
+      mixed: 'function f(): mixed { return 1; }',
+      static: 'class A { public function f(): static { return $this; } }',
+      enum: 'enum Suit { case Hearts; }',
+      readonly: 'class A { public readonly int $x; }',
+      firstClassCallable: '$f = strlen(...);',
+      str_contains: 'if (str_contains($a, "b")) {}',
+    };
+    for (const [name, code] of Object.entries(samples)) {
+      const file = join(work, `${name}.php`);
+      writeFileSync(file, `<?php\n${code}\n`);
+      const check = spawnSync('php', [join(root, 'tools/php74-compat.php'), file], { encoding: 'utf8' });
+      assert.equal(check.status, 1, `${name} is refused: ${check.stdout}`);
+    }
+    const fine = join(work, 'fine.php');
+    writeFileSync(fine, '<?php\n$a = $b ? $c : $d;\nswitch ($x) { case 1: throw new Exception(); }\nfunction f($flags = A | B): ?array { return array(); }\n$g = fn($x) => $x ?? 1;\n');
+    assert.equal(spawnSync('php', [join(root, 'tools/php74-compat.php'), fine]).status, 0);
+  });
+});
+
+describe('install and uninstall on a PBX database', () => {
+  let db: FreshDatabases;
+  let etc: string;
+  let configPath: string;
+  let env: NodeJS.ProcessEnv;
+  let cdrCount: number;
+
+  async function ownTables(): Promise<string[]> {
+    const [rows] = await db.pool.query<RowDataPacket[]>(
+      `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS t FROM information_schema.TABLES
+       WHERE TABLE_SCHEMA IN (?, ?) AND TABLE_NAME LIKE 'smart\\_missed\\_calls%'`,
+      [db.names.pbx, db.names.cdr],
+    );
+    return rows.map((r) => `${r.s}.${r.t}`).sort();
+  }
+
+  async function cdrRows(): Promise<number> {
+    const [rows] = await db.pool.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM ${ident(db.names.cdr)}.cdr`);
+    return Number(rows[0]!.n);
+  }
+
+  function bmo(method: string, extraEnv: NodeJS.ProcessEnv = {}, input?: string) {
+    return spawnSync('php', [join(root, 'test/php/run-bmo.php'), method], {
+      env: { ...env, ...extraEnv },
+      input,
+      encoding: 'utf8',
+    });
+  }
+
+  before(async () => {
+    db = await freshDatabases('module');
+    // A PBX before our install: its own tables and calls, none of ours.
+    for (const table of OWN_TABLES) await db.pool.query(`DROP TABLE IF EXISTS ${ident(table)}`);
+    await insertCdrRows(db.pool, db.names.cdr, loadFixtureCdr().slice(0, 200));
+    cdrCount = await cdrRows();
+    etc = mkdtempSync(join(tmpdir(), 'smc-etc-'));
+    configPath = join(etc, 'smartmissedcalls', 'config.yaml');
+    // /etc/freepbx.conf as FreePBX writes it; the bootstrap it requires does not exist here,
+    // so install must read it without including it.
+    writeFileSync(join(etc, 'freepbx.conf'), `<?php
+$amp_conf['AMPDBUSER'] = 'root';
+$amp_conf['AMPDBPASS'] = '';
+$amp_conf['AMPDBHOST'] = 'localhost';
+$amp_conf['AMPDBSOCK'] = '${db.socket}';
+$amp_conf['AMPDBNAME'] = '${db.names.pbx}';
+$amp_conf['AMPDBENGINE'] = 'mysql';
+$amp_conf['datasource'] = '';
+require_once('/nonexistent/admin/bootstrap.php');
+?>
+`);
+    env = {
+      PATH: process.env.PATH,
+      SMC_MODULE_DIR: moduleDir,
+      SMC_CONFIG: configPath,
+      SMC_FREEPBX_CONF: join(etc, 'freepbx.conf'),
+      SMC_NODE: process.execPath,
+      SMC_STANDIN_KVSTORE: join(etc, 'kvstore.json'),
+      SMC_STANDIN_PM2_LOG: join(etc, 'pm2.log'),
+      SMC_STANDIN_SETTINGS: JSON.stringify({ CDRDBNAME: db.names.cdr, AMPMGRUSER: 'admin', AMPMGRPASS: 'amp111', ASTETCDIR: etc }),
+    };
+  });
+
+  after(async () => {
+    await db.cleanup();
+    rmSync(etc, { recursive: true, force: true });
+  });
+
+  test('refuses a PBX whose Node is older than 18 and says how to get one, creating nothing', () => {
+    const oldNode = join(etc, 'old-node');
+    writeFileSync(oldNode, '#!/bin/sh\necho v16.20.2\n');
+    chmodSync(oldNode, 0o755);
+    const run = bmo('install', { SMC_NODE: oldNode });
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /v16\.20\.2.*needs Node\.js 18 or newer.*apt-get install nodejs/s);
+    assert.ok(!existsSync(configPath));
+  });
+
+  test('refuses a package whose bundle was changed after packaging', () => {
+    const damaged = join(work, 'damaged');
+    cpSync(moduleDir, damaged, { recursive: true });
+    appendFileSync(join(damaged, 'build/smc.js'), '\n// changed\n');
+    const run = bmo('install', { SMC_MODULE_DIR: damaged });
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /does not match this package/);
+  });
+
+  test('install writes a private config with a fresh secret, creates our tables and starts the service under pm2', async () => {
+    assert.deepEqual(await ownTables(), []);
+    const run = bmo('install');
+    assert.equal(run.status, 0, run.stdout + run.stderr);
+
+    const yaml = readFileSync(configPath, 'utf8');
+    assert.equal(statSync(configPath).mode & 0o777, 0o640);
+    assert.match(yaml, /^ {2}secret: '[0-9a-f]{64}'$/m);
+    assert.match(yaml, new RegExp(`^  socket: '${db.socket.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}'$`, 'm'));
+    assert.match(yaml, new RegExp(`^  cdr_database: '${db.names.cdr}'$`, 'm'));
+    assert.match(yaml, /^ami:\n {2}host: '127\.0\.0\.1'\n {2}port: 5038\n {2}user: 'admin'\n {2}secret: 'amp111'$/m);
+
+    assert.deepEqual(await ownTables(), OWN_TABLES.map((t) => `${db.names.pbx}.${t}`).sort());
+
+    const pm2 = readFileSync(join(etc, 'pm2.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(pm2.at(-1), {
+      call: 'start',
+      name: 'smartmissedcalls',
+      process: `${moduleDir}/build/smc.js serve`,
+      environment: { SMC_CONFIG: configPath },
+      force: true,
+    });
+  });
+
+  test('installing again keeps the config and its secret, and the tables', async () => {
+    const before = readFileSync(configPath, 'utf8');
+    const run = bmo('install');
+    assert.equal(run.status, 0, run.stdout + run.stderr);
+    assert.equal(readFileSync(configPath, 'utf8'), before);
+    assert.equal((await ownTables()).length, OWN_TABLES.length);
+  });
+
+  test('backup carries the settings and restore puts them back', async () => {
+    await db.pool.query(
+      `INSERT INTO smart_missed_calls_settings (tenant, settings, updated_at, updated_by) VALUES ('default', '{"cadence":"weekly"}', '2026-01-02 03:04:05', 'user:alice')`,
+    );
+    const backup = bmo('backup');
+    assert.equal(backup.status, 0, backup.stderr);
+    await db.pool.query('DELETE FROM smart_missed_calls_settings');
+    const restore = bmo('restore', {}, backup.stdout);
+    assert.equal(restore.status, 0, restore.stdout + restore.stderr);
+    const [rows] = await db.pool.query<RowDataPacket[]>('SELECT tenant, settings, updated_by FROM smart_missed_calls_settings');
+    assert.deepEqual(rows.map((r) => ({ ...r })), [{ tenant: 'default', settings: '{"cadence":"weekly"}', updated_by: 'user:alice' }]);
+  });
+
+  test('uninstall stops the service, drops every table of ours, keeps every cdr row and removes the config', async () => {
+    const run = bmo('uninstall');
+    assert.equal(run.status, 0, run.stdout + run.stderr);
+    assert.deepEqual(await ownTables(), []);
+    assert.equal(await cdrRows(), cdrCount);
+    assert.ok(!existsSync(configPath));
+    const pm2 = readFileSync(join(etc, 'pm2.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(pm2.at(-1), { call: 'delete', name: 'smartmissedcalls' });
+  });
+});

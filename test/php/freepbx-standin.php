@@ -1,0 +1,165 @@
+<?php
+// TEST STAND-IN, NOT FreePBX. The few FreePBX classes and functions the module's PHP calls,
+// with the same names and call shapes (verified against FreePBX framework sources:
+// BMO.interface.php, DB_Helper getConfig/setConfig, ampuser::checkSection, the pm2 module's
+// Pm2::start/stop/delete/getStatus), backed by files so one test can look at what the module
+// did. State lives in files named by environment variables:
+//   SMC_STANDIN_KVSTORE   JSON file: FreePBX_Helpers getConfig/setConfig
+//   SMC_STANDIN_SETTINGS  JSON object: FreePBX Config->get() values (ASTETCDIR, CDRDBNAME...)
+//   SMC_STANDIN_PM2_LOG   when set, a pm2 module is "installed" and its calls are appended here
+
+interface BMO
+{
+    public function install();
+    public function uninstall();
+    public function backup();
+    public function restore($backup);
+}
+
+class FreePBX_Helpers
+{
+    public $FreePBX;
+
+    public function getConfig($key = null, $id = 'noid')
+    {
+        $all = self::kvstore();
+        return isset($all[$id][$key]) ? $all[$id][$key] : false;
+    }
+
+    public function setConfig($key = null, $val = false, $id = 'noid')
+    {
+        $all = self::kvstore();
+        if ($val === false) {
+            unset($all[$id][$key]);
+        } else {
+            $all[$id][$key] = $val;
+        }
+        file_put_contents(getenv('SMC_STANDIN_KVSTORE'), json_encode($all));
+        return true;
+    }
+
+    private static function kvstore()
+    {
+        $path = getenv('SMC_STANDIN_KVSTORE');
+        $all = is_string($path) && is_file($path) ? json_decode(file_get_contents($path), true) : array();
+        return is_array($all) ? $all : array();
+    }
+}
+
+class StandinConfig
+{
+    public function get($name)
+    {
+        $settings = json_decode((string)getenv('SMC_STANDIN_SETTINGS'), true);
+        return is_array($settings) && isset($settings[$name]) ? $settings[$name] : null;
+    }
+}
+
+/** Records calls the way the pm2 module would receive them; getStatus answers from the log. */
+class StandinPm2
+{
+    public function start($name, $process, $environment = array(), $force = false)
+    {
+        $this->record(array('call' => 'start', 'name' => $name, 'process' => $process, 'environment' => $environment, 'force' => $force));
+        return $this->getStatus($name);
+    }
+
+    public function stop($name)
+    {
+        $this->record(array('call' => 'stop', 'name' => $name));
+    }
+
+    public function delete($name)
+    {
+        $this->record(array('call' => 'delete', 'name' => $name));
+    }
+
+    public function getStatus($name)
+    {
+        $status = false;
+        foreach ($this->calls() as $call) {
+            if ($call['name'] !== $name) {
+                continue;
+            }
+            if ($call['call'] === 'start') {
+                $status = array('name' => $name, 'pid' => 4242, 'pm2_env' => array('status' => 'online'));
+            } elseif ($call['call'] === 'stop') {
+                $status = array('name' => $name, 'pid' => 0, 'pm2_env' => array('status' => 'stopped'));
+            } elseif ($call['call'] === 'delete') {
+                $status = false;
+            }
+        }
+        return $status;
+    }
+
+    private function calls()
+    {
+        $path = getenv('SMC_STANDIN_PM2_LOG');
+        if (!is_file($path)) {
+            return array();
+        }
+        return array_map(function ($line) {
+            return json_decode($line, true);
+        }, array_filter(explode("\n", file_get_contents($path))));
+    }
+
+    private function record(array $call)
+    {
+        file_put_contents(getenv('SMC_STANDIN_PM2_LOG'), json_encode($call) . "\n", FILE_APPEND);
+    }
+}
+
+class FreePBX
+{
+    private static $instance;
+    public $Config;
+    private $modules = array();
+
+    public static function create()
+    {
+        if (self::$instance === null) {
+            self::$instance = new self();
+            self::$instance->Config = new StandinConfig();
+        }
+        return self::$instance;
+    }
+
+    public function __get($name)
+    {
+        if ($name === 'Pm2' && getenv('SMC_STANDIN_PM2_LOG')) {
+            return new StandinPm2();
+        }
+        if ($name === 'Smartmissedcalls') {
+            if (!isset($this->modules[$name])) {
+                $this->modules[$name] = new \FreePBX\modules\Smartmissedcalls($this);
+            }
+            return $this->modules[$name];
+        }
+        throw new Exception("Unable to find the Class $name");
+    }
+
+    public static function __callStatic($name, $args)
+    {
+        return self::create()->$name;
+    }
+}
+
+/** ampuser as FreePBX keeps it in $_SESSION['AMP_user']. */
+class ampuser
+{
+    public $username;
+    public $lang;
+    private $sections;
+
+    public function __construct($username, array $sections, $lang = null)
+    {
+        $this->username = $username;
+        $this->sections = $sections;
+        $this->lang = $lang;
+    }
+
+    public function checkSection($section)
+    {
+        return in_array('*', $this->sections, true) || in_array($section, $this->sections, true);
+    }
+}

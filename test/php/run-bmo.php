@@ -1,0 +1,31 @@
+<?php
+// Runs one Smartmissedcalls BMO method the way FreePBX's module admin would, with the test
+// stand-in (freepbx-standin.php) in place of FreePBX: php run-bmo.php install|uninstall|backup
+// (restore reads the backup from stdin). Prints what the module says; exit 1 with the
+// message on an exception.
+require __DIR__ . '/freepbx-standin.php';
+require getenv('SMC_MODULE_DIR') . '/Smartmissedcalls.class.php';
+define('FREEPBX_IS_AUTH', true);
+
+$bmo = FreePBX::Smartmissedcalls();
+try {
+    switch ($argv[1]) {
+        case 'install':
+            $bmo->install();
+            break;
+        case 'uninstall':
+            $bmo->uninstall();
+            break;
+        case 'backup':
+            echo $bmo->backup();
+            break;
+        case 'restore':
+            $bmo->restore(stream_get_contents(STDIN));
+            break;
+        default:
+            throw new Exception('unknown method ' . $argv[1]);
+    }
+} catch (Exception $e) {
+    fwrite(STDERR, get_class($e) . ': ' . $e->getMessage() . "\n");
+    exit(1);
+}

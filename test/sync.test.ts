@@ -1,0 +1,151 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { RowDataPacket } from 'mysql2/promise';
+import { naiveDatetime, naiveSeconds, type CdrRow } from '../src/cdr/row.js';
+import type { Config } from '../src/config/schema.js';
+import { verifyAudit } from '../src/ledger/audit.js';
+import { entryFromRow } from '../src/ledger/store.js';
+import { Syncer } from '../src/sync/cycle.js';
+import { readTsv } from '../src/cdr/tsv.js';
+import { freshDatabases, fixtureText, insertCdrRows, loadFixtureCdr, type FreshDatabases } from './harness/db.js';
+import { checkCalls, checkEntries } from './helpers/lab-labels.js';
+
+let db: FreshDatabases;
+before(async () => {
+  db = await freshDatabases('sync');
+});
+after(async () => {
+  await db.cleanup();
+});
+
+async function dbNow(): Promise<number> {
+  const [rows] = await db.pool.query<RowDataPacket[]>('SELECT NOW() AS now');
+  return naiveSeconds(String(rows[0]!.now));
+}
+
+/** The lab's rows moved in time so the call starts `ago` seconds before the database's now. */
+function shifted(rows: CdrRow[], startAt: number, suffix = ''): CdrRow[] {
+  const first = Math.min(...rows.map((r) => naiveSeconds(r.calldate)));
+  return rows.map((r) => ({
+    ...r,
+    calldate: naiveDatetime(naiveSeconds(r.calldate) - first + startAt),
+    uniqueid: r.uniqueid + suffix,
+    linkedid: r.linkedid + suffix,
+  }));
+}
+
+async function entries(tenant = 'default') {
+  const [rows] = await db.pool.query<RowDataPacket[]>('SELECT * FROM smart_missed_calls WHERE tenant = ? ORDER BY id', [tenant]);
+  return rows.map(entryFromRow);
+}
+
+async function journal(entryId: number) {
+  const [rows] = await db.pool.query<RowDataPacket[]>(
+    'SELECT event, reason, actor, ext, linkedid FROM smart_missed_calls_audit WHERE entry_id = ? ORDER BY id',
+    [entryId],
+  );
+  return rows as { event: string; reason: string | null; actor: string; ext: string | null; linkedid: string | null }[];
+}
+
+function config(settleSeconds: number): Config {
+  return { ...db.config, sync: { ...db.config.sync, settleSeconds } };
+}
+
+test('the whole lab through the real sync and MariaDB: calls, entries and journal agree with what happened', async () => {
+  const rows = shifted(loadFixtureCdr(), (await dbNow()) - 600);
+  // Insert in the order Asterisk did (cdr_insert_log.tsv): rows of a call arrive one by one.
+  const order = readTsv(fixtureText('cdr_insert_log.tsv')).map((r) => `${r.uniqueid}|${r.sequence}`);
+  rows.sort((a, b) => order.indexOf(`${a.uniqueid}|${a.sequence}`) - order.indexOf(`${b.uniqueid}|${b.sequence}`));
+  await insertCdrRows(db.pool, db.names.cdr, rows);
+  const syncer = new Syncer(db.pool, config(0));
+  const report = await syncer.cycle();
+  assert.equal(report.classified, 34);
+
+  const [calls] = await db.pool.query<RowDataPacket[]>('SELECT linkedid, verdict, answered_by, rang FROM smart_missed_calls_calls');
+  checkCalls(new Map(calls.map((c) => [String(c.linkedid), { verdict: c.verdict, answeredBy: c.answered_by, rang: JSON.parse(c.rang) }])));
+  const list = await entries();
+  const journals = new Map<number, Awaited<ReturnType<typeof journal>>>();
+  for (const e of list) journals.set(e.id!, await journal(e.id!));
+  checkEntries(list, (e) => journals.get(e.id!)!);
+
+  // Replaying the same rows changes nothing: no new calls, entries, or journal rows.
+  const [[before]] = (await db.pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM smart_missed_calls_audit')) as unknown as [[{ n: number }]];
+  const again = await new Syncer(db.pool, config(0)).cycle();
+  assert.equal(again.classified, 0);
+  const [[afterCount]] = (await db.pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM smart_missed_calls_audit')) as unknown as [[{ n: number }]];
+  assert.equal(afterCount.n, before.n);
+  assert.deepEqual(await entries(), list);
+  assert.deepEqual(await verifyAudit(db.pool), { ok: true, rows: Number(before.n) });
+
+  const i = list.find((e) => e.missedCount === 6)!;
+  assert.deepEqual(Object.keys(i.rang).sort(), ['101', '102', '103', '104', '105']);
+  assert.equal(i.rang['101'], 6);
+});
+
+test('live: a miss appears once its rows settle, a callback clears it as returned, a new miss reopens it', async () => {
+  await db.pool.query(`DELETE FROM ${db.names.cdr}.cdr`);
+  const lab = loadFixtureCdr();
+  const missRows = lab.filter((r) => r.linkedid === '1795673675.85');
+  const callbackRows = lab.filter((r) => r.linkedid === '1795673721.245');
+  const syncer = new Syncer(db.pool, config(1));
+  const now = await dbNow();
+  const caller = '0722000190';
+  const asCaller = (rows: CdrRow[]) => rows.map((r) => ({ ...r, src: caller, cnum: caller, clid: `"${caller}" <${caller}>` }));
+
+  // The agent legs arrive first; the caller's Queue rows only when the caller hangs up.
+  const miss = shifted(asCaller(missRows), now - 40, 'x');
+  await insertCdrRows(db.pool, db.names.cdr, miss.filter((r) => r.lastapp === 'Dial'));
+  await syncer.cycle();
+  assert.equal((await entries()).find((e) => e.callerKey === '722000190'), undefined, 'no verdict on a partial call');
+  await insertCdrRows(db.pool, db.names.cdr, miss.filter((r) => r.lastapp !== 'Dial'));
+  await syncer.cycle();
+  await new Promise((r) => setTimeout(r, 1100));
+  await syncer.cycle();
+  let entry = (await entries()).find((e) => e.callerKey === '722000190');
+  assert.ok(entry, 'the missed call is on the list');
+  assert.equal(entry.status, 'open');
+  assert.equal(entry.missedCount, 1);
+
+  const callback = shifted(callbackRows.map((r) => ({ ...r, dst: '9' + caller, lastdata: r.lastdata.replace('0722000120', caller) })), now - 20, 'x');
+  await insertCdrRows(db.pool, db.names.cdr, callback);
+  await syncer.cycle();
+  await new Promise((r) => setTimeout(r, 1100));
+  await syncer.cycle();
+  entry = (await entries()).find((e) => e.id === entry!.id)!;
+  assert.equal(entry.status, 'cleared');
+  assert.equal(entry.clearedBy, 'returned');
+  assert.equal(entry.clearedExt, '102');
+  assert.equal(entry.clearedLinkedid, '1795673721.245x');
+
+  const secondMiss = shifted(asCaller(missRows), now - 14, 'y');
+  await insertCdrRows(db.pool, db.names.cdr, secondMiss);
+  await syncer.cycle();
+  await new Promise((r) => setTimeout(r, 1100));
+  await syncer.cycle();
+  entry = (await entries()).find((e) => e.id === entry!.id)!;
+  assert.equal(entry.status, 'open');
+  assert.equal(entry.missedCount, 1);
+  assert.equal(entry.totalMissed, 2);
+  assert.deepEqual(
+    (await journal(entry.id!)).map((j) => [j.event, j.reason, j.actor, j.ext]),
+    [
+      ['created', null, 'agent', null],
+      ['cleared', 'returned', 'agent', '102'],
+      ['reopened', null, 'agent', null],
+    ],
+  );
+  assert.equal((await verifyAudit(db.pool)).ok, true);
+});
+
+test('audit rows cannot be changed, and a row altered behind the triggers is found by verify', async () => {
+  await assert.rejects(db.pool.query("UPDATE smart_missed_calls_audit SET actor = 'someone' WHERE id = 1"), /append-only/);
+  await assert.rejects(db.pool.query('DELETE FROM smart_missed_calls_audit WHERE id = 1'), /append-only/);
+  const [[{ n }]] = (await db.pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM smart_missed_calls_audit')) as unknown as [[{ n: number }]];
+  assert.ok(n > 5);
+  await db.pool.query('DROP TRIGGER smart_missed_calls_audit_no_update');
+  await db.pool.query("UPDATE smart_missed_calls_audit SET reason = 'manual' WHERE id = 5");
+  const result = await verifyAudit(db.pool);
+  assert.equal(result.ok, false);
+  assert.equal(result.firstBad?.id, 5);
+  assert.match(result.firstBad!.problem, /altered/);
+});
