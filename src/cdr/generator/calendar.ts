@@ -7,7 +7,7 @@ import type { Rng } from './random.js';
 
 /** Relative call volume per hour of the day, 00–23. */
 export const HOUR_WEIGHTS: readonly number[] = [
-  0.15, 0.08, 0.05, 0.05, 0.05, 0.1, 0.3, 1.2, 4, 9, 10, 9.5, 7.5, 6, 8.5, 9, 8, 5, 2.2, 1.2, 0.8, 0.5, 0.35, 0.2,
+  0.1, 0.05, 0.03, 0.03, 0.03, 0.05, 0.15, 0.7, 4, 9, 10, 9.5, 7.5, 6, 8.5, 9, 8, 5, 1.2, 0.5, 0.35, 0.25, 0.15, 0.1,
 ];
 
 /** Relative volume per weekday, Sunday first (Date.getUTCDay order). */

@@ -1,0 +1,109 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Pool } from 'mysql2/promise';
+import type { Config } from '../config/schema.js';
+import type { SyncService } from '../sync/service.js';
+import { identify, viewerOf } from './auth.js';
+import { calculatorRoutes } from './calculator.js';
+import type { WebContext } from './context.js';
+import { requireCsrf } from './csrf.js';
+import { dashboardRoutes } from './dashboard.js';
+import { entryRoutes } from './entries.js';
+import { eventRoutes } from './events.js';
+import { Catalogues, defaultI18nDir } from './i18n.js';
+import { loginRoutes } from './login.js';
+import { renderPage } from './render.js';
+import { RouteLabels } from './route-labels.js';
+import { settingsRoutes } from './settings.js';
+
+export interface AppOptions {
+  pool: Pool;
+  config: Config;
+  sync: SyncService;
+  /** Folder holding views/, assets/, i18n/ and build/vendor/; default: the module folder above the bundle. */
+  moduleDir?: string;
+  i18nDir?: string;
+  /** Milliseconds; tests move the clock to check stale identities. */
+  now?: () => number;
+  log?: (line: string) => void;
+}
+
+/** The module folder: build/smc.js lives in <module>/build/. */
+export function defaultModuleDir(): string {
+  return resolve(dirname(process.argv[1] ?? '.'), '..');
+}
+
+export function createApp(opts: AppOptions): express.Express {
+  const moduleDir = opts.moduleDir ?? defaultModuleDir();
+  const logins = opts.config.server.users.length > 0;
+  // Standalone without a configured secret: sessions last as long as the process.
+  const secret = opts.config.server.secret || (logins ? randomBytes(32).toString('hex') : '');
+  const ctx: WebContext = {
+    pool: opts.pool,
+    config: opts.config,
+    sync: opts.sync,
+    catalogues: new Catalogues(opts.i18nDir ?? defaultI18nDir(moduleDir)),
+    labels: new RouteLabels(opts.pool, opts.config.db),
+    viewsDir: join(moduleDir, 'views'),
+    secret,
+  };
+  const log = opts.log ?? (() => {});
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use((_req, res, next) => {
+    res.set({ 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'same-origin', 'X-Frame-Options': 'SAMEORIGIN' });
+    next();
+  });
+
+  // Static files carry nothing of anyone's: CSS, the page script, chart.js.
+  app.use('/assets/css', express.static(join(moduleDir, 'assets', 'css'), { fallthrough: false, index: false }));
+  app.use('/assets/js', express.static(join(moduleDir, 'assets', 'js'), { fallthrough: false, index: false }));
+  const vendor = [join(moduleDir, 'build', 'vendor'), join(moduleDir, 'node_modules', 'chart.js', 'dist')].find((d) => existsSync(join(d, 'chart.umd.js')));
+  app.get('/assets/vendor/chart.umd.js', (_req, res) => {
+    if (!vendor) res.status(404).type('text/plain').send('chart.umd.js missing: run tools/build.mjs');
+    else res.sendFile(join(vendor, 'chart.umd.js'), { headers: { 'Cache-Control': 'max-age=86400' } });
+  });
+
+  app.use(express.json({ limit: '256kb' }));
+  app.use(express.urlencoded({ extended: false, limit: '64kb' }));
+
+  loginRoutes(app, ctx, { logins, now: opts.now ?? Date.now });
+
+  app.use(identify({ pool: opts.pool, secret, catalogues: ctx.catalogues, logins, now: opts.now ?? Date.now }));
+  app.use(requireCsrf(secret));
+
+  const router = express.Router();
+  router.get('/', (_req, res) => res.redirect(303, viewerOf(res).links.page('dashboard')));
+  dashboardRoutes(router, ctx);
+  entryRoutes(router, ctx);
+  settingsRoutes(router, ctx);
+  calculatorRoutes(router, ctx);
+  eventRoutes(router, ctx);
+  app.use(router);
+
+  app.use(async (req: Request, res: Response) => {
+    if (req.path.startsWith('/api/') || !res.locals.viewer) res.status(404).json({ error: 'not_found' });
+    else await renderPage(ctx, res, 'not-found', { view: '' }, 404);
+  });
+
+  // A failed query is most often the database being away: say so instead of a stack trace.
+  app.use(async (err: Error, req: Request, res: Response, _next: NextFunction) => {
+    log(`${req.method} ${req.path}: ${err.message}`);
+    if (res.headersSent) return;
+    const t = res.locals.t as ((s: string) => string) | undefined;
+    const message = t ? t('The database is unavailable. The list shows what was known before; it catches up when the database is back.') : 'service error';
+    if (req.path.startsWith('/api/') || !res.locals.viewer) {
+      res.status(503).json({ error: 'unavailable', message });
+      return;
+    }
+    try {
+      await renderPage(ctx, res, 'unavailable', { view: '', message }, 503);
+    } catch {
+      res.status(503).type('text/plain').send(message);
+    }
+  });
+  return app;
+}

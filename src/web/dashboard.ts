@@ -1,0 +1,89 @@
+import type { Request, Response, Router } from 'express';
+import { viewerOf, type Viewer } from './auth.js';
+import type { WebContext } from './context.js';
+import { dashboardData, filterChoices, todayOf } from './dashboard-queries.js';
+import { rangeFilter } from './filters.js';
+import { renderPage } from './render.js';
+import { extensionLabel, routeLabel } from './route-labels.js';
+
+export function reasonNames(t: Viewer['t']): Record<string, string> {
+  return {
+    open: t('Open'), returned: t('Called back'), answered_later: t('Answered later'), manual: t('Resolved by hand'),
+    expired: t('Expired'), reclassified: t('Reclassified'),
+  };
+}
+
+/** Everything the dashboard shows, with labels already in the reader's language. */
+async function dashboardModel(ctx: WebContext, req: Request, viewer: Viewer) {
+  const { t, fmt } = viewer;
+  const today = await todayOf(viewer.scope);
+  const data = await dashboardData(viewer.scope, rangeFilter(req, today), today);
+  const directory = await ctx.labels.current();
+  const reasons = reasonNames(t);
+  const weekdays = [t('Mon'), t('Tue'), t('Wed'), t('Thu'), t('Fri'), t('Sat'), t('Sun')];
+  return {
+    data,
+    kpis: {
+      openNow: fmt.int(data.kpis.openNow),
+      missedToday: fmt.int(data.kpis.missedToday),
+      missRate: fmt.percent(data.kpis.missRate),
+      missRateDetail: t('{missed} of {inbound} inbound calls', { missed: fmt.int(data.kpis.missed), inbound: fmt.int(data.kpis.inbound) }),
+      medianCallback: fmt.duration(data.kpis.medianCallbackSeconds),
+      cleared: Object.entries(data.kpis.clearedByReason).map(([k, n]) => ({ label: reasons[k] ?? k, value: fmt.int(n) })),
+    },
+    charts: {
+      daily: {
+        labels: data.daily.map((d) => fmt.day(`${d.day} 00:00:00`)),
+        series: [
+          { label: t('Missed'), data: data.daily.map((d) => d.missed) },
+          { label: t('Answered'), data: data.daily.map((d) => d.answered) },
+        ],
+      },
+      resolution: {
+        labels: Object.keys(data.resolution).map((k) => reasons[k] ?? k),
+        series: [{ label: t('Entries'), data: Object.values(data.resolution) }],
+      },
+      hours: {
+        labels: data.hours.map((_, h) => String(h).padStart(2, '0')),
+        series: [{ label: t('Missed calls'), data: data.hours }],
+      },
+      heatmap: { rows: weekdays, columns: data.hours.map((_, h) => String(h).padStart(2, '0')), values: data.heatmap, label: t('Missed calls') },
+      frequent: {
+        labels: data.frequent.map((f) => (f.name && f.name !== f.caller ? `${f.caller} (${f.name})` : f.caller)),
+        series: [{ label: t('Missed calls'), data: data.frequent.map((f) => f.missed) }],
+      },
+      routes: {
+        labels: data.routes.map((r) => routeLabel(directory, r.kind, r.id, t)),
+        series: [{ label: t('Miss rate (%)'), data: data.routes.map((r) => (r.inbound ? Math.round((1000 * r.missed) / r.inbound) / 10 : 0)) }],
+      },
+      callbacks: {
+        labels: data.callbacks.map((c) => extensionLabel(directory, c.ext)),
+        series: [
+          { label: t('Called back and answered'), data: data.callbacks.map((c) => c.returned) },
+          { label: t('Call-back attempts not answered'), data: data.callbacks.map((c) => c.attempts) },
+        ],
+      },
+    },
+  };
+}
+
+export function dashboardRoutes(router: Router, ctx: WebContext): void {
+  router.get('/dashboard', async (req: Request, res: Response) => {
+    const viewer = viewerOf(res);
+    const model = await dashboardModel(ctx, req, viewer);
+    const choices = await filterChoices(viewer.scope);
+    const directory = await ctx.labels.current();
+    await renderPage(ctx, res, 'dashboard', {
+      view: 'dashboard',
+      ...model,
+      routeChoices: choices.routes.map((r) => ({ value: `${r.kind}:${r.id}`, label: routeLabel(directory, r.kind, r.id, viewer.t) })),
+      didChoices: choices.dids,
+      apiUrl: viewer.links.api('/api/dashboard', { ...model.data.range }),
+    });
+  });
+
+  router.get('/api/dashboard', async (req: Request, res: Response) => {
+    const model = await dashboardModel(ctx, req, viewerOf(res));
+    res.json({ kpis: model.kpis, charts: model.charts, raw: model.data });
+  });
+}

@@ -1,0 +1,214 @@
+import type { Request, Response, Router } from 'express';
+import { explain } from '../detect/explain.js';
+import type { Verdict } from '../detect/verdict.js';
+import { NotFound, resolveEntry } from '../ledger/actions.js';
+import type { Entry } from '../ledger/entries.js';
+import { requireChange, viewerOf, type Viewer } from './auth.js';
+import type { WebContext } from './context.js';
+import { csvLine } from './csv.js';
+import { filterChoices } from './dashboard-queries.js';
+import { reasonNames } from './dashboard.js';
+import {
+  callsOfEntry, cdrRowsOf, CDR_REPORT_COLUMNS, CSV_LIMIT, findEntry, journalOf, listEntries, PAGE_SIZE, type StoredCall,
+} from './entry-queries.js';
+import { listFilter, type ListFilter } from './filters.js';
+import { renderFile, renderPage } from './render.js';
+import { extensionLabel, routeLabel } from './route-labels.js';
+import type { PbxDirectory } from '../cdr/freepbx-directory.js';
+
+/** The attempts shown with their raw CDR rows; older ones show the verdict only. */
+const CDR_SHOWN = 20;
+
+/** One list row, every field already formatted for the reader. */
+function rowModel(e: Entry, viewer: Viewer, directory: PbxDirectory, now: number) {
+  const { t, fmt } = viewer;
+  const reasons = reasonNames(t);
+  const lastSeconds = (now - Date.parse(e.lastAttempt.replace(' ', 'T') + 'Z')) / 1000;
+  return {
+    id: e.id!,
+    caller: e.anonymous ? t('Withheld number') : e.caller,
+    name: e.callerName && e.callerName !== e.callerRaw && e.callerName !== e.caller ? e.callerName : '',
+    did: e.did,
+    route: routeLabel(directory, e.routeKind, e.routeId, t),
+    missedCount: e.missedCount,
+    rang: Object.entries(e.rang).map(([ext, n]) => ({ ext, n, label: extensionLabel(directory, ext) })),
+    firstAttempt: fmt.datetime(e.firstAttempt),
+    lastAttempt: fmt.datetime(e.lastAttempt),
+    age: fmt.duration(lastSeconds),
+    open: e.status === 'open',
+    status: e.status === 'open' ? t('Open') : reasons[e.clearedBy ?? ''] ?? e.clearedBy ?? '',
+    clearedDetail: e.status === 'open' ? '' : [e.clearedExt ? t('ext. {ext}', { ext: e.clearedExt }) : '', e.clearedUser ?? ''].filter(Boolean).join(', '),
+    voicemailLeft: e.voicemailLeft,
+    href: viewer.links.page('entry', {}, e.id!),
+  };
+}
+
+/** The PBX's clock, as the naive epoch the rows use: ages are computed against it. */
+async function dbNow(ctx: WebContext): Promise<number> {
+  const [rows] = await ctx.pool.query('SELECT NOW() AS now');
+  return Date.parse(String((rows as { now: string }[])[0]!.now).replace(' ', 'T') + 'Z');
+}
+
+async function listModel(ctx: WebContext, req: Request, viewer: Viewer) {
+  const f = listFilter(req);
+  const { entries, total } = await listEntries(viewer.scope, f);
+  const directory = await ctx.labels.current();
+  const now = await dbNow(ctx);
+  return { filter: f, total, pages: Math.max(1, Math.ceil(total / PAGE_SIZE)), rows: entries.map((e) => rowModel(e, viewer, directory, now)) };
+}
+
+function filterParams(f: ListFilter): Record<string, string | number> {
+  return { status: f.status, from: f.from, to: f.to, route: f.route, did: f.did, ext: f.ext, q: f.q, sort: f.sort, dir: f.dir };
+}
+
+/** A stored call as the Verdict explain() reads, so its lines can be written in the reader's language. */
+function verdictOf(c: StoredCall, directory: PbxDirectory, viewer: Viewer): Verdict {
+  return {
+    linkedid: c.linkedid, verdict: c.verdict as Verdict['verdict'], direction: c.direction as Verdict['direction'], caller: c.caller,
+    callerName: '', anonymous: c.callerKey === 'anonymous', did: c.did, dialled: c.dialled, startedAt: c.startedAt, endedAt: c.endedAt,
+    waitSeconds: c.waitSeconds, rang: c.rang as Verdict['rang'], answeredBy: c.answeredBy,
+    route: { kind: c.routeKind as Verdict['route']['kind'], id: c.routeId, label: routeLabel(directory, c.routeKind, c.routeId, viewer.t) },
+    voicemail: c.voicemail, reasons: c.reasons as Verdict['reasons'], explanation: [], rowCount: c.rowCount,
+  };
+}
+
+export function entryRoutes(router: Router, ctx: WebContext): void {
+  router.get('/entries', async (req: Request, res: Response) => {
+    const viewer = viewerOf(res);
+    const model = await listModel(ctx, req, viewer);
+    const choices = await filterChoices(viewer.scope);
+    const directory = await ctx.labels.current();
+    const params = filterParams(model.filter);
+    await renderPage(ctx, res, 'entries', {
+      view: 'entries',
+      ...model,
+      params,
+      routeChoices: choices.routes.map((r) => ({ value: `${r.kind}:${r.id}`, label: routeLabel(directory, r.kind, r.id, viewer.t) })),
+      didChoices: choices.dids,
+      rowsUrl: viewer.links.api('/api/entries.html', { ...params, page: model.filter.page }),
+      csvUrl: viewer.links.api('/api/entries.csv', params),
+    });
+  });
+
+  /** The list's rows alone: the page swaps them in when the event stream says something changed. */
+  router.get('/api/entries.html', async (req: Request, res: Response) => {
+    const viewer = viewerOf(res);
+    const model = await listModel(ctx, req, viewer);
+    const html = await renderFile(ctx, 'partials/entry-rows', { ...model, viewer, t: viewer.t, links: viewer.links });
+    res.type('text/html').send(html);
+  });
+
+  router.get('/api/entries', async (req: Request, res: Response) => {
+    const viewer = viewerOf(res);
+    const model = await listModel(ctx, req, viewer);
+    res.json({ total: model.total, page: model.filter.page, pages: model.pages, entries: model.rows });
+  });
+
+  router.get('/api/entries.csv', async (req: Request, res: Response) => {
+    const viewer = viewerOf(res);
+    const f = { ...listFilter(req), page: 1 };
+    const { entries } = await listEntries(viewer.scope, f, CSV_LIMIT);
+    const directory = await ctx.labels.current();
+    const { t } = viewer;
+    let out = '\uFEFF' + csvLine([
+      t('Caller'), t('Name'), t('DID'), t('Route'), t('Missed'), t('Total missed'), t('Extensions rung'), t('First attempt'),
+      t('Last attempt'), t('Status'), t('Cleared by'), t('Cleared at'), t('Extension'), t('User'), t('Note'),
+    ]);
+    for (const e of entries) {
+      out += csvLine([
+        e.caller, e.callerName, e.did, routeLabel(directory, e.routeKind, e.routeId, t), e.missedCount, e.totalMissed,
+        Object.keys(e.rang).join(' '), e.firstAttempt, e.lastAttempt, e.status, e.clearedBy ?? '', e.clearedAt ?? '',
+        e.clearedExt ?? '', e.clearedUser ?? '', e.note ?? '',
+      ]);
+    }
+    res.type('text/csv; charset=utf-8').attachment('missed-calls.csv').send(out);
+  });
+
+  router.get('/entries/:id', async (req: Request, res: Response) => {
+    const viewer = viewerOf(res);
+    const id = Number(req.params.id);
+    const entry = Number.isSafeInteger(id) && id > 0 ? await findEntry(viewer.scope, id) : null;
+    if (!entry) {
+      await renderPage(ctx, res, 'not-found', { view: 'entries' }, 404);
+      return;
+    }
+    const directory = await ctx.labels.current();
+    const calls = await callsOfEntry(viewer.scope, entry);
+    const attempts = [];
+    for (const [i, c] of calls.entries()) {
+      const recent = i >= calls.length - CDR_SHOWN;
+      attempts.push({
+        linkedid: c.linkedid,
+        startedAt: viewer.fmt.datetime(c.startedAt),
+        verdict: c.verdict,
+        verdictLabel: verdictName(viewer, c.verdict, c.direction),
+        explanation: explain(verdictOf(c, directory, viewer), viewer.t),
+        reasons: c.reasons,
+        rang: c.rang.map((r) => ({ ...r, label: extensionLabel(directory, r.ext), outcomeLabel: outcomeName(viewer, r.outcome) })),
+        cdr: recent ? await cdrRowsOf(viewer.scope, ctx.config.db, c) : null,
+      });
+    }
+    const now = await dbNow(ctx);
+    const journal = (await journalOf(viewer.scope, entry.id!)).map((a) => ({
+      ...a,
+      eventLabel: eventName(viewer, a.event),
+      reasonLabel: a.reason ? reasonNames(viewer.t)[a.reason] ?? a.reason : '',
+      at: viewer.fmt.datetime(a.createdAt),
+      actorLabel: a.actor === 'agent' ? viewer.t('detector') : a.actor === 'cron' ? viewer.t('scheduler') : a.actor.replace(/^user:/, ''),
+    }));
+    await renderPage(ctx, res, 'entry', {
+      view: 'entries',
+      entry,
+      row: rowModel(entry, viewer, directory, now),
+      attempts: attempts.reverse(),
+      journal,
+      cdrColumns: CDR_REPORT_COLUMNS,
+      resolveUrl: viewer.links.api(`/api/entries/${entry.id}/resolve`),
+      backUrl: viewer.links.page('entries'),
+    });
+  });
+
+  router.post('/api/entries/:id/resolve', requireChange, async (req: Request, res: Response) => {
+    const viewer = viewerOf(res);
+    const id = Number(req.params.id);
+    const note = typeof (req.body as { note?: unknown })?.note === 'string' ? String((req.body as { note: string }).note) : '';
+    if (!note.trim()) {
+      res.status(422).json({ errors: { note: viewer.t('Write a note: it says why the entry is closed.') } });
+      return;
+    }
+    if (!Number.isSafeInteger(id) || !(await findEntry(viewer.scope, id))) {
+      res.status(404).json({ error: 'not_found', message: viewer.t('No such entry.') });
+      return;
+    }
+    try {
+      const entry = await resolveEntry(ctx.pool, viewer.tenant, id, viewer.user, note);
+      res.json({ ok: true, id: entry.id, status: entry.status });
+    } catch (err) {
+      if (err instanceof NotFound) res.status(404).json({ error: 'not_found', message: viewer.t('No such entry.') });
+      else if (/already cleared/.test((err as Error).message)) res.status(409).json({ error: 'cleared', message: viewer.t('This entry is already cleared.') });
+      else throw err;
+    }
+  });
+}
+
+function verdictName(viewer: Viewer, verdict: string, direction: string): string {
+  const { t } = viewer;
+  if (direction === 'outbound') return t('Outbound call');
+  const names: Record<string, string> = { missed: t('Missed'), answered: t('Answered'), abandoned: t('Abandoned'), internal: t('Internal call') };
+  return names[verdict] ?? verdict;
+}
+
+function outcomeName(viewer: Viewer, outcome: string): string {
+  const { t } = viewer;
+  const names: Record<string, string> = { answered: t('answered'), no_answer: t('no answer'), busy: t('busy'), unavailable: t('unavailable') };
+  return names[outcome] ?? outcome;
+}
+
+function eventName(viewer: Viewer, event: string): string {
+  const { t } = viewer;
+  const names: Record<string, string> = {
+    created: t('created'), incremented: t('missed again'), notified: t('notified'), callback_attempted: t('call-back attempted'),
+    cleared: t('cleared'), reopened: t('reopened'), reclassified: t('reclassified'), forgotten: t('forgotten'),
+  };
+  return names[event] ?? event;
+}
