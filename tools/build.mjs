@@ -1,13 +1,20 @@
 // Bundles the service into one file (build/smc.js) that runs on the PBX's own Node
 // without node_modules, and compiles the tests next to it for Node's test runner.
 import { build } from 'esbuild';
-import { readdirSync, statSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, statSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 const nodeTarget = 'node18';
 const banner = {
   // Bundled CommonJS dependencies (mysql2, express) call require(); give them one.
-  js: "import { createRequire as __smcCreateRequire } from 'node:module'; const require = __smcCreateRequire(import.meta.url);",
+  js: [
+    "import { createRequire as __smcCreateRequire } from 'node:module';",
+    "import { fileURLToPath as __smcFileURLToPath } from 'node:url';",
+    "import { dirname as __smcDirname } from 'node:path';",
+    'const require = __smcCreateRequire(import.meta.url);',
+    'const __filename = __smcFileURLToPath(import.meta.url);',
+    'const __dirname = __smcDirname(__filename);',
+  ].join(' '),
 };
 
 await build({
@@ -22,6 +29,10 @@ await build({
   banner: { js: '#!/usr/bin/env node\n' + banner.js },
   logLevel: 'warning',
 });
+
+// The PBX is offline and has no node_modules: the pages' chart library ships in build/vendor/.
+mkdirSync('build/vendor', { recursive: true });
+copyFileSync('node_modules/chart.js/dist/chart.umd.js', 'build/vendor/chart.umd.js');
 
 function testFiles(dir) {
   const out = [];

@@ -1,7 +1,7 @@
 // Builds the FreePBX module package build/smartmissedcalls-<version>.tgz: one top folder
 // smartmissedcalls/ (what Module Admin → Upload expects) holding module.xml with the
 // package.json version, the PHP glue, install.php (version + bundle checksum), the bundle
-// and whatever views/, assets/, i18n/, LICENSE and README.md exist. No node_modules: the
+// the chart library it serves (build/vendor/), and whatever views/, assets/, i18n/, LICENSE and README.md exist. No node_modules: the
 // bundle carries its dependencies. Run after `node tools/build.mjs` (npm run package does).
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -30,6 +30,7 @@ try {
   for (const file of PHP_FILES) cpSync(file, join(top, file));
   cpSync(bundle, join(top, bundle));
   if (existsSync(`${bundle}.map`)) cpSync(`${bundle}.map`, join(top, `${bundle}.map`));
+  cpSync('build/vendor', join(top, 'build/vendor'), { recursive: true });
   // Node (and pm2's loader) read the bundle as an ES module only with this beside it.
   writeFileSync(join(top, 'build/package.json'), JSON.stringify({ type: 'module' }) + '\n');
 

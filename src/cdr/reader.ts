@@ -8,7 +8,15 @@ export interface WindowRead {
   /** The database's clock when the rows were read: all settle decisions use it. */
   now: string;
   rows: CdrRow[];
-  bad: { reason: string; count: number }[];
+  /** Rows that could not be read as CDR, skipped (their calldate as the database gave it). */
+  bad: { reason: string; calldate: string }[];
+}
+
+/** Bad rows counted by reason, for `smc status`. */
+export function countBad(bad: WindowRead['bad']): { reason: string; count: number }[] {
+  const counts = new Map<string, number>();
+  for (const b of bad) counts.set(b.reason, (counts.get(b.reason) ?? 0) + 1);
+  return [...counts].map(([reason, count]) => ({ reason, count }));
 }
 
 /**
@@ -26,16 +34,16 @@ export async function readWindow(pool: Pool, db: DbConfig, since: string, until?
     until ? [since, until] : [since],
   );
   const rows: CdrRow[] = [];
-  const bad = new Map<string, number>();
+  const bad: WindowRead['bad'] = [];
   for (const r of raw) {
     try {
       rows.push(toCdrRow(r));
     } catch (err) {
       const reason = err instanceof BadCdrRow ? err.reason.replace(/'.*'/, "'…'") : 'unreadable row';
-      bad.set(reason, (bad.get(reason) ?? 0) + 1);
+      bad.push({ reason, calldate: String(r.calldate ?? '') });
     }
   }
-  return { now, rows, bad: [...bad].map(([reason, count]) => ({ reason, count })) };
+  return { now, rows, bad };
 }
 
 const columnCache = new Map<string, Set<string>>();

@@ -20,6 +20,8 @@ export function createMailer(mail: Config['mail']): Mailer | null {
     mail.transport === 'sendmail'
       ? nodemailer.createTransport({ sendmail: true, path: mail.sendmailPath, newline: 'unix' })
       : nodemailer.createTransport({
+          pool: true,
+          maxConnections: 2,
           host: mail.host,
           port: mail.port,
           secure: mail.secure,

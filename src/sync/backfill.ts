@@ -1,6 +1,6 @@
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import type { Config } from '../config/schema.js';
-import { groupByCall, readWindow, rowsDigest } from '../cdr/reader.js';
+import { countBad, groupByCall, readWindow, rowsDigest, type WindowRead } from '../cdr/reader.js';
 import { naiveDatetime, naiveSeconds } from '../cdr/row.js';
 import { Syncer, type TenantOf } from './cycle.js';
 import { readState, writeState } from './state.js';
@@ -32,12 +32,13 @@ export async function backfill(pool: Pool, config: Config, options: BackfillOpti
   const end = naiveSeconds(until);
   let rows = 0;
   let calls = 0;
-  const bad = new Map<string, number>();
+  const bad: WindowRead['bad'] = [];
   if (resumed) options.progress?.(`resuming at ${resumed}`);
   while (from < end) {
     const to = Math.min(from + chunk, end);
     const read = await readWindow(pool, config.db, naiveDatetime(from), naiveDatetime(Math.min(to + lookahead, end)));
-    for (const b of read.bad) bad.set(b.reason, (bad.get(b.reason) ?? 0) + b.count);
+    // Rows past the chunk are read again with the next one; count each bad row once.
+    bad.push(...read.bad.filter((b) => b.calldate < naiveDatetime(to)));
     const owned = [...groupByCall(read.rows).values()].filter((callRows) => {
       const first = Math.min(...callRows.map((r) => naiveSeconds(r.calldate)));
       return first >= from && first < to;
@@ -49,7 +50,10 @@ export async function backfill(pool: Pool, config: Config, options: BackfillOpti
     await writeState(pool, resumeKey, naiveDatetime(from));
     options.progress?.(`backfill ${naiveDatetime(from)}: ${calls} calls, ${rows} rows`);
   }
-  await writeState(pool, 'bad_rows_backfill', JSON.stringify([...bad].map(([reason, count]) => ({ reason, count }))));
+  // A resumed run that had nothing left to read keeps the previous run's count.
+  if (rows > 0 || bad.length > 0) {
+    await writeState(pool, 'bad_rows_backfill', JSON.stringify(countBad(bad)));
+  }
   return { rows, calls };
 }
 

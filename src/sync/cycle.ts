@@ -2,7 +2,7 @@ import type { Pool, RowDataPacket } from 'mysql2/promise';
 import type { Config, TenantSettings } from '../config/schema.js';
 import { loadSettings } from '../config/settings-store.js';
 import { EMPTY_DIRECTORY, loadFreepbxDirectory, type PbxDirectory } from '../cdr/freepbx-directory.js';
-import { groupByCall, readWindow, rowsDigest } from '../cdr/reader.js';
+import { countBad, groupByCall, readWindow, rowsDigest } from '../cdr/reader.js';
 import { naiveDatetime, naiveSeconds, type CdrRow } from '../cdr/row.js';
 import { inTransaction } from '../db/pool.js';
 import { extensionTest } from '../detect/channels.js';
@@ -72,7 +72,7 @@ export class Syncer {
     const read = await readWindow(this.pool, this.config.db, since);
     if (full) {
       this.lastFullScan = t;
-      await writeState(this.pool, 'bad_rows_window', JSON.stringify(read.bad));
+      await writeState(this.pool, 'bad_rows_window', JSON.stringify(countBad(read.bad)));
     }
     const groups = groupByCall(read.rows);
     const known = await this.storedDigests(since);
@@ -91,7 +91,7 @@ export class Syncer {
     await writeState(this.pool, 'cdr_cursor', naiveDatetime(Math.min(oldestWaiting, naiveSeconds(read.now) - this.config.sync.settleSeconds)));
     await writeState(this.pool, 'last_cycle', read.now);
     return {
-      now: read.now, windowStart: since, rowsRead: read.rows.length, badRows: read.bad.reduce((n, b) => n + b.count, 0),
+      now: read.now, windowStart: since, rowsRead: read.rows.length, badRows: read.bad.length,
       pending: waiting.length, classified: calls.length, events,
     };
   }

@@ -91,8 +91,13 @@ export function createApp(opts: AppOptions): express.Express {
 
   // A failed query is most often the database being away: say so instead of a stack trace.
   app.use(async (err: Error, req: Request, res: Response, _next: NextFunction) => {
-    log(`${req.method} ${req.path}: ${err.message}`);
     if (res.headersSent) return;
+    const status = (err as { status?: number }).status;
+    if (status && status >= 400 && status < 500) {
+      res.status(status).json({ error: 'bad_request', message: err.message });
+      return;
+    }
+    log(`${req.method} ${req.path}: ${err.message}`);
     const t = res.locals.t as ((s: string) => string) | undefined;
     const message = t ? t('The database is unavailable. The list shows what was known before; it catches up when the database is back.') : 'service error';
     if (req.path.startsWith('/api/') || !res.locals.viewer) {

@@ -98,7 +98,7 @@ export function viewerOf(res: Response): Viewer {
 }
 
 /** 403 for viewers: the page shows them no buttons, and the API refuses them too. */
-export function requireChange(req: Request, res: Response, next: NextFunction): void {
+export function requireChange(_req: Request, res: Response, next: NextFunction): void {
   const viewer = viewerOf(res);
   if (!viewer.canChange) {
     res.status(403).json({ error: 'forbidden', message: viewer.t('Your role can look but not change anything here.') });

@@ -24,6 +24,13 @@ export class Links {
     return q ? `${path}?${q}` : path;
   }
 
+  /** A GET form that lands on a page: its action and the hidden fields that keep it there. */
+  form(view: View): { action: string; hidden: [string, string][] } {
+    const hidden: [string, string][] = Object.entries(this.tenantQuery()).map(([k, v]) => [k, String(v)]);
+    if (this.mode === 'pbx') return { action: 'config.php', hidden: [['display', MODULE], ['view', view], ...hidden] };
+    return { action: `/${view}`, hidden };
+  }
+
   /** An /api/… path (with its query) as the browser must request it. */
   api(path: string, params: Params = {}): string {
     const q = query({ ...this.tenantQuery(), ...params });

@@ -11,7 +11,7 @@ export const HOUR_WEIGHTS: readonly number[] = [
 ];
 
 /** Relative volume per weekday, Sunday first (Date.getUTCDay order). */
-export const WEEKDAY_FACTORS: readonly number[] = [0.1, 1, 1, 0.97, 0.95, 0.85, 0.25];
+export const WEEKDAY_FACTORS: readonly number[] = [0.05, 1, 1, 0.97, 0.95, 0.85, 0.12];
 
 const DAY = 86_400;
 

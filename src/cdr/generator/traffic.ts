@@ -23,10 +23,10 @@ type Weights = Record<string, number>;
 
 /** Open hours: most calls reach a person; about one in six is missed. */
 const BUSINESS_INBOUND: Weights = {
-  queue_answered: 30, queue_missed: 3.5, queue_voicemail: 1.5, queue_abandon_no_agent: 1.5,
-  ringgroup_answered: 8, ringgroup_missed: 1.5,
-  direct_answered: 10, direct_voicemail: 1.5, direct_missed: 1, direct_busy: 0.5,
-  ivr_abandon: 3, ivr_queue_answered: 10, ivr_queue_missed: 1.2,
+  queue_answered: 30, queue_missed: 3, queue_voicemail: 1.2, queue_abandon_no_agent: 1.2,
+  ringgroup_answered: 8, ringgroup_missed: 1.2,
+  direct_answered: 10, direct_voicemail: 1.2, direct_missed: 0.8, direct_busy: 0.4,
+  ivr_abandon: 3, ivr_queue_answered: 10, ivr_queue_missed: 1,
   followme_external: 2, followme_missed: 0.5, blind_transfer: 3, attended_transfer: 1.5,
 };
 

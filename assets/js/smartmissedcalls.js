@@ -1,0 +1,310 @@
+/* Smart Missed Calls — the page script. Plain ES2017, no framework: charts, live updates
+ * (server-sent events), resolving, settings and the calculator. Everything shown comes
+ * either from server-rendered (escaped) HTML or is set as text, never as markup. */
+(function () {
+  'use strict';
+
+  var COLORS = {
+    missed: '#d9534f', answered: '#5cb85c', blue: '#337ab7', amber: '#f0ad4e', grey: '#8c8c8c', teal: '#5bc0de', purple: '#7e57c2',
+  };
+  var RESOLUTION_COLORS = [COLORS.missed, COLORS.answered, COLORS.blue, COLORS.amber, COLORS.grey, COLORS.teal, COLORS.purple];
+
+  function root() { return document.getElementById('smc-root'); }
+
+  function csrf() {
+    var r = root();
+    return r ? r.getAttribute('data-csrf') : '';
+  }
+
+  function send(url, method, body) {
+    return fetch(url, {
+      method: method,
+      credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json', 'Accept': 'application/json', 'X-CSRF-Token': csrf() },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    }).then(function (res) {
+      return res.json().catch(function () { return {}; }).then(function (data) { return { status: res.status, data: data }; });
+    });
+  }
+
+  function getText(url) {
+    return fetch(url, { credentials: 'same-origin' }).then(function (res) {
+      if (!res.ok) throw new Error('HTTP ' + res.status);
+      return res.text();
+    });
+  }
+
+  // ---- charts ---------------------------------------------------------------------------
+
+  var chartLoading = null;
+  function withChart() {
+    if (window.Chart) return Promise.resolve(window.Chart);
+    if (!chartLoading) {
+      chartLoading = new Promise(function (resolve, reject) {
+        var s = document.createElement('script');
+        s.src = root().getAttribute('data-chart-src');
+        s.onload = function () { resolve(window.Chart); };
+        s.onerror = reject;
+        document.head.appendChild(s);
+      });
+    }
+    return chartLoading;
+  }
+
+  var charts = {};
+
+  function datasetColors(kind, i) {
+    if (kind === 'line' || kind === 'stacked') return i === 0 ? (kind === 'line' ? COLORS.missed : COLORS.answered) : (kind === 'line' ? COLORS.answered : COLORS.amber);
+    return COLORS.blue;
+  }
+
+  function chartConfig(kind, spec) {
+    var type = kind === 'hbar' || kind === 'stacked' ? 'bar' : kind;
+    var datasets = spec.series.map(function (s, i) {
+      var color = kind === 'doughnut' ? spec.labels.map(function (_, j) { return RESOLUTION_COLORS[j % RESOLUTION_COLORS.length]; }) : datasetColors(kind, i);
+      return {
+        label: s.label, data: s.data, backgroundColor: kind === 'line' ? color + '33' : color, borderColor: color,
+        borderWidth: kind === 'doughnut' ? 1 : 2, fill: kind === 'line' && i === 0, tension: 0.25, pointRadius: 2,
+      };
+    });
+    var options = {
+      responsive: true, maintainAspectRatio: false, animation: false,
+      plugins: { legend: { display: kind === 'line' || kind === 'doughnut' || kind === 'stacked', position: 'bottom' } },
+    };
+    if (kind !== 'doughnut') {
+      options.scales = { x: { stacked: kind === 'stacked', ticks: { autoSkip: true, maxRotation: 0 } }, y: { stacked: kind === 'stacked', beginAtZero: true, ticks: { precision: 0 } } };
+      if (kind === 'hbar' || kind === 'stacked') options.indexAxis = 'y';
+      if (kind === 'hbar' || kind === 'stacked') options.scales = { x: { stacked: kind === 'stacked', beginAtZero: true, ticks: { precision: 0 } }, y: { stacked: kind === 'stacked', ticks: { autoSkip: false } } };
+    }
+    return { type: type, data: { labels: spec.labels, datasets: datasets }, options: options };
+  }
+
+  /** The weekday × hour heatmap: chart.js has no matrix chart without a plugin, so it is drawn here. */
+  function drawHeatmap(canvas, spec) {
+    var box = canvas.parentNode.getBoundingClientRect();
+    var ratio = window.devicePixelRatio || 1;
+    canvas.width = Math.max(200, box.width) * ratio;
+    canvas.height = Math.max(150, box.height) * ratio;
+    canvas.style.width = Math.max(200, box.width) + 'px';
+    canvas.style.height = Math.max(150, box.height) + 'px';
+    var ctx = canvas.getContext('2d');
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    var w = canvas.width / ratio, h = canvas.height / ratio;
+    ctx.clearRect(0, 0, w, h);
+    var left = 40, top = 4, bottom = 20;
+    var cw = (w - left - 4) / 24, ch = (h - top - bottom) / 7;
+    var max = 0;
+    spec.values.forEach(function (row) { row.forEach(function (v) { if (v > max) max = v; }); });
+    ctx.font = '11px sans-serif';
+    ctx.textBaseline = 'middle';
+    for (var d = 0; d < 7; d++) {
+      ctx.fillStyle = '#555';
+      ctx.textAlign = 'right';
+      ctx.fillText(spec.rows[d], left - 6, top + d * ch + ch / 2);
+      for (var hr = 0; hr < 24; hr++) {
+        var v = spec.values[d][hr];
+        var a = max ? v / max : 0;
+        ctx.fillStyle = v ? 'rgba(217,83,79,' + (0.12 + 0.88 * a).toFixed(3) + ')' : '#f3f3f3';
+        ctx.fillRect(left + hr * cw + 1, top + d * ch + 1, cw - 2, ch - 2);
+      }
+    }
+    ctx.fillStyle = '#555';
+    ctx.textAlign = 'center';
+    for (var x = 0; x < 24; x += 3) ctx.fillText(spec.columns[x], left + x * cw + cw / 2, h - bottom / 2);
+    canvas.setAttribute('data-drawn', '1');
+  }
+
+  function drawCharts(data) {
+    var canvases = document.querySelectorAll('canvas[data-chart]');
+    return withChart().then(function (Chart) {
+      Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
+      Chart.defaults.color = '#555';
+      Array.prototype.forEach.call(canvases, function (canvas) {
+        var name = canvas.getAttribute('data-chart');
+        var kind = canvas.getAttribute('data-type');
+        var spec = data[name];
+        if (!spec) return;
+        if (kind === 'heatmap') { drawHeatmap(canvas, spec); return; }
+        if (charts[name]) {
+          charts[name].data.labels = spec.labels;
+          spec.series.forEach(function (s, i) { charts[name].data.datasets[i].data = s.data; });
+          charts[name].update();
+        } else {
+          charts[name] = new Chart(canvas, chartConfig(kind, spec));
+        }
+        canvas.setAttribute('data-drawn', '1');
+      });
+    });
+  }
+
+  function setKpis(kpis) {
+    Array.prototype.forEach.call(document.querySelectorAll('[data-kpi]'), function (el) {
+      var key = el.getAttribute('data-kpi');
+      if (key === 'cleared') {
+        while (el.firstChild) el.removeChild(el.firstChild);
+        kpis.cleared.forEach(function (c) {
+          var li = document.createElement('li');
+          var label = document.createElement('span');
+          label.textContent = c.label;
+          var value = document.createElement('strong');
+          value.textContent = c.value;
+          li.appendChild(label);
+          li.appendChild(document.createTextNode(' '));
+          li.appendChild(value);
+          el.appendChild(li);
+        });
+      } else if (key in kpis) {
+        el.textContent = kpis[key];
+      }
+    });
+  }
+
+  function refreshDashboard() {
+    var url = document.getElementById('smc-kpis').getAttribute('data-url');
+    return send(url, 'GET').then(function (r) {
+      if (r.status !== 200) return;
+      setKpis(r.data.kpis);
+      return drawCharts(r.data.charts);
+    });
+  }
+
+  function refreshList() {
+    var table = document.getElementById('smc-entries');
+    return getText(table.getAttribute('data-rows-url')).then(function (html) {
+      var holder = document.createElement('table');
+      holder.innerHTML = html; // server-rendered, escaped by the templates
+      var rows = holder.querySelector('tbody');
+      var old = document.getElementById('smc-entry-rows');
+      if (rows && old) old.parentNode.replaceChild(rows, old);
+    });
+  }
+
+  // ---- live updates ---------------------------------------------------------------------
+
+  function setHealth(ok) {
+    var banner = document.getElementById('smc-health-banner');
+    if (banner) banner.hidden = !!ok;
+  }
+
+  function listen(view) {
+    if (!window.EventSource) return;
+    var source = new EventSource(root().getAttribute('data-events'), { withCredentials: true });
+    var pending = null;
+    source.addEventListener('health', function (e) { setHealth(JSON.parse(e.data).ok); });
+    source.addEventListener('changes', function () {
+      // Several commits in a burst: one refresh.
+      if (pending) return;
+      pending = setTimeout(function () {
+        pending = null;
+        if (view === 'dashboard') refreshDashboard();
+        if (view === 'entries') refreshList();
+      }, 150);
+    });
+  }
+
+  // ---- resolve ---------------------------------------------------------------------------
+
+  function showErrors(form, errors) {
+    Array.prototype.forEach.call(form.querySelectorAll('[data-error-for]'), function (el) {
+      var msg = errors[el.getAttribute('data-error-for')] || '';
+      el.textContent = msg;
+      var group = el.closest('.form-group');
+      if (group) group.classList.toggle('has-error', !!msg);
+    });
+  }
+
+  function setupResolve() {
+    var form = document.getElementById('smc-resolve');
+    if (!form) return;
+    form.addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      var button = document.getElementById('smc-resolve-button');
+      button.disabled = true;
+      send(form.getAttribute('data-url'), 'POST', { note: form.elements.note.value }).then(function (r) {
+        if (r.status === 200) { window.location.reload(); return; }
+        button.disabled = false;
+        showErrors(form, r.data.errors || { note: r.data.message || ('HTTP ' + r.status) });
+      });
+    });
+  }
+
+  // ---- settings --------------------------------------------------------------------------
+
+  function setupSettings() {
+    var form = document.getElementById('smc-settings');
+    if (!form) return;
+    form.addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      var body = {};
+      ['cadence', 'recipients', 'realtimeDedupeMinutes', 'maxEmailsPerHour', 'retentionDays', 'queueAbandonMinWait',
+        'defaultCountry', 'outboundPrefixes', 'matchDigits', 'timezone', 'language', 'lookupUrlTemplate'].forEach(function (name) {
+        body[name] = form.elements[name].value;
+      });
+      body.clearAcrossDids = form.elements.clearAcrossDids.checked;
+      body.countIvrAbandon = form.elements.countIvrAbandon.checked;
+      body.webhooks = Array.prototype.map.call(form.querySelectorAll('tr[data-webhook]'), function (row) {
+        return {
+          url: row.querySelector('[name="webhook-url"]').value,
+          secret: row.querySelector('[name="webhook-secret"]').value,
+          events: Array.prototype.filter.call(row.querySelectorAll('[name="webhook-event"]'), function (c) { return c.checked; })
+            .map(function (c) { return c.value; }),
+        };
+      });
+      var saved = document.getElementById('smc-saved');
+      var formError = document.getElementById('smc-form-error');
+      saved.textContent = '';
+      formError.textContent = '';
+      send(form.getAttribute('data-url'), 'POST', body).then(function (r) {
+        if (r.status === 200) {
+          showErrors(form, {});
+          saved.textContent = r.data.message;
+        } else {
+          showErrors(form, r.data.errors || {});
+          if (!r.data.errors) formError.textContent = r.data.message || ('HTTP ' + r.status);
+        }
+      });
+    });
+  }
+
+  // ---- calculator ------------------------------------------------------------------------
+
+  function setupCalculator() {
+    var form = document.getElementById('smc-calculator');
+    if (!form) return;
+    var locale = form.getAttribute('data-locale');
+    var days = Number(form.getAttribute('data-days'));
+    var money = new Intl.NumberFormat(locale, { maximumFractionDigits: 0 });
+    var whole = new Intl.NumberFormat(locale);
+    function value(name) {
+      var v = Number(String(form.elements[name].value).replace(',', '.'));
+      return isFinite(v) && v > 0 ? v : 0;
+    }
+    function update() {
+      var missed = value('calls') * days * value('loss') / 100;
+      var lost = missed * value('conversion') / 100 * value('value');
+      document.getElementById('smc-calc-lost').textContent = money.format(lost);
+      document.getElementById('smc-calc-recoverable').textContent = money.format(lost * value('recovery') / 100);
+      var line = document.getElementById('smc-calc-missed');
+      line.textContent = line.getAttribute('data-template').replace('{missed}', whole.format(Math.round(missed)));
+    }
+    form.addEventListener('input', update);
+    form.addEventListener('submit', function (ev) { ev.preventDefault(); update(); });
+  }
+
+  function start() {
+    var r = root();
+    if (!r) return;
+    var view = r.getAttribute('data-view');
+    if (view === 'dashboard') {
+      var data = document.getElementById('smc-dashboard-data');
+      if (data) drawCharts(JSON.parse(data.textContent));
+    }
+    if (view === 'dashboard' || view === 'entries') listen(view);
+    setupResolve();
+    setupSettings();
+    setupCalculator();
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
+  else start();
+})();

@@ -1,0 +1,101 @@
+import { existsSync, unlinkSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { Command } from 'commander';
+import type { Config } from '../config/schema.js';
+import { migrate } from '../db/migrations.js';
+import type { Pool } from '../db/pool.js';
+import { SyncService } from '../sync/service.js';
+import { createApp } from '../web/app.js';
+import { openApp } from './context.js';
+
+/** Something `smc serve` runs: started in list order, stopped in reverse. */
+export interface Service {
+  name: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+
+/** Where server.listen points: a loopback host:port (validated by the config schema) or unix:/path. */
+export function listenTarget(listen: string): { path: string } | { host: string; port: number } {
+  if (listen.startsWith('unix:')) return { path: listen.slice(5) };
+  const at = listen.lastIndexOf(':');
+  return { host: listen.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(listen.slice(at + 1)) };
+}
+
+export function webService(config: Config, pool: Pool, sync: SyncService): Service & { server: () => Server | null } {
+  let server: Server | null = null;
+  return {
+    name: 'web',
+    server: () => server,
+    async start() {
+      const app = createApp({ pool, config, sync, log });
+      const target = listenTarget(config.server.listen);
+      // A socket file left by a killed instance would make listen fail with EADDRINUSE.
+      if ('path' in target && existsSync(target.path)) unlinkSync(target.path);
+      server = await new Promise<Server>((resolve, reject) => {
+        const s = app.listen(target, () => resolve(s));
+        s.once('error', reject);
+      });
+      log(`web listening on ${config.server.listen}`);
+    },
+    async stop() {
+      if (!server) return;
+      const s = server;
+      // Event streams never end by themselves: close them so close() can finish.
+      s.closeAllConnections();
+      await new Promise<void>((resolve) => s.close(() => resolve()));
+    },
+  };
+}
+
+export function syncService(sync: SyncService): Service {
+  return {
+    name: 'sync',
+    async start() {
+      sync.start();
+    },
+    stop: () => sync.stop(),
+  };
+}
+
+export function register(program: Command): void {
+  program
+    .command('serve')
+    .description('run the service: sync loop and web pages (loopback or unix socket only)')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const app = openApp(cmd);
+      // With the database away at start the service still comes up and says so on the page.
+      await migrate(app.pool, log).catch((err: Error) => log(`migrations not checked: ${err.message}`));
+      const sync = new SyncService(app.pool, app.config, undefined, log);
+      sync.on('health', (h) => log(h.ok ? 'database reachable' : `database unavailable: ${h.error ?? ''}`));
+      // Started in this order, stopped in reverse; further workers (notifications) join this list.
+      const services: Service[] = [syncService(sync), webService(app.config, app.pool, sync)];
+      const started: Service[] = [];
+      let stopping = false;
+      const stopAll = async (reason: string) => {
+        if (stopping) return;
+        stopping = true;
+        log(`stopping (${reason})`);
+        for (const s of [...started].reverse()) {
+          try {
+            await s.stop();
+          } catch (err) {
+            log(`${s.name} did not stop cleanly: ${(err as Error).message}`);
+          }
+        }
+        await app.close();
+      };
+      for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void stopAll(signal));
+      try {
+        for (const s of services) {
+          await s.start();
+          started.push(s);
+        }
+      } catch (err) {
+        await stopAll('start failed');
+        throw err;
+      }
+    });
+}

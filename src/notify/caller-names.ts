@@ -1,0 +1,142 @@
+import type { Pool, RowDataPacket } from 'mysql2/promise';
+import type { Config, TenantSettings } from '../config/schema.js';
+import { loadSettings } from '../config/settings-store.js';
+import { normaliseNumber } from '../clear/numbers.js';
+import { ident } from '../db/pool.js';
+import { numberRules } from '../ledger/entries.js';
+
+export type NameSource = 'contactmanager' | 'csv' | 'http' | 'cnam';
+
+export interface CallerName {
+  name: string;
+  source: NameSource;
+}
+
+/** HTTP lookups are cached: a found name for a day, "not found" for an hour. */
+const FOUND_TTL_SECONDS = 86_400;
+const MISSING_TTL_SECONDS = 3_600;
+const HTTP_TIMEOUT_MS = 2_000;
+/** How far back the CDR is searched for a caller-id name (calldate is indexed; the scan stays small). */
+const CNAM_DAYS = 30;
+
+const digitsOnly = (s: string) => /^[\s+\d().-]*$/.test(s);
+
+/**
+ * The caller's name from, in order: FreePBX contact manager, the imported CSV contacts,
+ * the tenant's HTTP lookup URL, and the caller-id name (CNAM) the trunk sent.
+ */
+export async function resolveCallerName(pool: Pool, config: Config, tenant: string, number: string, settings?: TenantSettings): Promise<CallerName | null> {
+  const s = settings ?? (await loadSettings(pool, tenant));
+  const caller = normaliseNumber(number, numberRules(s));
+  if (caller.anonymous || caller.key.length < 3) return null;
+  return (
+    (await fromContactManager(pool, config, caller.key, s)) ??
+    (await fromContacts(pool, tenant, caller.key)) ??
+    (await fromHttp(pool, tenant, caller.key, number, s.lookupUrlTemplate)) ??
+    (await fromCnam(pool, config, caller.key, s))
+  );
+}
+
+async function fromContactManager(pool: Pool, config: Config, key: string, settings: TenantSettings): Promise<CallerName | null> {
+  if (config.pbx !== 'freepbx') return null;
+  const db = ident(config.db.pbxDatabase);
+  try {
+    const [rows] = await pool.query<RowDataPacket[]>(
+      `SELECT n.number, n.E164 AS e164, g.displayname, g.fname, g.lname, g.company
+         FROM ${db}.contactmanager_entry_numbers n JOIN ${db}.contactmanager_group_entries g ON g.id = n.entryid
+        WHERE n.number LIKE ? OR n.E164 LIKE ? ORDER BY g.id LIMIT 20`,
+      [`%${key}`, `%${key}`],
+    );
+    const rules = numberRules(settings);
+    for (const r of rows) {
+      const matches = [r.number, r.e164].some((n) => typeof n === 'string' && n !== '' && normaliseNumber(n, rules).key === key);
+      const name = String(r.displayname || [r.fname, r.lname].filter(Boolean).join(' ') || r.company || '').trim();
+      if (matches && name) return { name, source: 'contactmanager' };
+    }
+  } catch (err) {
+    // A PBX without the contact manager module: no such tables, no names from there.
+    if ((err as { code?: string }).code !== 'ER_NO_SUCH_TABLE') throw err;
+  }
+  return null;
+}
+
+async function fromContacts(pool: Pool, tenant: string, key: string): Promise<CallerName | null> {
+  const [rows] = await pool.query<RowDataPacket[]>('SELECT name FROM smart_missed_calls_contacts WHERE tenant = ? AND caller_key = ?', [tenant, key]);
+  return rows[0]?.name ? { name: String(rows[0].name), source: 'csv' } : null;
+}
+
+async function fromHttp(pool: Pool, tenant: string, key: string, number: string, template: string): Promise<CallerName | null> {
+  if (!template) return null;
+  const [cached] = await pool.query<RowDataPacket[]>(
+    `SELECT name FROM smart_missed_calls_lookups
+      WHERE tenant = ? AND caller_key = ? AND source = 'http'
+        AND fetched_at >= NOW() - INTERVAL IF(name = '', ?, ?) SECOND`,
+    [tenant, key, MISSING_TTL_SECONDS, FOUND_TTL_SECONDS],
+  );
+  if (cached[0]) return cached[0].name ? { name: String(cached[0].name), source: 'http' } : null;
+  const name = await httpLookup(template, number);
+  if (name === null) return null;
+  await pool.query(
+    `INSERT INTO smart_missed_calls_lookups (tenant, caller_key, name, source, fetched_at) VALUES (?, ?, ?, 'http', NOW())
+     ON DUPLICATE KEY UPDATE name = VALUES(name), source = VALUES(source), fetched_at = VALUES(fetched_at)`,
+    [tenant, key, name.slice(0, 160)],
+  );
+  return name ? { name: name.slice(0, 160), source: 'http' } : null;
+}
+
+/** '' when the service answered "not found"; null when it could not be asked (nothing is cached then). */
+export async function httpLookup(template: string, number: string): Promise<string | null> {
+  const url = template.replace(/\{number\}/g, encodeURIComponent(number.trim()));
+  try {
+    const res = await fetch(url, { headers: { accept: 'application/json, text/plain' }, signal: AbortSignal.timeout(HTTP_TIMEOUT_MS) });
+    if (res.status === 404) return '';
+    if (!res.ok) return null;
+    const body = (await res.text()).trim();
+    if ((res.headers.get('content-type') ?? '').includes('json') || body.startsWith('{')) {
+      const parsed = JSON.parse(body) as { name?: unknown };
+      return typeof parsed.name === 'string' ? parsed.name.trim() : '';
+    }
+    return body.split(/\r?\n/)[0]!.trim().slice(0, 160);
+  } catch {
+    return null;
+  }
+}
+
+async function fromCnam(pool: Pool, config: Config, key: string, settings: TenantSettings): Promise<CallerName | null> {
+  const [rows] = await pool.query<RowDataPacket[]>(
+    `SELECT src, cnam FROM ${ident(config.db.cdrDatabase)}.${ident(config.db.cdrTable)}
+      WHERE calldate >= NOW() - INTERVAL ? DAY AND src LIKE ? AND cnam <> '' ORDER BY calldate DESC LIMIT 20`,
+    [CNAM_DAYS, `%${key}`],
+  );
+  const rules = numberRules(settings);
+  for (const r of rows) {
+    const name = String(r.cnam).trim();
+    if (name && !digitsOnly(name) && normaliseNumber(String(r.src), rules).key === key) return { name, source: 'cnam' };
+  }
+  return null;
+}
+
+/**
+ * Fills the names of these entries when they have none, or only the number as a name.
+ * A name is not an audited fact, so this writes no journal rows.
+ */
+export async function fillCallerNames(pool: Pool, config: Config, tenant: string, entryIds: number[], settings?: TenantSettings): Promise<number> {
+  if (entryIds.length === 0) return 0;
+  const s = settings ?? (await loadSettings(pool, tenant));
+  const [rows] = await pool.query<RowDataPacket[]>(
+    `SELECT id, caller, caller_raw, caller_name FROM smart_missed_calls WHERE tenant = ? AND id IN (?) AND anonymous = 0`,
+    [tenant, entryIds],
+  );
+  let filled = 0;
+  for (const r of rows) {
+    if (r.caller_name && !digitsOnly(String(r.caller_name))) continue;
+    const found = await resolveCallerName(pool, config, tenant, String(r.caller_raw || r.caller), s);
+    if (!found) continue;
+    const [res] = await pool.query<import('mysql2').ResultSetHeader>(
+      'UPDATE smart_missed_calls SET caller_name = ? WHERE id = ? AND caller_name = ?',
+      [found.name, r.id, r.caller_name],
+    );
+    filled += res.affectedRows;
+  }
+  return filled;
+}

@@ -1,0 +1,313 @@
+import type { Pool, RowDataPacket } from 'mysql2/promise';
+import cron from 'node-cron';
+import type { Config, TenantSettings } from '../config/schema.js';
+import { knownTenants, loadSettings } from '../config/settings-store.js';
+import { fillCallerNames } from './caller-names.js';
+import {
+  dueDeliveries, fanOutOutbox, MAIL_CHANNELS, markDead, markFailed, markSending, markSent, recoverInterrupted,
+  type Delivery, type Notified, type OutboxPayload, type RetryPolicy,
+} from './deliveries.js';
+import { queueDigest } from './digest.js';
+import { DIGEST_CADENCES, latestDuePeriod, type DigestCadence } from './digest-period.js';
+import { NotifyLock } from './lock.js';
+import { createMailer, type Mailer } from './mailer.js';
+import { composeRealtime, decideRealtime, markFolded, markHeld, queueHeldSummaries } from './realtime.js';
+import { MailRenderer, type RenderedMail } from './templates.js';
+import { postWebhook } from './webhook.js';
+
+/**
+ * The notifier of `smc serve`: outbox → deliveries → mail and webhooks, plus digests.
+ *
+ * Delivery is at-least-once with a bounded duplicate: a delivery is marked `sending`
+ * (committed) before the attempt and `sent` only after the SMTP server accepted the mail
+ * or the webhook answered 2xx. If the process dies between the acceptance and that mark,
+ * the row stays `sending`; the instance that next takes the notify lock sends it again.
+ * So each crash in that window can cause at most ONE duplicate of the ONE delivery that
+ * was in flight (per lane: one mail and one webhook), never a lost one. A resent mail
+ * carries the same Message-ID and a resent webhook the same X-SMC-Delivery, so receivers
+ * can drop the copy.
+ */
+export interface NotifierOptions {
+  pool: Pool;
+  config: Config;
+  log?: (line: string) => void;
+  renderer?: MailRenderer;
+  mailer?: Mailer | null;
+  mailRetry?: RetryPolicy;
+  webhookRetry?: RetryPolicy;
+  webhookTimeoutMs?: number;
+  /** How often the outbox is looked at when nobody kicks the notifier. */
+  pollMs?: number;
+  /**
+   * Runs after the other side accepted a delivery and before it is marked sent. Tests
+   * throw from it to cut the worker off exactly there, as a crash would.
+   */
+  afterAccepted?: (d: Delivery) => void;
+}
+
+export interface StoredMail {
+  mail: RenderedMail;
+  entryIds: number[];
+  note: string;
+}
+
+const DEFAULT_MAIL_RETRY: RetryPolicy = { baseMs: 30_000, maxMs: 3_600_000, maxAttempts: 20 };
+const DEFAULT_WEBHOOK_RETRY: RetryPolicy = { baseMs: 30_000, maxMs: 3_600_000, maxAttempts: 10 };
+
+export class Notifier {
+  readonly renderer: MailRenderer;
+  private readonly mailer: Mailer | null;
+  private readonly lock: NotifyLock;
+  private readonly log: (line: string) => void;
+  private readonly mailRetry: RetryPolicy;
+  private readonly webhookRetry: RetryPolicy;
+  private settingsCache = new Map<string, TenantSettings>();
+
+  constructor(private readonly options: NotifierOptions) {
+    this.renderer = options.renderer ?? new MailRenderer();
+    this.mailer = options.mailer === undefined ? createMailer(options.config.mail) : options.mailer;
+    this.lock = new NotifyLock(options.pool);
+    this.log = options.log ?? (() => {});
+    this.mailRetry = options.mailRetry ?? DEFAULT_MAIL_RETRY;
+    this.webhookRetry = options.webhookRetry ?? DEFAULT_WEBHOOK_RETRY;
+  }
+
+  private get pool(): Pool {
+    return this.options.pool;
+  }
+
+  private settingsOf = async (tenant: string): Promise<TenantSettings> => {
+    let s = this.settingsCache.get(tenant);
+    if (!s) {
+      s = await loadSettings(this.pool, tenant);
+      this.settingsCache.set(tenant, s);
+    }
+    return s;
+  };
+
+  /**
+   * One round: fan the outbox out, then deliver everything due. Returns false when another
+   * instance holds the notify lock (it does the work then).
+   */
+  async pass(): Promise<boolean> {
+    const lock = await this.lock.acquire();
+    if (lock === 'busy') return false;
+    this.settingsCache.clear();
+    if (lock === 'acquired') {
+      const recovered = await recoverInterrupted(this.pool);
+      if (recovered) this.log(`notifier: ${recovered} deliveries were interrupted by a stop or crash; sending them again`);
+    }
+    for (;;) {
+      const done = await fanOutOutbox(this.pool, this.settingsOf, this.mailer !== null);
+      if (done.length === 0) break;
+      await this.fillNames(done);
+    }
+    await Promise.all([this.mailLane(), this.webhookLane()]);
+    return true;
+  }
+
+  /** Names for the entries of new events, before their mails are written. */
+  private async fillNames(outboxIds: number[]): Promise<void> {
+    const [rows] = await this.pool.query<RowDataPacket[]>(
+      'SELECT DISTINCT tenant, entry_id FROM smart_missed_calls_outbox WHERE id IN (?) AND entry_id IS NOT NULL',
+      [outboxIds],
+    );
+    const byTenant = new Map<string, number[]>();
+    for (const r of rows) byTenant.set(r.tenant, [...(byTenant.get(r.tenant) ?? []), Number(r.entry_id)]);
+    for (const [tenant, ids] of byTenant) {
+      try {
+        await fillCallerNames(this.pool, this.options.config, tenant, ids, await this.settingsOf(tenant));
+      } catch (err) {
+        this.log(`notifier: caller names for ${tenant} failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  private async mailLane(): Promise<void> {
+    if (!this.mailer) return;
+    for (let round = 0; round < 2; round += 1) {
+      for (;;) {
+        const due = await dueDeliveries(this.pool, MAIL_CHANNELS);
+        if (due.length === 0) break;
+        for (const d of due) {
+          // The server is unreachable: leave the rest for the next round instead of failing each.
+          if (!(await this.deliverMail(d))) return;
+        }
+        if (due.length < 200) break;
+      }
+      if ((await queueHeldSummaries(this.pool, this.renderer, this.options.config, this.settingsOf)) === 0) return;
+    }
+  }
+
+  /** False when the attempt failed on the transport (the next mails would fail the same way). */
+  private async deliverMail(d: Delivery): Promise<boolean> {
+    const settings = await this.settingsOf(d.tenant);
+    let mail: RenderedMail;
+    let notified: Notified;
+    if (d.channel === 'email_realtime') {
+      const decision = await decideRealtime(this.pool, d, settings);
+      if (decision.kind === 'fold') {
+        await markFolded(this.pool, d.id, decision.anchorId);
+        return true;
+      }
+      if (decision.kind === 'hold') {
+        await markHeld(this.pool, d.id);
+        return true;
+      }
+      ({ mail, notified } = await composeRealtime(this.pool, this.renderer, this.options.config, settings, d, decision.folded));
+    } else {
+      const stored = JSON.parse(d.payload) as StoredMail;
+      mail = stored.mail;
+      notified = { entryIds: stored.entryIds, linkedid: null, note: stored.note };
+    }
+    const to = d.target.split(/\s*,\s*/).filter(Boolean);
+    if (to.length === 0) {
+      await markDead(this.pool, d.id, 'no recipients');
+      return true;
+    }
+    if (!(await markSending(this.pool, d.id))) return true;
+    let code: number;
+    try {
+      ({ code } = await this.mailer!.send({ ...mail, to, deliveryKey: d.idempotencyKey }));
+    } catch (err) {
+      const e = err as Error & { responseCode?: number };
+      const status = await markFailed(this.pool, d, this.mailRetry, e.message, e.responseCode ?? null);
+      this.log(`notifier: mail ${d.idempotencyKey} failed (${status}): ${e.message}`);
+      // The server answered and refused this one mail: the others may still go through.
+      return e.responseCode !== undefined;
+    }
+    this.options.afterAccepted?.(d);
+    await markSent(this.pool, d, code, notified);
+    return true;
+  }
+
+  private async webhookLane(): Promise<void> {
+    for (;;) {
+      const due = await dueDeliveries(this.pool, ['webhook']);
+      for (const d of due) await this.deliverWebhook(d);
+      if (due.length < 200) return;
+    }
+  }
+
+  private async deliverWebhook(d: Delivery): Promise<void> {
+    const settings = await this.settingsOf(d.tenant);
+    const hook = settings.webhooks.find((h) => h.url === d.target);
+    if (!hook) {
+      await markDead(this.pool, d.id, 'this webhook is no longer in the settings');
+      return;
+    }
+    const body = await this.webhookBody(d);
+    if (!(await markSending(this.pool, d.id))) return;
+    const result = await postWebhook(hook.url, hook.secret, d.idempotencyKey, body, this.options.webhookTimeoutMs ?? 10_000);
+    if (!result.ok) {
+      const status = await markFailed(this.pool, d, this.webhookRetry, result.error, result.status);
+      this.log(`notifier: webhook ${d.idempotencyKey} failed (${status}): ${result.error}`);
+      return;
+    }
+    this.options.afterAccepted?.(d);
+    await markSent(this.pool, d, result.status, null);
+  }
+
+  private async webhookBody(d: Delivery): Promise<string> {
+    const payload = JSON.parse(d.payload) as OutboxPayload;
+    let call: Record<string, unknown> | undefined;
+    if (payload.linkedid) {
+      const [rows] = await this.pool.query<RowDataPacket[]>(
+        `SELECT linkedid, verdict, direction, started_at, ended_at, wait_s, answered_by, rang, route_kind, route_id, explanation
+           FROM smart_missed_calls_calls WHERE tenant = ? AND linkedid = ?`,
+        [d.tenant, payload.linkedid],
+      );
+      const c = rows[0];
+      if (c) {
+        call = {
+          linkedid: c.linkedid, verdict: c.verdict, direction: c.direction, startedAt: c.started_at, endedAt: c.ended_at,
+          waitSeconds: Number(c.wait_s), answeredBy: c.answered_by, rang: JSON.parse(c.rang), route: { kind: c.route_kind, id: c.route_id },
+          explanation: JSON.parse(c.explanation),
+        };
+      }
+    }
+    return JSON.stringify({
+      id: d.idempotencyKey,
+      event: payload.event,
+      tenant: d.tenant,
+      sentAt: new Date().toISOString(),
+      entry: { ...payload.entry, clearedExt: payload.ext, clearedUser: payload.user },
+      ...(call ? { call } : {}),
+    });
+  }
+
+  /** Queues every tenant's digest that is due and not yet queued (catching up after downtime). */
+  async queueDueDigests(now = new Date()): Promise<number> {
+    if ((await this.lock.acquire()) === 'busy' || !this.mailer) return 0;
+    let queued = 0;
+    for (const tenant of await knownTenants(this.pool)) {
+      const settings = await loadSettings(this.pool, tenant);
+      if (!(DIGEST_CADENCES as string[]).includes(settings.cadence) || settings.recipients.length === 0) continue;
+      const period = latestDuePeriod(settings.cadence as DigestCadence, settings.timezone, now);
+      try {
+        if (await queueDigest(this.pool, this.renderer, this.options.config, tenant, settings, period)) queued += 1;
+      } catch (err) {
+        this.log(`notifier: ${settings.cadence} digest for ${tenant} failed: ${(err as Error).message}`);
+      }
+    }
+    return queued;
+  }
+
+  async close(): Promise<void> {
+    await this.lock.release();
+    this.mailer?.close();
+  }
+}
+
+export interface RunningNotifier {
+  notifier: Notifier;
+  /** Wakes the worker now (the sync calls it after committing new ledger events). */
+  kick(): void;
+  stop(): Promise<void>;
+}
+
+export function startNotifier(options: NotifierOptions): RunningNotifier {
+  const notifier = new Notifier(options);
+  const log = options.log ?? (() => {});
+  let timer: NodeJS.Timeout | null = null;
+  let running: Promise<void> | null = null;
+  let again = false;
+  let stopped = false;
+  const run = (): void => {
+    if (stopped) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    if (timer) clearTimeout(timer);
+    running = notifier
+      .pass()
+      .then(() => undefined, (err: unknown) => log(`notifier: ${(err as Error).message}`))
+      .finally(() => {
+        running = null;
+        if (stopped) return;
+        if (again) {
+          again = false;
+          run();
+        } else {
+          timer = setTimeout(run, options.pollMs ?? 5_000);
+        }
+      });
+  };
+  // Every minute: digests whose time has come (in each tenant's zone; see latestDuePeriod).
+  const digests = cron.schedule('* * * * *', () => {
+    void notifier.queueDueDigests().then((n) => n && run(), (err: unknown) => log(`notifier: digests: ${(err as Error).message}`));
+  });
+  run();
+  return {
+    notifier,
+    kick: run,
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await digests.stop();
+      await running;
+      await notifier.close();
+    },
+  };
+}
