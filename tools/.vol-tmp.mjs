@@ -159,8 +159,9 @@ async function loadSchemas(socket, { cdrDb, pbxDb, smcDb = pbxDb }) {
   }
 }
 
-// ../../tmp/vol.ts
+// ../../tmp/load.ts
 import mysql3 from "mysql2/promise";
+import { Readable } from "node:stream";
 
 // src/cdr/generator/pbx.ts
 var NAMES = [
@@ -253,57 +254,6 @@ function findRingGroup(model, number) {
   const group = model.ringGroups.find((g) => g.number === number);
   if (!group) throw new Error(`ring group ${number} is not in the PBX model`);
   return group;
-}
-
-// src/cdr/generator/volume.ts
-import { createWriteStream } from "node:fs";
-import { once } from "node:events";
-
-// src/db/pool.ts
-import mysql2 from "mysql2/promise";
-function ident(name) {
-  if (!/^\w{1,64}$/.test(name)) throw new Error(`refusing SQL identifier '${name}'`);
-  return "`" + name + "`";
-}
-
-// src/cdr/row.ts
-var CDR_COLUMNS = [
-  "calldate",
-  "clid",
-  "src",
-  "dst",
-  "dcontext",
-  "channel",
-  "dstchannel",
-  "lastapp",
-  "lastdata",
-  "duration",
-  "billsec",
-  "disposition",
-  "uniqueid",
-  "linkedid",
-  "sequence",
-  "did",
-  "cnum",
-  "cnam",
-  "outbound_cnum"
-];
-function naiveDatetime(seconds) {
-  return new Date(Math.round(seconds) * 1e3).toISOString().slice(0, 19).replace("T", " ");
-}
-
-// src/cdr/generator/insert.ts
-var INSERT_COLUMNS = [...CDR_COLUMNS, "outbound_cnam", "amaflags"];
-var AMAFLAGS_DOCUMENTATION = 3;
-function rowValues(row) {
-  return INSERT_COLUMNS.map((column) => column === "amaflags" ? AMAFLAGS_DOCUMENTATION : row[column]);
-}
-async function insertRows(target, rows) {
-  if (rows.length === 0) return;
-  await target.pool.query(
-    `INSERT INTO ${ident(target.cdrDb)}.${ident(target.cdrTable ?? "cdr")} (${INSERT_COLUMNS.map(ident).join(", ")}) VALUES ?`,
-    [rows.map(rowValues)]
-  );
 }
 
 // src/cdr/generator/calendar.ts
@@ -476,6 +426,32 @@ var Rng = class _Rng {
     return new _Rng(Math.floor(this.next() * 4294967296));
   }
 };
+
+// src/cdr/row.ts
+var CDR_COLUMNS = [
+  "calldate",
+  "clid",
+  "src",
+  "dst",
+  "dcontext",
+  "channel",
+  "dstchannel",
+  "lastapp",
+  "lastdata",
+  "duration",
+  "billsec",
+  "disposition",
+  "uniqueid",
+  "linkedid",
+  "sequence",
+  "did",
+  "cnum",
+  "cnam",
+  "outbound_cnum"
+];
+function naiveDatetime(seconds) {
+  return new Date(Math.round(seconds) * 1e3).toISOString().slice(0, 19).replace("T", " ");
+}
 
 // src/cdr/generator/legs.ts
 var COLUMN_WIDTH = 80;
@@ -1401,9 +1377,9 @@ function* traffic(model, seed, counters, days, until) {
   const calls = root.fork();
   const ids = new AsteriskCounters(counters);
   const pending = new PlanQueue();
-  for (const { day, calls: count2 } of days) {
+  for (const { day, calls: count } of days) {
     const starts = [];
-    for (let i = 0; i < count2; i++) starts.push(randomTimeOfDay(day, timing));
+    for (let i = 0; i < count; i++) starts.push(randomTimeOfDay(day, timing));
     starts.sort((a, b) => a - b);
     let next = 0;
     const dayEnd = day + DAY;
@@ -1457,87 +1433,47 @@ var PlanQueue = class {
   }
 };
 
-// src/cdr/generator/volume.ts
-async function writeVolume(options) {
-  const batchRows = options.batchRows ?? 2e3;
-  const parallel = options.parallel ?? 4;
-  const began = performance.now();
-  const summary = { rows: 0, calls: 0, seconds: 0, rowsPerSecond: 0, inbound: 0, missed: 0, scenarios: {} };
-  const inFlight = /* @__PURE__ */ new Set();
-  let failure = null;
-  let batch = [];
-  let lastReport = began;
-  const labels = options.labelsFile ? createWriteStream(options.labelsFile) : null;
-  const progress = () => {
-    const seconds = (performance.now() - began) / 1e3;
-    return { rows: summary.rows, calls: summary.calls, seconds, rowsPerSecond: seconds > 0 ? Math.round(summary.rows / seconds) : 0 };
-  };
-  const flush = async () => {
-    const rows = batch;
-    batch = [];
-    const insert = insertRows(options, rows).catch((err) => {
-      failure ??= err;
-    });
-    const tracked = insert.finally(() => inFlight.delete(tracked));
-    inFlight.add(tracked);
-    if (inFlight.size >= parallel) await Promise.race(inFlight);
-    if (failure) throw failure;
-  };
-  try {
-    for (const call of generateRange(options.model, options)) {
-      for (const label of [call.label, ...call.extraLabels]) {
-        count(summary, label);
-        if (labels) await writeLine(labels, JSON.stringify(label));
-      }
-      batch.push(...call.rows);
-      summary.rows += call.rows.length;
-      if (batch.length >= batchRows) await flush();
-      const now = performance.now();
-      if (options.onProgress && now - lastReport > 1e3) {
-        lastReport = now;
-        options.onProgress(progress());
-      }
-      if (options.maxRows !== void 0 && summary.rows >= options.maxRows) break;
-    }
-    if (batch.length > 0) await flush();
-    await Promise.all(inFlight);
-    if (failure) throw failure;
-  } finally {
-    if (labels) {
-      labels.end();
-      await once(labels, "close");
-    }
-  }
-  Object.assign(summary, progress());
-  options.onProgress?.(progress());
-  return summary;
-}
-function count(summary, label) {
-  summary.calls++;
-  const entry = summary.scenarios[label.scenario] ??= { calls: 0, missed: 0 };
-  entry.calls++;
-  if (label.direction === "inbound") summary.inbound++;
-  if (label.missed) {
-    entry.missed++;
-    summary.missed++;
-  }
-}
-async function writeLine(stream, line) {
-  if (!stream.write(line + "\n")) await once(stream, "drain");
+// src/db/pool.ts
+import mysql2 from "mysql2/promise";
+
+// src/cdr/generator/insert.ts
+var INSERT_COLUMNS = [...CDR_COLUMNS, "outbound_cnam", "amaflags"];
+var AMAFLAGS_DOCUMENTATION = 3;
+function rowValues(row) {
+  return INSERT_COLUMNS.map((column) => column === "amaflags" ? AMAFLAGS_DOCUMENTATION : row[column]);
 }
 
-// ../../tmp/vol.ts
+// ../../tmp/load.ts
 var db = await startMariadb({ dir: "/tmp/smc-vol-db" });
 try {
   await loadSchemas(db.socket, { cdrDb: "vol_cdr", pbxDb: "vol_pbx" }).catch(() => {
   });
   const pool = mysql3.createPool({ socketPath: db.socket, user: "root", connectionLimit: 6, dateStrings: true });
   await pool.query("TRUNCATE vol_cdr.cdr");
-  const batchRows = Number(process.argv[2] ?? 2e3), parallel = Number(process.argv[3] ?? 4);
-  const s = await writeVolume({ pool, cdrDb: "vol_cdr", model: demoPbx(), seed: 7, from: "2025-01-01", to: "2026-12-31", callsPerDay: 1500, maxRows: 1e6, batchRows, parallel, labelsFile: "/tmp/vol-labels.jsonl", onProgress: (p) => console.log(JSON.stringify(p)) });
-  console.log(JSON.stringify({ ...s, scenarios: void 0 }));
-  console.log(s.missed / s.inbound);
-  const [r] = await pool.query("SELECT COUNT(*) n, COUNT(DISTINCT linkedid) l FROM vol_cdr.cdr");
+  const esc = (v) => String(v).replace(/[\\\t\n]/g, (c) => c === "	" ? "\\t" : c === "\n" ? "\\n" : "\\\\");
+  const t0 = performance.now();
+  let rows = 0;
+  let batch = [];
+  const inflight = /* @__PURE__ */ new Set();
+  const flush = async () => {
+    const text = batch.join("");
+    batch = [];
+    const p = pool.query({ sql: `LOAD DATA LOCAL INFILE 'gen.tsv' INTO TABLE vol_cdr.cdr (${INSERT_COLUMNS.join(",")})`, infileStreamFactory: () => Readable.from([Buffer.from(text)]) });
+    const tr = p.finally(() => inflight.delete(tr));
+    inflight.add(tr);
+    if (inflight.size >= 4) await Promise.race(inflight);
+  };
+  for (const call of generateRange(demoPbx(), { seed: 7, from: "2025-01-01", to: "2026-12-31", callsPerDay: 1500 })) {
+    for (const r2 of call.rows) batch.push(rowValues(r2).map(esc).join("	") + "\n");
+    rows += call.rows.length;
+    if (batch.length >= 2e4) await flush();
+    if (rows >= 1e6) break;
+  }
+  await flush();
+  await Promise.all(inflight);
+  const s = (performance.now() - t0) / 1e3;
+  console.log(rows, s, rows / s);
+  const [r] = await pool.query("SELECT COUNT(*) n FROM vol_cdr.cdr");
   console.log(r);
   await pool.end();
 } finally {

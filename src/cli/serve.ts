@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import type { Config } from '../config/schema.js';
 import { migrate } from '../db/migrations.js';
 import type { Pool } from '../db/pool.js';
+import { startNotifier, type RunningNotifier } from '../notify/worker.js';
 import { SyncService } from '../sync/service.js';
 import { createApp } from '../web/app.js';
 import { openApp } from './context.js';
@@ -60,6 +61,23 @@ export function syncService(sync: SyncService): Service {
   };
 }
 
+/** Mail, webhooks and digests; woken by the sync as soon as it committed new ledger events. */
+export function notifierService(config: Config, pool: Pool, sync: SyncService): Service {
+  let notifier: RunningNotifier | null = null;
+  const kick = () => notifier?.kick();
+  return {
+    name: 'notifier',
+    async start() {
+      notifier = startNotifier({ pool, config, log });
+      sync.on('changes', kick);
+    },
+    async stop() {
+      sync.off('changes', kick);
+      await notifier?.stop();
+    },
+  };
+}
+
 export function register(program: Command): void {
   program
     .command('serve')
@@ -71,7 +89,7 @@ export function register(program: Command): void {
       const sync = new SyncService(app.pool, app.config, undefined, log);
       sync.on('health', (h) => log(h.ok ? 'database reachable' : `database unavailable: ${h.error ?? ''}`));
       // Started in this order, stopped in reverse; further workers (notifications) join this list.
-      const services: Service[] = [syncService(sync), webService(app.config, app.pool, sync)];
+      const services: Service[] = [syncService(sync), notifierService(app.config, app.pool, sync), webService(app.config, app.pool, sync)];
       const started: Service[] = [];
       let stopping = false;
       const stopAll = async (reason: string) => {

@@ -169,7 +169,13 @@ function classifyInbound(v: Verdict, legs: Leg[], root: Leg, options: ClassifyOp
     if (app === 'missed_calls') marked = true;
     if (/^ivr-/.test(row.dcontext)) sawIvr = true;
     if (app === 'voicemail' || /^vm[ubs]\d+$/i.test(row.dst)) {
-      voicemail = { box: (row.lastdata.split('@')[0] ?? '').replace(/^[^\d]*/, '') || row.dst.replace(/^\D+/, ''), messageLeft: null };
+      const [mailbox = '', rest = ''] = row.lastdata.split('@');
+      voicemail = {
+        box: mailbox.replace(/^[^\d]*/, '') || row.dst.replace(/^\D+/, ''),
+        context: rest.split(/[,&]/)[0] || 'default',
+        channel: row.channel,
+        messageLeft: null,
+      };
       continue;
     }
     if (app === 'queue') {

@@ -53,7 +53,11 @@ export function explain(v: Verdict, t: Translate = english): string[] {
     if (v.voicemail) lines.push(t('Later reached voicemail {box}; it had already been answered by the team.', { box: v.voicemail.box }));
     return lines;
   }
-  if (v.voicemail) lines.push(t('The caller reached voicemail {box}; voicemail is not an answer by the team.', { box: v.voicemail.box }));
+  if (v.voicemail) {
+    lines.push(t('The caller reached voicemail {box}; voicemail is not an answer by the team.', { box: v.voicemail.box }));
+    if (v.voicemail.messageLeft === true) lines.push(t('The caller left a voicemail message.'));
+    if (v.voicemail.messageLeft === false) lines.push(t('The caller left no voicemail message.'));
+  }
   if (v.verdict === 'missed') lines.push(t('Nobody in the team answered: missed.'));
   else lines.push(t('Not counted as missed: no phone rang.'));
   return lines;

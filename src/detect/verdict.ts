@@ -55,7 +55,8 @@ export interface Verdict {
   /** Extension that answered, or 'external:<number>' for a follow-me/forward target. */
   answeredBy: string | null;
   route: Route;
-  voicemail: { box: string; messageLeft: boolean | null } | null;
+  /** messageLeft: null = unknown (CDR cannot tell; the voicemail spool can, see cdr/voicemail-spool). */
+  voicemail: { box: string; context: string; channel: string; messageLeft: boolean | null } | null;
   reasons: ReasonCode[];
   explanation: string[];
   rowCount: number;

@@ -1,22 +1,26 @@
 import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 
-const LOCK_NAME = 'smartmissedcalls.notify';
 
 /**
  * Exactly one instance delivers notifications: the one holding a MariaDB named lock on its
  * own connection. The lock dies with the connection, so a killed instance frees it; the
  * instance that takes over knows that every delivery still marked `sending` was cut off.
+ * Lock names are server-wide, so the name carries our database: two installs sharing one
+ * MariaDB server do not block each other.
  */
 export class NotifyLock {
   private conn: PoolConnection | null = null;
+  private readonly name: string;
 
-  constructor(private readonly pool: Pool) {}
+  constructor(private readonly pool: Pool, database: string) {
+    this.name = `smc.notify.${database}`.slice(0, 64);
+  }
 
   /** 'kept' when this instance already held it, 'acquired' when it just took it over. */
   async acquire(): Promise<'kept' | 'acquired' | 'busy'> {
     if (this.conn) {
       try {
-        const [rows] = await this.conn.query<RowDataPacket[]>('SELECT IS_USED_LOCK(?) = CONNECTION_ID() AS mine', [LOCK_NAME]);
+        const [rows] = await this.conn.query<RowDataPacket[]>('SELECT IS_USED_LOCK(?) = CONNECTION_ID() AS mine', [this.name]);
         if (rows[0]?.mine === 1) return 'kept';
       } catch {
         /* the connection died with the lock: try again below */
@@ -25,7 +29,7 @@ export class NotifyLock {
     }
     const conn = await this.pool.getConnection();
     try {
-      const [rows] = await conn.query<RowDataPacket[]>('SELECT GET_LOCK(?, 0) AS got', [LOCK_NAME]);
+      const [rows] = await conn.query<RowDataPacket[]>('SELECT GET_LOCK(?, 0) AS got', [this.name]);
       if (rows[0]?.got === 1) {
         this.conn = conn;
         return 'acquired';
@@ -39,7 +43,7 @@ export class NotifyLock {
 
   async release(): Promise<void> {
     if (!this.conn) return;
-    await this.conn.query('SELECT RELEASE_LOCK(?)', [LOCK_NAME]).catch(() => {});
+    await this.conn.query('SELECT RELEASE_LOCK(?)', [this.name]).catch(() => {});
     this.conn.release();
     this.conn = null;
   }

@@ -66,7 +66,7 @@ export class Notifier {
   constructor(private readonly options: NotifierOptions) {
     this.renderer = options.renderer ?? new MailRenderer();
     this.mailer = options.mailer === undefined ? createMailer(options.config.mail) : options.mailer;
-    this.lock = new NotifyLock(options.pool);
+    this.lock = new NotifyLock(options.pool, options.config.db.database);
     this.log = options.log ?? (() => {});
     this.mailRetry = options.mailRetry ?? DEFAULT_MAIL_RETRY;
     this.webhookRetry = options.webhookRetry ?? DEFAULT_WEBHOOK_RETRY;

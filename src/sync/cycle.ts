@@ -7,6 +7,9 @@ import { naiveDatetime, naiveSeconds, type CdrRow } from '../cdr/row.js';
 import { inTransaction } from '../db/pool.js';
 import { extensionTest } from '../detect/channels.js';
 import { classifyCall, type ClassifyOptions } from '../detect/classify.js';
+import { explain } from '../detect/explain.js';
+import type { Verdict } from '../detect/verdict.js';
+import { voicemailLeft } from '../cdr/voicemail-spool.js';
 import type { LedgerEvent } from '../ledger/entries.js';
 import { recordCalls, type ClassifiedCall } from '../ledger/store.js';
 import { SettleTracker } from './settle.js';
@@ -101,7 +104,7 @@ export class Syncer {
     const byTenant = new Map<string, ClassifiedCall[]>();
     for (const { rows, digest } of calls) {
       const tenant = this.tenantOf(rows);
-      const verdict = classifyCall(rows, this.classifyOptions(await this.settings(tenant)));
+      const verdict = this.withVoicemailMessage(classifyCall(rows, this.classifyOptions(await this.settings(tenant))));
       const list = byTenant.get(tenant) ?? [];
       list.push({ verdict, rowsDigest: digest });
       byTenant.set(tenant, list);
@@ -116,6 +119,16 @@ export class Syncer {
       }
     }
     return events;
+  }
+
+  /** Fills "left a message?" from the voicemail spool for recent calls (older messages may have been deleted since). */
+  private withVoicemailMessage(verdict: Verdict): Verdict {
+    if (!verdict.voicemail) return verdict;
+    const ended = naiveSeconds(verdict.endedAt);
+    if (Math.abs(Date.now() / 1000 - ended) > 2 * 86_400) return verdict;
+    verdict.voicemail.messageLeft = voicemailLeft(this.config.voicemailSpool, verdict.voicemail, ended);
+    verdict.explanation = explain(verdict);
+    return verdict;
   }
 
   classifyOptions(settings: TenantSettings): ClassifyOptions {

@@ -1,6 +1,7 @@
 import type { RowDataPacket } from 'mysql2/promise';
 import type { DbConfig } from '../config/schema.js';
 import { ident } from '../db/pool.js';
+import type { Verdict } from '../detect/verdict.js';
 import type { Entry } from '../ledger/entries.js';
 import { entryFromRow } from '../ledger/store.js';
 import type { TenantScope } from './tenant-scope.js';
@@ -83,7 +84,7 @@ export interface StoredCall {
   routeKind: string;
   routeId: string;
   reasons: string[];
-  voicemail: { box: string; messageLeft: boolean | null } | null;
+  voicemail: Verdict['voicemail'];
   rowCount: number;
 }
 

@@ -32,7 +32,7 @@ async function realtimeTenant(tenant: string, change: Record<string, unknown> = 
 }
 
 function notifier(extra: Partial<ConstructorParameters<typeof Notifier>[0]> = {}): Notifier {
-  return new Notifier({ pool: db.pool, config: config(), mailRetry: FAST, ...extra });
+  return new Notifier({ pool: db.pool, config: config(), mailRetry: FAST, log: (l) => process.env.SMC_TEST_LOG && console.error(l), ...extra });
 }
 
 async function mailsFor(tenantCaller: string) {
