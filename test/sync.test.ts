@@ -137,6 +137,32 @@ test('live: a miss appears once its rows settle, a callback clears it as returne
   assert.equal((await verifyAudit(db.pool)).ok, true);
 });
 
+test('with CEL on, LINKEDID_END settles a call at once instead of after the settle time', async () => {
+  const lab = loadFixtureCdr();
+  const callRows = lab.filter((r) => r.linkedid === '1795673653.16');
+  const syncer = new Syncer(db.pool, config(60));
+  const now = await dbNow();
+  await syncer.cycle();
+  await insertCdrRows(db.pool, db.names.cdr, shifted(callRows, now - 30, 'cel'));
+  await syncer.cycle();
+  const linkedid = '1795673653.16cel';
+  const classified = async () => {
+    const [rows] = await db.pool.query<RowDataPacket[]>('SELECT verdict FROM smart_missed_calls_calls WHERE linkedid = ?', [linkedid]);
+    return rows[0]?.verdict as string | undefined;
+  };
+  assert.equal(await classified(), undefined, 'without the call end, it waits for the settle time');
+  const cel = readTsv(fixtureText('cel.tsv')).filter((r) => r.linkedid === '1795673653.16');
+  assert.ok(cel.some((r) => r.eventtype === 'LINKEDID_END'));
+  const columns = Object.keys(cel[0]!).filter((c) => c !== 'id');
+  await db.pool.query(
+    `INSERT INTO ${db.names.cdr}.cel (${columns.join(', ')}) VALUES ?`,
+    [cel.map((r) => columns.map((c) => (c === 'linkedid' || c === 'uniqueid' ? `${r[c]}cel` : r[c])))],
+  );
+  await new Promise((r) => setTimeout(r, 1100));
+  await syncer.cycle();
+  assert.equal(await classified(), 'missed');
+});
+
 test('audit rows cannot be changed, and a row altered behind the triggers is found by verify', async () => {
   await assert.rejects(db.pool.query("UPDATE smart_missed_calls_audit SET actor = 'someone' WHERE id = 1"), /append-only/);
   await assert.rejects(db.pool.query('DELETE FROM smart_missed_calls_audit WHERE id = 1'), /append-only/);

@@ -1,6 +1,7 @@
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import type { Config, TenantSettings } from '../config/schema.js';
 import { loadSettings } from '../config/settings-store.js';
+import { CallEndWatcher } from '../cdr/cel-reader.js';
 import { EMPTY_DIRECTORY, loadFreepbxDirectory, type PbxDirectory } from '../cdr/freepbx-directory.js';
 import { countBad, groupByCall, readWindow, rowsDigest } from '../cdr/reader.js';
 import { naiveDatetime, naiveSeconds, type CdrRow } from '../cdr/row.js';
@@ -38,6 +39,7 @@ const BATCH = 500;
  */
 export class Syncer {
   private tracker: SettleTracker;
+  private callEnds: CallEndWatcher;
   private directory: PbxDirectory = EMPTY_DIRECTORY;
   private directoryAt = 0;
   private lastFullScan = 0;
@@ -49,6 +51,7 @@ export class Syncer {
     private readonly tenantOf: TenantOf = () => 'default',
   ) {
     this.tracker = new SettleTracker(config.sync.settleSeconds);
+    this.callEnds = new CallEndWatcher(pool, config.db);
   }
 
   /** Settings change on the page; the sync reads them again at the next cycle. */
@@ -84,8 +87,9 @@ export class Syncer {
       const digest = rowsDigest(rows);
       if (known.get(linkedid) !== digest) pending.set(linkedid, { rows, digest });
     }
+    this.tracker.callEnded(await this.callEnds.ended(), read.now);
     const ready = this.tracker.settled(pending, read.now);
-    this.tracker.prune(new Set(pending.keys()));
+    this.tracker.prune(new Set(pending.keys()), read.now);
     const calls = ready.map((id) => pending.get(id)!);
     const events = await this.record(calls);
 

@@ -10,8 +10,14 @@ import { naiveSeconds, type CdrRow } from '../cdr/row.js';
  */
 export class SettleTracker {
   private seen = new Map<string, { digest: string; changedAt: number }>();
+  /** Calls CEL reported as over (LINKEDID_END): they need only a moment, not the full settle time. */
+  private over = new Map<string, number>();
 
   constructor(private readonly settleSeconds: number, private readonly orphanSeconds = 600) {}
+
+  callEnded(linkedids: Iterable<string>, now: string): void {
+    for (const id of linkedids) this.over.set(id, naiveSeconds(now));
+  }
 
   /** Returns the linkedids that are settled at `now` (DB clock), given their current rows. */
   settled(calls: Map<string, { rows: CdrRow[]; digest: string }>, now: string): string[] {
@@ -24,13 +30,16 @@ export class SettleTracker {
       const lastEnd = Math.max(...rows.map((r) => naiveSeconds(r.calldate) + r.duration));
       const quiet = t - Math.max(changedAt, lastEnd);
       const hasRoot = rows.some((r) => r.uniqueid === linkedid);
-      if ((hasRoot && quiet >= this.settleSeconds) || (!hasRoot && t - lastEnd >= this.orphanSeconds)) ready.push(linkedid);
+      const wait = this.over.has(linkedid) ? Math.min(1, this.settleSeconds) : this.settleSeconds;
+      if ((hasRoot && quiet >= wait) || (!hasRoot && t - lastEnd >= this.orphanSeconds)) ready.push(linkedid);
     }
     return ready;
   }
 
-  /** Forget calls that left the read window. */
-  prune(keep: Set<string>): void {
+  /** Forget calls that left the read window, and call ends whose rows never came within a minute. */
+  prune(keep: Set<string>, now: string): void {
     for (const linkedid of this.seen.keys()) if (!keep.has(linkedid)) this.seen.delete(linkedid);
+    const t = naiveSeconds(now);
+    for (const [linkedid, at] of this.over) if (!keep.has(linkedid) && t - at > 60) this.over.delete(linkedid);
   }
 }

@@ -292,13 +292,13 @@ describe('web pages', () => {
   });
 
   test('the CSV export neutralises formulas in caller names', async () => {
-    await missedCallNow({ number: '0744000999', name: '=HYPERLINK("http://x","y")' }, 15);
+    await missedCallNow({ number: '0744000999', name: '=SUM(1,2)' }, 15);
     await entryIdOf('0744000999');
     const { context, page } = await loggedIn('admin', 'admin-pass');
     try {
       const csv = await page.evaluate(async (url) => (await fetch(url)).text(), `${base}/api/entries.csv?status=all&q=0744000999`);
       const line = csv.split('\r\n').find((l) => l.includes('0744000999'))!;
-      assert.match(line, /"'=HYPERLINK\(""http:\/\/x"",""y""\)"/);
+      assert.match(line, /,"'=SUM\(1,2\)",/);
     } finally {
       await context.close();
     }

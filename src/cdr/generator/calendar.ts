@@ -13,7 +13,7 @@ export const HOUR_WEIGHTS: readonly number[] = [
 /** Relative volume per weekday, Sunday first (Date.getUTCDay order). */
 export const WEEKDAY_FACTORS: readonly number[] = [0.05, 1, 1, 0.97, 0.95, 0.85, 0.12];
 
-const DAY = 86_400;
+export const SECONDS_PER_DAY = 86_400;
 
 export function dayStart(date: string): number {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) throw new Error(`'${date}' is not a YYYY-MM-DD date`);
@@ -43,8 +43,6 @@ export function randomTimeOfDay(day: number, rng: Rng): number {
 
 export function isBusinessTime(model: PbxModel, seconds: number): boolean {
   const { open, close, weekdays } = model.businessHours;
-  const hour = Math.floor((seconds % DAY) / 3600);
+  const hour = Math.floor((seconds % SECONDS_PER_DAY) / 3600);
   return weekdays.includes(weekdayOf(seconds)) && hour >= open && hour < close;
 }
-
-export { DAY as SECONDS_PER_DAY };

@@ -71,6 +71,7 @@ export function ringQueue(ctx: RouteContext, queue: Queue, entered: number, ring
   const maxWaitAt = queue.maxWaitSeconds === null ? Infinity : entered + queue.maxWaitSeconds;
   const rang: string[] = [];
   let firstQueueRow = true;
+  const talk = outcome.kind === 'answer' ? outcome.talkSeconds : 0;
   const attempts = queueAttempts(queue, ringFrom, entered);
   for (let i = 0; i < attempts.length; i++) {
     const attempt = attempts[i]!;
@@ -90,7 +91,7 @@ export function ringQueue(ctx: RouteContext, queue: Queue, entered: number, ring
       const queueSequence = firstQueueRow ? call.rootSequence : ids.nextSequence();
       const phone = ids.pjsipChannel(member, attempt.start);
       const answered = answerAt !== null && outcome.kind === 'answer' && member === outcome.member;
-      const legEnd = answered ? answerAt! + (outcome as { talkSeconds: number }).talkSeconds : ringEnd;
+      const legEnd = answered ? answerAt! + talk : ringEnd;
       const disposition = answered ? 'ANSWERED' : 'NO ANSWER';
       call.add({
         partyA: local.two, partyB: phone.name, sequence: dialSequence, lastapp: 'Dial',
@@ -100,9 +101,7 @@ export function ringQueue(ctx: RouteContext, queue: Queue, entered: number, ring
       queueRow(local.one.name, queueSequence, firstQueueRow ? entered : attempt.start, legEnd, disposition);
       firstQueueRow = false;
     }
-    if (outcome.kind === 'answer' && answerAt !== null) {
-      return { end: answerAt + outcome.talkSeconds, rang, answeredBy: outcome.member };
-    }
+    if (outcome.kind === 'answer' && answerAt !== null) return { end: answerAt + talk, rang, answeredBy: outcome.member };
     if (outcome.kind === 'hangup' && outcome.attempt === i) return { end: ringEnd, rang };
   }
   if (outcome.kind !== 'timeout' || maxWaitAt === Infinity) {
