@@ -1,10 +1,12 @@
 // Bundles the service into one file (build/smc.js) that runs on the PBX's own Node
 // without node_modules, and compiles the tests next to it for Node's test runner.
 import { build } from 'esbuild';
-import { copyFileSync, mkdirSync, readdirSync, statSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 const nodeTarget = 'node18';
+const { version } = JSON.parse(readFileSync('package.json', 'utf8'));
+const define = { SMC_VERSION: JSON.stringify(version) };
 const banner = {
   // Bundled CommonJS dependencies (mysql2, express) call require(); give them one.
   js: [
@@ -24,6 +26,7 @@ await build({
   platform: 'node',
   format: 'esm',
   target: nodeTarget,
+  define,
   sourcemap: 'linked',
   legalComments: 'none',
   banner: { js: '#!/usr/bin/env node\n' + banner.js },
@@ -53,6 +56,7 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
+  define,
   sourcemap: 'inline',
   packages: 'external',
   banner,

@@ -2,7 +2,7 @@
 // lives only as long as this run. Arguments that do not start with '-' filter test files
 // by path (`node tools/test.mjs config harness`); the others go to `node --test`.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { startMariadb } from './mariadb.mjs';
@@ -22,6 +22,12 @@ function testFiles(dir) {
     else if (name.endsWith('.test.js')) out.push(path);
   }
   return out;
+}
+
+/** Debian's Node 18 (the Node FreePBX 17 runs), when `node tools/node18.mjs` fetched it. */
+function node18() {
+  const wrapper = join(process.cwd(), '.cache', 'node18', 'node18');
+  return existsSync(wrapper) ? { SMC_NODE18: wrapper } : {};
 }
 
 const args = process.argv.slice(2);
@@ -65,7 +71,7 @@ try {
   console.log(`# private MariaDB ready in ${((Date.now() - started) / 1000).toFixed(1)}s on ${db.socket}`);
   const child = spawn(process.execPath, ['--test', '--test-concurrency=2', ...runnerArgs, ...files], {
     stdio: 'inherit',
-    env: { ...process.env, SMC_TEST_MYSQL_SOCKET: db.socket },
+    env: { ...process.env, SMC_TEST_MYSQL_SOCKET: db.socket, ...node18() },
   });
   runner = child;
   code = await new Promise((resolve) => {

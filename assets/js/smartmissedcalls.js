@@ -7,7 +7,15 @@
   var COLORS = {
     missed: '#d9534f', answered: '#5cb85c', blue: '#337ab7', amber: '#f0ad4e', grey: '#8c8c8c', teal: '#5bc0de', purple: '#7e57c2',
   };
-  var RESOLUTION_COLORS = [COLORS.missed, COLORS.answered, COLORS.blue, COLORS.amber, COLORS.grey, COLORS.teal, COLORS.purple];
+  var RESOLUTION_COLORS = {
+    open: COLORS.missed, returned: COLORS.blue, answered_later: COLORS.answered, manual: COLORS.amber, expired: COLORS.grey, reclassified: COLORS.purple,
+  };
+  var LONGEST_LABEL = 26;
+
+  function shortLabel(text) {
+    text = String(text);
+    return text.length > LONGEST_LABEL ? text.slice(0, LONGEST_LABEL - 1) + '…' : text;
+  }
 
   function root() { return document.getElementById('smc-root'); }
 
@@ -61,7 +69,7 @@
   function chartConfig(kind, spec) {
     var type = kind === 'hbar' || kind === 'stacked' ? 'bar' : kind;
     var datasets = spec.series.map(function (s, i) {
-      var color = kind === 'doughnut' ? spec.labels.map(function (_, j) { return RESOLUTION_COLORS[j % RESOLUTION_COLORS.length]; }) : datasetColors(kind, i);
+      var color = kind === 'doughnut' ? spec.keys.map(function (k) { return RESOLUTION_COLORS[k] || COLORS.teal; }) : datasetColors(kind, i);
       return {
         label: s.label, data: s.data, backgroundColor: kind === 'line' ? color + '33' : color, borderColor: color,
         borderWidth: kind === 'doughnut' ? 1 : 2, fill: kind === 'line' && i === 0, tension: 0.25, pointRadius: 2,
@@ -74,7 +82,13 @@
     if (kind !== 'doughnut') {
       options.scales = { x: { stacked: kind === 'stacked', ticks: { autoSkip: true, maxRotation: 0 } }, y: { stacked: kind === 'stacked', beginAtZero: true, ticks: { precision: 0 } } };
       if (kind === 'hbar' || kind === 'stacked') options.indexAxis = 'y';
-      if (kind === 'hbar' || kind === 'stacked') options.scales = { x: { stacked: kind === 'stacked', beginAtZero: true, ticks: { precision: 0 } }, y: { stacked: kind === 'stacked', ticks: { autoSkip: false } } };
+      if (kind === 'hbar' || kind === 'stacked') {
+        options.scales = {
+          x: { stacked: kind === 'stacked', beginAtZero: true, ticks: { precision: 0 } },
+          // Long route names would squeeze the bars: the axis shows them cut, the tooltip whole.
+          y: { stacked: kind === 'stacked', ticks: { autoSkip: false, callback: function (value) { return shortLabel(this.getLabelForValue(value)); } } },
+        };
+      }
     }
     return { type: type, data: { labels: spec.labels, datasets: datasets }, options: options };
   }
@@ -127,6 +141,7 @@
         if (kind === 'heatmap') { drawHeatmap(canvas, spec); return; }
         if (charts[name]) {
           charts[name].data.labels = spec.labels;
+          if (kind === 'doughnut') charts[name].data.datasets[0].backgroundColor = spec.keys.map(function (k) { return RESOLUTION_COLORS[k] || COLORS.teal; });
           spec.series.forEach(function (s, i) { charts[name].data.datasets[i].data = s.data; });
           charts[name].update();
         } else {

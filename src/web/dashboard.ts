@@ -40,6 +40,7 @@ async function dashboardModel(ctx: WebContext, req: Request, viewer: Viewer) {
         ],
       },
       resolution: {
+        keys: Object.keys(data.resolution),
         labels: Object.keys(data.resolution).map((k) => reasons[k] ?? k),
         series: [{ label: t('Entries'), data: Object.values(data.resolution) }],
       },
