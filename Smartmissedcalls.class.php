@@ -294,6 +294,7 @@ class Smartmissedcalls extends \FreePBX_Helpers implements \BMO
             $identity,
             $headers,
             function ($status, $contentType) {
+                ini_set('default_charset', '');
                 http_response_code($status);
                 header('Content-Type: ' . $contentType);
                 header('Cache-Control: no-store');
@@ -312,6 +313,8 @@ class Smartmissedcalls extends \FreePBX_Helpers implements \BMO
 
     private function answer($status, $contentType, $body)
     {
+        // PHP would otherwise append its own charset to the service's text/* types.
+        ini_set('default_charset', '');
         http_response_code($status);
         header('Content-Type: ' . $contentType);
         header('Cache-Control: no-store');

@@ -274,13 +274,16 @@ describe('ajax', () => {
     const reader = res.body!.getReader();
     const decoder = new TextDecoder();
     let text = '';
-    while (!text.includes('"id":1')) {
-      const { value, done } = await reader.read();
-      assert.ok(!done, 'the first event arrives while the service still holds the stream open');
-      text += decoder.decode(value, { stream: true });
+    try {
+      while (!text.includes('"id":1')) {
+        const { value, done } = await reader.read();
+        assert.ok(!done, 'the first event arrives while the service still holds the stream open');
+        text += decoder.decode(value, { stream: true });
+      }
+      assert.doesNotMatch(text, /"id":2/);
+    } finally {
+      releaseSecondEvent();
     }
-    assert.doesNotMatch(text, /"id":2/);
-    releaseSecondEvent();
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;

@@ -1,7 +1,7 @@
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import type { Config } from '../config/schema.js';
 import { countBad, groupByCall, readWindow, rowsDigest, type WindowRead } from '../cdr/reader.js';
-import { naiveDatetime, naiveSeconds } from '../cdr/row.js';
+import { naiveDatetime, naiveSeconds, type CdrRow } from '../cdr/row.js';
 import { Syncer, type TenantOf } from './cycle.js';
 import { readState, writeState } from './state.js';
 
@@ -34,18 +34,29 @@ export async function backfill(pool: Pool, config: Config, options: BackfillOpti
   let calls = 0;
   const bad: WindowRead['bad'] = [];
   if (resumed) options.progress?.(`resuming at ${resumed}`);
+  // Calls that began in the previous chunk and run past its end: their later rows are read
+  // again by the next chunk, which must not take them for calls of its own. After a resume
+  // that memory is gone, so the first chunk looks back instead.
+  let carried = new Set<string>();
+  let lookback = resumed ? lookahead : 0;
   while (from < end) {
     const to = Math.min(from + chunk, end);
-    const read = await readWindow(pool, config.db, naiveDatetime(from), naiveDatetime(Math.min(to + lookahead, end)));
+    const read = await readWindow(pool, config.db, naiveDatetime(from - lookback), naiveDatetime(Math.min(to + lookahead, end)));
     // Rows past the chunk are read again with the next one; count each bad row once.
-    bad.push(...read.bad.filter((b) => b.calldate < naiveDatetime(to)));
-    const owned = [...groupByCall(read.rows).values()].filter((callRows) => {
+    bad.push(...read.bad.filter((b) => b.calldate >= naiveDatetime(from) && b.calldate < naiveDatetime(to)));
+    const owned: CdrRow[][] = [];
+    const next = new Set<string>();
+    for (const [linkedid, callRows] of groupByCall(read.rows)) {
       const first = Math.min(...callRows.map((r) => naiveSeconds(r.calldate)));
-      return first >= from && first < to;
-    });
+      if (first < from || first >= to || carried.has(linkedid)) continue;
+      owned.push(callRows);
+      if (callRows.some((r) => naiveSeconds(r.calldate) >= to)) next.add(linkedid);
+    }
     await syncer.record(owned.map((callRows) => ({ rows: callRows, digest: rowsDigest(callRows) })));
     rows += owned.reduce((n, c) => n + c.length, 0);
     calls += owned.length;
+    carried = next;
+    lookback = 0;
     from = to;
     await writeState(pool, resumeKey, naiveDatetime(from));
     options.progress?.(`backfill ${naiveDatetime(from)}: ${calls} calls, ${rows} rows`);

@@ -21,6 +21,7 @@ import type { Config } from '../../src/config/schema.js';
 
 const SECRET = 'web-test-secret-0123456789abcdef';
 const HOSTILE_NAME = '<img src=x onerror=alert(1)>';
+const FORMULA_NAME = '=SUM(1,2)';
 const SCREENS = join(repoRoot(), 'test-artifacts', 'screens');
 const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
@@ -292,7 +293,7 @@ describe('web pages', () => {
   });
 
   test('the CSV export neutralises formulas in caller names', async () => {
-    await missedCallNow({ number: '0744000999', name: '=SUM(1,2)' }, 15);
+    await missedCallNow({ number: '0744000999', name: FORMULA_NAME }, 15);
     await entryIdOf('0744000999');
     const { context, page } = await loggedIn('admin', 'admin-pass');
     try {
@@ -310,7 +311,7 @@ describe('web pages', () => {
     const english = new Set([...ro.entries()].filter(([id, str]) => id !== str).map(([id]) => id));
     // Data, not interface text: names from the PBX and callers, product name, units of numbers.
     const data = [
-      'Smart Missed Calls', 'English', 'Română', 'admin', 'default', HOSTILE_NAME, 'Live Caller', 'Viewer Case', 'Csrf Case',
+      'Smart Missed Calls', 'English', 'Română', 'admin', 'default', HOSTILE_NAME, 'Live Caller', 'Viewer Case', 'Csrf Case', FORMULA_NAME,
       ...model.extensions.map((e) => e.name), ...model.queues.map((q) => q.name), ...model.ringGroups.map((g) => g.name),
       ...model.ivrs.map((i) => i.name), ...model.dids.map((d) => d.description),
     ];
