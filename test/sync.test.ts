@@ -163,6 +163,24 @@ test('with CEL on, LINKEDID_END settles a call at once instead of after the sett
   assert.equal(await classified(), 'missed');
 });
 
+test('a call older than the hot window (a long queue wait) still settles, through the full scans', async () => {
+  const lab = loadFixtureCdr();
+  const syncer = new Syncer(db.pool, { ...db.config, sync: { ...db.config.sync, settleSeconds: 1, hotWindowSeconds: 60, fullScanEverySeconds: 3 } });
+  const now = await dbNow();
+  await insertCdrRows(db.pool, db.names.cdr, shifted(lab.filter((r) => r.linkedid === '1795673653.16'), now - 600, 'long'));
+  const verdict = async () => {
+    const [rows] = await db.pool.query<RowDataPacket[]>("SELECT verdict FROM smart_missed_calls_calls WHERE linkedid = '1795673653.16long'");
+    return rows[0]?.verdict as string | undefined;
+  };
+  await syncer.cycle();
+  assert.equal(await verdict(), undefined);
+  for (let i = 0; i < 8 && !(await verdict()); i++) {
+    await new Promise((r) => setTimeout(r, 700));
+    await syncer.cycle();
+  }
+  assert.equal(await verdict(), 'missed');
+});
+
 test('audit rows cannot be changed, and a row altered behind the triggers is found by verify', async () => {
   await assert.rejects(db.pool.query("UPDATE smart_missed_calls_audit SET actor = 'someone' WHERE id = 1"), /append-only/);
   await assert.rejects(db.pool.query('DELETE FROM smart_missed_calls_audit WHERE id = 1'), /append-only/);

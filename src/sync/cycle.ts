@@ -89,12 +89,17 @@ export class Syncer {
     }
     this.tracker.callEnded(await this.callEnds.ended(), read.now);
     const ready = this.tracker.settled(pending, read.now);
-    this.tracker.prune(new Set(pending.keys()), read.now);
+    // Only a full scan sees every call still in play; a hot cycle must not forget a long
+    // call it cannot see, or that call's settle clock would restart at every full scan.
+    if (full) this.tracker.prune(new Set(pending.keys()), read.now);
     const calls = ready.map((id) => pending.get(id)!);
     const events = await this.record(calls);
 
     const waiting = [...pending.keys()].filter((id) => !ready.includes(id));
-    const oldestWaiting = waiting.length ? Math.min(...waiting.map((id) => Math.min(...pending.get(id)!.rows.map((r) => naiveSeconds(r.calldate))))) : Infinity;
+    // The cursor follows calls that are about to settle; root-less fragments (a long call still
+    // up, a lost root row) are found by the periodic full scan and must not hold it back.
+    const nearlyDone = waiting.filter((id) => pending.get(id)!.rows.some((r) => r.uniqueid === id));
+    const oldestWaiting = nearlyDone.length ? Math.min(...nearlyDone.map((id) => Math.min(...pending.get(id)!.rows.map((r) => naiveSeconds(r.calldate))))) : Infinity;
     await writeState(this.pool, 'cdr_cursor', naiveDatetime(Math.min(oldestWaiting, naiveSeconds(read.now) - this.config.sync.settleSeconds)));
     await writeState(this.pool, 'last_cycle', read.now);
     return {
