@@ -73,6 +73,8 @@ class Smartmissedcalls extends \FreePBX_Helpers implements \BMO
         if (is_file($configPath)) {
             $this->installer()->smc($configPath, array('uninstall', '--yes'));
             $this->installer()->removeConfig($configPath);
+        } else {
+            $this->say(sprintf(_('%s is missing, so the smart_missed_calls_* tables were left in place; remove them with "node build/smc.js uninstall --yes" and a configuration that reaches the database.'), $configPath));
         }
         $this->setConfig(self::VIEWERS_KEY, false);
         $this->setConfig(self::CONFIG_PATH_KEY, false);
@@ -104,8 +106,13 @@ class Smartmissedcalls extends \FreePBX_Helpers implements \BMO
         if ($identity === null || $identity['role'] !== 'admin') {
             return;
         }
-        $posted = isset($_POST['viewers']) ? (string)$_POST['viewers'] : '';
-        $this->setConfig(self::VIEWERS_KEY, implode(',', self::parseUserList($posted)));
+        $this->saveViewers(isset($_POST['viewers']) ? (string)$_POST['viewers'] : '');
+    }
+
+    /** @param string $list usernames separated by commas or spaces */
+    public function saveViewers($list)
+    {
+        $this->setConfig(self::VIEWERS_KEY, implode(',', self::parseUserList((string)$list)));
     }
 
     /** The HTML of page.smartmissedcalls.php for ?view=dashboard|entries|entry&id=…|settings|calculator. */
@@ -203,6 +210,12 @@ class Smartmissedcalls extends \FreePBX_Helpers implements \BMO
     /** fwconsole start (module.xml hook on Start::postAsteriskHooks). */
     public function startFreepbx($output = null)
     {
+        $pm2 = $this->pm2();
+        $status = $pm2 !== null ? $pm2->getStatus(self::NAME) : false;
+        if (!empty($status) && $status['pm2_env']['status'] === 'online') {
+            $this->say(_('The Smart Missed Calls service is already running'), $output);
+            return;
+        }
         $this->startService($this->configPath(), $output);
     }
 
@@ -404,11 +417,13 @@ class Smartmissedcalls extends \FreePBX_Helpers implements \BMO
         }
     }
 
+    /** Starts the service, or restarts it on the current code and configuration. */
     private function startService($configPath, $output = null)
     {
         $pm2 = $this->pm2();
         if ($pm2 !== null) {
-            // pm2 splits the process string at its first space: script, then arguments.
+            // pm2 splits the process string at its first space: script, then arguments;
+            // force replaces a running process of that name instead of refusing.
             $pm2->start(self::NAME, __DIR__ . '/build/smc.js serve', array('SMC_CONFIG' => $configPath), true);
             $this->say(_('Started the Smart Missed Calls service under pm2'), $output);
             return;

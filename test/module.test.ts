@@ -43,7 +43,7 @@ describe('the package', () => {
     const files = filesUnder(moduleDir);
     for (const needed of [
       'module.xml', 'Smartmissedcalls.class.php', 'SmcProxy.php', 'SmcInstaller.php', 'page.smartmissedcalls.php',
-      'install.php', 'build/smc.js', 'build/package.json',
+      'install.php', 'build/smc.js', 'build/package.json', 'Backup.php', 'Restore.php',
     ]) {
       assert.ok(files.includes(needed), `${needed} is in the package`);
     }
@@ -239,6 +239,18 @@ require_once('/nonexistent/admin/bootstrap.php');
     assert.equal(run.status, 0, run.stdout + run.stderr);
     assert.equal(readFileSync(configPath, 'utf8'), before);
     assert.equal((await ownTables()).length, OWN_TABLES.length);
+  });
+
+  test('fwconsole start leaves a running service alone; stop stops it and start brings it back', () => {
+    const calls = () => readFileSync(join(etc, 'pm2.log'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { call: string }).call);
+    const before = calls().length;
+    const start = bmo('start');
+    assert.equal(start.status, 0, start.stderr);
+    assert.match(start.stdout, /already running/);
+    assert.equal(calls().length, before);
+    assert.equal(bmo('stop').status, 0);
+    assert.equal(bmo('start').status, 0);
+    assert.deepEqual(calls().slice(before), ['stop', 'start']);
   });
 
   test('backup carries the settings and restore puts them back', async () => {

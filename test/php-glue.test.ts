@@ -159,13 +159,15 @@ before(async () => {
       SMC_STANDIN_KVSTORE: join(dir, 'kvstore.json'),
       SMC_STANDIN_SETTINGS: '{}',
     },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    // Its own process group: php -S runs one process per worker, and all must go.
+    detached: true,
+    stdio: 'ignore',
   });
   await waitForPort(phpPort);
 });
 
 after(async () => {
-  php.kill('SIGTERM');
+  process.kill(-php.pid!, 'SIGTERM');
   releaseSecondEvent();
   backend.closeAllConnections();
   await new Promise((r) => backend.close(r));

@@ -10,4 +10,4 @@ export interface Mariadb {
 
 export function startMariadb(options: { dir: string; log?: (line: string) => void }): Promise<Mariadb>;
 
-export function loadSchemas(socket: string, names: { cdrDb: string; pbxDb: string; smcDb?: string }): Promise<void>;
+export function loadSchemas(socket: string, names: { cdrDb: string; pbxDb: string; smcDb?: string; pbx?: 'freepbx' | 'vitalpbx' }): Promise<void>;

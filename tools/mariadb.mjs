@@ -191,21 +191,30 @@ function quoted(name) {
   return '`' + name + '`';
 }
 
+/** The PBX's CDR database (cdr, cel) and configuration database, per PBX. */
+const SCHEMA_SETS = {
+  freepbx: { cdr: 'freepbx-cdr.sql', pbx: 'freepbx-asterisk.sql' },
+  vitalpbx: { cdr: 'vitalpbx-asterisk.sql', pbx: 'vitalpbx-ombutel.sql' },
+};
+
 /**
- * Creates the PBX's databases as FreePBX has them: the CDR database with cdr and cel,
- * and the asterisk database with the configuration tables we read. Our own database is
- * the pbx one on FreePBX; when smcDb differs it is created empty (migrations fill it).
+ * Creates the PBX's databases as that PBX has them: the CDR database with cdr and cel
+ * (FreePBX asteriskcdrdb, VitalPBX asterisk), and the configuration database we read
+ * (FreePBX asterisk, VitalPBX ombutel). When smcDb differs from both it is created empty
+ * (migrations fill it).
  * @param {string} socket
- * @param {{ cdrDb: string, pbxDb: string, smcDb?: string }} names
+ * @param {{ cdrDb: string, pbxDb: string, smcDb?: string, pbx?: 'freepbx' | 'vitalpbx' }} names
  * @returns {Promise<void>}
  */
-export async function loadSchemas(socket, { cdrDb, pbxDb, smcDb = pbxDb }) {
+export async function loadSchemas(socket, { cdrDb, pbxDb, smcDb = pbxDb, pbx = 'freepbx' }) {
   const conn = await mysql.createConnection({ socketPath: socket, user: 'root', multipleStatements: false });
   try {
+    const files = SCHEMA_SETS[pbx];
+    if (!files) throw new Error(`no schema set for PBX '${pbx}'`);
     /** @type {[string, string | null][]} */
     const plan = [
-      [cdrDb, 'freepbx-cdr.sql'],
-      [pbxDb, 'freepbx-asterisk.sql'],
+      [cdrDb, files.cdr],
+      [pbxDb, files.pbx],
       [smcDb, null],
     ];
     const created = new Set();

@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const RAWNAME = 'smartmissedcalls';
-const PHP_FILES = ['Smartmissedcalls.class.php', 'SmcProxy.php', 'SmcInstaller.php', 'page.smartmissedcalls.php'];
-const OPTIONAL = ['views', 'assets', 'i18n', 'LICENSE', 'README.md'];
+const PHP_FILES = ['Smartmissedcalls.class.php', 'SmcProxy.php', 'SmcInstaller.php', 'page.smartmissedcalls.php', 'Backup.php', 'Restore.php'];
+const OPTIONAL = ['views', 'assets', 'i18n', 'vitalpbx', 'LICENSE', 'README.md'];
 
 const { version } = JSON.parse(readFileSync('package.json', 'utf8'));
 if (!/^\d+\.\d+\.\d+$/.test(version)) throw new Error(`package.json version '${version}' is not x.y.z`);

@@ -243,6 +243,27 @@
     });
   }
 
+  function setupCallback() {
+    var form = document.getElementById('smc-callback');
+    if (!form) return;
+    form.addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      var button = document.getElementById('smc-callback-button');
+      var done = document.getElementById('smc-callback-done');
+      button.disabled = true;
+      done.textContent = '';
+      send(form.getAttribute('data-url'), 'POST', { ext: form.elements.ext.value }).then(function (r) {
+        button.disabled = false;
+        if (r.status === 200) {
+          showErrors(form, {});
+          done.textContent = r.data.message;
+        } else {
+          showErrors(form, r.data.errors || { ext: r.data.message || ('HTTP ' + r.status) });
+        }
+      });
+    });
+  }
+
   // ---- settings --------------------------------------------------------------------------
 
   function setupSettings() {
@@ -316,6 +337,7 @@
     }
     if (view === 'dashboard' || view === 'entries') listen(view);
     setupResolve();
+    setupCallback();
     setupSettings();
     setupCalculator();
   }

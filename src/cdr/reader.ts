@@ -27,7 +27,10 @@ export function countBad(bad: WindowRead['bad']): { reason: string; count: numbe
 export async function readWindow(pool: Pool, db: DbConfig, since: string, until?: string): Promise<WindowRead> {
   const table = `${ident(db.cdrDatabase)}.${ident(db.cdrTable)}`;
   const columns = await cdrColumns(pool, db);
-  const select = CDR_COLUMNS.map((c) => (columns.has(c) ? ident(c) : `'' AS ${ident(c)}`)).join(', ');
+  // VitalPBX stamps the tenant on every row; FreePBX has no such column.
+  const select = [...CDR_COLUMNS, ...(columns.has('tenant') ? ['tenant'] : [])]
+    .map((c) => (columns.has(c) ? ident(c) : `'' AS ${ident(c)}`))
+    .join(', ');
   const [[{ now }]] = (await pool.query<RowDataPacket[]>('SELECT NOW() AS now')) as unknown as [[{ now: string }]];
   const [raw] = await pool.query<RowDataPacket[]>(
     `SELECT ${select} FROM ${table} WHERE calldate >= ?${until ? ' AND calldate < ?' : ''}`,

@@ -3,11 +3,11 @@ import type { Server } from 'node:http';
 import type { Command } from 'commander';
 import type { Config } from '../config/schema.js';
 import { migrate } from '../db/migrations.js';
-import type { Pool } from '../db/pool.js';
+import { createPool, type Pool } from '../db/pool.js';
 import { startNotifier, type RunningNotifier } from '../notify/worker.js';
 import { SyncService } from '../sync/service.js';
 import { createApp } from '../web/app.js';
-import { openApp } from './context.js';
+import { configOf } from './context.js';
 
 /** Something `smc serve` runs: started in list order, stopped in reverse. */
 export interface Service {
@@ -78,42 +78,50 @@ export function notifierService(config: Config, pool: Pool, sync: SyncService): 
   };
 }
 
+/**
+ * What `smc serve` runs: migrations, then sync, notifier and web for this config. SIGTERM
+ * and SIGINT stop them in reverse order and close the pool. Resolves once all are started.
+ */
+export async function startService(config: Config): Promise<void> {
+  const pool = createPool(config.db);
+  // With the database away at start the service still comes up and says so on the page.
+  await migrate(pool, log).catch((err: Error) => log(`migrations not checked: ${err.message}`));
+  const sync = new SyncService(pool, config, undefined, log);
+  sync.on('health', (h) => log(h.ok ? 'database reachable' : `database unavailable: ${h.error ?? ''}`));
+  // Started in this order, stopped in reverse; a further worker is one more entry here.
+  const services: Service[] = [syncService(sync), notifierService(config, pool, sync), webService(config, pool, sync)];
+  const started: Service[] = [];
+  let stopping = false;
+  const stopAll = async (reason: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`stopping (${reason})`);
+    for (const s of [...started].reverse()) {
+      try {
+        await s.stop();
+      } catch (err) {
+        log(`${s.name} did not stop cleanly: ${(err as Error).message}`);
+      }
+    }
+    await pool.end();
+  };
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void stopAll(signal));
+  try {
+    for (const s of services) {
+      await s.start();
+      started.push(s);
+    }
+  } catch (err) {
+    await stopAll('start failed');
+    throw err;
+  }
+}
+
 export function register(program: Command): void {
   program
     .command('serve')
     .description('run the service: sync loop and web pages (loopback or unix socket only)')
     .action(async (_opts: unknown, cmd: Command) => {
-      const app = openApp(cmd);
-      // With the database away at start the service still comes up and says so on the page.
-      await migrate(app.pool, log).catch((err: Error) => log(`migrations not checked: ${err.message}`));
-      const sync = new SyncService(app.pool, app.config, undefined, log);
-      sync.on('health', (h) => log(h.ok ? 'database reachable' : `database unavailable: ${h.error ?? ''}`));
-      // Started in this order, stopped in reverse; further workers (notifications) join this list.
-      const services: Service[] = [syncService(sync), notifierService(app.config, app.pool, sync), webService(app.config, app.pool, sync)];
-      const started: Service[] = [];
-      let stopping = false;
-      const stopAll = async (reason: string) => {
-        if (stopping) return;
-        stopping = true;
-        log(`stopping (${reason})`);
-        for (const s of [...started].reverse()) {
-          try {
-            await s.stop();
-          } catch (err) {
-            log(`${s.name} did not stop cleanly: ${(err as Error).message}`);
-          }
-        }
-        await app.close();
-      };
-      for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void stopAll(signal));
-      try {
-        for (const s of services) {
-          await s.start();
-          started.push(s);
-        }
-      } catch (err) {
-        await stopAll('start failed');
-        throw err;
-      }
+      await startService(configOf(cmd));
     });
 }

@@ -3,7 +3,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { schemaVersion } from '../db/migrations.js';
 import { backfill } from '../sync/backfill.js';
 import { Syncer } from '../sync/cycle.js';
-import { SyncLock } from '../sync/lock.js';
+import { NamedLock } from '../db/named-lock.js';
 import { readState } from '../sync/state.js';
 import { openApp } from './context.js';
 
@@ -14,9 +14,9 @@ export function register(program: Command): void {
     .option('--once', 'one cycle, then exit')
     .action(async (_opts: { once?: boolean }, cmd: Command) => {
       const app = openApp(cmd);
-      const lock = new SyncLock(app.pool);
+      const lock = new NamedLock(app.pool, 'sync', app.config.db.database);
       try {
-        if (!(await lock.acquire())) throw new Error('another instance is syncing (it holds the sync lock); nothing done');
+        if ((await lock.acquire()) === 'busy') throw new Error('another instance is syncing (it holds the sync lock); nothing done');
         const report = await new Syncer(app.pool, app.config).cycle();
         process.stdout.write(
           `read ${report.rowsRead} rows since ${report.windowStart}; classified ${report.classified} calls; ${report.pending} waiting to settle; ${report.events.length} list changes${report.badRows ? `; skipped ${report.badRows} bad rows` : ''}\n`,
@@ -34,9 +34,9 @@ export function register(program: Command): void {
     .option('--until <date>', 'end (default: the live sync window start)')
     .action(async (opts: { since: string; until?: string }, cmd: Command) => {
       const app = openApp(cmd);
-      const lock = new SyncLock(app.pool);
+      const lock = new NamedLock(app.pool, 'sync', app.config.db.database);
       try {
-        if (!(await lock.acquire())) throw new Error('another instance is syncing (it holds the sync lock); stop it or let it finish');
+        if ((await lock.acquire()) === 'busy') throw new Error('another instance is syncing (it holds the sync lock); stop it or let it finish');
         const done = await backfill(app.pool, app.config, { since: opts.since, until: opts.until, progress: (line) => process.stderr.write(line + '\n') });
         process.stdout.write(`backfill done: ${done.rows} rows, ${done.calls} calls classified\n`);
       } finally {

@@ -2,23 +2,30 @@ import { readFileSync, existsSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { applyConfig, ConfigError, DEFAULT_CONFIG, type Config } from './schema.js';
 import { discoverFreepbxDb } from './freepbx.js';
+import { vitalpbxDbDefaults } from './vitalpbx.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/smartmissedcalls/config.yaml';
+/**
+ * Where a FreePBX install done from the web UI puts it: Module Admin runs as the asterisk
+ * user, which may not create /etc/smartmissedcalls, but owns the Asterisk config folder.
+ */
+export const FREEPBX_CONFIG_PATH = '/etc/asterisk/smartmissedcalls.yaml';
 
 export interface LoadOptions {
-  /** --config; else SMC_CONFIG; else /etc/smartmissedcalls/config.yaml when it exists. */
+  /** --config; else SMC_CONFIG; else /etc/smartmissedcalls/config.yaml or /etc/asterisk/smartmissedcalls.yaml, the first that exists. */
   path?: string;
   env?: NodeJS.ProcessEnv;
 }
 
 /**
- * Defaults, then (on FreePBX) the database credentials FreePBX itself uses, then
+ * Defaults, then (on FreePBX) the database credentials FreePBX itself uses or (on
+ * VitalPBX, `pbx: vitalpbx`) VitalPBX's database layout, then
  * config.yaml, then SMC_* environment overrides (SMC_DB_SOCKET, SMC_DB_PASSWORD,
  * SMC_SERVER_LISTEN...). Every layer is validated; the error names the field and file.
  */
 export function loadConfig(options: LoadOptions = {}): Config {
   const env = options.env ?? process.env;
-  const path = options.path ?? env.SMC_CONFIG ?? (existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined);
+  const path = options.path ?? env.SMC_CONFIG ?? [DEFAULT_CONFIG_PATH, FREEPBX_CONFIG_PATH].find((p) => existsSync(p));
   let doc: Record<string, unknown> = {};
   if (path) {
     let text: string;
@@ -34,10 +41,12 @@ export function loadConfig(options: LoadOptions = {}): Config {
     }
   }
   let config = DEFAULT_CONFIG;
-  const pbx = (doc.pbx as string | undefined) ?? DEFAULT_CONFIG.pbx;
+  const pbx = env.SMC_PBX ?? (doc.pbx as string | undefined) ?? DEFAULT_CONFIG.pbx;
   if (pbx === 'freepbx') {
     const discovered = discoverFreepbxDb(env);
     if (discovered) config = applyConfig(config, { db: discovered });
+  } else if (pbx === 'vitalpbx') {
+    config = applyConfig(config, { pbx, db: vitalpbxDbDefaults() });
   }
   try {
     config = applyConfig(config, doc);

@@ -183,6 +183,21 @@ export const MIGRATIONS: Migration[] = [
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
     ],
   },
+  {
+    version: 3,
+    name: 'per-tenant accounts (VitalPBX)',
+    statements: [
+      `CREATE TABLE IF NOT EXISTS smart_missed_calls_users (
+        user VARCHAR(64) NOT NULL PRIMARY KEY,
+        tenant VARCHAR(64) NOT NULL,
+        role VARCHAR(16) NOT NULL,
+        password_hash VARCHAR(255) NOT NULL,
+        created_at DATETIME NOT NULL,
+        updated_at DATETIME NOT NULL,
+        KEY idx_tenant (tenant)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+    ],
+  },
 ];
 
 /** Every table we own; uninstall drops exactly these and nothing else. */
@@ -190,7 +205,7 @@ export const OWN_TABLES = [
   'smart_missed_calls', 'smart_missed_calls_calls', 'smart_missed_calls_audit',
   'smart_missed_calls_settings', 'smart_missed_calls_outbox', 'smart_missed_calls_state',
   'smart_missed_calls_lookups', 'smart_missed_calls_deliveries', 'smart_missed_calls_contacts',
-  'smart_missed_calls_migrations',
+  'smart_missed_calls_users', 'smart_missed_calls_migrations',
 ];
 
 export async function migrate(pool: Pool, log: (line: string) => void = () => {}): Promise<number[]> {

@@ -288,8 +288,11 @@ function routeOfRow(row: CdrRow): Route | null {
   if (ctx === 'ext-group') return make('ringgroup', row.dst);
   const ivr = /^ivr-(\d+)/.exec(ctx);
   if (ivr) return make('ivr', ivr[1]!);
+  // A row that only reached voicemail (after hours, busy greeting) is not where the call
+  // was meant to ring: the inbound route describes it better.
+  if (/^vm[ubs]?\d/i.test(row.dst) || row.lastapp.toLowerCase() === 'voicemail') return null;
   if (/^(from-did-direct|ext-local|from-internal|ext-findmefollow)$/.test(ctx)) {
-    const ext = row.dst.replace(/^(FM|vm[ubs])/i, '');
+    const ext = row.dst.replace(/^FM/i, '');
     if (/^\d+$/.test(ext)) return make('extension', ext);
   }
   return null;

@@ -34,8 +34,11 @@ export function scrubNote(note: string | null): string | null {
 
 export async function appendAudit(conn: PoolConnection, records: AuditRecord[]): Promise<void> {
   if (records.length === 0) return;
+  // Not INSERT IGNORE: on the existing head row that takes only a SHARED lock, so two
+  // appenders (the sync and the notifier journalling `notified`) both got it, then both
+  // waited for FOR UPDATE below — a deadlock. ON DUPLICATE KEY UPDATE locks it exclusively.
   await conn.query(
-    `INSERT IGNORE INTO smart_missed_calls_state (k, v, updated_at) VALUES (?, ?, NOW())`,
+    `INSERT INTO smart_missed_calls_state (k, v, updated_at) VALUES (?, ?, NOW()) ON DUPLICATE KEY UPDATE k = k`,
     [HEAD_KEY, GENESIS],
   );
   const [head] = await conn.query<RowDataPacket[]>(

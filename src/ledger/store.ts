@@ -1,7 +1,8 @@
-import type { PoolConnection, RowDataPacket, ResultSetHeader } from 'mysql2/promise';
+import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
 import type { TenantSettings } from '../config/schema.js';
 import { normaliseNumber } from '../clear/numbers.js';
 import type { Verdict } from '../detect/verdict.js';
+import { faultPoint } from '../sync/faults.js';
 import { appendAudit, type AuditRecord } from './audit.js';
 import { applyCall, numberRules, withdrawMiss, NOTIFYING_EVENTS, type Entry, type LedgerEvent } from './entries.js';
 
@@ -80,7 +81,12 @@ export async function recordCalls(
   const entryIds = [...stored.values()].map((s) => s.entryId).filter((id): id is number => id !== null);
   const entries = await lockEntries(conn, tenant, [...keys], entryIds);
   const touched = new Set<Entry>();
-  const audit: { event: LedgerEvent }[] = [];
+  // Each event keeps the entry as it stood right after ITS call. Entries are mutated in
+  // place while the batch is applied, so without this copy every event of a caller who
+  // called several times within one batch (a restart catching up, a backfill) would
+  // carry the batch's final state: the same lastAttempt on every mail and webhook,
+  // which also made realtime dedupe fold attempts it must mail.
+  const recorded: { live: LedgerEvent; asOf: Entry }[] = [];
   const callEntry = new Map<string, Entry | null>();
   const [[{ now }]] = (await conn.query<RowDataPacket[]>('SELECT NOW() AS now')) as unknown as [[{ now: string }]];
 
@@ -110,17 +116,19 @@ export async function recordCalls(
     }
     for (const e of events) {
       touched.add(e.entry);
-      audit.push({ event: e });
+      recorded.push({ live: e, asOf: { ...e.entry, rang: { ...e.entry.rang } } });
     }
     const own = events.find((e) => e.event === 'created' || e.event === 'incremented' || e.event === 'reopened');
     callEntry.set(verdict.linkedid, own?.entry ?? (previous?.entryId != null ? entries.find((e) => e.id === previous.entryId) ?? null : null));
-    result.events.push(...events);
   }
 
   await saveEntries(conn, [...touched], now);
+  for (const r of recorded) r.asOf.id = r.live.entry.id;
+  result.events = recorded.map((r) => ({ ...r.live, entry: r.asOf }));
   await saveCalls(conn, tenant, todo, callEntry, rules, now);
-  await appendAudit(conn, audit.map(({ event: e }) => auditRecordOf(e)));
+  await appendAudit(conn, result.events.map(auditRecordOf));
   await enqueueEvents(conn, result.events.filter((e) => NOTIFYING_EVENTS.has(e.event)), now);
+  faultPoint('in-ledger');
   result.calls = todo.length;
   return result;
 }
@@ -157,34 +165,49 @@ export async function lockEntries(conn: PoolConnection, tenant: string, callerKe
   return rows.map(entryFromRow);
 }
 
-/** Inserts new entries (giving them ids, before their audit rows are written) and updates the others. */
+const ENTRY_STATE_COLUMNS = [
+  'caller', 'caller_raw', 'caller_name', 'anonymous', 'route_kind', 'route_id', 'route_label', 'status', 'missed_count',
+  'total_missed', 'rang_extensions', 'first_attempt', 'last_attempt', 'last_linkedid', 'voicemail_left', 'callback_attempts',
+  'last_callback_at', 'last_callback_ext', 'cleared_by', 'cleared_at', 'cleared_ext', 'cleared_user', 'cleared_linkedid', 'note',
+  'updated_at',
+];
+
+/**
+ * Inserts new entries (giving them ids, before their audit rows are written) and updates
+ * the others: one statement for each kind, however many entries a batch touched.
+ */
 export async function saveEntries(conn: PoolConnection, entries: Entry[], now: string): Promise<void> {
-  for (const e of entries) {
-    const values = [
-      e.caller, e.callerRaw, e.callerName, e.anonymous ? 1 : 0, e.routeKind, e.routeId, e.routeLabel, e.status,
-      e.missedCount, e.totalMissed, JSON.stringify(e.rang), e.firstAttempt, e.lastAttempt, e.lastLinkedid,
-      e.voicemailLeft === null ? null : e.voicemailLeft ? 1 : 0, e.callbackAttempts, e.lastCallbackAt, e.lastCallbackExt,
-      e.clearedBy, e.clearedAt, e.clearedExt, e.clearedUser, e.clearedLinkedid, e.note, now,
-    ];
-    if (e.id === null) {
-      const [res] = await conn.query<ResultSetHeader>(
-        `INSERT INTO smart_missed_calls (caller, caller_raw, caller_name, anonymous, route_kind, route_id, route_label, status,
-           missed_count, total_missed, rang_extensions, first_attempt, last_attempt, last_linkedid, voicemail_left,
-           callback_attempts, last_callback_at, last_callback_ext, cleared_by, cleared_at, cleared_ext, cleared_user,
-           cleared_linkedid, note, updated_at, tenant, caller_key, did, created_at)
-         VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-        [...values, e.tenant, e.callerKey, e.did, now],
-      );
-      e.id = res.insertId;
-    } else {
-      await conn.query(
-        `UPDATE smart_missed_calls SET caller = ?, caller_raw = ?, caller_name = ?, anonymous = ?, route_kind = ?, route_id = ?,
-           route_label = ?, status = ?, missed_count = ?, total_missed = ?, rang_extensions = ?, first_attempt = ?,
-           last_attempt = ?, last_linkedid = ?, voicemail_left = ?, callback_attempts = ?, last_callback_at = ?,
-           last_callback_ext = ?, cleared_by = ?, cleared_at = ?, cleared_ext = ?, cleared_user = ?, cleared_linkedid = ?,
-           note = ?, updated_at = ? WHERE id = ?`,
-        [...values, e.id],
-      );
+  const state = (e: Entry) => [
+    e.caller, e.callerRaw, e.callerName, e.anonymous ? 1 : 0, e.routeKind, e.routeId, e.routeLabel, e.status,
+    e.missedCount, e.totalMissed, JSON.stringify(e.rang), e.firstAttempt, e.lastAttempt, e.lastLinkedid,
+    e.voicemailLeft === null ? null : e.voicemailLeft ? 1 : 0, e.callbackAttempts, e.lastCallbackAt, e.lastCallbackExt,
+    e.clearedBy, e.clearedAt, e.clearedExt, e.clearedUser, e.clearedLinkedid, e.note, now,
+  ];
+  const known = entries.filter((e) => e.id !== null);
+  if (known.length > 0) {
+    // Every id is locked by this transaction (lockEntries), so this only ever updates; the
+    // unique key columns are the row's own and cannot collide with another entry.
+    await conn.query(
+      `INSERT INTO smart_missed_calls (id, tenant, caller_key, did, created_at, ${ENTRY_STATE_COLUMNS.join(', ')}) VALUES ?
+       ON DUPLICATE KEY UPDATE ${ENTRY_STATE_COLUMNS.map((c) => `${c} = VALUES(${c})`).join(', ')}`,
+      [known.map((e) => [e.id, e.tenant, e.callerKey, e.did, now, ...state(e)])],
+    );
+  }
+  const fresh = entries.filter((e) => e.id === null);
+  if (fresh.length > 0) {
+    await conn.query(
+      `INSERT INTO smart_missed_calls (tenant, caller_key, did, created_at, ${ENTRY_STATE_COLUMNS.join(', ')}) VALUES ?`,
+      [fresh.map((e) => [e.tenant, e.callerKey, e.did, now, ...state(e)])],
+    );
+    // Ids by the unique key: auto-increment ids of a multi-row INSERT need not be consecutive.
+    const [rows] = await conn.query<RowDataPacket[]>(
+      'SELECT id, tenant, caller_key, did FROM smart_missed_calls WHERE (tenant, caller_key, did) IN (?)',
+      [fresh.map((e) => [e.tenant, e.callerKey, e.did])],
+    );
+    const ids = new Map(rows.map((r) => [`${r.tenant}\n${r.caller_key}\n${r.did}`, Number(r.id)]));
+    for (const e of fresh) {
+      e.id = ids.get(`${e.tenant}\n${e.callerKey}\n${e.did}`) ?? null;
+      if (e.id === null) throw new Error(`entry ${e.callerKey}/${e.did} was not stored`);
     }
   }
 }

@@ -9,7 +9,8 @@ import {
 } from './deliveries.js';
 import { queueDigest } from './digest.js';
 import { DIGEST_CADENCES, latestDuePeriod, type DigestCadence } from './digest-period.js';
-import { NotifyLock } from './lock.js';
+import { faultPoint } from '../sync/faults.js';
+import { NamedLock } from '../db/named-lock.js';
 import { createMailer, type Mailer } from './mailer.js';
 import { composeRealtime, decideRealtime, markFolded, markHeld, queueHeldSummaries } from './realtime.js';
 import { MailRenderer, type RenderedMail } from './templates.js';
@@ -57,7 +58,7 @@ const DEFAULT_WEBHOOK_RETRY: RetryPolicy = { baseMs: 30_000, maxMs: 3_600_000, m
 export class Notifier {
   readonly renderer: MailRenderer;
   private readonly mailer: Mailer | null;
-  private readonly lock: NotifyLock;
+  private readonly lock: NamedLock;
   private readonly log: (line: string) => void;
   private readonly mailRetry: RetryPolicy;
   private readonly webhookRetry: RetryPolicy;
@@ -66,7 +67,7 @@ export class Notifier {
   constructor(private readonly options: NotifierOptions) {
     this.renderer = options.renderer ?? new MailRenderer();
     this.mailer = options.mailer === undefined ? createMailer(options.config.mail) : options.mailer;
-    this.lock = new NotifyLock(options.pool, options.config.db.database);
+    this.lock = new NamedLock(options.pool, 'notify', options.config.db.database);
     this.log = options.log ?? (() => {});
     this.mailRetry = options.mailRetry ?? DEFAULT_MAIL_RETRY;
     this.webhookRetry = options.webhookRetry ?? DEFAULT_WEBHOOK_RETRY;
@@ -166,6 +167,7 @@ export class Notifier {
       return true;
     }
     if (!(await markSending(this.pool, d.id))) return true;
+    faultPoint('outbox-sending');
     let code: number;
     try {
       ({ code } = await this.mailer!.send({ ...mail, to, deliveryKey: d.idempotencyKey }));
@@ -177,6 +179,7 @@ export class Notifier {
       return e.responseCode !== undefined;
     }
     this.options.afterAccepted?.(d);
+    faultPoint('outbox-accepted');
     await markSent(this.pool, d, code, notified);
     return true;
   }
@@ -205,6 +208,7 @@ export class Notifier {
       return;
     }
     this.options.afterAccepted?.(d);
+    faultPoint('outbox-accepted');
     await markSent(this.pool, d, result.status, null);
   }
 

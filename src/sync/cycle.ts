@@ -2,17 +2,18 @@ import type { Pool, RowDataPacket } from 'mysql2/promise';
 import type { Config, TenantSettings } from '../config/schema.js';
 import { loadSettings } from '../config/settings-store.js';
 import { CallEndWatcher } from '../cdr/cel-reader.js';
-import { EMPTY_DIRECTORY, loadFreepbxDirectory, type PbxDirectory } from '../cdr/freepbx-directory.js';
+import { freepbxCallDirectory, loadDirectory, type CallDirectory, type TenantOf } from '../cdr/directory.js';
+import { EMPTY_DIRECTORY } from '../cdr/freepbx-directory.js';
 import { countBad, groupByCall, readWindow, rowsDigest } from '../cdr/reader.js';
 import { naiveDatetime, naiveSeconds, type CdrRow } from '../cdr/row.js';
 import { inTransaction } from '../db/pool.js';
-import { extensionTest } from '../detect/channels.js';
 import { classifyCall, type ClassifyOptions } from '../detect/classify.js';
 import { explain } from '../detect/explain.js';
 import type { Verdict } from '../detect/verdict.js';
 import { voicemailLeft } from '../cdr/voicemail-spool.js';
 import type { LedgerEvent } from '../ledger/entries.js';
 import { recordCalls, type ClassifiedCall } from '../ledger/store.js';
+import { faultPoint } from './faults.js';
 import { SettleTracker } from './settle.js';
 import { readState, writeState } from './state.js';
 
@@ -26,8 +27,7 @@ export interface CycleReport {
   events: LedgerEvent[];
 }
 
-/** Which tenant a call belongs to. FreePBX has one tenant, `default`; VitalPBX resolves per call. */
-export type TenantOf = (rows: CdrRow[]) => string;
+export type { TenantOf };
 
 const DIRECTORY_TTL_SECONDS = 300;
 const BATCH = 500;
@@ -40,7 +40,7 @@ const BATCH = 500;
 export class Syncer {
   private tracker: SettleTracker;
   private callEnds: CallEndWatcher;
-  private directory: PbxDirectory = EMPTY_DIRECTORY;
+  private directory: CallDirectory = freepbxCallDirectory(EMPTY_DIRECTORY);
   private directoryAt = 0;
   private lastFullScan = 0;
   private settingsCache = new Map<string, TenantSettings>();
@@ -48,7 +48,8 @@ export class Syncer {
   constructor(
     private readonly pool: Pool,
     private readonly config: Config,
-    private readonly tenantOf: TenantOf = () => 'default',
+    /** Overrides the PBX directory's own tenant resolution (FreePBX: `default`; VitalPBX: per call). */
+    private readonly tenantOf?: TenantOf,
   ) {
     this.tracker = new SettleTracker(config.sync.settleSeconds);
     this.callEnds = new CallEndWatcher(pool, config.db);
@@ -76,6 +77,7 @@ export class Syncer {
     if (cursor) windowStart = Math.max(Math.min(windowStart, naiveSeconds(cursor)), t - this.config.sync.maxCallSeconds);
     const since = naiveDatetime(windowStart);
     const read = await readWindow(this.pool, this.config.db, since);
+    faultPoint('after-read');
     if (full) {
       this.lastFullScan = t;
       await writeState(this.pool, 'bad_rows_window', JSON.stringify(countBad(read.bad)));
@@ -112,8 +114,10 @@ export class Syncer {
   async record(calls: { rows: CdrRow[]; digest: string }[]): Promise<LedgerEvent[]> {
     const byTenant = new Map<string, ClassifiedCall[]>();
     for (const { rows, digest } of calls) {
-      const tenant = this.tenantOf(rows);
-      const verdict = this.withVoicemailMessage(classifyCall(rows, this.classifyOptions(await this.settings(tenant))));
+      const tenant = (this.tenantOf ?? this.directory.tenantOf)(rows);
+      const classified = classifyCall(this.directory.adapt(tenant, rows), this.classifyOptions(await this.settings(tenant), tenant));
+      const verdict = this.withVoicemailMessage(this.directory.present(tenant, classified));
+      faultPoint('after-classify');
       const list = byTenant.get(tenant) ?? [];
       list.push({ verdict, rowsDigest: digest });
       byTenant.set(tenant, list);
@@ -124,6 +128,7 @@ export class Syncer {
       const settings = await this.settings(tenant);
       for (let i = 0; i < list.length; i += BATCH) {
         const result = await inTransaction(this.pool, (conn) => recordCalls(conn, tenant, list.slice(i, i + BATCH), settings));
+        faultPoint('after-commit');
         events.push(...result.events);
       }
     }
@@ -140,12 +145,12 @@ export class Syncer {
     return verdict;
   }
 
-  classifyOptions(settings: TenantSettings): ClassifyOptions {
+  classifyOptions(settings: TenantSettings, tenant: string): ClassifyOptions {
     return {
-      isExtension: extensionTest(this.config.sync.extensions, this.directory.extensions),
+      isExtension: this.directory.isExtension(tenant, this.config.sync.extensions),
       queueAbandonMinWait: settings.queueAbandonMinWait,
       countIvrAbandon: settings.countIvrAbandon,
-      labels: this.directory.labels,
+      labels: this.directory.labels(tenant),
     };
   }
 
@@ -161,7 +166,7 @@ export class Syncer {
   private async refreshDirectory(): Promise<void> {
     const t = Date.now() / 1000;
     if (t - this.directoryAt < DIRECTORY_TTL_SECONDS) return;
-    this.directory = await loadFreepbxDirectory(this.pool, this.config.db);
+    this.directory = await loadDirectory(this.pool, this.config);
     this.directoryAt = t;
   }
 

@@ -6,7 +6,7 @@ import { knownTenants, loadSettings } from '../config/settings-store.js';
 import { expireEntries } from '../ledger/actions.js';
 import type { LedgerEvent } from '../ledger/entries.js';
 import { Syncer, type TenantOf } from './cycle.js';
-import { SyncLock } from './lock.js';
+import { NamedLock } from '../db/named-lock.js';
 
 export interface SyncServiceEvents {
   /** List changes, right after they were committed (the page's live updates listen here). */
@@ -22,9 +22,10 @@ export interface SyncServiceEvents {
  */
 export class SyncService extends EventEmitter<SyncServiceEvents> {
   readonly syncer: Syncer;
-  private lock: SyncLock;
+  private lock: NamedLock;
   private timer: NodeJS.Timeout | null = null;
   private running = false;
+  private lockState: 'acquired' | 'busy' | null = null;
   private retention: cron.ScheduledTask | null = null;
   healthy = true;
   lastError = '';
@@ -32,7 +33,7 @@ export class SyncService extends EventEmitter<SyncServiceEvents> {
   constructor(private readonly pool: Pool, private readonly config: Config, tenantOf?: TenantOf, private readonly log: (line: string) => void = () => {}) {
     super();
     this.syncer = new Syncer(pool, config, tenantOf);
-    this.lock = new SyncLock(pool);
+    this.lock = new NamedLock(pool, 'sync', config.db.database);
   }
 
   start(): void {
@@ -61,7 +62,13 @@ export class SyncService extends EventEmitter<SyncServiceEvents> {
     if (this.running) return;
     this.running = true;
     try {
-      if (!(await this.lock.acquire())) return;
+      const lock = await this.lock.acquire();
+      // Said once per change, so an operator running two instances sees which one works.
+      if (lock !== this.lockState && lock !== 'kept') {
+        this.log(lock === 'acquired' ? 'took the sync lock: this instance syncs' : 'another instance holds the sync lock: standing by');
+      }
+      this.lockState = lock === 'kept' ? 'acquired' : lock;
+      if (lock === 'busy') return;
       const report = await this.syncer.cycle();
       if (report.events.length) this.emit('changes', report.events);
       this.setHealth(true);

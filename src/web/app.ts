@@ -10,7 +10,7 @@ import { calculatorRoutes } from './calculator.js';
 import type { WebContext } from './context.js';
 import { requireCsrf } from './csrf.js';
 import { dashboardRoutes } from './dashboard.js';
-import { entryRoutes } from './entries.js';
+import { callbackRoute, entryRoutes } from './entries.js';
 import { eventRoutes } from './events.js';
 import { Catalogues, defaultI18nDir } from './i18n.js';
 import { loginRoutes } from './login.js';
@@ -61,10 +61,11 @@ export function createApp(opts: AppOptions): express.Express {
   // Static files carry nothing of anyone's: CSS, the page script, chart.js.
   app.use('/assets/css', express.static(join(moduleDir, 'assets', 'css'), { fallthrough: false, index: false }));
   app.use('/assets/js', express.static(join(moduleDir, 'assets', 'js'), { fallthrough: false, index: false }));
-  const vendor = [join(moduleDir, 'build', 'vendor'), join(moduleDir, 'node_modules', 'chart.js', 'dist')].find((d) => existsSync(join(d, 'chart.umd.js')));
+  // tools/build.mjs puts chart.js beside the bundle: the PBX has no node_modules.
+  const chartJs = join(moduleDir, 'build', 'vendor', 'chart.umd.js');
   app.get('/assets/vendor/chart.umd.js', (_req, res) => {
-    if (!vendor) res.status(404).type('text/plain').send('chart.umd.js missing: run tools/build.mjs');
-    else res.sendFile(join(vendor, 'chart.umd.js'), { headers: { 'Cache-Control': 'max-age=86400' } });
+    if (!existsSync(chartJs)) res.status(404).type('text/plain').send('build/vendor/chart.umd.js missing: run tools/build.mjs');
+    else res.sendFile(chartJs, { headers: { 'Cache-Control': 'max-age=86400' } });
   });
 
   app.use(express.json({ limit: '256kb' }));
@@ -79,6 +80,7 @@ export function createApp(opts: AppOptions): express.Express {
   router.get('/', (_req, res) => res.redirect(303, viewerOf(res).links.page('dashboard')));
   dashboardRoutes(router, ctx);
   entryRoutes(router, ctx);
+  callbackRoute(router, ctx);
   settingsRoutes(router, ctx);
   calculatorRoutes(router, ctx);
   eventRoutes(router, ctx);

@@ -1,7 +1,9 @@
 import type { Request, Response, Router } from 'express';
+import type { PbxDirectory } from '../cdr/freepbx-directory.js';
 import { explain } from '../detect/explain.js';
 import type { Verdict } from '../detect/verdict.js';
 import { NotFound, resolveEntry } from '../ledger/actions.js';
+import { AmiError, amiConfigured, originateCallback } from '../pbx/ami.js';
 import type { Entry } from '../ledger/entries.js';
 import { requireChange, viewerOf, type Viewer } from './auth.js';
 import type { WebContext } from './context.js';
@@ -14,7 +16,6 @@ import {
 import { listFilter, type ListFilter } from './filters.js';
 import { renderFile, renderPage } from './render.js';
 import { extensionLabel, routeLabel } from './route-labels.js';
-import type { PbxDirectory } from '../cdr/freepbx-directory.js';
 
 /** The attempts shown with their raw CDR rows; older ones show the verdict only. */
 const CDR_SHOWN = 20;
@@ -164,6 +165,8 @@ export function entryRoutes(router: Router, ctx: WebContext): void {
       journal,
       cdrColumns: CDR_REPORT_COLUMNS,
       resolveUrl: viewer.links.api(`/api/entries/${entry.id}/resolve`),
+      callbackUrl: amiConfigured(ctx.config.ami) && viewer.canChange && !entry.anonymous ? viewer.links.api(`/api/entries/${entry.id}/callback`) : null,
+      callbackExt: entry.lastCallbackExt ?? Object.keys(entry.rang)[0] ?? '',
       backUrl: viewer.links.page('entries'),
     });
   });
@@ -191,10 +194,48 @@ export function entryRoutes(router: Router, ctx: WebContext): void {
   });
 }
 
+/**
+ * Click-to-call-back: AMI rings the user's extension and, when it answers, dials the
+ * caller. What happens next is an ordinary outbound call, which the sync sees in the CDR
+ * and journals (callback_attempted, or cleared as returned).
+ */
+export function callbackRoute(router: Router, ctx: WebContext): void {
+  router.post('/api/entries/:id/callback', requireChange, async (req: Request, res: Response) => {
+    const viewer = viewerOf(res);
+    const { t } = viewer;
+    if (!amiConfigured(ctx.config.ami)) {
+      res.status(409).json({ error: 'no_ami', message: t('Calling back needs the Asterisk Manager Interface (ami.host) configured.') });
+      return;
+    }
+    const ext = String((req.body as { ext?: unknown })?.ext ?? '').trim();
+    if (!/^\d{1,20}$/.test(ext)) {
+      res.status(422).json({ errors: { ext: t('Enter the extension that should ring first.') } });
+      return;
+    }
+    const id = Number(req.params.id);
+    const entry = Number.isSafeInteger(id) ? await findEntry(viewer.scope, id) : null;
+    if (!entry) {
+      res.status(404).json({ error: 'not_found', message: t('No such entry.') });
+      return;
+    }
+    if (entry.anonymous) {
+      res.status(422).json({ errors: { ext: t('A withheld number cannot be called back.') } });
+      return;
+    }
+    try {
+      await originateCallback({ ami: ctx.config.ami, ext, number: entry.callerRaw || entry.caller });
+      res.json({ ok: true, message: t('Extension {ext} is ringing; when it answers, the caller is dialled.', { ext }) });
+    } catch (err) {
+      if (!(err instanceof AmiError) && !(err as NodeJS.ErrnoException).code) throw err;
+      res.status(502).json({ error: 'ami', message: t('The PBX did not place the call: {reason}', { reason: (err as Error).message }) });
+    }
+  });
+}
+
 function verdictName(viewer: Viewer, verdict: string, direction: string): string {
   const { t } = viewer;
   if (direction === 'outbound') return t('Outbound call');
-  const names: Record<string, string> = { missed: t('Missed'), answered: t('Answered'), abandoned: t('Abandoned'), internal: t('Internal call') };
+  const names: Record<string, string> = { missed: t('Missed call'), answered: t('Answered call'), abandoned: t('Abandoned'), internal: t('Internal call') };
   return names[verdict] ?? verdict;
 }
 

@@ -34,9 +34,13 @@ export function rangeFilter(req: Request, today: string, defaultDays = 30): Rang
   let to = day(str(req, 'to')) ?? today;
   let from = day(str(req, 'from')) ?? addDays(to, -(defaultDays - 1));
   if (from > to) [from, to] = [to, from];
+  return { from, to, ...routeAndDid(req) };
+}
+
+function routeAndDid(req: Request): { route: string; did: string } {
   const route = /^(queue|ringgroup|ivr|extension|route):[\w.+*#-]{0,64}$/.test(str(req, 'route')) ? str(req, 'route') : '';
   const did = /^[\w+*#.-]{1,50}$/.test(str(req, 'did')) ? str(req, 'did') : '';
-  return { from, to, route, did };
+  return { route, did };
 }
 
 /** SQL conditions for the route/DID filters on a table with did, route_kind, route_id columns. */
@@ -73,13 +77,11 @@ export interface ListFilter {
 export function listFilter(req: Request): ListFilter {
   const status = str(req, 'status');
   const sort = str(req, 'sort');
-  const base = rangeFilter(req, '9999-12-31');
   return {
     status: status === 'cleared' || status === 'all' ? status : 'open',
     from: day(str(req, 'from')) ?? '',
     to: day(str(req, 'to')) ?? '',
-    route: base.route,
-    did: base.did,
+    ...routeAndDid(req),
     ext: /^\d{1,20}$/.test(str(req, 'ext')) ? str(req, 'ext') : '',
     q: str(req, 'q', 64),
     sort: sort === 'first' || sort === 'count' || sort === 'caller' ? sort : 'last',

@@ -43,17 +43,29 @@ export function testSocket(): string {
   return socket;
 }
 
-export async function freshDatabases(prefix = 't', options: { separateOwnDb?: boolean } = {}): Promise<FreshDatabases> {
+export interface FreshOptions {
+  separateOwnDb?: boolean;
+  /**
+   * 'vitalpbx': the VitalPBX schema set — names.cdr is its `asterisk` database (cdr, cel),
+   * names.pbx its `ombutel` (ombu_* tables), and our tables get a database of their own,
+   * as install.sh sets it up; config.pbx is 'vitalpbx'.
+   */
+  pbx?: 'freepbx' | 'vitalpbx';
+}
+
+export async function freshDatabases(prefix = 't', options: FreshOptions = {}): Promise<FreshDatabases> {
   const socket = testSocket();
   const tag = `${prefix.replace(/\W/g, '_').slice(0, 24)}_${process.pid}_${randomBytes(3).toString('hex')}`;
+  const pbx = options.pbx ?? 'freepbx';
   const names: DatabaseNames = {
     cdr: `${tag}_cdr`,
     pbx: `${tag}_pbx`,
-    own: options.separateOwnDb ? `${tag}_smc` : `${tag}_pbx`,
+    own: options.separateOwnDb || pbx === 'vitalpbx' ? `${tag}_smc` : `${tag}_pbx`,
   };
-  await loadSchemas(socket, { cdrDb: names.cdr, pbxDb: names.pbx, smcDb: names.own });
+  await loadSchemas(socket, { cdrDb: names.cdr, pbxDb: names.pbx, smcDb: names.own, pbx });
   const config: Config = {
     ...DEFAULT_CONFIG,
+    pbx,
     db: {
       ...DEFAULT_CONFIG.db,
       socket,

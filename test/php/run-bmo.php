@@ -1,7 +1,7 @@
 <?php
 // Runs one Smartmissedcalls BMO method the way FreePBX's module admin would, with the test
-// stand-in (freepbx-standin.php) in place of FreePBX: php run-bmo.php install|uninstall|backup
-// (restore reads the backup from stdin). Prints what the module says; exit 1 with the
+// stand-in (freepbx-standin.php) in place of FreePBX: php run-bmo.php install|uninstall|backup,
+// restore (reads the backup from stdin), start|stop (the fwconsole start/stop hooks). Prints what the module says; exit 1 with the
 // message on an exception.
 require __DIR__ . '/freepbx-standin.php';
 require getenv('SMC_MODULE_DIR') . '/Smartmissedcalls.class.php';
@@ -21,6 +21,12 @@ try {
             break;
         case 'restore':
             $bmo->restore(stream_get_contents(STDIN));
+            break;
+        case 'start':
+            $bmo->startFreepbx();
+            break;
+        case 'stop':
+            $bmo->stopFreepbx();
             break;
         default:
             throw new Exception('unknown method ' . $argv[1]);

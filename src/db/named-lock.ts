@@ -1,22 +1,27 @@
+import { createHash } from 'node:crypto';
 import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 
-
 /**
- * Exactly one instance delivers notifications: the one holding a MariaDB named lock on its
- * own connection. The lock dies with the connection, so a killed instance frees it; the
- * instance that takes over knows that every delivery still marked `sending` was cut off.
- * Lock names are server-wide, so the name carries our database: two installs sharing one
- * MariaDB server do not block each other.
+ * "Exactly one instance does this": a MariaDB named lock held on a connection of its own.
+ * The lock dies with the connection, so a killed instance frees it and another takes over.
+ * Lock names are server-wide, so the name carries our database: two installs (or two test
+ * databases) on one MariaDB server do not block each other.
  */
-export class NotifyLock {
+export class NamedLock {
   private conn: PoolConnection | null = null;
   private readonly name: string;
 
-  constructor(private readonly pool: Pool, database: string) {
-    this.name = `smc.notify.${database}`.slice(0, 64);
+  constructor(private readonly pool: Pool, purpose: string, database: string) {
+    const name = `smc.${purpose}.${database}`;
+    // MariaDB lock names are at most 64 characters.
+    this.name = name.length <= 64 ? name : `smc.${purpose}.${createHash('sha1').update(database).digest('hex')}`;
   }
 
-  /** 'kept' when this instance already held it, 'acquired' when it just took it over. */
+  get held(): boolean {
+    return this.conn !== null;
+  }
+
+  /** 'kept' when this instance already held it, 'acquired' when it just took it, 'busy' when another holds it. */
   async acquire(): Promise<'kept' | 'acquired' | 'busy'> {
     if (this.conn) {
       try {

@@ -1,0 +1,94 @@
+import type { Pool, RowDataPacket } from 'mysql2/promise';
+import type { ScenarioName } from '../cdr/generator/label.js';
+import { insertScenarioNow, startLiveTraffic } from '../cdr/generator/live.js';
+import type { SignedClient } from './http.js';
+import { round, spread, type Spread } from './stats.js';
+
+export interface LatencyOptions {
+  pool: Pool;
+  cdrDb: string;
+  client: SignedClient;
+  /** Missed calls to time. */
+  calls: number;
+  /** How many of them start each second. */
+  perSecond: number;
+  /** Other live traffic meanwhile (answered calls, callbacks, internal calls), per minute. */
+  backgroundPerMinute: number;
+  /** Give up on calls not seen this long after their last row. */
+  timeoutMs: number;
+}
+
+export interface Latency extends Spread {
+  /** Missed calls whose entry never appeared within the timeout. */
+  unseen: number;
+}
+
+/** Missed by the team every time, and over within half a minute (a ring group may ring for one). */
+const MISSED: ScenarioName[] = ['queue_missed', 'direct_missed', 'direct_busy'];
+
+/**
+ * Detection latency as a user sees it: from the INSERT of a missed call's last CDR row to
+ * the moment the service's event stream (/api/events, what the page listens to) says its
+ * entry changed. Background calls keep the sync busy meanwhile.
+ */
+export async function measureLatency(options: LatencyOptions): Promise<Latency> {
+  const insertedAt = new Map<string, number>();
+  const waiting = new Set<string>();
+  const samples: number[] = [];
+  const stream = new AbortController();
+  const events = await options.client.get('/api/events', stream.signal);
+  const watching = watchChanges(events, async (at) => {
+    const ids = [...waiting].filter((id) => insertedAt.has(id));
+    if (ids.length === 0) return;
+    const [rows] = await options.pool.query<RowDataPacket[]>(
+      "SELECT linkedid FROM smart_missed_calls_calls WHERE tenant = 'default' AND verdict = 'missed' AND linkedid IN (?)",
+      [ids],
+    );
+    for (const r of rows) {
+      const id = String(r.linkedid);
+      if (!waiting.delete(id)) continue;
+      samples.push(round((at - insertedAt.get(id)!) / 1000, 2));
+    }
+  });
+
+  const background = startLiveTraffic({ pool: options.pool, cdrDb: options.cdrDb, seed: 77, callsPerMinute: options.backgroundPerMinute });
+  const inserts: Promise<void>[] = [];
+  try {
+    for (let i = 0; i < options.calls; i++) {
+      const call = await insertScenarioNow({ pool: options.pool, cdrDb: options.cdrDb, scenario: MISSED[i % MISSED.length]!, seed: 1000 + i });
+      if (!call.label.missed) continue;
+      waiting.add(call.label.linkedid);
+      inserts.push(call.inserted.then(() => void insertedAt.set(call.label.linkedid, performance.now())));
+      await sleep(1000 / options.perSecond);
+    }
+    await Promise.all(inserts);
+    const deadline = performance.now() + options.timeoutMs;
+    while (waiting.size > 0 && performance.now() < deadline) await sleep(100);
+  } finally {
+    await background.stop();
+    stream.abort();
+    await watching.catch(() => {});
+  }
+  return { ...spread(samples), unseen: waiting.size };
+}
+
+/** Calls back, with the arrival time, on each `changes` event of the server-sent stream. */
+async function watchChanges(res: Response, onChange: (at: number) => Promise<void>): Promise<void> {
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    const at = performance.now();
+    buffer += decoder.decode(value, { stream: true });
+    let end: number;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const message = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      if (/^event: changes$/m.test(message)) await onChange(at);
+    }
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

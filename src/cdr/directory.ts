@@ -1,0 +1,45 @@
+import type { Pool } from 'mysql2/promise';
+import type { Config } from '../config/schema.js';
+import { extensionTest, type ExtensionTest } from '../detect/channels.js';
+import type { RouteLabels } from '../detect/classify.js';
+import type { Verdict } from '../detect/verdict.js';
+import { loadFreepbxDirectory, type PbxDirectory } from './freepbx-directory.js';
+import type { CdrRow } from './row.js';
+import { loadVitalpbxDirectory } from './vitalpbx-directory.js';
+
+/** Which tenant a call belongs to. FreePBX has one tenant, `default`; VitalPBX resolves per call. */
+export type TenantOf = (rows: CdrRow[]) => string;
+
+/**
+ * What the sync needs from the PBX's configuration to judge a call, per dialect: whose
+ * call it is, who of that tenant is an extension, what its routes are called, how its
+ * rows read in the classifier's vocabulary, and how the verdict reads in the tenant's
+ * own numbering.
+ */
+export interface CallDirectory {
+  tenantOf: TenantOf;
+  isExtension(tenant: string, ranges: string): ExtensionTest;
+  labels(tenant: string): RouteLabels;
+  /** The rows of one call of this tenant as the classifier reads them (FreePBX contexts). */
+  adapt(tenant: string, rows: CdrRow[]): CdrRow[];
+  /** The verdict with extensions as the tenant's users know them (101, not T2_101). */
+  present(tenant: string, verdict: Verdict): Verdict;
+}
+
+export const FREEPBX_TENANT = 'default';
+
+export function freepbxCallDirectory(directory: PbxDirectory): CallDirectory {
+  return {
+    tenantOf: () => FREEPBX_TENANT,
+    isExtension: (_tenant, ranges) => extensionTest(ranges, directory.extensions),
+    labels: () => directory.labels,
+    adapt: (_tenant, rows) => rows,
+    present: (_tenant, verdict) => verdict,
+  };
+}
+
+/** The PBX's directory for the dialect config.pbx names. */
+export async function loadDirectory(pool: Pool, config: Config): Promise<CallDirectory> {
+  if (config.pbx === 'vitalpbx') return loadVitalpbxDirectory(pool, config.db);
+  return freepbxCallDirectory(await loadFreepbxDirectory(pool, config.db));
+}

@@ -1,0 +1,105 @@
+import type { Command } from 'commander';
+import { timeEndpoints } from '../bench/api-timing.js';
+import { writeHistory } from '../bench/copies.js';
+import { measureCycleCost } from '../bench/cycle-cost.js';
+import { fillCdr } from '../bench/fill.js';
+import { SignedClient } from '../bench/http.js';
+import { measureLatency } from '../bench/latency.js';
+import { peakRssMb, round } from '../bench/stats.js';
+import { backfill } from '../sync/backfill.js';
+import { openApp, type App } from './context.js';
+
+/**
+ * The measuring parts of `npm run bench` (tools/bench.mjs drives them, each in its own
+ * process so its peak memory is its own). Every subcommand prints one JSON line.
+ */
+export function register(program: Command): void {
+  const bench = program.command('bench').description('benchmark parts, driven by `npm run bench` (test and demo databases only)');
+
+  bench
+    .command('fill')
+    .description('write generated CDR traffic ending on a given day into a table')
+    .requiredOption('--table <name>', 'table in the CDR database')
+    .requiredOption('--rows <n>', 'about this many rows', Number)
+    .requiredOption('--last-day <date>', 'YYYY-MM-DD of the newest traffic')
+    .option('--calls-per-day <n>', 'first attempts on a weekday', Number, 2000)
+    .option('--seed <n>', 'generator seed', Number, 9)
+    .action((opts: { table: string; rows: number; lastDay: string; callsPerDay: number; seed: number }, cmd: Command) =>
+      withApp(cmd, async (app) => {
+        const s = await fillCdr({ pool: app.pool, cdrDb: app.config.db.cdrDatabase, cdrTable: opts.table, rows: opts.rows, lastDay: opts.lastDay, callsPerDay: opts.callsPerDay, seed: opts.seed });
+        return { rows: s.rows, calls: s.calls, from: s.from, to: s.to, seconds: round(s.seconds), rowsPerSecond: s.rowsPerSecond };
+      }),
+    );
+
+  bench
+    .command('backfill')
+    .description('time `smc backfill` over a range')
+    .requiredOption('--since <date>', 'start')
+    .requiredOption('--until <date>', 'end')
+    .action((opts: { since: string; until: string }, cmd: Command) =>
+      withApp(cmd, async (app) => {
+        const t = performance.now();
+        const done = await backfill(app.pool, app.config, { since: opts.since, until: opts.until, chunkSeconds: 86_400 });
+        const seconds = (performance.now() - t) / 1000;
+        return { ...done, seconds: round(seconds, 2), rowsPerSecond: Math.round(done.rows / seconds), peakRssMb: peakRssMb() };
+      }),
+    );
+
+  bench
+    .command('history')
+    .description('copy a block of CDR rows into cdr, again and again further back in time, until cdr holds a given number of rows')
+    .requiredOption('--block <table>', 'table in the CDR database holding the generated block')
+    .requiredOption('--rows <n>', 'stop once cdr holds this many rows (the final, newest copy is laid by `bench cycle`)', Number)
+    .action((opts: { block: string; rows: number }, cmd: Command) =>
+      withApp(cmd, async (app) => {
+        const t = performance.now();
+        const rows = await writeHistory({ pool: app.pool, cdrDb: app.config.db.cdrDatabase, cdrTable: app.config.db.cdrTable, blockTable: opts.block }, opts.rows);
+        const seconds = (performance.now() - t) / 1000;
+        return { rows, seconds: round(seconds, 1), rowsPerSecond: Math.round(rows / seconds) };
+      }),
+    );
+
+  bench
+    .command('cycle')
+    .description('time sync cycles as new rows arrive, the block laid into cdr so that it ends now')
+    .requiredOption('--block <table>', 'table in the CDR database holding the generated block')
+    .option('--reps <n>', 'new minutes to time', Number, 3)
+    .action((opts: { block: string; reps: number }, cmd: Command) => withApp(cmd, (app) => measureCycleCost(app.pool, app.config, opts.block, opts.reps)));
+
+  bench
+    .command('latency')
+    .description('time from a missed call\'s last CDR row to its entry on the event stream of a running `smc serve`')
+    .requiredOption('--url <url>', 'where smc serve listens, http://127.0.0.1:port')
+    .option('--calls <n>', 'missed calls to time', Number, 200)
+    .option('--per-second <n>', 'missed calls started per second', Number, 2)
+    .option('--background <n>', 'other live calls per minute', Number, 120)
+    .action((opts: { url: string; calls: number; perSecond: number; background: number }, cmd: Command) =>
+      withApp(cmd, async (app) => {
+        const client = new SignedClient(opts.url, app.config.server.secret);
+        const latency = await measureLatency({
+          pool: app.pool, cdrDb: app.config.db.cdrDatabase, client, calls: opts.calls, perSecond: opts.perSecond,
+          backgroundPerMinute: opts.background, timeoutMs: 60_000,
+        });
+        return { seconds: latency };
+      }),
+    );
+
+  bench
+    .command('api')
+    .description('response times of pages and API routes of a running `smc serve`')
+    .requiredOption('--url <url>', 'where smc serve listens')
+    .option('--requests <n>', 'timed requests per path', Number, 50)
+    .argument('<paths...>', 'paths to time, e.g. /api/dashboard')
+    .action((paths: string[], opts: { url: string; requests: number }, cmd: Command) =>
+      withApp(cmd, async (app) => ({ ms: await timeEndpoints(new SignedClient(opts.url, app.config.server.secret), paths, opts.requests) })),
+    );
+}
+
+async function withApp(cmd: Command, work: (app: App) => Promise<object>): Promise<void> {
+  const app = openApp(cmd);
+  try {
+    process.stdout.write(JSON.stringify(await work(app)) + '\n');
+  } finally {
+    await app.close();
+  }
+}

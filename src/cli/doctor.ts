@@ -1,0 +1,322 @@
+import { execFile } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { connect } from 'node:net';
+import type { Command } from 'commander';
+import type { RowDataPacket } from 'mysql2/promise';
+import { CDR_COLUMNS } from '../cdr/row.js';
+import type { Config } from '../config/schema.js';
+import { MIGRATIONS, schemaVersion } from '../db/migrations.js';
+import { ident, type Pool } from '../db/pool.js';
+import { amiConfigured, probeAmi, type AmiConfig } from '../pbx/ami.js';
+import { openApp } from './context.js';
+import { checkVitalpbx } from './doctor-vitalpbx.js';
+
+/**
+ * `smc doctor`: everything an install needs from the PBX, one line each — ok, warn or
+ * fail, and what to do about it. Checks read and probe; they never change anything
+ * (a missing index is recommended, never created).
+ */
+
+export type Level = 'ok' | 'warn' | 'fail';
+
+export interface CheckResult {
+  check: string;
+  level: Level;
+  message: string;
+  /** What to do; empty when nothing is. */
+  fix: string;
+}
+
+export interface DoctorContext {
+  config: Config;
+  pool: Pool;
+  /** process.versions.node of the Node that runs the service. */
+  nodeVersion: string;
+  probeAmi(ami: AmiConfig): Promise<string>;
+  /** null when the port answers, else why not. */
+  tcpProbe(host: string, port: number): Promise<string | null>;
+  isExecutable(path: string): boolean;
+  /** Runs a command; code null when it could not be started. */
+  run(command: string, args: string[]): Promise<{ code: number | null; stdout: string }>;
+}
+
+export const MIN_NODE_MAJOR = 18;
+
+const result = (check: string, level: Level, message: string, fix = ''): CheckResult => ({ check, level, message, fix });
+
+export function checkNode(ctx: DoctorContext): CheckResult {
+  const major = Number(ctx.nodeVersion.split('.')[0]);
+  if (major >= MIN_NODE_MAJOR) return result('node', 'ok', `Node.js ${ctx.nodeVersion}`);
+  return result('node', 'fail', `Node.js ${ctx.nodeVersion} is older than ${MIN_NODE_MAJOR}`,
+    `install Node.js ${MIN_NODE_MAJOR} or newer (FreePBX 17 / Debian 12: apt-get install nodejs; FreePBX 16 on SNG7 needs a glibc-2.17 build of Node.js ${MIN_NODE_MAJOR}, or an upgrade to FreePBX 17)`);
+}
+
+export async function checkDatabase(ctx: DoctorContext): Promise<CheckResult> {
+  const db = ctx.config.db;
+  const where = db.socket ? `socket ${db.socket}` : `${db.host}:${db.port}`;
+  try {
+    const [rows] = await ctx.pool.query<RowDataPacket[]>('SELECT VERSION() AS v');
+    return result('database', 'ok', `connected to ${where} as ${db.user} (MariaDB/MySQL ${String(rows[0]?.v)})`);
+  } catch (err) {
+    return result('database', 'fail', `cannot connect to ${where} as ${db.user}: ${(err as Error).message}`,
+      'check db.* in config.yaml (on FreePBX they come from /etc/freepbx.conf) and that MariaDB runs');
+  }
+}
+
+/**
+ * Privileges the connected user holds on a database (and optionally one table of it),
+ * from SHOW GRANTS: global, database-level (with its % and _ wildcards) and table-level.
+ */
+export function privilegesOn(grants: string[], database: string, table?: string): Set<string> {
+  const held = new Set<string>();
+  for (const grant of grants) {
+    const m = /^GRANT (.+?) ON (\S+) TO /i.exec(grant);
+    if (!m) continue;
+    const [dbPart, tablePart] = splitTarget(m[2]!);
+    const dbMatches = dbPart === '*' || likePattern(dbPart).test(database);
+    const tableMatches = tablePart === '*' || (table !== undefined && tablePart === table);
+    if (!dbMatches || !tableMatches) continue;
+    for (const raw of m[1]!.split(',')) {
+      const privilege = raw.trim().toUpperCase();
+      if (privilege.includes('(')) continue; // column-level: not enough for our queries
+      if (privilege === 'ALL' || privilege === 'ALL PRIVILEGES') held.add('ALL');
+      else held.add(privilege);
+    }
+  }
+  return held;
+}
+
+function splitTarget(target: string): [string, string] {
+  const parts = target.match(/(`(?:[^`]|``)*`|\*|[^.`]+)/g) ?? [];
+  const unquote = (p: string) => (p.startsWith('`') ? p.slice(1, -1).replace(/``/g, '`') : p);
+  return [unquote(parts[0] ?? ''), unquote(parts[1] ?? '*')];
+}
+
+function likePattern(dbPattern: string): RegExp {
+  let re = '';
+  for (let i = 0; i < dbPattern.length; i++) {
+    const c = dbPattern[i]!;
+    if (c === '\\' && i + 1 < dbPattern.length) re += escapeRegex(dbPattern[++i]!);
+    else if (c === '%') re += '.*';
+    else if (c === '_') re += '.';
+    else re += escapeRegex(c);
+  }
+  return new RegExp(`^${re}$`);
+}
+
+function escapeRegex(c: string): string {
+  return c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function missing(held: Set<string>, needed: string[]): string[] {
+  return held.has('ALL') ? [] : needed.filter((p) => !held.has(p));
+}
+
+export async function checkGrants(ctx: DoctorContext): Promise<CheckResult> {
+  const db = ctx.config.db;
+  const [rows] = await ctx.pool.query<RowDataPacket[]>('SHOW GRANTS FOR CURRENT_USER()');
+  const grants = rows.map((r) => String(Object.values(r)[0]));
+  const problems: string[] = [];
+  const cdrMissing = missing(privilegesOn(grants, db.cdrDatabase, db.cdrTable), ['SELECT']);
+  if (cdrMissing.length) problems.push(`SELECT on ${db.cdrDatabase}.${db.cdrTable}`);
+  const ownMissing = missing(privilegesOn(grants, db.database), ['SELECT', 'CREATE', 'INSERT', 'UPDATE', 'DELETE', 'TRIGGER']);
+  if (ownMissing.length) problems.push(`${ownMissing.join(', ')} on ${db.database}`);
+  if (db.pbxDatabase !== db.database && missing(privilegesOn(grants, db.pbxDatabase), ['SELECT']).length) {
+    problems.push(`SELECT on ${db.pbxDatabase}`);
+  }
+  if (problems.length) {
+    return result('grants', 'fail', `${db.user} lacks ${problems.join('; ')}`,
+      `as the MariaDB root user: GRANT <privileges> ON <database>.* TO '${db.user}'@'<host>' for each line above`);
+  }
+  const dropMissing = missing(privilegesOn(grants, db.database), ['DROP']);
+  if (dropMissing.length) {
+    return result('grants', 'warn', `${db.user} may not DROP tables in ${db.database}: uninstall cannot remove ours`,
+      `GRANT DROP ON ${db.database}.* TO '${db.user}'@'<host>' before uninstalling`);
+  }
+  return result('grants', 'ok', `${db.user} may read ${db.cdrDatabase}.${db.cdrTable} and manage our tables in ${db.database}`);
+}
+
+export async function checkCdrTable(ctx: DoctorContext): Promise<CheckResult[]> {
+  const db = ctx.config.db;
+  const name = `${db.cdrDatabase}.${db.cdrTable}`;
+  const [columns] = await ctx.pool.query<RowDataPacket[]>(
+    'SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
+    [db.cdrDatabase, db.cdrTable],
+  );
+  if (columns.length === 0) {
+    return [result('cdr table', 'fail', `${name} does not exist or cannot be seen by ${db.user}`,
+      'check db.cdr_database / db.cdr_table (FreePBX: CDRDBNAME, CDRDBTABLENAME in Advanced Settings) and the grants')];
+  }
+  const have = new Set(columns.map((r) => String(r.c).toLowerCase()));
+  const absent = CDR_COLUMNS.filter((c) => !have.has(c));
+  const out: CheckResult[] = [];
+  out.push(absent.length
+    ? result('cdr columns', 'fail', `${name} lacks ${absent.join(', ')}`,
+      'FreePBX\'s cdr module adds these columns: fwconsole ma install cdr (or upgrade it), then fwconsole reload')
+    : result('cdr columns', 'ok', `${name} has every column we read`));
+
+  const [indexes] = await ctx.pool.query<RowDataPacket[]>(
+    `SELECT DISTINCT COLUMN_NAME AS c FROM information_schema.STATISTICS
+     WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND SEQ_IN_INDEX = 1`,
+    [db.cdrDatabase, db.cdrTable],
+  );
+  const leading = new Set(indexes.map((r) => String(r.c).toLowerCase()));
+  const unindexed = ['calldate', 'linkedid'].filter((c) => have.has(c) && !leading.has(c));
+  out.push(unindexed.length
+    ? result('cdr indexes', 'warn', `${name} has no index starting with ${unindexed.join(', ')}; reading works, but slower on big tables`,
+      `when the PBX is quiet: ${unindexed.map((c) => `ALTER TABLE ${ident(db.cdrDatabase)}.${ident(db.cdrTable)} ADD INDEX ${ident(c)} (${ident(c)});`).join(' ')} (we never change the PBX's tables ourselves)`)
+    : result('cdr indexes', 'ok', `${name} has indexes on calldate and linkedid`));
+  return out;
+}
+
+export async function checkCel(ctx: DoctorContext): Promise<CheckResult> {
+  const db = ctx.config.db;
+  let enabled: boolean | null = null;
+  try {
+    const [rows] = await ctx.pool.query<RowDataPacket[]>(
+      `SELECT value FROM ${ident(db.pbxDatabase)}.freepbx_settings WHERE keyword = 'CEL_ENABLED'`,
+    );
+    if (rows.length) enabled = ['1', 'true', 'yes'].includes(String(rows[0]!.value).toLowerCase());
+  } catch {
+    // Not FreePBX (no freepbx_settings): the cel table alone tells.
+  }
+  let latest: string | null = null;
+  try {
+    const [rows] = await ctx.pool.query<RowDataPacket[]>(
+      `SELECT eventtime FROM ${ident(db.cdrDatabase)}.${ident(db.celTable)} ORDER BY id DESC LIMIT 1`,
+    );
+    latest = rows.length ? String(rows[0]!.eventtime) : null;
+  } catch {
+    latest = null;
+  }
+  if (enabled === false) {
+    return result('cel', 'ok', 'CEL is off; CDR alone is enough', 'optional: turn on "Enable CEL Reporting" (CEL_ENABLED) in Advanced Settings for exact call ends');
+  }
+  if (latest === null) {
+    return result('cel', enabled ? 'warn' : 'ok', enabled ? 'CEL_ENABLED is on but the cel table has no events' : 'no CEL events; CDR alone is enough',
+      enabled ? 'fwconsole reload, then place a test call; check that Asterisk loads cel_odbc / cel_custom' : '');
+  }
+  return result('cel', 'ok', `CEL events are recorded (latest ${latest})`);
+}
+
+export async function checkAmi(ctx: DoctorContext): Promise<CheckResult> {
+  const ami = ctx.config.ami;
+  if (!amiConfigured(ami)) {
+    return result('ami', 'warn', 'AMI is not configured: click-to-call-back is off', 'set ami.host, ami.user, ami.secret in config.yaml (FreePBX: AMPMGRUSER / AMPMGRPASS)');
+  }
+  try {
+    const banner = await ctx.probeAmi(ami);
+    return result('ami', 'ok', `logged in to ${ami.host}:${ami.port} as ${ami.user} (${banner})`);
+  } catch (err) {
+    return result('ami', 'fail', (err as Error).message, 'check ami.* in config.yaml against /etc/asterisk/manager.conf (and manager_custom.conf)');
+  }
+}
+
+export async function checkMail(ctx: DoctorContext): Promise<CheckResult> {
+  const mail = ctx.config.mail;
+  if (mail.transport === 'none') {
+    return result('mail', 'warn', 'mail.transport is none: no digest or alert e-mail is sent', 'set mail.transport to sendmail or smtp');
+  }
+  if (mail.transport === 'sendmail') {
+    return ctx.isExecutable(mail.sendmailPath)
+      ? result('mail', 'ok', `sendmail at ${mail.sendmailPath}`)
+      : result('mail', 'fail', `${mail.sendmailPath} is missing or not executable`, 'install a mail transfer agent (postfix) or set mail.transport: smtp');
+  }
+  const problem = await ctx.tcpProbe(mail.host, mail.port);
+  return problem === null
+    ? result('mail', 'ok', `SMTP server ${mail.host}:${mail.port} answers`)
+    : result('mail', 'fail', `SMTP server ${mail.host}:${mail.port}: ${problem}`, 'check mail.host / mail.port and the firewall');
+}
+
+export async function checkSchema(ctx: DoctorContext): Promise<CheckResult> {
+  const latest = Math.max(...MIGRATIONS.map((m) => m.version));
+  const current = await schemaVersion(ctx.pool);
+  return current >= latest
+    ? result('schema', 'ok', `our tables are at version ${current}`)
+    : result('schema', 'fail', `our tables are at version ${current}, this build needs ${latest}`, 'smc migrate');
+}
+
+/** Best effort: FreePBX's `fwconsole pm2 --list` table; absent fwconsole means not FreePBX. */
+export async function checkService(ctx: DoctorContext): Promise<CheckResult> {
+  const listed = await ctx.run('fwconsole', ['pm2', '--list']);
+  if (listed.code === null) return result('service', 'ok', 'fwconsole not found: not a FreePBX box, pm2 not checked');
+  if (listed.code !== 0) return result('service', 'warn', 'fwconsole pm2 --list failed', 'run it as root to see why');
+  const row = listed.stdout.split('\n').find((line) => /^\|\s*smartmissedcalls\s*\|/.test(line));
+  const status = row?.split('|')[3]?.trim();
+  if (status === 'online') return result('service', 'ok', 'smartmissedcalls runs under pm2');
+  return result('service', 'fail', row ? `smartmissedcalls is ${status} under pm2` : 'smartmissedcalls is not known to pm2',
+    row ? 'fwconsole pm2 --restart smartmissedcalls; fwconsole pm2 --log smartmissedcalls shows why it stopped' : 'fwconsole start smartmissedcalls');
+}
+
+/** Every check in order; after a failed connection the database checks are skipped. */
+export async function runDoctor(ctx: DoctorContext): Promise<CheckResult[]> {
+  const out = [checkNode(ctx)];
+  const database = await checkDatabase(ctx);
+  out.push(database);
+  if (database.level !== 'fail') {
+    out.push(await checkGrants(ctx), ...(await checkCdrTable(ctx)), await checkCel(ctx), await checkSchema(ctx));
+    if (ctx.config.pbx === 'vitalpbx') out.push(...(await checkVitalpbx(ctx)));
+  }
+  out.push(await checkAmi(ctx), await checkMail(ctx), await checkService(ctx));
+  return out;
+}
+
+export function formatResult(r: CheckResult): string {
+  return `${r.level.padEnd(4)}  ${r.check}: ${r.message}${r.fix ? `\n      → ${r.fix}` : ''}`;
+}
+
+function tcpProbe(host: string, port: number): Promise<string | null> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: 5000 });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(null);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve('no answer within 5 s');
+    });
+    socket.once('error', (err) => resolve(err.message));
+  });
+}
+
+function run(command: string, args: string[]): Promise<{ code: number | null; stdout: string }> {
+  return new Promise((resolve) => {
+    execFile(command, args, { timeout: 30_000 }, (err, stdout) => {
+      if (!err) return resolve({ code: 0, stdout });
+      const code = err.code === 'ENOENT' ? null : typeof err.code === 'number' ? err.code : 1;
+      resolve({ code, stdout: String(stdout) });
+    });
+  });
+}
+
+export function register(program: Command): void {
+  program
+    .command('doctor')
+    .description('check what the service needs from the PBX: Node, database grants, cdr columns and indexes, CEL, AMI, mail, pm2')
+    .action(async (_opts: unknown, command: Command) => {
+      const app = openApp(command);
+      try {
+        const results = await runDoctor({
+          config: app.config,
+          pool: app.pool,
+          nodeVersion: process.versions.node,
+          probeAmi: (ami) => probeAmi(ami),
+          tcpProbe,
+          isExecutable: (path) => {
+            try {
+              accessSync(path, constants.X_OK);
+              return true;
+            } catch {
+              return false;
+            }
+          },
+          run,
+        });
+        for (const r of results) process.stdout.write(formatResult(r) + '\n');
+        if (results.some((r) => r.level === 'fail')) process.exitCode = 1;
+      } finally {
+        await app.close();
+      }
+    });
+}

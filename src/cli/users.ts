@@ -1,0 +1,100 @@
+import type { Command } from 'commander';
+import { readVitalpbxDirectory } from '../cdr/vitalpbx-directory.js';
+import { FREEPBX_TENANT } from '../cdr/directory.js';
+import { addAccount, listAccounts, removeAccount, setPassword, verifyLogin, type AccountRole } from '../config/accounts.js';
+import type { Config } from '../config/schema.js';
+import type { Pool } from '../db/pool.js';
+import { openApp } from './context.js';
+
+/** The password comes on stdin (one line), never on the command line where `ps` shows it. */
+async function passwordFromStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+/** A tenant the PBX has: VitalPBX's ombu_tenants names, FreePBX's single `default`. */
+async function checkTenant(pool: Pool, config: Config, tenant: string): Promise<void> {
+  const known = config.pbx === 'vitalpbx' ? (await readVitalpbxDirectory(pool, config.db)).tenants.map((t) => t.key) : [FREEPBX_TENANT];
+  if (!known.includes(tenant)) throw new Error(`'${tenant}' is not a tenant of this PBX (tenants: ${known.join(', ')})`);
+}
+
+/**
+ * `smc users …`: the per-tenant accounts the super admin manages where the PBX's own
+ * login cannot be verified (VitalPBX). The PHP glue calls `users verify`.
+ */
+export function register(program: Command): void {
+  const users = program.command('users').description('per-tenant accounts for the VitalPBX page (password on stdin)');
+
+  users
+    .command('add <user>')
+    .description('create an account of one tenant; the password is read from stdin')
+    .requiredOption('--tenant <tenant>', 'the tenant the account sees (VitalPBX: the tenant name)')
+    .option('--role <role>', 'admin (resolve, settings), viewer (look only) or superadmin (all tenants)', 'admin')
+    .action(async (user: string, opts: { tenant: string; role: string }, cmd: Command) => {
+      const app = openApp(cmd);
+      try {
+        await checkTenant(app.pool, app.config, opts.tenant);
+        await addAccount(app.pool, { user, tenant: opts.tenant, role: opts.role as AccountRole }, await passwordFromStdin());
+        process.stdout.write(`added ${user} (${opts.role} of ${opts.tenant})\n`);
+      } finally {
+        await app.close();
+      }
+    });
+
+  users
+    .command('passwd <user>')
+    .description('set a new password, read from stdin')
+    .action(async (user: string, _opts: unknown, cmd: Command) => {
+      const app = openApp(cmd);
+      try {
+        await setPassword(app.pool, user, await passwordFromStdin());
+        process.stdout.write(`password of ${user} changed\n`);
+      } finally {
+        await app.close();
+      }
+    });
+
+  users
+    .command('remove <user>')
+    .description('delete an account')
+    .action(async (user: string, _opts: unknown, cmd: Command) => {
+      const app = openApp(cmd);
+      try {
+        await removeAccount(app.pool, user);
+        process.stdout.write(`removed ${user}\n`);
+      } finally {
+        await app.close();
+      }
+    });
+
+  users
+    .command('list')
+    .description('accounts, by tenant')
+    .option('--tenant <tenant>', 'only this tenant')
+    .action(async (opts: { tenant?: string }, cmd: Command) => {
+      const app = openApp(cmd);
+      try {
+        for (const a of await listAccounts(app.pool, opts.tenant)) process.stdout.write(`${a.tenant}\t${a.user}\t${a.role}\n`);
+      } finally {
+        await app.close();
+      }
+    });
+
+  users
+    .command('verify <user>')
+    .description('check a login (password on stdin): prints {"user","tenant","role"} and exits 0, or exits 1')
+    .action(async (user: string, _opts: unknown, cmd: Command) => {
+      const app = openApp(cmd);
+      try {
+        const account = await verifyLogin(app.pool, user, await passwordFromStdin());
+        if (!account) {
+          process.exitCode = 1;
+          return;
+        }
+        process.stdout.write(JSON.stringify(account) + '\n');
+      } finally {
+        await app.close();
+      }
+    });
+}

@@ -1,0 +1,237 @@
+import { connect, type Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
+
+/**
+ * A small Asterisk Manager Interface client for the two things we do with AMI: check that
+ * it answers (smc doctor) and place a click-to-call-back (Originate). One connection per
+ * use: log in, act, log off. AMI is line-based: after a one-line banner, every message is
+ * "Key: Value" lines ended by a blank line; a response carries the ActionID we sent, and
+ * events (Event: …) may arrive in between and are skipped.
+ */
+
+export interface AmiConfig {
+  host: string;
+  port: number;
+  user: string;
+  secret: string;
+}
+
+export class AmiError extends Error {}
+
+export type AmiMessage = Record<string, string>;
+
+const DEFAULT_TIMEOUT_MS = 5000;
+
+/** Extensions and numbers go into AMI header lines: only dialable characters may. */
+const EXTENSION = /^[0-9A-Za-z*#+_-]{1,32}$/;
+const NUMBER = /^\+?[0-9*#]{1,32}$/;
+
+export function amiConfigured(ami: AmiConfig): boolean {
+  return ami.host !== '' && ami.user !== '' && ami.secret !== '';
+}
+
+export interface OriginateRequest {
+  ami: AmiConfig;
+  /** The extension that rings first and, when answered, calls the number. */
+  ext: string;
+  /** The caller to call back, as the PBX would dial it from that extension. */
+  number: string;
+  /**
+   * 'local' (default): Local/<ext>@from-internal, which rings every device of the
+   * extension whatever its technology and follows its FreePBX settings; 'pjsip' rings
+   * the PJSIP endpoint named <ext> directly.
+   */
+  channel?: 'local' | 'pjsip';
+  context?: string;
+  timeoutMs?: number;
+}
+
+export interface OriginateResult {
+  actionId: string;
+  message: string;
+}
+
+/**
+ * Rings the extension and, when it answers, dials the number from it (Async Originate:
+ * the answer means "queued", not "answered"). CallerID carries the extension as number,
+ * so FreePBX's outbound route applies the extension's own outbound caller ID and the CDR
+ * shows the callback as that extension's call; its name shows the number being called
+ * on the extension's phone.
+ */
+export async function originateCallback(req: OriginateRequest): Promise<OriginateResult> {
+  if (!amiConfigured(req.ami)) throw new AmiError('AMI is not configured (ami.host, ami.user, ami.secret)');
+  if (!EXTENSION.test(req.ext)) throw new AmiError(`'${req.ext}' is not an extension`);
+  const number = req.number.replace(/[\s().-]/g, '');
+  if (!NUMBER.test(number)) throw new AmiError(`'${req.number}' is not a number that can be dialled`);
+  const context = req.context ?? 'from-internal';
+  if (!/^[\w-]{1,80}$/.test(context)) throw new AmiError(`'${context}' is not a dialplan context`);
+
+  const session = await AmiSession.open(req.ami, req.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  try {
+    await session.login();
+    const actionId = session.nextActionId();
+    const response = await session.action({
+      Action: 'Originate',
+      Channel: req.channel === 'pjsip' ? `PJSIP/${req.ext}` : `Local/${req.ext}@${context}`,
+      Context: context,
+      Exten: number,
+      Priority: '1',
+      CallerID: `"${number}" <${req.ext}>`,
+      Async: 'true',
+      ActionID: actionId,
+    });
+    if (response.Response !== 'Success') {
+      throw new AmiError(`AMI refused the Originate: ${response.Message ?? response.Response ?? 'no reason given'}`);
+    }
+    await session.logoff();
+    return { actionId, message: response.Message ?? '' };
+  } finally {
+    session.close();
+  }
+}
+
+/** Logs in and out; resolves with the banner (e.g. "Asterisk Call Manager/7.0.3"). */
+export async function probeAmi(ami: AmiConfig, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<string> {
+  const session = await AmiSession.open(ami, timeoutMs);
+  try {
+    await session.login();
+    await session.logoff();
+    return session.banner;
+  } finally {
+    session.close();
+  }
+}
+
+class AmiSession {
+  private buffer = '';
+  private messages: AmiMessage[] = [];
+  private waiter: (() => void) | null = null;
+  private failure: Error | null = null;
+  private ended = false;
+  private counter = 0;
+  private readonly idPrefix = randomBytes(4).toString('hex');
+
+  private constructor(
+    private readonly socket: Socket,
+    private readonly config: AmiConfig,
+    private readonly timeoutMs: number,
+    public banner: string,
+  ) {}
+
+  static async open(config: AmiConfig, timeoutMs: number): Promise<AmiSession> {
+    const where = `${config.host}:${config.port}`;
+    const socket = connect({ host: config.host, port: config.port });
+    socket.setEncoding('utf8');
+    const session = new AmiSession(socket, config, timeoutMs, '');
+    socket.on('data', (chunk: string) => session.receive(chunk));
+    socket.on('error', (err) => session.fail(new AmiError(`AMI at ${where}: ${err.message}`)));
+    socket.on('close', () => {
+      session.ended = true;
+      session.wake();
+    });
+    await session.waitFor(() => session.banner !== '', 'the AMI banner');
+    if (!session.banner.startsWith('Asterisk Call Manager/')) {
+      session.close();
+      throw new AmiError(`${where} is not an Asterisk Manager Interface (it said '${session.banner.slice(0, 60)}')`);
+    }
+    return session;
+  }
+
+  nextActionId(): string {
+    this.counter += 1;
+    return `smc-${this.idPrefix}-${this.counter}`;
+  }
+
+  async login(): Promise<void> {
+    const response = await this.action({
+      Action: 'Login',
+      Username: this.config.user,
+      Secret: this.config.secret,
+      Events: 'off',
+      ActionID: this.nextActionId(),
+    });
+    if (response.Response !== 'Success') {
+      throw new AmiError(`AMI login refused for user '${this.config.user}': ${response.Message ?? 'no reason given'}`);
+    }
+  }
+
+  /** Asterisk answers "Goodbye" and hangs up; a hang-up without the answer is as good. */
+  async logoff(): Promise<void> {
+    try {
+      await this.action({ Action: 'Logoff', ActionID: this.nextActionId() });
+    } catch (err) {
+      if (!this.ended) throw err;
+    }
+  }
+
+  /** Sends one action and waits for the response that carries its ActionID. */
+  async action(fields: AmiMessage): Promise<AmiMessage> {
+    for (const [key, value] of Object.entries(fields)) {
+      if (/[\r\n]/.test(key) || /[\r\n]/.test(value)) throw new AmiError(`AMI field ${key} contains a line break`);
+    }
+    const actionId = fields.ActionID!;
+    this.socket.write(Object.entries(fields).map(([k, v]) => `${k}: ${v}\r\n`).join('') + '\r\n');
+    let found: AmiMessage | undefined;
+    await this.waitFor(() => {
+      const index = this.messages.findIndex((m) => m.ActionID === actionId && m.Response !== undefined);
+      if (index >= 0) found = this.messages.splice(index, 1)[0];
+      return found !== undefined;
+    }, `the answer to ${fields.Action}`);
+    return found!;
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private receive(chunk: string): void {
+    this.buffer += chunk;
+    if (this.banner === '') {
+      const end = this.buffer.indexOf('\r\n');
+      if (end < 0) return this.wake();
+      this.banner = this.buffer.slice(0, end);
+      this.buffer = this.buffer.slice(end + 2);
+    }
+    for (let end = this.buffer.indexOf('\r\n\r\n'); end >= 0; end = this.buffer.indexOf('\r\n\r\n')) {
+      const block = this.buffer.slice(0, end);
+      this.buffer = this.buffer.slice(end + 4);
+      const message: AmiMessage = {};
+      for (const line of block.split('\r\n')) {
+        const colon = line.indexOf(':');
+        if (colon > 0) message[line.slice(0, colon).trim()] = line.slice(colon + 1).trim();
+      }
+      // Events are not answers to our actions; with Events: off few arrive at all.
+      if (message.Event === undefined) this.messages.push(message);
+    }
+    this.wake();
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    this.wake();
+  }
+
+  private wake(): void {
+    const w = this.waiter;
+    this.waiter = null;
+    w?.();
+  }
+
+  private async waitFor(ready: () => boolean, what: string): Promise<void> {
+    const deadline = Date.now() + this.timeoutMs;
+    for (;;) {
+      if (ready()) return;
+      if (this.failure) throw this.failure;
+      if (this.ended) throw new AmiError(`AMI at ${this.config.host}:${this.config.port} closed the connection while we waited for ${what}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new AmiError(`AMI at ${this.config.host}:${this.config.port} did not send ${what} within ${this.timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiter = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  }
+}

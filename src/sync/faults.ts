@@ -1,0 +1,37 @@
+/**
+ * Crash injection for the reliability tests: SMC_FAULT="<point>:<probability>[,...]" makes
+ * the process kill itself with SIGKILL when it reaches a named point — no finally blocks,
+ * no rollback from our side, exactly what a power cut or `kill -9` does there. Without
+ * SMC_FAULT every point is a no-op. The points:
+ *
+ *   after-read      the CDR window was read, nothing written yet
+ *   after-classify  a call was classified, not yet recorded
+ *   in-ledger       inside the ledger transaction, after its writes, before COMMIT
+ *   after-commit    the ledger transaction committed, the cursor not yet moved
+ *   outbox-sending  a delivery is marked `sending`, not yet handed to the mail server
+ *   outbox-accepted the mail server accepted a delivery, not yet marked `sent`
+ */
+export type FaultPoint = 'after-read' | 'after-classify' | 'in-ledger' | 'after-commit' | 'outbox-sending' | 'outbox-accepted';
+
+const armed = parseFaults(process.env.SMC_FAULT ?? '');
+
+export function parseFaults(spec: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const at = part.lastIndexOf(':');
+    const name = at < 0 ? part : part.slice(0, at);
+    const p = at < 0 ? 1 : Number(part.slice(at + 1));
+    if (!Number.isFinite(p) || p < 0 || p > 1) throw new Error(`SMC_FAULT: '${part}' needs a probability between 0 and 1`);
+    out.set(name, p);
+  }
+  return out;
+}
+
+export function faultPoint(name: FaultPoint): void {
+  if (armed.size === 0) return;
+  const p = armed.get(name) ?? armed.get('*') ?? 0;
+  if (p > 0 && Math.random() < p) {
+    process.stderr.write(`fault injected at ${name}\n`);
+    process.kill(process.pid, 'SIGKILL');
+  }
+}

@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { repoRoot } from './harness/db.js';
+
+const run = promisify(execFile);
+
+test('`npm run bench -- --quick` measures every quality bar and writes them to a results file', { timeout: 10 * 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'smc-bench-test-'));
+  try {
+    const out = join(dir, 'results.json');
+    // --no-build: the test run has built already, and a rebuild would replace the compiled tests under way.
+    const { stdout } = await run(process.execPath, ['tools/bench.mjs', '--quick', '--no-build', '--out', out], {
+      cwd: repoRoot(), maxBuffer: 16 * 2 ** 20,
+    });
+    const results = JSON.parse(readFileSync(out, 'utf8'));
+    assert.equal(results.mode, 'quick');
+    assert.ok(results.backfill.rows > 0 && results.backfill.calls > 0, 'the backfill classified the generated rows');
+    assert.ok(Number.isFinite(results.backfill.speedRatio) && results.backfill.speedRatio > 0);
+    assert.ok(results.cycle.large.cdrRows > results.cycle.small.cdrRows, 'the large cdr table is larger');
+    assert.ok(Number.isFinite(results.cycle.costRatio) && results.cycle.costRatio > 0);
+    assert.ok(results.latency.n > 0, 'missed calls were seen on the event stream');
+    assert.ok(results.api.calls > 0 && results.api.entries > 0);
+    for (const [path, ms] of Object.entries<{ p50: number; p95: number }>(results.api.ms)) {
+      assert.ok(ms.p50 > 0 && ms.p95 >= ms.p50, `${path} was timed`);
+    }
+    assert.ok(results.memory.servePeakRssMb > 0);
+    assert.deepEqual(
+      results.goals.map((g: { name: string }) => g.name),
+      ['backfill speed vs bare GROUP BY scan', 'sync cycle cost, large/small cdr', 'detection latency p95 (s)', 'dashboard/list p95, worst route (ms)', 'smc serve peak RSS (MB)'],
+    );
+    for (const g of results.goals) assert.equal(typeof g.met, 'boolean', `${g.name} says whether it is met`);
+    assert.match(stdout, /backfill speed vs bare GROUP BY scan .* goal >= 0.5/, 'the table is printed');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

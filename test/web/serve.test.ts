@@ -1,0 +1,111 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { freshDatabases, repoRoot, type FreshDatabases } from '../harness/db.js';
+import { signIdentity } from '../../src/web/identity.js';
+
+const SECRET = 'serve-test-secret-0123456789abcdef';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen({ host: '127.0.0.1', port: 0 }, () => {
+      const port = (s.address() as AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function get(target: { socketPath: string } | { host: string; port: number }, path: string): Promise<{ status: number; body: string }> {
+  const signed = signIdentity(SECRET, { user: 'ana', tenant: 'default', role: 'admin', lang: 'en', ts: Math.floor(Date.now() / 1000) });
+  return new Promise((resolve, reject) => {
+    const req = request({ ...target, path, headers: { 'x-smc-identity': signed.header, 'x-smc-signature': signed.signature } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function until<T>(probe: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      return await probe();
+    } catch {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+function exitOf(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+describe('smc serve', () => {
+  let db: FreshDatabases;
+  let dir: string;
+
+  before(async () => {
+    db = await freshDatabases('serve');
+    dir = mkdtempSync(join(tmpdir(), 'smc-serve-'));
+  });
+
+  after(async () => {
+    await db?.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function configFile(listen: string): string {
+    const path = join(dir, `config-${Math.random().toString(36).slice(2)}.yaml`);
+    writeFileSync(path, stringify({
+      pbx: 'freepbx',
+      db: { socket: db.socket, user: 'root', database: db.names.own, cdr_database: db.names.cdr, pbx_database: db.names.pbx },
+      server: { listen, secret: SECRET },
+      sync: { interval_seconds: 1, settle_seconds: 1 },
+    }));
+    return path;
+  }
+
+  function serve(config: string): ChildProcess {
+    return spawn(process.execPath, [join(repoRoot(), 'build', 'smc.js'), '--config', config, 'serve'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  }
+
+  test('serves the pages on a loopback port and stops cleanly on SIGTERM', async () => {
+    const port = await freePort();
+    const child = serve(configFile(`127.0.0.1:${port}`));
+    const exited = exitOf(child);
+    const health = await until(() => get({ host: '127.0.0.1', port }, '/api/health'));
+    assert.equal(health.status, 200);
+    const page = await get({ host: '127.0.0.1', port }, '/dashboard');
+    assert.equal(page.status, 200);
+    assert.match(page.body, /data-chart="daily"/);
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+  });
+
+  test('serves on a unix socket', async () => {
+    const socketPath = join(dir, 'smc.sock');
+    const child = serve(configFile(`unix:${socketPath}`));
+    const exited = exitOf(child);
+    const health = await until(() => get({ socketPath }, '/api/health'));
+    assert.equal(health.status, 200);
+    child.kill('SIGINT');
+    assert.equal(await exited, 0);
+  });
+
+  test('refuses to listen on a public address', async () => {
+    const child = serve(configFile('0.0.0.0:8093'));
+    let stderr = '';
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    assert.equal(await exitOf(child), 1);
+    assert.match(stderr, /server\.listen: '0\.0\.0\.0:8093' must be a loopback host:port/);
+  });
+});

@@ -1,0 +1,74 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { freshDatabases, repoRoot, type FreshDatabases } from '../harness/db.js';
+import { callVerdict, record } from '../helpers/ledger-calls.js';
+import { SyncService } from '../../src/sync/service.js';
+import { createApp } from '../../src/web/app.js';
+import { signIdentity, type Identity } from '../../src/web/identity.js';
+
+const SECRET = 'tenant-test-secret-0123456789abcd';
+
+describe('tenants', () => {
+  let db: FreshDatabases;
+  let server: Server;
+  let base: string;
+  let sync: SyncService;
+  let mine: number;
+  let theirs: number;
+
+  before(async () => {
+    db = await freshDatabases('webtenant');
+    const a = await record(db.pool, 'alpha', [callVerdict('missed', { caller: '0722111222', at: '2026-11-20 10:00:00' })]);
+    const b = await record(db.pool, 'beta', [callVerdict('missed', { caller: '0733444555', at: '2026-11-20 11:00:00' })]);
+    mine = a.events[0]!.entry.id!;
+    theirs = b.events[0]!.entry.id!;
+    const config = { ...db.config, server: { ...db.config.server, secret: SECRET } };
+    sync = new SyncService(db.pool, config);
+    server = await new Promise<Server>((resolve) => {
+      const s = createApp({ pool: db.pool, config, sync, moduleDir: repoRoot() }).listen({ host: '127.0.0.1', port: 0 }, () => resolve(s));
+    });
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  after(async () => {
+    server?.closeAllConnections();
+    await new Promise((r) => server?.close(r));
+    await db?.cleanup();
+  });
+
+  function as(who: Omit<Identity, 'ts' | 'lang'>): Record<string, string> {
+    const signed = signIdentity(SECRET, { ...who, lang: 'en', ts: Math.floor(Date.now() / 1000) });
+    return { 'x-smc-identity': signed.header, 'x-smc-signature': signed.signature };
+  }
+
+  test("a tenant admin sees only their tenant's entries, in the list, the export and the detail", async () => {
+    const headers = as({ user: 'ana', tenant: 'alpha', role: 'admin' });
+    const list = (await (await fetch(`${base}/api/entries?status=all`, { headers })).json()) as { entries: { id: number }[] };
+    assert.deepEqual(list.entries.map((e) => e.id), [mine]);
+    const csv = await (await fetch(`${base}/api/entries.csv?status=all`, { headers })).text();
+    assert.match(csv, /0722111222/);
+    assert.doesNotMatch(csv, /0733444555/);
+    assert.equal((await fetch(`${base}/entries/${theirs}`, { headers })).status, 404);
+    const detail = await fetch(`${base}/entries/${mine}`, { headers });
+    assert.equal(detail.status, 200);
+    assert.doesNotMatch(await detail.text(), /smc-callback/, 'without AMI there is no call-back button');
+  });
+
+  test('asking for another tenant with ?tenant= changes nothing for a tenant admin', async () => {
+    const headers = as({ user: 'ana', tenant: 'alpha', role: 'admin' });
+    const list = (await (await fetch(`${base}/api/entries?status=all&tenant=beta`, { headers })).json()) as { entries: { id: number }[] };
+    assert.deepEqual(list.entries.map((e) => e.id), [mine]);
+  });
+
+  test('a superadmin may switch tenant with ?tenant=', async () => {
+    const headers = as({ user: 'root', tenant: 'alpha', role: 'superadmin' });
+    const list = (await (await fetch(`${base}/api/entries?status=all&tenant=beta`, { headers })).json()) as { entries: { id: number }[] };
+    assert.deepEqual(list.entries.map((e) => e.id), [theirs]);
+    const page = await (await fetch(`${base}/entries?tenant=beta`, { headers })).text();
+    // Behind the PBX the browser reaches pages through config.php and the API through ajax.php.
+    assert.match(page, new RegExp(`href="config\\.php\\?display=smartmissedcalls&amp;view=entry&amp;id=${theirs}&amp;tenant=beta"`));
+    assert.match(page, /data-events="ajax\.php\?module=smartmissedcalls&amp;command=events&amp;path=%2Fapi%2Fevents%3Ftenant%3Dbeta"/);
+  });
+});

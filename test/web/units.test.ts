@@ -1,0 +1,105 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from '../harness/db.js';
+import { csvCell, csvLine } from '../../src/web/csv.js';
+import { Catalogues, negotiateLang, parsePo } from '../../src/web/i18n.js';
+import { bindTenant } from '../../src/web/tenant-scope.js';
+import { calculate } from '../../src/web/calculator.js';
+import { findUser, readSessionCookie, newSession, sessionCookieValue } from '../../src/web/session.js';
+
+describe('CSV cells', () => {
+  test('cells a spreadsheet would run as formulas get a leading apostrophe', () => {
+    for (const text of ['=1+1', '+1', '-1', '@SUM(A1)', '\tx']) assert.ok(csvCell(text).replace(/^"/, '').startsWith("'"), text);
+    assert.equal(csvCell('0722 000 111'), '0722 000 111');
+  });
+
+  test('commas, quotes and line breaks are quoted', () => {
+    assert.equal(csvLine(['a,b', 'say "hi"', 'two\nlines', 3]), '"a,b","say ""hi""","two\nlines",3\r\n');
+  });
+});
+
+describe('the .po reader', () => {
+  test('reads entries, multi-line strings and escapes; empty translations are left out', () => {
+    const po = [
+      'msgid ""', 'msgstr ""', '"Language: ro\\n"', '',
+      '# a comment', 'msgid "Open"', 'msgstr "Deschis"', '',
+      'msgid "Say \\"hi\\""', 'msgstr ""', '"Spune "', '"\\"salut\\""', '',
+      'msgid "Untranslated"', 'msgstr ""', '',
+    ].join('\n');
+    const catalogue = parsePo(po);
+    assert.equal(catalogue.get('Open'), 'Deschis');
+    assert.equal(catalogue.get('Say "hi"'), 'Spune "salut"');
+    assert.equal(catalogue.has('Untranslated'), false);
+    assert.equal(catalogue.has(''), false);
+  });
+
+  test('every text the pages and the explanations pass through t() has a Romanian translation', () => {
+    const root = repoRoot();
+    const files = (dir: string): string[] =>
+      readdirSync(join(root, dir)).flatMap((name) => {
+        const path = join(dir, name);
+        return statSync(join(root, path)).isDirectory() ? files(path) : [path];
+      });
+    const sources = [...files('src/web').filter((f) => f.endsWith('.ts')), ...files('views').filter((f) => f.endsWith('.ejs')), 'src/detect/explain.ts'];
+    const ro = new Catalogues(join(root, 'i18n')).messages('ro');
+    const missing: string[] = [];
+    for (const file of sources) {
+      for (const m of readFileSync(join(root, file), 'utf8').matchAll(/\bt\(\s*(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)")/g)) {
+        const id = (m[1] ?? m[2]!).replace(/\\'/g, "'");
+        if (!ro.has(id)) missing.push(`${file}: ${id}`);
+      }
+    }
+    assert.deepEqual(missing, []);
+  });
+
+  test('Accept-Language picks the best supported language', () => {
+    assert.equal(negotiateLang('ro-RO,ro;q=0.9,en;q=0.8'), 'ro');
+    assert.equal(negotiateLang('de-DE,en;q=0.5,ro;q=0.7'), 'ro');
+    assert.equal(negotiateLang('fr'), 'en');
+    assert.equal(negotiateLang(undefined), 'en');
+  });
+});
+
+describe('tenant scope', () => {
+  test('puts the tenant where @tenant stands, between the other parameters', () => {
+    assert.deepEqual(bindTenant('SELECT 1 FROM t WHERE a = ? AND tenant = @tenant AND b = ?', [1, 2], 'x'), [
+      'SELECT 1 FROM t WHERE a = ? AND tenant = ? AND b = ?', [1, 'x', 2],
+    ]);
+  });
+
+  test('refuses a statement that does not name the tenant', () => {
+    assert.throws(() => bindTenant('SELECT * FROM smart_missed_calls WHERE id = ?', [1], 'x'), /not restricted to the tenant/);
+  });
+});
+
+describe('calculator', () => {
+  test('revenue lost and recoverable per month', () => {
+    const r = calculate({ callsPerDay: 100, lossRatePct: 10, conversionPct: 20, dealValue: 500, recoveryPct: 50 });
+    assert.equal(r.missedPerMonth, 220);
+    assert.equal(Math.round(r.lostPerMonth), 22_000);
+    assert.equal(Math.round(r.recoverablePerMonth), 11_000);
+  });
+});
+
+describe('standalone sessions', () => {
+  const users = [{ user: 'ana', password: 'secret-pass', tenant: 'default', role: 'admin' as const }];
+
+  test('a login needs the right name and password', () => {
+    assert.equal(findUser(users, 'ana', 'secret-pass')?.user, 'ana');
+    assert.equal(findUser(users, 'ana', 'secret-pas'), null);
+    assert.equal(findUser(users, 'bob', 'secret-pass'), null);
+  });
+
+  test('a session cookie is refused when altered, signed with another key or expired', () => {
+    const now = 1_800_000_000;
+    const value = sessionCookieValue('k1', newSession(users[0]!, now));
+    assert.equal(readSessionCookie('k1', value, now)?.user, 'ana');
+    assert.equal(readSessionCookie('k2', value, now), null);
+    const [body, sig] = value.split('.');
+    const forged = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(body!, 'base64url').toString()), role: 'superadmin' })).toString('base64url');
+    assert.equal(readSessionCookie('k1', `${forged}.${sig}`, now), null);
+    assert.equal(readSessionCookie('k1', value, now + 13 * 3600), null);
+  });
+});

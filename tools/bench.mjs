@@ -1,0 +1,365 @@
+// `npm run bench [-- --quick] [-- --out file] [-- --no-build] [-- --profile]`: measures the
+// quality bars of SPEC §6, each against its own baseline in the same run, on a private
+// MariaDB filled by the generator, and writes bench/results.json. The measuring parts
+// run in `node build/smc.js bench …` processes; this file lays out the data and times.
+import { spawn, execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, totalmem, tmpdir, release } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import mysql from 'mysql2/promise';
+import { loadSchemas, startMariadb } from './mariadb.mjs';
+
+const args = process.argv.slice(2);
+const flag = (name) => args.includes(name);
+const option = (name, fallback) => {
+  const i = args.indexOf(name);
+  return i >= 0 && args[i + 1] ? args[i + 1] : fallback;
+};
+const quick = flag('--quick');
+const out = resolve(option('--out', 'bench/results.json'));
+const profileDir = flag('--profile') ? resolve('bench/profiles') : null;
+/** Leaves the data directory (MariaDB stopped) for a look at the figures' causes. */
+const keep = flag('--keep');
+
+/** Full: the sizes SPEC §6 names. Quick: the same steps, scaled down to finish in under two minutes. */
+const SIZES = quick
+  ? { backfillRows: 30_000, block: 5_000, largeRows: 100_000, reps: 1, latencyCalls: 12, latencyPerSecond: 4, background: 60, calls: 30_000, entries: 3_000, requests: 5 }
+  : { backfillRows: 1_000_000, block: 100_000, largeRows: 10_000_000, reps: 5, latencyCalls: 220, latencyPerSecond: 2, background: 120, calls: 1_000_000, entries: 100_000, requests: 50 };
+
+/** The bars, from SPEC §6. */
+const GOALS = { backfillSpeedRatio: 0.5, cycleCostRatio: 1.2, latencyP95Seconds: 5, apiP95Ms: 200, serveRssMb: 150 };
+
+const log = (line) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+
+if (!flag('--no-build')) {
+  log('building');
+  execFileSync(process.execPath, ['tools/build.mjs'], { stdio: 'inherit' });
+}
+if (!existsSync('build/smc.js')) throw new Error('build/smc.js is missing: run `node tools/build.mjs` (or drop --no-build)');
+
+const dir = mkdtempSync(join(tmpdir(), 'smc-bench-'));
+/** @type {import('./mariadb.mjs').Mariadb | null} */
+let db = null;
+/** @type {import('node:child_process').ChildProcess | null} */
+let serve = null;
+let code = 1;
+try {
+  const started = Date.now();
+  db = await startMariadb({ dir, log });
+  const root = await mysql.createConnection({ socketPath: db.socket, user: 'root', dateStrings: true });
+  const secret = randomBytes(24).toString('hex');
+  const port = await freePort();
+  const setups = {
+    backfill: await setup(db.socket, 'bf', { secret, port }),
+    small: await setup(db.socket, 'small', { secret, port }),
+    large: await setup(db.socket, 'large', { secret, port }),
+  };
+  const [[{ version, today, yesterday }]] = await root.query('SELECT VERSION() AS version, CURDATE() AS today, CURDATE() - INTERVAL 1 DAY AS yesterday');
+  const results = {
+    mode: quick ? 'quick' : 'full',
+    date: new Date().toISOString(),
+    machine: {
+      cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGb: Math.round(totalmem() / 2 ** 30), kernel: release(),
+      node: process.version, mariadb: version, mariadbBufferPool: '256M',
+    },
+    sizes: SIZES,
+    backfill: /** @type {Record<string, unknown>} */ ({}),
+    cycle: /** @type {Record<string, unknown>} */ ({}),
+    latency: /** @type {Record<string, unknown>} */ ({}),
+    api: /** @type {Record<string, unknown>} */ ({}),
+    memory: /** @type {Record<string, unknown>} */ ({}),
+    goals: /** @type {{ name: string, value: number, goal: string, met: boolean }[]} */ ([]),
+    seconds: 0,
+  };
+
+  // (1) Backfill vs a bare GROUP BY linkedid over the same rows.
+  log(`(1) generating ${SIZES.backfillRows} cdr rows ending ${yesterday}`);
+  const fill = smcJson(setups.backfill, ['bench', 'fill', '--table', 'cdr', '--rows', String(SIZES.backfillRows), '--last-day', yesterday]);
+  const since = `${fill.from} 00:00:00`;
+  const until = `${today} 00:00:00`;
+  const scan = async () => {
+    const t = performance.now();
+    const [rows] = await root.query(
+      `SELECT linkedid, COUNT(*) AS n, MIN(calldate) AS first FROM ${setups.backfill.names.cdr}.cdr WHERE calldate >= ? AND calldate < ? GROUP BY linkedid`,
+      [since, until],
+    );
+    return { seconds: (performance.now() - t) / 1000, calls: rows.length };
+  };
+  const scans = [await scan()];
+  log(`(1) backfill of ${fill.rows} rows`);
+  const bf = smcJson(setups.backfill, ['bench', 'backfill', '--since', since, '--until', until]);
+  scans.push(await scan(), await scan());
+  const scanSeconds = median(scans.map((s) => s.seconds));
+  results.backfill = {
+    rows: bf.rows, calls: bf.calls, generatedRowsPerSecond: fill.rowsPerSecond,
+    backfillSeconds: bf.seconds, backfillRowsPerSecond: bf.rowsPerSecond,
+    bareScanSeconds: round(scanSeconds, 2), bareScanRowsPerSecond: Math.round(bf.rows / scanSeconds),
+    speedRatio: round(scanSeconds / bf.seconds, 3), peakRssMb: bf.peakRssMb,
+  };
+
+  // (2) One sync cycle with a small and a large cdr table, the same newest rows in both.
+  log(`(2) generating a block of ${SIZES.block} rows ending ${today}`);
+  await root.query(`CREATE TABLE ${setups.small.names.cdr}.cdr_block LIKE ${setups.small.names.cdr}.cdr`);
+  smcJson(setups.small, ['bench', 'fill', '--table', 'cdr_block', '--rows', String(SIZES.block), '--last-day', today, '--seed', '5']);
+  await root.query(`CREATE TABLE ${setups.large.names.cdr}.cdr_block LIKE ${setups.large.names.cdr}.cdr`);
+  await root.query(`INSERT INTO ${setups.large.names.cdr}.cdr_block SELECT * FROM ${setups.small.names.cdr}.cdr_block`);
+  log(`(2) copying the block back in time up to ${SIZES.largeRows} rows`);
+  const history = smcJson(setups.large, ['bench', 'history', '--block', 'cdr_block', '--rows', String(SIZES.largeRows)]);
+  log(`(2) cycles on ${SIZES.block} rows`);
+  const small = smcJson(setups.small, ['bench', 'cycle', '--block', 'cdr_block', '--reps', String(SIZES.reps)]);
+  log(`(2) cycles on ${history.rows + SIZES.block} rows`);
+  const large = smcJson(setups.large, ['bench', 'cycle', '--block', 'cdr_block', '--reps', String(SIZES.reps)]);
+  results.cycle = {
+    historyRowsPerSecond: history.rowsPerSecond,
+    small: { cdrRows: small.cdrRows, medianMs: small.medianMs, samples: small.samples },
+    large: { cdrRows: large.cdrRows, medianMs: large.medianMs, samples: large.samples },
+    costRatio: round(large.medianMs / small.medianMs, 3), peakRssMb: Math.max(small.peakRssMb, large.peakRssMb),
+  };
+
+  // (4)'s data: the backfilled calls and entries, copied back in time up to the target sizes.
+  log(`(4) growing the list to ${SIZES.calls} calls and ${SIZES.entries} entries`);
+  await inflate(root, setups.backfill.names.own, fill);
+
+  // (3) and (4) against one running `smc serve`, whose memory is watched throughout.
+  log('(3) starting smc serve');
+  const serveLog = openSync(join(dir, 'serve.log'), 'a');
+  serve = spawn(process.execPath, [...nodeFlags(), 'build/smc.js', '--config', setups.backfill.file, 'serve'], { stdio: ['ignore', serveLog, serveLog] });
+  closeSync(serveLog);
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHealth(url, setups.backfill, serve);
+  const rss = watchRss(/** @type {number} */ (serve.pid));
+  log(`(3) ${SIZES.latencyCalls} missed calls, live traffic alongside`);
+  const latency = smcJson(setups.backfill, [
+    'bench', 'latency', '--url', url, '--calls', String(SIZES.latencyCalls), '--per-second', String(SIZES.latencyPerSecond), '--background', String(SIZES.background),
+  ]);
+  results.latency = { ...latency.seconds, intervalSeconds: 2, settleSeconds: 5 };
+
+  log('(4) timing the dashboard and the list');
+  const year = `from=${addDays(today, -364)}&to=${today}`;
+  const paths = ['/api/dashboard', `/api/dashboard?${year}`, '/api/entries', '/api/entries?status=all', '/api/entries?status=all&q=0722', '/dashboard', '/entries'];
+  const api = smcJson(setups.backfill, ['bench', 'api', '--url', url, '--requests', String(SIZES.requests), ...paths]);
+  const [[sizes]] = await root.query(
+    `SELECT (SELECT COUNT(*) FROM ${setups.backfill.names.own}.smart_missed_calls_calls) AS calls, (SELECT COUNT(*) FROM ${setups.backfill.names.own}.smart_missed_calls) AS entries`,
+  );
+  results.api = { calls: Number(sizes.calls), entries: Number(sizes.entries), ms: api.ms };
+
+  // (5) Peak RSS of smc serve over (3) and (4); the CLI parts' own peaks for comparison.
+  results.memory = { servePeakRssMb: rss.stop(), backfillPeakRssMb: bf.peakRssMb, cyclePeakRssMb: results.cycle.peakRssMb };
+  serve.kill('SIGTERM');
+  await new Promise((r) => serve?.once('exit', r));
+  serve = null;
+
+  const apiWorst = Math.max(...Object.values(api.ms).map((m) => m.p95));
+  results.goals = [
+    goal('backfill speed vs bare GROUP BY scan', results.backfill.speedRatio, `>= ${GOALS.backfillSpeedRatio}`, results.backfill.speedRatio >= GOALS.backfillSpeedRatio),
+    goal('sync cycle cost, large/small cdr', results.cycle.costRatio, `<= ${GOALS.cycleCostRatio}`, results.cycle.costRatio <= GOALS.cycleCostRatio),
+    goal('detection latency p95 (s)', latency.seconds.p95, `<= ${GOALS.latencyP95Seconds}`, latency.seconds.p95 <= GOALS.latencyP95Seconds && latency.seconds.unseen === 0),
+    goal('dashboard/list p95, worst route (ms)', apiWorst, `<= ${GOALS.apiP95Ms}`, apiWorst <= GOALS.apiP95Ms),
+    goal('smc serve peak RSS (MB)', results.memory.servePeakRssMb, `<= ${GOALS.serveRssMb}`, results.memory.servePeakRssMb <= GOALS.serveRssMb),
+  ];
+  results.seconds = Math.round((Date.now() - started) / 1000);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
+  printTable(results);
+  log(`wrote ${out}`);
+  await root.end();
+  code = 0;
+} catch (err) {
+  console.error(err instanceof Error ? err.stack ?? err.message : err);
+  if (existsSync(join(dir, 'serve.log'))) console.error(`smc serve log:\n${readFileSync(join(dir, 'serve.log'), 'utf8').split('\n').slice(-20).join('\n')}`);
+} finally {
+  if (serve) {
+    serve.kill('SIGTERM');
+    await new Promise((r) => serve?.once('exit', r));
+  }
+  try {
+    await db?.stop();
+  } finally {
+    if (keep) log(`data kept in ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
+  }
+}
+process.exit(code);
+
+/**
+ * The PBX's databases and ours for one part, and a config.yaml pointing at them.
+ * @param {string} socket
+ * @param {string} tag
+ * @param {{ secret: string, port: number }} server
+ */
+async function setup(socket, tag, server) {
+  const names = { cdr: `bench_${tag}_cdr`, own: `bench_${tag}_pbx` };
+  await loadSchemas(socket, { cdrDb: names.cdr, pbxDb: names.own });
+  const file = join(dir, `${tag}.yaml`);
+  writeFileSync(
+    file,
+    [
+      'db:',
+      `  socket: ${socket}`,
+      '  user: root',
+      `  database: ${names.own}`,
+      `  cdr_database: ${names.cdr}`,
+      `  pbx_database: ${names.own}`,
+      'server:',
+      `  listen: 127.0.0.1:${server.port}`,
+      `  secret: ${server.secret}`,
+      'mail:',
+      '  transport: none',
+      '',
+    ].join('\n'),
+  );
+  const setupResult = { names, file };
+  execFileSync(process.execPath, ['build/smc.js', '--config', file, 'migrate'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return setupResult;
+}
+
+/** `--profile` writes a CPU profile of every smc process into bench/profiles/. */
+function nodeFlags() {
+  return profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+}
+
+/**
+ * Runs `node build/smc.js --config <setup> …` and returns the JSON line it printed.
+ * @param {{ file: string }} s
+ * @param {string[]} smcArgs
+ */
+function smcJson(s, smcArgs) {
+  const stdout = execFileSync(process.execPath, [...nodeFlags(), 'build/smc.js', '--config', s.file, ...smcArgs], {
+    encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 2 ** 20,
+  });
+  return JSON.parse(stdout.trim().split('\n').pop() ?? '{}');
+}
+
+/**
+ * The backfilled calls and entries copied back in time, one data span per copy, until
+ * the tables hold SIZES.calls and SIZES.entries: a PBX with that much history.
+ * @param {import('mysql2/promise').Connection} root
+ * @param {string} own
+ * @param {{ from: string, to: string }} fill
+ */
+async function inflate(root, own, fill) {
+  const spanDays = Math.round((Date.parse(fill.to) - Date.parse(fill.from)) / 86_400_000) + 1;
+  const plans = [
+    { table: 'smart_missed_calls_calls', target: SIZES.calls, key: 'linkedid', times: ['started_at', 'ended_at', 'classified_at'], skip: [] },
+    { table: 'smart_missed_calls', target: SIZES.entries, key: 'caller_key', times: ['first_attempt', 'last_attempt', 'created_at', 'updated_at', 'cleared_at', 'last_callback_at'], skip: ['id'] },
+  ];
+  for (const plan of plans) {
+    const [cols] = await root.query('SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION', [own, plan.table]);
+    const columns = cols.map((r) => r.c).filter((c) => !plan.skip.includes(c));
+    const [[{ n: originals }]] = await root.query(`SELECT COUNT(*) AS n FROM ${own}.${plan.table}`);
+    if (Number(originals) === 0) throw new Error(`${own}.${plan.table} is empty after the backfill`);
+    for (let k = 1, have = Number(originals); have < plan.target; k++) {
+      const select = columns.map((c) => {
+        if (c === plan.key) return `CONCAT(${c}, '-', ${k})`;
+        if (plan.times.includes(c)) return `${c} - INTERVAL ${k * spanDays} DAY`;
+        return c;
+      });
+      const [res] = await root.query(
+        `INSERT INTO ${own}.${plan.table} (${columns.join(', ')}) SELECT ${select.join(', ')} FROM ${own}.${plan.table} WHERE ${plan.key} NOT LIKE '%-%' LIMIT ${plan.target - have}`,
+      );
+      have += res.affectedRows;
+    }
+  }
+  await root.query(`ANALYZE TABLE ${own}.smart_missed_calls_calls, ${own}.smart_missed_calls`);
+}
+
+/** A free loopback port for smc serve. */
+async function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const address = s.address();
+      s.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/**
+ * @param {string} url
+ * @param {{ file: string }} s
+ * @param {import('node:child_process').ChildProcess} child
+ */
+async function waitForHealth(url, s, child) {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`smc serve exited with code ${child.exitCode}`);
+    try {
+      // Any answer, even 401 without identity, means the web service is up.
+      await fetch(`${url}/api/health`);
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  throw new Error(`smc serve (${s.file}) did not answer within 30 s`);
+}
+
+/**
+ * The kernel's high-water mark of the process's resident memory (VmHWM), read at stop().
+ * @param {number} pid
+ */
+function watchRss(pid) {
+  const read = () => {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? round(Number(m[1]) / 1024, 1) : NaN;
+  };
+  read();
+  return { stop: read };
+}
+
+/**
+ * @param {string} name
+ * @param {number} value
+ * @param {string} target
+ * @param {boolean} met
+ */
+function goal(name, value, target, met) {
+  return { name, value, goal: target, met };
+}
+
+/** @param {number[]} xs */
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/**
+ * @param {number} x
+ * @param {number} [digits]
+ */
+function round(x, digits = 1) {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+/**
+ * @param {string} day
+ * @param {number} n
+ */
+function addDays(day, n) {
+  const d = new Date(`${day}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + n);
+  return d.toISOString().slice(0, 10);
+}
+
+/** @param {any} r */
+function printTable(r) {
+  const lines = [
+    `Smart Missed Calls bench (${r.mode}), ${r.machine.cores} x ${r.machine.cpu}, ${r.machine.memoryGb} GB, Node ${r.machine.node}, MariaDB ${r.machine.mariadb}`,
+    '',
+    `(1) backfill     ${r.backfill.rows} rows / ${r.backfill.calls} calls in ${r.backfill.backfillSeconds} s (${r.backfill.backfillRowsPerSecond} rows/s); bare GROUP BY scan ${r.backfill.bareScanSeconds} s (${r.backfill.bareScanRowsPerSecond} rows/s)`,
+    `(2) sync cycle   ${r.cycle.small.cdrRows} cdr rows: ${r.cycle.small.medianMs} ms; ${r.cycle.large.cdrRows} cdr rows: ${r.cycle.large.medianMs} ms (see + classify the newest minute)`,
+    `(3) latency      ${r.latency.n} missed calls: p50 ${r.latency.p50} s, p95 ${r.latency.p95} s, max ${r.latency.max} s, unseen ${r.latency.unseen}`,
+    `(4) pages/API    ${r.api.calls} calls, ${r.api.entries} entries:`,
+    ...Object.entries(r.api.ms).map(([path, m]) => `      ${path.padEnd(44)} p50 ${String(m.p50).padStart(7)} ms  p95 ${String(m.p95).padStart(7)} ms`),
+    `(5) memory       smc serve peak RSS ${r.memory.servePeakRssMb} MB (backfill ${r.memory.backfillPeakRssMb} MB, cycle ${r.memory.cyclePeakRssMb} MB)`,
+    '',
+    ...r.goals.map((g) => `${g.met ? 'met    ' : 'NOT MET'}  ${g.name.padEnd(40)} ${String(g.value).padStart(9)}  goal ${g.goal}`),
+    '',
+    `${r.seconds} s in all`,
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}
