@@ -134,11 +134,20 @@ describe('smc doctor', () => {
     assert.match(recorded.message, /latest 2026-01-02 03:04:05/);
   });
 
+  test('missing optional cdr columns only warn: they are read as empty', async () => {
+    await db.pool.query(`ALTER TABLE ${ident(db.names.cdr)}.cdr DROP COLUMN cnam`);
+    const [columns] = await checkCdrTable(context());
+    assert.equal(columns!.level, 'warn');
+    assert.match(columns!.message, /lacks cnam; read as empty/);
+    const [vitalpbx] = await checkCdrTable(context({ config: { ...db.config, pbx: 'vitalpbx' } }));
+    assert.equal(vitalpbx!.level, 'ok', 'VitalPBX has no cnum/cnam columns at all');
+  });
+
   test('a missing cdr column fails and names it', async () => {
     await db.pool.query(`ALTER TABLE ${ident(db.names.cdr)}.cdr DROP COLUMN linkedid`);
     const [columns] = await checkCdrTable(context());
     assert.equal(columns!.level, 'fail');
-    assert.match(columns!.message, /lacks linkedid$/);
+    assert.match(columns!.message, /lacks linkedid: calls cannot be grouped/);
   });
 
   test('AMI: not configured, reachable, wrong secret', async () => {

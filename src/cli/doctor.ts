@@ -149,11 +149,17 @@ export async function checkCdrTable(ctx: DoctorContext): Promise<CheckResult[]> 
   }
   const have = new Set(columns.map((r) => String(r.c).toLowerCase()));
   const absent = CDR_COLUMNS.filter((c) => !have.has(c));
+  const missingRequired = absent.filter((c) => REQUIRED_CDR_COLUMNS.has(c));
   const out: CheckResult[] = [];
-  out.push(absent.length
-    ? result('cdr columns', 'fail', `${name} lacks ${absent.join(', ')}`,
-      'FreePBX\'s cdr module adds these columns: fwconsole ma install cdr (or upgrade it), then fwconsole reload')
-    : result('cdr columns', 'ok', `${name} has every column we read`));
+  const fix = ctx.config.pbx === 'freepbx'
+    ? 'FreePBX\'s cdr module adds these columns: fwconsole ma install cdr (or upgrade it), then fwconsole reload'
+    : 'the PBX\'s CDR backend must write these columns';
+  out.push(missingRequired.length
+    ? result('cdr columns', 'fail', `${name} lacks ${missingRequired.join(', ')}: calls cannot be grouped or timed`, fix)
+    : absent.length
+      // The reader fills absent optional columns with '' (VitalPBX has no cnum/cnam, old FreePBX no sequence).
+      ? result('cdr columns', ctx.config.pbx === 'freepbx' ? 'warn' : 'ok', `${name} lacks ${absent.join(', ')}; read as empty (caller names and outbound caller ids may be missing)`, ctx.config.pbx === 'freepbx' ? fix : '')
+      : result('cdr columns', 'ok', `${name} has every column we read`));
 
   const [indexes] = await ctx.pool.query<RowDataPacket[]>(
     `SELECT DISTINCT COLUMN_NAME AS c FROM information_schema.STATISTICS
@@ -236,8 +242,18 @@ export async function checkSchema(ctx: DoctorContext): Promise<CheckResult> {
     : result('schema', 'fail', `our tables are at version ${current}, this build needs ${latest}`, 'smc migrate');
 }
 
-/** Best effort: FreePBX's `fwconsole pm2 --list` table; absent fwconsole means not FreePBX. */
+/** Without these a call cannot be grouped, ordered or judged; every other column may be absent. */
+const REQUIRED_CDR_COLUMNS = new Set(['calldate', 'src', 'dst', 'channel', 'dstchannel', 'lastapp', 'duration', 'billsec', 'disposition', 'uniqueid', 'linkedid']);
+
+/** Best effort: FreePBX's `fwconsole pm2 --list` table (absent fwconsole means not FreePBX); VitalPBX runs us under systemd. */
 export async function checkService(ctx: DoctorContext): Promise<CheckResult> {
+  if (ctx.config.pbx === 'vitalpbx') {
+    const active = await ctx.run('systemctl', ['is-active', 'smartmissedcalls']);
+    if (active.code === null) return result('service', 'ok', 'systemctl not found: service not checked');
+    return active.stdout.trim() === 'active'
+      ? result('service', 'ok', 'smartmissedcalls runs under systemd')
+      : result('service', 'fail', `smartmissedcalls is ${active.stdout.trim() || 'not running'} under systemd`, 'systemctl restart smartmissedcalls; journalctl -u smartmissedcalls shows why it stopped');
+  }
   const listed = await ctx.run('fwconsole', ['pm2', '--list']);
   if (listed.code === null) return result('service', 'ok', 'fwconsole not found: not a FreePBX box, pm2 not checked');
   if (listed.code !== 0) return result('service', 'warn', 'fwconsole pm2 --list failed', 'run it as root to see why');
