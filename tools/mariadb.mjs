@@ -74,14 +74,17 @@ export async function startMariadb({ dir, log = () => {} }) {
   const dataDir = join(dir, 'data');
   const socket = join(dir, 'mysql.sock');
   const errorLog = join(dir, 'mariadb.err');
+  // Its own temp folder: a shared /tmp that someone tidies mid-run breaks temporary tables.
+  const tmp = join(dir, 'tmp');
   mkdirSync(dataDir, { recursive: true });
+  mkdirSync(tmp, { recursive: true });
 
   if (readdirSync(dataDir).length === 0) {
     log(`initialising MariaDB data in ${dataDir}`);
     try {
       execFileSync(
         findBinary('mariadb-install-db'),
-        ['--no-defaults', `--datadir=${dataDir}`, '--auth-root-authentication-method=normal', '--skip-test-db', ...runAsUser()],
+        ['--no-defaults', `--datadir=${dataDir}`, `--tmpdir=${tmp}`, '--auth-root-authentication-method=normal', '--skip-test-db', ...runAsUser()],
         { stdio: ['ignore', 'pipe', 'pipe'] },
       );
     } catch (err) {
@@ -96,6 +99,7 @@ export async function startMariadb({ dir, log = () => {} }) {
     [
       '--no-defaults',
       `--datadir=${dataDir}`,
+      `--tmpdir=${tmp}`,
       `--socket=${socket}`,
       '--skip-networking',
       `--pid-file=${join(dir, 'mariadb.pid')}`,

@@ -165,6 +165,16 @@ export async function lockEntries(conn: PoolConnection, tenant: string, callerKe
   return rows.map(entryFromRow);
 }
 
+/**
+ * Cuts text to its column's width. CDR fields are 80 characters and the classifier builds
+ * values from them ('external:' + a dialled number, a route id from dst): a strict-mode
+ * MariaDB refuses a longer value, the whole batch rolls back, and the sync would retry
+ * the same batch for ever — one bad row must not stop it.
+ */
+function fit<T extends string | null>(text: T, width: number): T {
+  return (text === null ? null : text.slice(0, width)) as T;
+}
+
 const ENTRY_STATE_COLUMNS = [
   'caller', 'caller_raw', 'caller_name', 'anonymous', 'route_kind', 'route_id', 'route_label', 'status', 'missed_count',
   'total_missed', 'rang_extensions', 'first_attempt', 'last_attempt', 'last_linkedid', 'voicemail_left', 'callback_attempts',
@@ -178,10 +188,11 @@ const ENTRY_STATE_COLUMNS = [
  */
 export async function saveEntries(conn: PoolConnection, entries: Entry[], now: string): Promise<void> {
   const state = (e: Entry) => [
-    e.caller, e.callerRaw, e.callerName, e.anonymous ? 1 : 0, e.routeKind, e.routeId, e.routeLabel, e.status,
-    e.missedCount, e.totalMissed, JSON.stringify(e.rang), e.firstAttempt, e.lastAttempt, e.lastLinkedid,
-    e.voicemailLeft === null ? null : e.voicemailLeft ? 1 : 0, e.callbackAttempts, e.lastCallbackAt, e.lastCallbackExt,
-    e.clearedBy, e.clearedAt, e.clearedExt, e.clearedUser, e.clearedLinkedid, e.note, now,
+    fit(e.caller, 64), fit(e.callerRaw, 80), fit(e.callerName, 160), e.anonymous ? 1 : 0, fit(e.routeKind, 16), fit(e.routeId, 64),
+    fit(e.routeLabel, 160), e.status, e.missedCount, e.totalMissed, JSON.stringify(e.rang), e.firstAttempt, e.lastAttempt,
+    fit(e.lastLinkedid, 32), e.voicemailLeft === null ? null : e.voicemailLeft ? 1 : 0, e.callbackAttempts, e.lastCallbackAt,
+    fit(e.lastCallbackExt, 32), e.clearedBy, e.clearedAt, fit(e.clearedExt, 32), fit(e.clearedUser, 64), fit(e.clearedLinkedid, 32),
+    e.note, now,
   ];
   const known = entries.filter((e) => e.id !== null);
   if (known.length > 0) {
@@ -224,8 +235,8 @@ async function saveCalls(
   for (const { verdict: v, rowsDigest } of calls) {
     const key = normaliseNumber(v.direction === 'outbound' ? v.dialled : v.caller, rules, v.direction === 'outbound').key;
     values.push(
-      tenant, v.linkedid, v.verdict, v.direction, v.caller.slice(0, 80), key, v.did, v.dialled.slice(0, 80), v.startedAt, v.endedAt,
-      Math.round(v.waitSeconds), v.answeredBy, JSON.stringify(v.rang), v.route.kind, v.route.id.slice(0, 64), JSON.stringify(v.reasons),
+      tenant, v.linkedid, v.verdict, v.direction, fit(v.caller, 80), key, v.did, fit(v.dialled, 80), v.startedAt, v.endedAt,
+      Math.round(v.waitSeconds), fit(v.answeredBy, 80), JSON.stringify(v.rang), fit(v.route.kind, 16), fit(v.route.id, 64), JSON.stringify(v.reasons),
       JSON.stringify(v.explanation), v.voicemail ? JSON.stringify(v.voicemail) : null, callEntry.get(v.linkedid)?.id ?? null,
       v.rowCount, rowsDigest, now,
     );
