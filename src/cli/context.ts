@@ -17,6 +17,16 @@ export function openApp(command: Command): App {
   return { config, pool, close: () => pool.end() };
 }
 
+/** Runs a command's work with the app open, and closes the pool whatever happens. */
+export async function withApp<T>(command: Command, work: (app: App) => Promise<T>): Promise<T> {
+  const app = openApp(command);
+  try {
+    return await work(app);
+  } finally {
+    await app.close();
+  }
+}
+
 export function configOf(command: Command): Config {
   return loadConfig({ path: rootOf(command).opts<{ config?: string }>().config });
 }

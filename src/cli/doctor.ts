@@ -8,7 +8,7 @@ import type { Config } from '../config/schema.js';
 import { MIGRATIONS, schemaVersion } from '../db/migrations.js';
 import { ident, type Pool } from '../db/pool.js';
 import { amiConfigured, probeAmi, type AmiConfig } from '../pbx/ami.js';
-import { openApp } from './context.js';
+import { withApp } from './context.js';
 import { checkVitalpbx } from './doctor-vitalpbx.js';
 
 /**
@@ -311,8 +311,7 @@ export function register(program: Command): void {
     .command('doctor')
     .description('check what the service needs from the PBX: Node, database grants, cdr columns and indexes, CEL, AMI, mail, pm2')
     .action(async (_opts: unknown, command: Command) => {
-      const app = openApp(command);
-      try {
+      await withApp(command, async (app) => {
         const results = await runDoctor({
           config: app.config,
           pool: app.pool,
@@ -331,8 +330,6 @@ export function register(program: Command): void {
         });
         for (const r of results) process.stdout.write(formatResult(r) + '\n');
         if (results.some((r) => r.level === 'fail')) process.exitCode = 1;
-      } finally {
-        await app.close();
-      }
+      });
     });
 }

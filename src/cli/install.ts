@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { RowDataPacket } from 'mysql2/promise';
 import { migrate, OWN_TABLES } from '../db/migrations.js';
 import { ident } from '../db/pool.js';
-import { openApp } from './context.js';
+import { withApp } from './context.js';
 
 /**
  * The commands the PBX module runs at install, uninstall, backup and restore
@@ -14,13 +14,10 @@ export function register(program: Command): void {
     .command('migrate')
     .description('create or upgrade our tables (smart_missed_calls_*); safe to run again')
     .action(async (_opts: unknown, command: Command) => {
-      const app = openApp(command);
-      try {
+      await withApp(command, async (app) => {
         const applied = await migrate(app.pool, (line) => process.stdout.write(line + '\n'));
         if (applied.length === 0) process.stdout.write('schema is up to date\n');
-      } finally {
-        await app.close();
-      }
+      });
     });
 
   program
@@ -31,23 +28,19 @@ export function register(program: Command): void {
       if (!opts.yes) {
         throw new Error(`this drops ${OWN_TABLES.join(', ')} with all their rows; run again with --yes to confirm`);
       }
-      const app = openApp(command);
-      try {
+      await withApp(command, async (app) => {
         for (const table of OWN_TABLES) {
           await app.pool.query(`DROP TABLE IF EXISTS ${ident(app.config.db.database)}.${ident(table)}`);
           process.stdout.write(`dropped ${table}\n`);
         }
-      } finally {
-        await app.close();
-      }
+      });
     });
 
   program
     .command('export-state')
     .description('print every tenant\'s settings as JSON (what the PBX backup stores)')
     .action(async (_opts: unknown, command: Command) => {
-      const app = openApp(command);
-      try {
+      await withApp(command, async (app) => {
         const [rows] = await app.pool.query<RowDataPacket[]>(
           'SELECT tenant, settings, updated_at, updated_by FROM smart_missed_calls_settings ORDER BY tenant',
         );
@@ -61,9 +54,7 @@ export function register(program: Command): void {
           })),
         };
         process.stdout.write(JSON.stringify(state) + '\n');
-      } finally {
-        await app.close();
-      }
+      });
     });
 
   program
@@ -72,8 +63,7 @@ export function register(program: Command): void {
     .argument('<file>', 'JSON file, or - for stdin')
     .action(async (file: string, _opts: unknown, command: Command) => {
       const state = parseState(readFileSync(file === '-' ? 0 : file, 'utf8'));
-      const app = openApp(command);
-      try {
+      await withApp(command, async (app) => {
         await migrate(app.pool);
         for (const s of state.settings) {
           await app.pool.query(
@@ -83,9 +73,7 @@ export function register(program: Command): void {
           );
         }
         process.stdout.write(`restored settings of ${state.settings.length} tenant(s)\n`);
-      } finally {
-        await app.close();
-      }
+      });
     });
 }
 

@@ -3,16 +3,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { verifyAudit } from '../ledger/audit.js';
 import { forgetNumber, resolveEntry } from '../ledger/actions.js';
 import { entryFromRow } from '../ledger/store.js';
-import { openApp, type App } from './context.js';
-
-async function withApp<T>(command: Command, work: (app: App) => Promise<T>): Promise<T> {
-  const app = openApp(command);
-  try {
-    return await work(app);
-  } finally {
-    await app.close();
-  }
-}
+import { withApp } from './context.js';
 
 export function register(program: Command): void {
   const entries = program.command('entries').description('the missed-call list');

@@ -7,16 +7,7 @@ import { recentDeliveries } from '../notify/deliveries.js';
 import { queueDigest } from '../notify/digest.js';
 import { DIGEST_CADENCES, latestDuePeriod, type DigestCadence } from '../notify/digest-period.js';
 import { Notifier } from '../notify/worker.js';
-import { openApp, type App } from './context.js';
-
-async function withApp<T>(command: Command, work: (app: App) => Promise<T>): Promise<T> {
-  const app = openApp(command);
-  try {
-    return await work(app);
-  } finally {
-    await app.close();
-  }
-}
+import { withApp } from './context.js';
 
 export function register(program: Command): void {
   program

@@ -5,53 +5,53 @@ import { backfill } from '../sync/backfill.js';
 import { Syncer } from '../sync/cycle.js';
 import { NamedLock } from '../db/named-lock.js';
 import { readState } from '../sync/state.js';
-import { openApp } from './context.js';
+import { withApp, type App } from './context.js';
+
+/** Work that writes the ledger from CDR: only while no other instance (e.g. `smc serve`) syncs. */
+function withSyncLock(cmd: Command, work: (app: App) => Promise<void>): Promise<void> {
+  return withApp(cmd, async (app) => {
+    const lock = new NamedLock(app.pool, 'sync', app.config.db.database);
+    if ((await lock.acquire()) === 'busy') throw new Error('another instance is syncing (it holds the sync lock): stop `smc serve` first, or let it do the work');
+    try {
+      await work(app);
+    } finally {
+      await lock.release();
+    }
+  });
+}
 
 export function register(program: Command): void {
   program
     .command('sync')
     .description('read new CDR rows, classify settled calls and update the list')
     .option('--once', 'one cycle, then exit')
-    .action(async (_opts: { once?: boolean }, cmd: Command) => {
-      const app = openApp(cmd);
-      const lock = new NamedLock(app.pool, 'sync', app.config.db.database);
-      try {
-        if ((await lock.acquire()) === 'busy') throw new Error('another instance is syncing (it holds the sync lock); nothing done');
+    .action((_opts: { once?: boolean }, cmd: Command) =>
+      withSyncLock(cmd, async (app) => {
         const report = await new Syncer(app.pool, app.config).cycle();
         process.stdout.write(
           `read ${report.rowsRead} rows since ${report.windowStart}; classified ${report.classified} calls; ${report.pending} waiting to settle; ${report.events.length} list changes${report.badRows ? `; skipped ${report.badRows} bad rows` : ''}\n`,
         );
-      } finally {
-        await lock.release();
-        await app.close();
-      }
-    });
+      }),
+    );
 
   program
     .command('backfill')
     .description('classify history (resumable; progress on stderr)')
     .requiredOption('--since <date>', 'start date, YYYY-MM-DD or YYYY-MM-DD HH:MM:SS')
     .option('--until <date>', 'end (default: the live sync window start)')
-    .action(async (opts: { since: string; until?: string }, cmd: Command) => {
-      const app = openApp(cmd);
-      const lock = new NamedLock(app.pool, 'sync', app.config.db.database);
-      try {
-        if ((await lock.acquire()) === 'busy') throw new Error('another instance is syncing (it holds the sync lock); stop it or let it finish');
+    .action((opts: { since: string; until?: string }, cmd: Command) =>
+      withSyncLock(cmd, async (app) => {
         const done = await backfill(app.pool, app.config, { since: opts.since, until: opts.until, progress: (line) => process.stderr.write(line + '\n') });
         process.stdout.write(`backfill done: ${done.rows} rows, ${done.calls} calls classified\n`);
-      } finally {
-        await lock.release();
-        await app.close();
-      }
-    });
+      }),
+    );
 
   program
     .command('status')
     .description('cursor, lag, counts, skipped bad rows')
     .option('--json', 'JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const app = openApp(cmd);
-      try {
+      await withApp(cmd, async (app) => {
         const [[counts]] = (await app.pool.query<RowDataPacket[]>(
           `SELECT (SELECT COUNT(*) FROM smart_missed_calls_calls) AS calls,
                   (SELECT COUNT(*) FROM smart_missed_calls WHERE status = 'open') AS open_entries,
@@ -91,8 +91,6 @@ export function register(program: Command): void {
             `skipped bad rows ${bad.reduce((n, b) => n + b.count, 0)}${bad.length ? ' — ' + bad.map((b) => `${b.count} ${b.reason}`).join(', ') : ''}`,
           ].join('\n') + '\n',
         );
-      } finally {
-        await app.close();
-      }
+      });
     });
 }

@@ -4,7 +4,7 @@ import { FREEPBX_TENANT } from '../cdr/directory.js';
 import { addAccount, listAccounts, removeAccount, setPassword, verifyLogin, type AccountRole } from '../config/accounts.js';
 import type { Config } from '../config/schema.js';
 import type { Pool } from '../db/pool.js';
-import { openApp } from './context.js';
+import { withApp } from './context.js';
 
 /** The password comes on stdin (one line), never on the command line where `ps` shows it. */
 async function passwordFromStdin(): Promise<string> {
@@ -32,40 +32,31 @@ export function register(program: Command): void {
     .requiredOption('--tenant <tenant>', 'the tenant the account sees (VitalPBX: the tenant name)')
     .option('--role <role>', 'admin (resolve, settings), viewer (look only) or superadmin (all tenants)', 'admin')
     .action(async (user: string, opts: { tenant: string; role: string }, cmd: Command) => {
-      const app = openApp(cmd);
-      try {
+      await withApp(cmd, async (app) => {
         await checkTenant(app.pool, app.config, opts.tenant);
         await addAccount(app.pool, { user, tenant: opts.tenant, role: opts.role as AccountRole }, await passwordFromStdin());
         process.stdout.write(`added ${user} (${opts.role} of ${opts.tenant})\n`);
-      } finally {
-        await app.close();
-      }
+      });
     });
 
   users
     .command('passwd <user>')
     .description('set a new password, read from stdin')
     .action(async (user: string, _opts: unknown, cmd: Command) => {
-      const app = openApp(cmd);
-      try {
+      await withApp(cmd, async (app) => {
         await setPassword(app.pool, user, await passwordFromStdin());
         process.stdout.write(`password of ${user} changed\n`);
-      } finally {
-        await app.close();
-      }
+      });
     });
 
   users
     .command('remove <user>')
     .description('delete an account')
     .action(async (user: string, _opts: unknown, cmd: Command) => {
-      const app = openApp(cmd);
-      try {
+      await withApp(cmd, async (app) => {
         await removeAccount(app.pool, user);
         process.stdout.write(`removed ${user}\n`);
-      } finally {
-        await app.close();
-      }
+      });
     });
 
   users
@@ -73,28 +64,22 @@ export function register(program: Command): void {
     .description('accounts, by tenant')
     .option('--tenant <tenant>', 'only this tenant')
     .action(async (opts: { tenant?: string }, cmd: Command) => {
-      const app = openApp(cmd);
-      try {
+      await withApp(cmd, async (app) => {
         for (const a of await listAccounts(app.pool, opts.tenant)) process.stdout.write(`${a.tenant}\t${a.user}\t${a.role}\n`);
-      } finally {
-        await app.close();
-      }
+      });
     });
 
   users
     .command('verify <user>')
     .description('check a login (password on stdin): prints {"user","tenant","role"} and exits 0, or exits 1')
     .action(async (user: string, _opts: unknown, cmd: Command) => {
-      const app = openApp(cmd);
-      try {
+      await withApp(cmd, async (app) => {
         const account = await verifyLogin(app.pool, user, await passwordFromStdin());
         if (!account) {
           process.exitCode = 1;
           return;
         }
         process.stdout.write(JSON.stringify(account) + '\n');
-      } finally {
-        await app.close();
-      }
+      });
     });
 }

@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Pool, RowDataPacket } from 'mysql2/promise';
+import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { normaliseNumber, NO_RULES } from '../clear/numbers.js';
+import { knownTenants, loadSettings } from '../config/settings-store.js';
 import { inTransaction } from '../db/pool.js';
 import { appendAudit } from './audit.js';
-import { clear, type Entry } from './entries.js';
+import { clear, numberRules, type Entry } from './entries.js';
 import { enqueueEvents, entryFromRow, saveEntries, auditRecordOf } from './store.js';
 import { readState, writeState } from '../sync/state.js';
 
@@ -51,10 +52,17 @@ export async function expireEntries(pool: Pool, tenant: string, days: number): P
  * GDPR: removes every trace of a caller — entries, classified calls, name lookups, imported
  * contacts, queued notifications and their delivery records — and journals only a salted
  * hash of the number, so the erasure itself is provable without keeping the number.
+ * Mails that list many callers (digests, held-back summaries) are kept as records of what
+ * was sent (deleting one would make it be queued and sent again) with this caller cut out.
  */
 export async function forgetNumber(pool: Pool, number: string, actor: string): Promise<{ entries: number; calls: number }> {
   const key = normaliseNumber(number, NO_RULES).key;
   if (key === 'anonymous' || key.length < 3) throw new Error(`'${number}' is not a phone number`);
+  // Entries are keyed by each tenant's own rules (country, match digits): every key this
+  // number has under any tenant's rules is the same person.
+  const keys = new Set([key]);
+  for (const tenant of await knownTenants(pool)) keys.add(normaliseNumber(number, numberRules(await loadSettings(pool, tenant))).key);
+  const keyList = [...keys];
   let salt = await readState(pool, 'forget_salt');
   if (!salt) {
     salt = randomBytes(16).toString('hex');
@@ -62,22 +70,28 @@ export async function forgetNumber(pool: Pool, number: string, actor: string): P
   }
   const digest = createHash('sha256').update(salt).update(key).digest('hex');
   return inTransaction(pool, async (conn) => {
-    const [entries] = await conn.query<RowDataPacket[]>('SELECT id, tenant FROM smart_missed_calls WHERE caller_key = ? FOR UPDATE', [key]);
+    const [entries] = await conn.query<RowDataPacket[]>('SELECT id, tenant, caller_name FROM smart_missed_calls WHERE caller_key IN (?) FOR UPDATE', [keyList]);
     const ids = entries.map((e) => Number(e.id));
     const [calls] = await conn.query<RowDataPacket[]>(
-      'SELECT tenant, linkedid FROM smart_missed_calls_calls WHERE caller_key = ? OR (entry_id IN (?)) FOR UPDATE',
-      [key, ids.length ? ids : [0]],
+      'SELECT tenant, linkedid FROM smart_missed_calls_calls WHERE caller_key IN (?) OR (entry_id IN (?)) FOR UPDATE',
+      [keyList, ids.length ? ids : [0]],
     );
     if (calls.length) {
-      await conn.query('DELETE FROM smart_missed_calls_calls WHERE caller_key = ? OR entry_id IN (?)', [key, ids.length ? ids : [0]]);
+      await conn.query('DELETE FROM smart_missed_calls_calls WHERE caller_key IN (?) OR entry_id IN (?)', [keyList, ids.length ? ids : [0]]);
     }
     if (ids.length) {
       await conn.query('DELETE FROM smart_missed_calls_outbox WHERE entry_id IN (?)', [ids]);
       await conn.query('DELETE FROM smart_missed_calls WHERE id IN (?)', [ids]);
     }
-    await conn.query('DELETE FROM smart_missed_calls_deliveries WHERE caller_key = ? OR entry_id IN (?)', [key, ids.length ? ids : [0]]);
-    await conn.query('DELETE FROM smart_missed_calls_lookups WHERE caller_key = ?', [key]);
-    await conn.query('DELETE FROM smart_missed_calls_contacts WHERE caller_key = ?', [key]);
+    const [named] = await conn.query<RowDataPacket[]>(
+      'SELECT name FROM smart_missed_calls_lookups WHERE caller_key IN (?) UNION SELECT name FROM smart_missed_calls_contacts WHERE caller_key IN (?)',
+      [keyList, keyList],
+    );
+    const names = [...entries.map((e) => String(e.caller_name ?? '')), ...named.map((r) => String(r.name ?? ''))];
+    await conn.query('DELETE FROM smart_missed_calls_deliveries WHERE caller_key IN (?) OR entry_id IN (?)', [keyList, ids.length ? ids : [0]]);
+    await conn.query('DELETE FROM smart_missed_calls_lookups WHERE caller_key IN (?)', [keyList]);
+    await conn.query('DELETE FROM smart_missed_calls_contacts WHERE caller_key IN (?)', [keyList]);
+    await redactDeliveries(conn, keyList, names);
     const tenants = new Set(entries.map((e) => String(e.tenant)));
     if (tenants.size === 0) tenants.add('default');
     await appendAudit(
@@ -86,4 +100,31 @@ export async function forgetNumber(pool: Pool, number: string, actor: string): P
     );
     return { entries: ids.length, calls: calls.length };
   });
+}
+
+const REMOVED = '[removed]';
+
+/**
+ * Cuts a forgotten caller out of the stored mails that name several callers: the number in
+ * any written form (+40 722 000 333, 0722-000-333: the key's digits with separators
+ * between them, whatever comes before, no digit after) and the names we knew them by.
+ */
+async function redactDeliveries(conn: PoolConnection, keys: string[], names: string[]): Promise<void> {
+  const shortest = keys.reduce((a, b) => (a.length <= b.length ? a : b));
+  const [rows] = await conn.query<RowDataPacket[]>(
+    'SELECT id, payload FROM smart_missed_calls_deliveries WHERE payload LIKE ? FOR UPDATE',
+    [`%${shortest.slice(-2)}%`],
+  );
+  const numberPattern = new RegExp(keys.map((k) => `(?:\\+?\\d[\\d\\s().-]*?)?${k.split('').join('[\\s().-]?')}(?!\\d)`).join('|'), 'g');
+  const nameForms = [...new Set(names.map((n) => n.trim()).filter((n) => n.length >= 3))].flatMap((n) => {
+    const json = JSON.stringify(n).slice(1, -1);
+    const html = n.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&#34;').replace(/'/g, '&#39;');
+    return [...new Set([json, JSON.stringify(html).slice(1, -1)])];
+  });
+  for (const row of rows) {
+    const before = String(row.payload);
+    let after = before.replace(numberPattern, REMOVED);
+    for (const form of nameForms) after = after.split(form).join(REMOVED);
+    if (after !== before) await conn.query('UPDATE smart_missed_calls_deliveries SET payload = ? WHERE id = ?', [after, row.id]);
+  }
 }

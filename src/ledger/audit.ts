@@ -29,7 +29,11 @@ export function auditHash(prevHash: string, r: AuditRecord, createdAt: string): 
 
 /** Phone numbers never enter the journal: digit runs that could be one are masked in notes. */
 export function scrubNote(note: string | null): string | null {
-  return note === null ? null : note.replace(/\+?\d[\d\s().-]{4,}\d/g, (m) => (m.replace(/\D/g, '').length >= 6 ? '[number]' : m));
+  // Hex digests (the salted hash a `forgotten` row proves the erasure with) hold digit runs
+  // too: they are matched first and kept whole, or the proof itself would be masked.
+  return note === null
+    ? null
+    : note.replace(/[0-9a-f]{32,}|\+?\d[\d\s().-]{4,}\d/g, (m) => (/^[0-9a-f]{32,}$/.test(m) || m.replace(/\D/g, '').length < 6 ? m : '[number]'));
 }
 
 export async function appendAudit(conn: PoolConnection, records: AuditRecord[]): Promise<void> {
