@@ -33,7 +33,7 @@ export function scrubNote(note: string | null): string | null {
   // too: they are matched first and kept whole, or the proof itself would be masked.
   return note === null
     ? null
-    : note.replace(/[0-9a-f]{32,}|\+?\d[\d\s().-]{4,}\d/g, (m) => (/^[0-9a-f]{32,}$/.test(m) || m.replace(/\D/g, '').length < 6 ? m : '[number]'));
+    : note.replace(/[0-9a-f]{32,}|\+?\d[\d\s().-]{4,}\d/g, (m) => (/^(?=.*[a-f])[0-9a-f]{32,}$/.test(m) || m.replace(/\D/g, '').length < 6 ? m : '[number]'));
 }
 
 export async function appendAudit(conn: PoolConnection, records: AuditRecord[]): Promise<void> {

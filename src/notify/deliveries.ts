@@ -66,19 +66,8 @@ function deliveryFromRow(r: RowDataPacket): Delivery {
   };
 }
 
-export interface NewDelivery {
-  tenant: string;
-  outboxId: number | null;
-  entryId: number | null;
-  callerKey: string;
-  did: string;
-  event: string;
-  eventAt: string | null;
-  channel: Channel;
-  target: string;
-  idempotencyKey: string;
-  payload: string;
-}
+/** A delivery before it is stored: it starts pending, with no attempts. */
+export type NewDelivery = Omit<Delivery, 'id' | 'status' | 'attempts'>;
 
 export async function insertDeliveries(conn: PoolConnection | Pool, rows: NewDelivery[]): Promise<void> {
   if (rows.length === 0) return;
