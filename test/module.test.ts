@@ -50,6 +50,17 @@ describe('the package', () => {
     assert.ok(!files.some((f) => f.includes('node_modules') || f.startsWith('src/') || f.startsWith('test/')), files.join(', '));
   });
 
+  test("FreePBX's _() finds a compiled Romanian catalogue with the glue's messages", () => {
+    const mo = join(moduleDir, 'i18n', 'ro_RO', 'LC_MESSAGES', 'smartmissedcalls.mo');
+    const catalogue = execFileSync('msgunfmt', ['--no-wrap', mo], { encoding: 'utf8' });
+    assert.match(catalogue, /msgid "You do not have permission to use Smart Missed Calls\."\nmsgstr "Nu aveți permisiunea de a folosi Smart Missed Calls\."/);
+    const php = readFileSync(join(moduleDir, 'page.smartmissedcalls.php'), 'utf8') + readFileSync(join(moduleDir, 'Smartmissedcalls.class.php'), 'utf8');
+    for (const m of php.matchAll(/_\('((?:[^'\\]|\\.)*)'\)/g)) {
+      const msgid = m[1]!.replace(/\\'/g, "'").replace(/"/g, '\\"');
+      assert.ok(catalogue.includes(`msgid "${msgid}"`), `"${msgid}" is translated`);
+    }
+  });
+
   test('module.xml names the module, its menu entry under Reports, its dependencies and this version', () => {
     const xml = readFileSync(join(moduleDir, 'module.xml'), 'utf8');
     const one = (tag: string) => new RegExp(`<${tag}>([^<]*)</${tag}>`).exec(xml)?.[1]?.trim();

@@ -41,6 +41,7 @@ try {
   );
 
   for (const item of OPTIONAL) if (existsSync(item)) cpSync(item, join(top, item), { recursive: true });
+  compileFreepbxCatalogues(top);
 
   const out = `build/${RAWNAME}-${version}.tgz`;
   rmSync(out, { force: true });
@@ -49,3 +50,24 @@ try {
 } finally {
   rmSync(stage, { recursive: true, force: true });
 }
+
+/**
+ * FreePBX's _() reads i18n/<ll_CC>/LC_MESSAGES/<rawname>.mo in the module folder; the service
+ * reads the .po files of i18n/<ll>/. Each translated catalogue is compiled for FreePBX.
+ */
+function compileFreepbxCatalogues(top) {
+  const locales = { ro: 'ro_RO' };
+  for (const [lang, locale] of Object.entries(locales)) {
+    const po = join('i18n', lang, 'LC_MESSAGES', `${RAWNAME}.po`);
+    if (!existsSync(po)) continue;
+    const dir = join(top, 'i18n', locale, 'LC_MESSAGES');
+    mkdirSync(dir, { recursive: true });
+    cpSync(po, join(dir, `${RAWNAME}.po`));
+    try {
+      execFileSync('msgfmt', ['--check-format', '-o', join(dir, `${RAWNAME}.mo`), po], { stdio: ['ignore', 'ignore', 'inherit'] });
+    } catch (err) {
+      throw new Error(`msgfmt could not compile ${po} (Debian package gettext): ${err.message}`);
+    }
+  }
+}
+
