@@ -32,12 +32,12 @@ export function loadConfig(options: LoadOptions = {}): Config {
     try {
       text = readFileSync(path, 'utf8');
     } catch (err) {
-      throw new ConfigError('config', `cannot read ${path}: ${(err as Error).message}`);
+      throw new ConfigError('config', 'cannot read {path}: {reason}', { path, reason: (err as Error).message });
     }
     try {
       doc = (parseYaml(text) as Record<string, unknown>) ?? {};
     } catch (err) {
-      throw new ConfigError('config', `${path} is not valid YAML: ${(err as Error).message}`);
+      throw new ConfigError('config', '{path} is not valid YAML: {reason}', { path, reason: (err as Error).message });
     }
   }
   let config = DEFAULT_CONFIG;
@@ -52,7 +52,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     config = applyConfig(config, doc);
     config = applyConfig(config, envOverrides(env));
   } catch (err) {
-    if (err instanceof ConfigError && path) throw new ConfigError(err.field, `${err.message.slice(err.field.length + 2)} (in ${path})`);
+    if (err instanceof ConfigError && path) throw new ConfigError(err.field, '{problem} (in {path})', { problem: err.problem, path });
     throw err;
   }
   return config;

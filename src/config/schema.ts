@@ -6,8 +6,17 @@
  */
 
 export class ConfigError extends Error {
-  constructor(readonly field: string, message: string) {
-    super(`${field}: ${message}`);
+  /** What is wrong with the field, in English with the values filled in. */
+  readonly problem: string;
+
+  /**
+   * @param problem a gettext msgid; {name} placeholders take `params`, so a page can show
+   *   the same problem in its reader's language (t(err.template, err.params)).
+   */
+  constructor(readonly field: string, readonly template: string, readonly params: Record<string, string | number> = {}) {
+    const problem = template.replace(/\{(\w+)\}/g, (whole, key: string) => (key in params ? String(params[key]) : whole));
+    super(`${field}: ${problem}`);
+    this.problem = problem;
   }
 }
 
@@ -118,16 +127,16 @@ export const str = (opts: { oneOf?: readonly string[]; pattern?: RegExp; max?: n
   (value, field) => {
     if (typeof value === 'number') value = String(value);
     if (typeof value !== 'string') throw new ConfigError(field, 'must be text');
-    if (opts.max !== undefined && value.length > opts.max) throw new ConfigError(field, `must be at most ${opts.max} characters`);
-    if (opts.oneOf && !opts.oneOf.includes(value)) throw new ConfigError(field, `must be one of ${opts.oneOf.join(', ')}`);
-    if (opts.pattern && value !== '' && !opts.pattern.test(value)) throw new ConfigError(field, `'${value}' is not valid`);
+    if (opts.max !== undefined && value.length > opts.max) throw new ConfigError(field, 'must be at most {max} characters', { max: opts.max });
+    if (opts.oneOf && !opts.oneOf.includes(value)) throw new ConfigError(field, 'must be one of {choices}', { choices: opts.oneOf.join(', ') });
+    if (opts.pattern && value !== '' && !opts.pattern.test(value)) throw new ConfigError(field, "'{value}' is not valid", { value });
     return value;
   };
 
 export const int = (min: number, max: number): FieldCheck => (value, field) => {
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isInteger(n)) throw new ConfigError(field, 'must be a whole number');
-  if (n < min || n > max) throw new ConfigError(field, `must be between ${min} and ${max}`);
+  if (n < min || n > max) throw new ConfigError(field, 'must be between {min} and {max}', { min, max });
   return n;
 };
 
@@ -158,7 +167,7 @@ const listen: FieldCheck = (value, field) => {
   if (text.startsWith('unix:') && text.length > 5) return text;
   const m = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\]|::1):(\d{1,5})$/.exec(text);
   if (!m || Number(m[2]) > 65535) {
-    throw new ConfigError(field, `'${text}' must be a loopback host:port (127.0.0.1:8093) or unix:/path; the service never listens publicly`);
+    throw new ConfigError(field, "'{value}' must be a loopback host:port (127.0.0.1:8093) or unix:/path; the service never listens publicly", { value: text });
   }
   return text;
 };
@@ -284,7 +293,7 @@ function httpUrl(value: string, field: string): string {
   try {
     url = new URL(value);
   } catch {
-    throw new ConfigError(field, `'${value}' is not a URL`);
+    throw new ConfigError(field, "'{value}' is not a URL", { value });
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(field, 'must be an http or https URL');
   return value;
@@ -294,7 +303,7 @@ const SETTING_CHECKS: { [K in keyof TenantSettings]: (value: unknown, field: str
   cadence: (v, f) => str({ oneOf: CADENCES })(v, f) as Cadence,
   recipients: (v, f) =>
     list(v, f).map((address, i) => {
-      if (!EMAIL.test(address)) throw new ConfigError(`${f}[${i}]`, `'${address}' is not an email address`);
+      if (!EMAIL.test(address)) throw new ConfigError(`${f}[${i}]`, "'{value}' is not an email address", { value: address });
       return address;
     }),
   realtimeDedupeMinutes: (v, f) => int(0, 1440)(v, f) as number,
@@ -306,13 +315,13 @@ const SETTING_CHECKS: { [K in keyof TenantSettings]: (value: unknown, field: str
   defaultCountry: (v, f) => (str({ pattern: /^[A-Z]{2}$/ })(typeof v === 'string' ? v.toUpperCase() : v, f) as string),
   outboundPrefixes: (v, f) =>
     list(v, f).map((p, i) => {
-      if (!/^\d{1,6}$/.test(p)) throw new ConfigError(`${f}[${i}]`, `'${p}' must be 1 to 6 digits`);
+      if (!/^\d{1,6}$/.test(p)) throw new ConfigError(`${f}[${i}]`, "'{value}' must be 1 to 6 digits", { value: p });
       return p;
     }),
   matchDigits: (v, f) => int(6, 15)(v, f) as number,
   timezone: (v, f) => {
     const tz = str()(v, f) as string;
-    if (!validTimezone(tz)) throw new ConfigError(f, `'${tz}' is not a time zone`);
+    if (!validTimezone(tz)) throw new ConfigError(f, "'{value}' is not a time zone", { value: tz });
     return tz;
   },
   language: (v, f) => str({ oneOf: ['en', 'ro'] })(v, f) as 'en' | 'ro',
@@ -324,17 +333,17 @@ const SETTING_CHECKS: { [K in keyof TenantSettings]: (value: unknown, field: str
       const h = hook as Record<string, unknown>;
       const events = h.events === undefined ? [...WEBHOOK_EVENTS] : list(h.events, `${at}.events`);
       events.forEach((e, j) => {
-        if (!(WEBHOOK_EVENTS as readonly string[]).includes(e)) throw new ConfigError(`${at}.events[${j}]`, `'${e}' is not an event`);
+        if (!(WEBHOOK_EVENTS as readonly string[]).includes(e)) throw new ConfigError(`${at}.events[${j}]`, "'{value}' is not an event", { value: e });
       });
       const secret = str()(h.secret ?? '', `${at}.secret`) as string;
-      if (secret.length < 16) throw new ConfigError(`${at}.secret`, 'must be at least 16 characters');
+      if (secret.length < 16) throw new ConfigError(`${at}.secret`, 'must be at least {min} characters', { min: 16 });
       return { url: httpUrl(str()(h.url ?? '', `${at}.url`) as string, `${at}.url`), secret, events };
     });
   },
   lookupUrlTemplate: (v, f) => {
     const t = str()(v, f) as string;
     if (t === '') return t;
-    if (!t.includes('{number}')) throw new ConfigError(f, 'must contain {number}');
+    if (!t.includes('{number}')) throw new ConfigError(f, 'must contain {placeholder}', { placeholder: '{number}' });
     return httpUrl(t.replace('{number}', '0'), f) && t;
   },
 };

@@ -198,6 +198,20 @@ export const MIGRATIONS: Migration[] = [
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
     ],
   },
+  {
+    version: 4,
+    name: 'dashboard and filter indexes',
+    // Measured by `npm run bench` at 1 M calls / 100 k entries: without these MariaDB read
+    // every call of the tenant through the primary key for each dashboard figure (7 s each).
+    // Each serves one query shape of src/web/*-queries.ts from the index alone.
+    statements: [
+      `ALTER TABLE smart_missed_calls_calls
+        ADD KEY idx_tenant_started_kind (tenant, started_at, direction, verdict, route_kind, route_id, did),
+        ADD KEY idx_tenant_verdict_started (tenant, verdict, started_at, caller_key, entry_id, caller)`,
+      `ALTER TABLE smart_missed_calls ADD KEY idx_tenant_route (tenant, route_kind, route_id), ADD KEY idx_tenant_did (tenant, did)`,
+      `ALTER TABLE smart_missed_calls_audit ADD KEY idx_tenant_created_event (tenant, created_at, event, reason, ext)`,
+    ],
+  },
 ];
 
 /** Every table we own; uninstall drops exactly these and nothing else. */

@@ -26,33 +26,9 @@ function formValues(s: TenantSettings): Record<string, string | boolean> {
   };
 }
 
-/**
- * Schema messages are English sentences with the values in them; each known shape has a
- * msgid with placeholders, so the message shows in the reader's language.
- */
-const MESSAGE_SHAPES: [RegExp, string][] = [
-  [/^must be between (\S+) and (\S+)$/, 'must be between {a} and {b}'],
-  [/^must be a whole number$/, 'must be a whole number'],
-  [/^must be one of (.+)$/, 'must be one of {a}'],
-  [/^'(.*)' is not an email address$/, "'{a}' is not an email address"],
-  [/^'(.*)' must be 1 to 6 digits$/, "'{a}' must be 1 to 6 digits"],
-  [/^'(.*)' is not a time zone$/, "'{a}' is not a time zone"],
-  [/^'(.*)' is not valid$/, "'{a}' is not valid"],
-  [/^'(.*)' is not a URL$/, "'{a}' is not a URL"],
-  [/^must be an http or https URL$/, 'must be an http or https URL'],
-  [/^must contain \{number\}$/, 'must contain {number}'],
-  [/^must be at least (\S+) characters$/, 'must be at least {a} characters'],
-  [/^must be true or false$/, 'must be true or false'],
-  [/^'(.*)' is not an event$/, "'{a}' is not an event"],
-];
-
+/** The schema's problems are gettext msgids with placeholders: shown in the reader's language. */
 export function translateSettingError(err: ConfigError, t: Translate): string {
-  const message = err.message.slice(err.field.length + 2);
-  for (const [shape, msgid] of MESSAGE_SHAPES) {
-    const m = shape.exec(message);
-    if (m) return msgid === 'must contain {number}' ? t(msgid, { number: '{number}' }) : t(msgid, { a: m[1] ?? '', b: m[2] ?? '' });
-  }
-  return message;
+  return t(err.template, err.params);
 }
 
 /** recipients[2] → recipients, webhooks[0].url → webhooks.0.url: the input the message belongs next to. */

@@ -54,6 +54,15 @@ describe('the .po reader', () => {
     assert.deepEqual(missing, []);
   });
 
+  test('every settings problem the schema can report has a Romanian translation', () => {
+    const root = repoRoot();
+    const ro = new Catalogues(join(root, 'i18n')).messages('ro');
+    const schema = readFileSync(join(root, 'src/config/schema.ts'), 'utf8');
+    const templates = [...schema.matchAll(/new ConfigError\([^,]+,\s*(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)")/g)].map((m) => (m[1] ?? m[2]!).replace(/\\'/g, "'"));
+    assert.ok(templates.length >= 15, `${templates.length} templates found`);
+    assert.deepEqual(templates.filter((id) => !ro.has(id)), []);
+  });
+
   test('Accept-Language picks the best supported language', () => {
     assert.equal(negotiateLang('ro-RO,ro;q=0.9,en;q=0.8'), 'ro');
     assert.equal(negotiateLang('de-DE,en;q=0.5,ro;q=0.7'), 'ro');
