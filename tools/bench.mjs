@@ -98,6 +98,7 @@ try {
     bareScanSeconds: round(scanSeconds, 2), bareScanRowsPerSecond: Math.round(bf.rows / scanSeconds),
     speedRatio: round(scanSeconds / bf.seconds, 3), peakRssMb: bf.peakRssMb,
   };
+  save(results);
 
   // (2) One sync cycle with a small and a large cdr table, the same newest rows in both.
   log(`(2) generating a block of ${SIZES.block} rows ending ${today}`);
@@ -117,6 +118,7 @@ try {
     large: { cdrRows: large.cdrRows, medianMs: large.medianMs, samples: large.samples },
     costRatio: round(large.medianMs / small.medianMs, 3), peakRssMb: Math.max(small.peakRssMb, large.peakRssMb),
   };
+  save(results);
 
   // (4)'s data: the backfilled calls and entries, copied back in time up to the target sizes.
   log(`(4) growing the list to ${SIZES.calls} calls and ${SIZES.entries} entries`);
@@ -135,6 +137,7 @@ try {
     'bench', 'latency', '--url', url, '--calls', String(SIZES.latencyCalls), '--per-second', String(SIZES.latencyPerSecond), '--background', String(SIZES.background),
   ]);
   results.latency = { ...latency.seconds, intervalSeconds: 2, settleSeconds: 5 };
+  save(results);
 
   log('(4) timing the dashboard and the list');
   const year = `from=${addDays(today, -364)}&to=${today}`;
@@ -160,8 +163,7 @@ try {
     goal('smc serve peak RSS (MB)', results.memory.servePeakRssMb, `<= ${GOALS.serveRssMb}`, results.memory.servePeakRssMb <= GOALS.serveRssMb),
   ];
   results.seconds = Math.round((Date.now() - started) / 1000);
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
+  save(results);
   printTable(results);
   log(`wrote ${out}`);
   await root.end();
@@ -213,6 +215,15 @@ async function setup(socket, tag, server) {
   const setupResult = { names, file };
   execFileSync(process.execPath, ['build/smc.js', '--config', file, 'migrate'], { stdio: ['ignore', 'ignore', 'inherit'] });
   return setupResult;
+}
+
+/**
+ * Writes what is measured so far: a part that fails or a run cut short keeps the parts before it.
+ * @param {object} results
+ */
+function save(results) {
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
 }
 
 /** `--profile` writes a CPU profile of every smc process into bench/profiles/. */

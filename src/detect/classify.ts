@@ -6,7 +6,7 @@ import {
   type ExtensionTest,
   type Party,
 } from './channels.js';
-import { explain } from './explain.js';
+import { explain, routeLabel } from './explain.js';
 import type { RangExtension, ReasonCode, Route, RouteKind, Verdict } from './verdict.js';
 
 export interface ClassifyOptions {
@@ -296,13 +296,6 @@ function routeOfRow(row: CdrRow): Route | null {
     if (/^\d+$/.test(ext)) return make('extension', ext);
   }
   return null;
-}
-
-function routeLabel(route: Route, labels: RouteLabels | undefined): string {
-  const named = route.id ? labels?.[route.kind]?.[route.id] : undefined;
-  const kindName: Record<RouteKind, string> = { queue: 'Queue', ringgroup: 'Ring group', ivr: 'IVR', extension: 'Extension', route: 'Inbound route' };
-  if (named) return route.kind === 'route' ? named : `${kindName[route.kind]} ${route.id} (${named})`;
-  return route.id ? `${kindName[route.kind]} ${route.id}` : kindName[route.kind];
 }
 
 /** A total order over rows that does not depend on how they arrived. */

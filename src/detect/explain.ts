@@ -1,4 +1,5 @@
-import type { Verdict } from './verdict.js';
+import type { RouteLabels } from './classify.js';
+import type { RouteKind, Verdict } from './verdict.js';
 
 /** gettext-style: the English text is the message id; {name} placeholders are filled after translation. */
 export type Translate = (text: string, params?: Record<string, string | number>) => string;
@@ -62,3 +63,21 @@ export function explain(v: Verdict, t: Translate = english): string[] {
   else lines.push(t('Not counted as missed: no phone rang.'));
   return lines;
 }
+
+/** "Queue 400 (Sales)", "Extension 102 (Maria Ionescu)", an inbound route's own description. */
+export function routeLabel(route: { kind: string; id: string }, labels: RouteLabels | undefined, t: Translate = english): string {
+  const kindName: Record<RouteKind, string> = {
+    queue: t('Queue'), ringgroup: t('Ring group'), ivr: t('IVR'), extension: t('Extension'), route: t('Inbound route'),
+  };
+  const what = kindName[route.kind as RouteKind] ?? route.kind;
+  const named = route.id ? labels?.[route.kind as RouteKind]?.[route.id] : undefined;
+  if (named) return route.kind === 'route' ? named : `${what} ${route.id} (${named})`;
+  return route.id ? `${what} ${route.id}` : what;
+}
+
+/** "102 (Maria Ionescu)". */
+export function extensionLabel(ext: string, labels: RouteLabels | undefined): string {
+  const name = labels?.extension?.[ext];
+  return name ? `${ext} (${name})` : ext;
+}
+

@@ -45,7 +45,7 @@ export function createApp(opts: AppOptions): express.Express {
     config: opts.config,
     sync: opts.sync,
     catalogues: new Catalogues(opts.i18nDir ?? defaultI18nDir(moduleDir)),
-    labels: new RouteLabels(opts.pool, opts.config.db),
+    labels: new RouteLabels(opts.pool, opts.config),
     viewsDir: join(moduleDir, 'views'),
     secret,
   };

@@ -4,7 +4,7 @@ import type { WebContext } from './context.js';
 import { dashboardData, filterChoices, todayOf } from './dashboard-queries.js';
 import { rangeFilter } from './filters.js';
 import { renderPage } from './render.js';
-import { extensionLabel, routeLabel } from './route-labels.js';
+import { extensionLabel, routeLabel } from '../detect/explain.js';
 
 export function reasonNames(t: Viewer['t']): Record<string, string> {
   return {
@@ -18,7 +18,7 @@ async function dashboardModel(ctx: WebContext, req: Request, viewer: Viewer) {
   const { t, fmt } = viewer;
   const today = await todayOf(viewer.scope);
   const data = await dashboardData(viewer.scope, rangeFilter(req, today), today);
-  const directory = await ctx.labels.current();
+  const directory = await ctx.labels.current(viewer.tenant);
   const reasons = reasonNames(t);
   const weekdays = [t('Mon'), t('Tue'), t('Wed'), t('Thu'), t('Fri'), t('Sat'), t('Sun')];
   return {
@@ -54,11 +54,11 @@ async function dashboardModel(ctx: WebContext, req: Request, viewer: Viewer) {
         series: [{ label: t('Missed calls'), data: data.frequent.map((f) => f.missed) }],
       },
       routes: {
-        labels: data.routes.map((r) => routeLabel(directory, r.kind, r.id, t)),
+        labels: data.routes.map((r) => routeLabel({ kind: r.kind, id: r.id }, directory, t)),
         series: [{ label: t('Miss rate (%)'), data: data.routes.map((r) => (r.inbound ? Math.round((1000 * r.missed) / r.inbound) / 10 : 0)) }],
       },
       callbacks: {
-        labels: data.callbacks.map((c) => extensionLabel(directory, c.ext)),
+        labels: data.callbacks.map((c) => extensionLabel(c.ext, directory)),
         series: [
           { label: t('Called back and answered'), data: data.callbacks.map((c) => c.returned) },
           { label: t('Call-back attempts not answered'), data: data.callbacks.map((c) => c.attempts) },
@@ -73,11 +73,11 @@ export function dashboardRoutes(router: Router, ctx: WebContext): void {
     const viewer = viewerOf(res);
     const model = await dashboardModel(ctx, req, viewer);
     const choices = await filterChoices(viewer.scope);
-    const directory = await ctx.labels.current();
+    const directory = await ctx.labels.current(viewer.tenant);
     await renderPage(ctx, res, 'dashboard', {
       view: 'dashboard',
       ...model,
-      routeChoices: choices.routes.map((r) => ({ value: `${r.kind}:${r.id}`, label: routeLabel(directory, r.kind, r.id, viewer.t) })),
+      routeChoices: choices.routes.map((r) => ({ value: `${r.kind}:${r.id}`, label: routeLabel({ kind: r.kind, id: r.id }, directory, viewer.t) })),
       didChoices: choices.dids,
       apiUrl: viewer.links.api('/api/dashboard', { ...model.data.range }),
     });

@@ -1,5 +1,5 @@
 import type { Request, Response, Router } from 'express';
-import type { PbxDirectory } from '../cdr/freepbx-directory.js';
+import type { RouteLabels } from '../detect/classify.js';
 import { explain } from '../detect/explain.js';
 import type { Verdict } from '../detect/verdict.js';
 import { NotFound, resolveEntry } from '../ledger/actions.js';
@@ -15,13 +15,13 @@ import {
 } from './entry-queries.js';
 import { listFilter, type ListFilter } from './filters.js';
 import { renderFile, renderPage } from './render.js';
-import { extensionLabel, routeLabel } from './route-labels.js';
+import { extensionLabel, routeLabel } from '../detect/explain.js';
 
 /** The attempts shown with their raw CDR rows; older ones show the verdict only. */
 const CDR_SHOWN = 20;
 
 /** One list row, every field already formatted for the reader. */
-function rowModel(e: Entry, viewer: Viewer, directory: PbxDirectory, now: number) {
+function rowModel(e: Entry, viewer: Viewer, directory: RouteLabels, now: number) {
   const { t, fmt } = viewer;
   const reasons = reasonNames(t);
   const lastSeconds = (now - Date.parse(e.lastAttempt.replace(' ', 'T') + 'Z')) / 1000;
@@ -30,9 +30,9 @@ function rowModel(e: Entry, viewer: Viewer, directory: PbxDirectory, now: number
     caller: e.anonymous ? t('Withheld number') : e.caller,
     name: e.callerName && e.callerName !== e.callerRaw && e.callerName !== e.caller ? e.callerName : '',
     did: e.did,
-    route: routeLabel(directory, e.routeKind, e.routeId, t),
+    route: routeLabel({ kind: e.routeKind, id: e.routeId }, directory, t),
     missedCount: e.missedCount,
-    rang: Object.entries(e.rang).map(([ext, n]) => ({ ext, n, label: extensionLabel(directory, ext) })),
+    rang: Object.entries(e.rang).map(([ext, n]) => ({ ext, n, label: extensionLabel(ext, directory) })),
     firstAttempt: fmt.datetime(e.firstAttempt),
     lastAttempt: fmt.datetime(e.lastAttempt),
     age: fmt.duration(lastSeconds),
@@ -53,7 +53,7 @@ async function dbNow(ctx: WebContext): Promise<number> {
 async function listModel(ctx: WebContext, req: Request, viewer: Viewer) {
   const f = listFilter(req);
   const { entries, total } = await listEntries(viewer.scope, f);
-  const directory = await ctx.labels.current();
+  const directory = await ctx.labels.current(viewer.tenant);
   const now = await dbNow(ctx);
   return { filter: f, total, pages: Math.max(1, Math.ceil(total / PAGE_SIZE)), rows: entries.map((e) => rowModel(e, viewer, directory, now)) };
 }
@@ -63,12 +63,12 @@ function filterParams(f: ListFilter): Record<string, string | number> {
 }
 
 /** A stored call as the Verdict explain() reads, so its lines can be written in the reader's language. */
-function verdictOf(c: StoredCall, directory: PbxDirectory, viewer: Viewer): Verdict {
+function verdictOf(c: StoredCall, directory: RouteLabels, viewer: Viewer): Verdict {
   return {
     linkedid: c.linkedid, verdict: c.verdict as Verdict['verdict'], direction: c.direction as Verdict['direction'], caller: c.caller,
     callerName: '', anonymous: c.callerKey === 'anonymous', did: c.did, dialled: c.dialled, startedAt: c.startedAt, endedAt: c.endedAt,
     waitSeconds: c.waitSeconds, rang: c.rang as Verdict['rang'], answeredBy: c.answeredBy,
-    route: { kind: c.routeKind as Verdict['route']['kind'], id: c.routeId, label: routeLabel(directory, c.routeKind, c.routeId, viewer.t) },
+    route: { kind: c.routeKind as Verdict['route']['kind'], id: c.routeId, label: routeLabel({ kind: c.routeKind, id: c.routeId }, directory, viewer.t) },
     voicemail: c.voicemail, reasons: c.reasons as Verdict['reasons'], explanation: [], rowCount: c.rowCount,
   };
 }
@@ -78,13 +78,13 @@ export function entryRoutes(router: Router, ctx: WebContext): void {
     const viewer = viewerOf(res);
     const model = await listModel(ctx, req, viewer);
     const choices = await filterChoices(viewer.scope);
-    const directory = await ctx.labels.current();
+    const directory = await ctx.labels.current(viewer.tenant);
     const params = filterParams(model.filter);
     await renderPage(ctx, res, 'entries', {
       view: 'entries',
       ...model,
       params,
-      routeChoices: choices.routes.map((r) => ({ value: `${r.kind}:${r.id}`, label: routeLabel(directory, r.kind, r.id, viewer.t) })),
+      routeChoices: choices.routes.map((r) => ({ value: `${r.kind}:${r.id}`, label: routeLabel({ kind: r.kind, id: r.id }, directory, viewer.t) })),
       didChoices: choices.dids,
       rowsUrl: viewer.links.api('/api/entries.html', { ...params, page: model.filter.page }),
       csvUrl: viewer.links.api('/api/entries.csv', params),
@@ -109,7 +109,7 @@ export function entryRoutes(router: Router, ctx: WebContext): void {
     const viewer = viewerOf(res);
     const f = { ...listFilter(req), page: 1 };
     const { entries } = await listEntries(viewer.scope, f, CSV_LIMIT);
-    const directory = await ctx.labels.current();
+    const directory = await ctx.labels.current(viewer.tenant);
     const { t } = viewer;
     let out = '\uFEFF' + csvLine([
       t('Caller'), t('Name'), t('DID'), t('Route'), t('Missed'), t('Total missed'), t('Extensions rung'), t('First attempt'),
@@ -117,7 +117,7 @@ export function entryRoutes(router: Router, ctx: WebContext): void {
     ]);
     for (const e of entries) {
       out += csvLine([
-        e.caller, e.callerName, e.did, routeLabel(directory, e.routeKind, e.routeId, t), e.missedCount, e.totalMissed,
+        e.caller, e.callerName, e.did, routeLabel({ kind: e.routeKind, id: e.routeId }, directory, t), e.missedCount, e.totalMissed,
         Object.keys(e.rang).join(' '), e.firstAttempt, e.lastAttempt, e.status, e.clearedBy ?? '', e.clearedAt ?? '',
         e.clearedExt ?? '', e.clearedUser ?? '', e.note ?? '',
       ]);
@@ -133,7 +133,7 @@ export function entryRoutes(router: Router, ctx: WebContext): void {
       await renderPage(ctx, res, 'not-found', { view: 'entries' }, 404);
       return;
     }
-    const directory = await ctx.labels.current();
+    const directory = await ctx.labels.current(viewer.tenant);
     const calls = await callsOfEntry(viewer.scope, entry);
     const attempts = [];
     for (const [i, c] of calls.entries()) {
@@ -145,7 +145,7 @@ export function entryRoutes(router: Router, ctx: WebContext): void {
         verdictLabel: verdictName(viewer, c.verdict, c.direction),
         explanation: explain(verdictOf(c, directory, viewer), viewer.t),
         reasons: c.reasons,
-        rang: c.rang.map((r) => ({ ...r, label: extensionLabel(directory, r.ext), outcomeLabel: outcomeName(viewer, r.outcome) })),
+        rang: c.rang.map((r) => ({ ...r, label: extensionLabel(r.ext, directory), outcomeLabel: outcomeName(viewer, r.outcome) })),
         cdr: recent ? await cdrRowsOf(viewer.scope, ctx.config.db, c) : null,
       });
     }
