@@ -179,7 +179,9 @@ function addAttempt(entry: Entry, v: Verdict): void {
     entry.routeKind = v.route.kind;
     entry.routeId = v.route.id;
     entry.routeLabel = v.route.label;
-    if (v.callerName) entry.callerName = v.callerName;
+    // A name from the contact manager, a CSV import or the CRM lookup beats the CNAM the
+    // carrier sent with this call; CNAM only fills a missing (or digits-only) name.
+    if (v.callerName && (!entry.callerName || /^[\d\s+()-]*$/.test(entry.callerName))) entry.callerName = v.callerName;
   }
   if (v.voicemail) entry.voicemailLeft = v.voicemail.messageLeft ?? entry.voicemailLeft;
 }
