@@ -193,3 +193,14 @@ test('audit rows cannot be changed, and a row altered behind the triggers is fou
   assert.equal(result.firstBad?.id, 5);
   assert.match(result.firstBad!.problem, /altered/);
 });
+
+test('DIDs that differ only in case or a trailing space are different entries, and the sync goes on', async () => {
+  const { record, callVerdict } = await import('./helpers/ledger-calls.js');
+  await record(db.pool, 'default', [
+    callVerdict('missed', { caller: '0722000777', did: 'sales', at: '2026-11-20 10:00:00' }),
+    callVerdict('missed', { caller: '0722000777', did: 'Sales', at: '2026-11-20 10:01:00' }),
+    callVerdict('missed', { caller: '0722000777', did: 'sales ', at: '2026-11-20 10:02:00' }),
+  ]);
+  const [rows] = await db.pool.query<RowDataPacket[]>("SELECT did FROM smart_missed_calls WHERE caller_key = '722000777' ORDER BY id");
+  assert.deepEqual(rows.map((r) => r.did), ['sales', 'Sales', 'sales ']);
+});

@@ -212,6 +212,22 @@ export const MIGRATIONS: Migration[] = [
       `ALTER TABLE smart_missed_calls_audit ADD KEY idx_tenant_created_event (tenant, created_at, event, reason, ext)`,
     ],
   },
+  {
+    version: 5,
+    name: 'exact comparison of the keys entries are matched on',
+    // The ledger matches entries by exact caller key and DID; with a case- and
+    // pad-insensitive collation MariaDB would call two DIDs that differ only in case or a
+    // trailing space one key, and the insert of the second would fail the sync's batch for ever.
+    statements: [
+      `ALTER TABLE smart_missed_calls
+        MODIFY caller_key VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NOT NULL,
+        MODIFY did VARCHAR(50) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NOT NULL DEFAULT ''`,
+      `ALTER TABLE smart_missed_calls_calls
+        MODIFY linkedid VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NOT NULL,
+        MODIFY caller_key VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NOT NULL DEFAULT '',
+        MODIFY did VARCHAR(50) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NOT NULL DEFAULT ''`,
+    ],
+  },
 ];
 
 /** Every table we own; uninstall drops exactly these and nothing else. */
@@ -231,6 +247,8 @@ export async function migrate(pool: Pool, log: (line: string) => void = () => {}
   const [rows] = await pool.query<RowDataPacket[]>('SELECT version FROM smart_missed_calls_migrations');
   const applied = new Set(rows.map((r) => Number(r.version)));
   const done: number[] = [];
+  const versions = MIGRATIONS.map((m) => m.version);
+  if (new Set(versions).size !== versions.length) throw new Error(`two migration steps share a version number (${versions.join(', ')})`);
   for (const step of [...MIGRATIONS].sort((a, b) => a.version - b.version)) {
     if (applied.has(step.version)) continue;
     for (const sql of step.statements) {
