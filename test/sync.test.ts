@@ -9,6 +9,7 @@ import { Syncer } from '../src/sync/cycle.js';
 import { readTsv } from '../src/cdr/tsv.js';
 import { freshDatabases, fixtureText, insertCdrRows, loadFixtureCdr, type FreshDatabases } from './harness/db.js';
 import { checkCalls, checkEntries } from './helpers/lab-labels.js';
+import { callVerdict, record } from './helpers/ledger-calls.js';
 
 let db: FreshDatabases;
 before(async () => {
@@ -195,7 +196,6 @@ test('audit rows cannot be changed, and a row altered behind the triggers is fou
 });
 
 test('DIDs that differ only in case or a trailing space are different entries, and the sync goes on', async () => {
-  const { record, callVerdict } = await import('./helpers/ledger-calls.js');
   await record(db.pool, 'default', [
     callVerdict('missed', { caller: '0722000777', did: 'sales', at: '2026-11-20 10:00:00' }),
     callVerdict('missed', { caller: '0722000777', did: 'Sales', at: '2026-11-20 10:01:00' }),
