@@ -136,7 +136,7 @@ try {
   const latency = smcJson(setups.backfill, [
     'bench', 'latency', '--url', url, '--calls', String(SIZES.latencyCalls), '--per-second', String(SIZES.latencyPerSecond), '--background', String(SIZES.background),
   ]);
-  results.latency = { ...latency.seconds, intervalSeconds: 2, settleSeconds: 5 };
+  results.latency = { ...latency.seconds, intervalSeconds: 1, settleSeconds: 2 };
   save(results);
 
   log('(4) timing the dashboard and the list');

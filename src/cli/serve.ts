@@ -83,7 +83,9 @@ export function notifierService(config: Config, pool: Pool, sync: SyncService): 
  * and SIGINT stop them in reverse order and close the pool. Resolves once all are started.
  */
 export async function startService(config: Config): Promise<void> {
-  const pool = createPool(config.db);
+  // Two connections are held by the sync and notify locks; the dashboard asks its ten
+  // figures at once; the sync and notifier need theirs meanwhile.
+  const pool = createPool(config.db, 16);
   // With the database away at start the service still comes up and says so on the page.
   await migrate(pool, log).catch((err: Error) => log(`migrations not checked: ${err.message}`));
   const sync = new SyncService(pool, config, undefined, log);

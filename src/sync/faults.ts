@@ -1,3 +1,5 @@
+import { writeSync } from 'node:fs';
+
 /**
  * Crash injection for the reliability tests: SMC_FAULT="<point>:<probability>[,...]" makes
  * the process kill itself with SIGKILL when it reaches a named point — no finally blocks,
@@ -31,7 +33,8 @@ export function faultPoint(name: FaultPoint): void {
   if (armed.size === 0) return;
   const p = armed.get(name) ?? armed.get('*') ?? 0;
   if (p > 0 && Math.random() < p) {
-    process.stderr.write(`fault injected at ${name}\n`);
+    // Synchronously: an asynchronous write to a pipe may be lost with the SIGKILL below.
+    writeSync(2, `fault injected at ${name}\n`);
     process.kill(process.pid, 'SIGKILL');
   }
 }
