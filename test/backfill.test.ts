@@ -44,6 +44,11 @@ test('`smc backfill` classifies history, resumes, and `smc status` shows it with
   const [rows] = await db.pool.query<RowDataPacket[]>('SELECT * FROM smart_missed_calls ORDER BY id');
   checkEntries(rows.map(entryFromRow));
 
+  const [[outbox]] = (await db.pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM smart_missed_calls_outbox')) as unknown as [[{ n: number }]];
+  assert.equal(Number(outbox.n), 0, 'history is journalled but nobody is mailed about misses days old');
+  const [[journal]] = (await db.pool.query<RowDataPacket[]>("SELECT COUNT(*) AS n FROM smart_missed_calls_audit WHERE event = 'created'")) as unknown as [[{ n: number }]];
+  assert.equal(Number(journal.n), rows.length, 'every entry created by the backfill is in the journal');
+
   const again = smc('backfill', '--since', '2026-11-26', '--until', '2026-11-26 07:00:00');
   assert.match(again, /backfill done: 0 rows, 0 calls/, 'a finished backfill resumes at its end');
 

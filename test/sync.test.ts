@@ -69,6 +69,9 @@ test('the whole lab through the real sync and MariaDB: calls, entries and journa
   for (const e of list) journals.set(e.id!, await journal(e.id!));
   checkEntries(list, (e) => journals.get(e.id!)!);
 
+  const [[outbox]] = (await db.pool.query<RowDataPacket[]>("SELECT COUNT(*) AS n FROM smart_missed_calls_outbox WHERE event = 'created'")) as unknown as [[{ n: number }]];
+  assert.equal(Number(outbox.n), list.length, 'the live sync queues a notification for every new entry');
+
   // Replaying the same rows changes nothing: no new calls, entries, or journal rows.
   const [[before]] = (await db.pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM smart_missed_calls_audit')) as unknown as [[{ n: number }]];
   const again = await new Syncer(db.pool, config(0)).cycle();

@@ -64,6 +64,7 @@ export async function recordCalls(
   tenant: string,
   calls: ClassifiedCall[],
   settings: TenantSettings,
+  options: { notify: boolean } = { notify: true },
 ): Promise<RecordResult> {
   const result: RecordResult = { calls: 0, skipped: 0, events: [] };
   if (calls.length === 0) return result;
@@ -127,7 +128,7 @@ export async function recordCalls(
   result.events = recorded.map((r) => ({ ...r.live, entry: r.asOf }));
   await saveCalls(conn, tenant, todo, callEntry, rules, now);
   await appendAudit(conn, result.events.map(auditRecordOf));
-  await enqueueEvents(conn, result.events.filter((e) => NOTIFYING_EVENTS.has(e.event)), now);
+  if (options.notify) await enqueueEvents(conn, result.events.filter((e) => NOTIFYING_EVENTS.has(e.event)), now);
   faultPoint('in-ledger');
   result.calls = todo.length;
   return result;

@@ -52,7 +52,7 @@ export async function backfill(pool: Pool, config: Config, options: BackfillOpti
       owned.push(callRows);
       if (callRows.some((r) => naiveSeconds(r.calldate) >= to)) next.add(linkedid);
     }
-    await syncer.record(owned.map((callRows) => ({ rows: callRows, digest: rowsDigest(callRows) })));
+    await syncer.record(owned.map((callRows) => ({ rows: callRows, digest: rowsDigest(callRows) })), false);
     rows += owned.reduce((n, c) => n + c.length, 0);
     calls += owned.length;
     carried = next;

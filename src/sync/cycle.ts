@@ -111,7 +111,11 @@ export class Syncer {
   }
 
   /** Classifies and records calls, oldest first, in transactions of up to BATCH calls. */
-  async record(calls: { rows: CdrRow[]; digest: string }[]): Promise<LedgerEvent[]> {
+  /**
+   * @param notify false for history (`smc backfill`): its entries and their journal are
+   *   written, but nobody is mailed or webhooked about misses that are days old.
+   */
+  async record(calls: { rows: CdrRow[]; digest: string }[], notify = true): Promise<LedgerEvent[]> {
     const byTenant = new Map<string, ClassifiedCall[]>();
     for (const { rows, digest } of calls) {
       const tenant = (this.tenantOf ?? this.directory.tenantOf)(rows);
@@ -127,7 +131,7 @@ export class Syncer {
       list.sort((a, b) => a.verdict.startedAt.localeCompare(b.verdict.startedAt) || a.verdict.linkedid.localeCompare(b.verdict.linkedid));
       const settings = await this.settings(tenant);
       for (let i = 0; i < list.length; i += BATCH) {
-        const result = await inTransaction(this.pool, (conn) => recordCalls(conn, tenant, list.slice(i, i + BATCH), settings));
+        const result = await inTransaction(this.pool, (conn) => recordCalls(conn, tenant, list.slice(i, i + BATCH), settings, { notify }));
         faultPoint('after-commit');
         events.push(...result.events);
       }
