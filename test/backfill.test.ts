@@ -79,6 +79,17 @@ test('`smc entries`, `smc audit verify` and `smc forget` work on the backfilled 
   assert.throws(() => smc('entries', 'resolve', '999999', '--user', 'x', '--note', 'y'), /entry 999999 not found/);
 });
 
+test('`smc status` says when notifications are failing, and where to look', async () => {
+  assert.match(smc('status'), /notifications +0 events to fan out; 0 mails\/webhooks pending \(0 retrying\), 0 given up\n/);
+  await db.pool.query(
+    `INSERT INTO smart_missed_calls_deliveries (tenant, event, channel, target, idempotency_key, payload, status, attempts, next_attempt_at, last_error, created_at)
+     VALUES ('default', 'created', 'webhook', 'http://127.0.0.1:9/hook', 'x:webhook:1', '{}', 'dead', 10, NOW(3), 'HTTP 500 from the receiver', NOW(3))`,
+  );
+  const status = JSON.parse(smc('status', '--json'));
+  assert.equal(status.deliveriesDead, 1);
+  assert.match(smc('status'), /1 given up — last error: HTTP 500 from the receiver \(smc deliveries --failures\)/);
+});
+
 test('one sync cycle reads the CDR through the calldate index, never a full scan', async () => {
   const [plan] = await db.pool.query<RowDataPacket[]>(`EXPLAIN SELECT * FROM ${ident(db.names.cdr)}.cdr WHERE calldate >= ?`, ['2026-11-26 06:16:00']);
   assert.equal(plan[0]!.key, 'calldate');

@@ -56,8 +56,11 @@ export function register(program: Command): void {
           `SELECT (SELECT COUNT(*) FROM smart_missed_calls_calls) AS calls,
                   (SELECT COUNT(*) FROM smart_missed_calls WHERE status = 'open') AS open_entries,
                   (SELECT COUNT(*) FROM smart_missed_calls) AS entries,
-                  (SELECT COUNT(*) FROM smart_missed_calls_outbox WHERE status IN ('pending','retry')) AS outbox_pending,
-                  (SELECT COUNT(*) FROM smart_missed_calls_outbox WHERE status = 'dead') AS outbox_dead,
+                  (SELECT COUNT(*) FROM smart_missed_calls_outbox WHERE status = 'pending') AS outbox_pending,
+                  (SELECT COUNT(*) FROM smart_missed_calls_deliveries WHERE status IN ('pending', 'sending')) AS deliveries_pending,
+                  (SELECT COUNT(*) FROM smart_missed_calls_deliveries WHERE status = 'dead') AS deliveries_dead,
+                  (SELECT COUNT(*) FROM smart_missed_calls_deliveries WHERE status IN ('pending', 'sending') AND last_error IS NOT NULL) AS deliveries_failing,
+                  (SELECT last_error FROM smart_missed_calls_deliveries WHERE last_error IS NOT NULL AND status <> 'sent' ORDER BY id DESC LIMIT 1) AS last_delivery_error,
                   NOW() AS now`,
         )) as unknown as [[Record<string, unknown>]];
         const status = {
@@ -70,7 +73,10 @@ export function register(program: Command): void {
           entries: Number(counts.entries),
           openEntries: Number(counts.open_entries),
           outboxPending: Number(counts.outbox_pending),
-          outboxDead: Number(counts.outbox_dead),
+          deliveriesPending: Number(counts.deliveries_pending),
+          deliveriesFailing: Number(counts.deliveries_failing),
+          deliveriesDead: Number(counts.deliveries_dead),
+          lastDeliveryError: (counts.last_delivery_error as string | null) ?? null,
           badRows: JSON.parse((await readState(app.pool, 'bad_rows_window')) ?? '[]') as { reason: string; count: number }[],
           badRowsBackfill: JSON.parse((await readState(app.pool, 'bad_rows_backfill')) ?? '[]') as { reason: string; count: number }[],
         };
@@ -87,7 +93,7 @@ export function register(program: Command): void {
             `last sync cycle  ${status.lastCycle ?? 'never'}${status.lagSeconds !== null ? ` (${status.lagSeconds} s ago)` : ''}`,
             `calls classified ${status.calls}`,
             `entries          ${status.entries} (${status.openEntries} open)`,
-            `outbox           ${status.outboxPending} pending, ${status.outboxDead} dead`,
+            `notifications    ${status.outboxPending} events to fan out; ${status.deliveriesPending} mails/webhooks pending (${status.deliveriesFailing} retrying), ${status.deliveriesDead} given up${status.lastDeliveryError ? ` — last error: ${status.lastDeliveryError}` : ''}${status.deliveriesFailing || status.deliveriesDead ? ' (smc deliveries --failures)' : ''}`,
             `skipped bad rows ${bad.reduce((n, b) => n + b.count, 0)}${bad.length ? ' — ' + bad.map((b) => `${b.count} ${b.reason}`).join(', ') : ''}`,
           ].join('\n') + '\n',
         );
