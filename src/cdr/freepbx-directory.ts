@@ -6,12 +6,11 @@ import type { RouteLabels } from '../detect/classify.js';
 /** What the PBX's own configuration tells us: who is an extension, and what routes are called. */
 export interface PbxDirectory {
   extensions: Set<string>;
+  /** Route names, and extension → user name (labels.extension) for "answered by 105 (Ana)". */
   labels: RouteLabels;
-  /** Extension → user name, for "answered by 105 (Ana)". */
-  names: Record<string, string>;
 }
 
-export const EMPTY_DIRECTORY: PbxDirectory = { extensions: new Set(), labels: {}, names: {} };
+export const EMPTY_DIRECTORY: PbxDirectory = { extensions: new Set(), labels: {} };
 
 /**
  * Reads FreePBX's users, devices, queues_config, ringgroups, ivr_details and incoming.
@@ -33,7 +32,6 @@ export async function loadFreepbxDirectory(pool: Pool, db: DbConfig): Promise<Pb
   const extensions = new Set([...users, ...devices].map((r) => String(r.k)));
   return {
     extensions,
-    names: pairs(users),
     labels: {
       queue: pairs(await read('SELECT extension AS k, descr AS v FROM {db}.queues_config')),
       ringgroup: pairs(await read('SELECT grpnum AS k, description AS v FROM {db}.ringgroups')),

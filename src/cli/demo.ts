@@ -163,7 +163,7 @@ function day(seconds: number): string {
  * yesterday, today's calls up to now, all of it classified as `smc backfill` would.
  */
 async function fillHistory(pool: Pool, config: Config, model: PbxModel, historyDays: number, interrupted: () => boolean): Promise<void> {
-  await writeState(pool, DEMO_STATE_KEY, 'filling');
+  await writeState(pool, { [DEMO_STATE_KEY]: 'filling' });
   await writePbxTables(pool, config.db.pbxDatabase, model);
   const target = { pool, cdrDb: config.db.cdrDatabase };
   const now = (await dbClock(pool)).now();
@@ -204,7 +204,7 @@ async function fillHistory(pool: Pool, config: Config, model: PbxModel, historyD
     },
   });
   log(`history: ${result.calls} calls classified in ${((performance.now() - classifyBegan) / 1000).toFixed(1)} s`);
-  await writeState(pool, DEMO_STATE_KEY, 'done');
+  await writeState(pool, { [DEMO_STATE_KEY]: 'done' });
 }
 
 async function runDemo(options: DemoOptions): Promise<void> {

@@ -87,7 +87,7 @@ export function classifyCall(input: readonly CdrRow[], options: ClassifyOptions)
   if (!root) return finish(base, options);
 
   const originExt = originExtension(root.channel, options.isExtension);
-  if (originExt) return finish(classifyFromExtension(base, legs, originExt), options);
+  if (originExt) return finish(classifyFromExtension(base, legs, originExt, options.isExtension), options);
   return finish(classifyInbound(base, legs, root, options), options);
 }
 
@@ -104,10 +104,10 @@ function originExtension(channel: Party, isExtension: ExtensionTest): string {
   return '';
 }
 
-function classifyFromExtension(v: Verdict, legs: Leg[], ext: string): Verdict {
+function classifyFromExtension(v: Verdict, legs: Leg[], ext: string, isExtension: ExtensionTest): Verdict {
   v.caller = ext;
   v.callerName = legs[0]?.row.cnam ?? '';
-  const trunkLegs = legs.filter((l) => l.dst.kind === 'trunk' || (l.dst.kind === 'local' && !isInternalNumber(l.dst.name, legs)));
+  const trunkLegs = legs.filter((l) => l.dst.kind === 'trunk' || (l.dst.kind === 'local' && !isExtension(l.dst.name)));
   const looksExternal = legs.some((l) => /^\+?\d{5,}$/.test(l.row.dst) && !l.row.dst.startsWith('*'));
   if (trunkLegs.length === 0 && !looksExternal) {
     v.verdict = 'internal';
@@ -130,10 +130,6 @@ function classifyFromExtension(v: Verdict, legs: Leg[], ext: string): Verdict {
   }
   v.route = { kind: 'extension', id: ext, label: '' };
   return v;
-}
-
-function isInternalNumber(name: string, legs: Leg[]): boolean {
-  return legs.some((l) => l.dst.kind === 'extension' && l.dst.name === name) || /^\d{2,6}$/.test(name);
 }
 
 function classifyInbound(v: Verdict, legs: Leg[], root: Leg, options: ClassifyOptions): Verdict {

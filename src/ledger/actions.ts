@@ -66,7 +66,7 @@ export async function forgetNumber(pool: Pool, number: string, actor: string): P
   let salt = await readState(pool, 'forget_salt');
   if (!salt) {
     salt = randomBytes(16).toString('hex');
-    await writeState(pool, 'forget_salt', salt);
+    await writeState(pool, { forget_salt: salt });
   }
   const digest = createHash('sha256').update(salt).update(key).digest('hex');
   return inTransaction(pool, async (conn) => {

@@ -58,12 +58,12 @@ export async function backfill(pool: Pool, config: Config, options: BackfillOpti
     carried = next;
     lookback = 0;
     from = to;
-    await writeState(pool, resumeKey, naiveDatetime(from));
+    await writeState(pool, { [resumeKey]: naiveDatetime(from) });
     options.progress?.(`backfill ${naiveDatetime(from)}: ${calls} calls, ${rows} rows`);
   }
   // A resumed run that had nothing left to read keeps the previous run's count.
   if (rows > 0 || bad.length > 0) {
-    await writeState(pool, 'bad_rows_backfill', JSON.stringify(countBad(bad)));
+    await writeState(pool, { bad_rows_backfill: JSON.stringify(countBad(bad)) });
   }
   return { rows, calls };
 }

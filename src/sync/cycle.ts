@@ -31,6 +31,7 @@ export type { TenantOf };
 
 const DIRECTORY_TTL_SECONDS = 300;
 const BATCH = 500;
+const SETTINGS_TTL_MS = 60_000;
 
 /**
  * One sync step: read the recent CDR window, find the calls whose rows changed, wait until
@@ -43,7 +44,11 @@ export class Syncer {
   private directory: CallDirectory = freepbxCallDirectory(EMPTY_DIRECTORY);
   private directoryAt = 0;
   private lastFullScan = 0;
+  /** Our own cursor after the first cycle; read from the state table only at start. */
+  private cursor: string | null | undefined;
+  /** Tenant settings, read once a minute (the page calls forgetSettings() on a change). */
   private settingsCache = new Map<string, TenantSettings>();
+  private settingsAt = 0;
 
   constructor(
     private readonly pool: Pool,
@@ -58,6 +63,7 @@ export class Syncer {
   /** Settings change on the page; the sync reads them again at the next cycle. */
   forgetSettings(): void {
     this.settingsCache.clear();
+    this.settingsAt = Date.now();
   }
 
   /** Loads the PBX directory (extensions, labels) before the first classification. */
@@ -66,21 +72,22 @@ export class Syncer {
   }
 
   async cycle(): Promise<CycleReport> {
-    this.settingsCache.clear();
+    if (Date.now() - this.settingsAt > SETTINGS_TTL_MS) this.forgetSettings();
     await this.refreshDirectory();
     const [[{ now }]] = (await this.pool.query<RowDataPacket[]>('SELECT NOW() AS now')) as unknown as [[{ now: string }]];
     const t = naiveSeconds(now);
     const full = t - this.lastFullScan >= this.config.sync.fullScanEverySeconds;
-    const cursor = await readState(this.pool, 'cdr_cursor');
+    if (this.cursor === undefined) this.cursor = await readState(this.pool, 'cdr_cursor');
+    const cursor = this.cursor;
     let windowStart = t - (full ? this.config.sync.maxCallSeconds : this.config.sync.hotWindowSeconds);
     // After a stop, start where we left off (bounded: older history is `smc backfill`'s job).
     if (cursor) windowStart = Math.max(Math.min(windowStart, naiveSeconds(cursor)), t - this.config.sync.maxCallSeconds);
     const since = naiveDatetime(windowStart);
-    const read = await readWindow(this.pool, this.config.db, since);
+    const read = await readWindow(this.pool, this.config.db, since, undefined, now);
     faultPoint('after-read');
     if (full) {
       this.lastFullScan = t;
-      await writeState(this.pool, 'bad_rows_window', JSON.stringify(countBad(read.bad)));
+      await writeState(this.pool, { bad_rows_window: JSON.stringify(countBad(read.bad)) });
     }
     const groups = groupByCall(read.rows);
     const known = await this.storedDigests(since);
@@ -97,21 +104,22 @@ export class Syncer {
     const calls = ready.map((id) => pending.get(id)!);
     const events = await this.record(calls);
 
-    const waiting = [...pending.keys()].filter((id) => !ready.includes(id));
+    const readySet = new Set(ready);
+    const waiting = [...pending.keys()].filter((id) => !readySet.has(id));
     // The cursor follows calls that are about to settle; root-less fragments (a long call still
     // up, a lost root row) are found by the periodic full scan and must not hold it back.
     const nearlyDone = waiting.filter((id) => pending.get(id)!.rows.some((r) => r.uniqueid === id));
     const oldestWaiting = nearlyDone.length ? Math.min(...nearlyDone.map((id) => Math.min(...pending.get(id)!.rows.map((r) => naiveSeconds(r.calldate))))) : Infinity;
-    await writeState(this.pool, 'cdr_cursor', naiveDatetime(Math.min(oldestWaiting, naiveSeconds(read.now) - this.config.sync.settleSeconds)));
-    await writeState(this.pool, 'last_cycle', read.now);
+    this.cursor = naiveDatetime(Math.min(oldestWaiting, naiveSeconds(read.now) - this.config.sync.settleSeconds));
+    await writeState(this.pool, { cdr_cursor: this.cursor, last_cycle: read.now });
     return {
       now: read.now, windowStart: since, rowsRead: read.rows.length, badRows: read.bad.length,
       pending: waiting.length, classified: calls.length, events,
     };
   }
 
-  /** Classifies and records calls, oldest first, in transactions of up to BATCH calls. */
   /**
+   * Classifies and records calls, oldest first, in transactions of up to BATCH calls.
    * @param notify false for history (`smc backfill`): its entries and their journal are
    *   written, but nobody is mailed or webhooked about misses that are days old.
    */

@@ -6,9 +6,13 @@ export async function readState(db: Pool | PoolConnection, key: string): Promise
   return rows[0] ? String(rows[0].v) : null;
 }
 
-export async function writeState(db: Pool | PoolConnection, key: string, value: string): Promise<void> {
+/** Writes one or more named values in one statement. */
+export async function writeState(db: Pool | PoolConnection, values: Record<string, string>): Promise<void> {
+  const entries = Object.entries(values);
+  if (entries.length === 0) return;
   await db.query(
-    'INSERT INTO smart_missed_calls_state (k, v, updated_at) VALUES (?, ?, NOW()) ON DUPLICATE KEY UPDATE v = VALUES(v), updated_at = NOW()',
-    [key, value],
+    `INSERT INTO smart_missed_calls_state (k, v, updated_at) VALUES ${entries.map(() => '(?, ?, NOW())').join(', ')}
+     ON DUPLICATE KEY UPDATE v = VALUES(v), updated_at = NOW()`,
+    entries.flat(),
   );
 }

@@ -15,7 +15,7 @@ import { eventRoutes } from './events.js';
 import { Catalogues, defaultI18nDir } from './i18n.js';
 import { loginRoutes } from './login.js';
 import { renderPage } from './render.js';
-import { RouteLabels } from './route-labels.js';
+import { PbxLabels } from './route-labels.js';
 import { settingsRoutes } from './settings.js';
 
 export interface AppOptions {
@@ -45,7 +45,7 @@ export function createApp(opts: AppOptions): express.Express {
     config: opts.config,
     sync: opts.sync,
     catalogues: new Catalogues(opts.i18nDir ?? defaultI18nDir(moduleDir)),
-    labels: new RouteLabels(opts.pool, opts.config),
+    labels: new PbxLabels(opts.pool, opts.config),
     viewsDir: join(moduleDir, 'views'),
     secret,
   };

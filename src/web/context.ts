@@ -2,7 +2,7 @@ import type { Pool } from 'mysql2/promise';
 import type { Config } from '../config/schema.js';
 import type { SyncService } from '../sync/service.js';
 import type { Catalogues } from './i18n.js';
-import type { RouteLabels } from './route-labels.js';
+import type { PbxLabels } from './route-labels.js';
 
 /** What every route needs besides the request: shared, built once by createApp. */
 export interface WebContext {
@@ -10,7 +10,7 @@ export interface WebContext {
   config: Config;
   sync: SyncService;
   catalogues: Catalogues;
-  labels: RouteLabels;
+  labels: PbxLabels;
   viewsDir: string;
   /** HMAC key for sessions and CSRF tokens. */
   secret: string;

@@ -1,7 +1,7 @@
 import type { Pool } from 'mysql2/promise';
 import { loadDirectory, type CallDirectory } from '../cdr/directory.js';
 import type { Config } from '../config/schema.js';
-import type { RouteLabels as Labels } from '../detect/classify.js';
+import type { RouteLabels } from '../detect/classify.js';
 
 const TTL_MS = 300_000;
 
@@ -11,13 +11,13 @@ const TTL_MS = 300_000;
  * built in the reader's language (routeLabel in detect/explain.ts), not taken from the
  * English label stored on the entry.
  */
-export class RouteLabels {
+export class PbxLabels {
   private directory: CallDirectory | null = null;
   private loadedAt = 0;
 
   constructor(private readonly pool: Pool, private readonly config: Config) {}
 
-  async current(tenant: string): Promise<Labels> {
+  async current(tenant: string): Promise<RouteLabels> {
     if (Date.now() - this.loadedAt > TTL_MS) {
       try {
         this.directory = await loadDirectory(this.pool, this.config);
