@@ -94,3 +94,8 @@ export function naiveDatetime(seconds: number): string {
 function formatNaive(date: Date): string {
   return naiveDatetime(date.getTime() / 1000);
 }
+
+/** Code-unit order, for CDR values (timestamps, ids, channels): localeCompare costs a collation per pair. */
+export function byText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -4,7 +4,7 @@ import { ident } from '../db/pool.js';
 import { extensionTest, type ExtensionTest } from '../detect/channels.js';
 import type { RouteLabels } from '../detect/classify.js';
 import { explain } from '../detect/explain.js';
-import type { RangExtension, Verdict } from '../detect/verdict.js';
+import { byExtension, type RangExtension, type Verdict } from '../detect/verdict.js';
 import type { CallDirectory } from './directory.js';
 import type { CdrRow } from './row.js';
 
@@ -193,7 +193,7 @@ export function presentVerdict(tenant: VitalTenant, verdict: Verdict): Verdict {
   const answeredBy = verdict.answeredBy && !verdict.answeredBy.startsWith('external:') ? extensionOf(tenant, verdict.answeredBy) : verdict.answeredBy;
   const presented: Verdict = {
     ...verdict,
-    rang: [...rang.values()].sort((a, b) => a.ext.localeCompare(b.ext, 'en', { numeric: true })),
+    rang: [...rang.values()].sort(byExtension),
     answeredBy,
     caller: verdict.direction === 'inbound' ? verdict.caller : extensionOf(tenant, verdict.caller),
     route: verdict.route.kind === 'extension' ? { ...verdict.route, id: extensionOf(tenant, verdict.route.id) } : verdict.route,

@@ -1,4 +1,4 @@
-import { naiveDatetime, naiveSeconds, type CdrRow } from '../cdr/row.js';
+import { byText, naiveDatetime, naiveSeconds, type CdrRow } from '../cdr/row.js';
 import {
   dialledNumberFromLastdata,
   dialTargetFromLastdata,
@@ -7,7 +7,7 @@ import {
   type Party,
 } from './channels.js';
 import { explain, routeLabel } from './explain.js';
-import type { RangExtension, ReasonCode, Route, RouteKind, Verdict } from './verdict.js';
+import { byExtension, type RangExtension, type ReasonCode, type Route, type RouteKind, type Verdict } from './verdict.js';
 
 export interface ClassifyOptions {
   isExtension: ExtensionTest;
@@ -206,7 +206,7 @@ function classifyInbound(v: Verdict, legs: Leg[], root: Leg, options: ClassifyOp
     }
   }
 
-  v.rang = [...rang.values()].sort((a, b) => a.ext.localeCompare(b.ext, 'en', { numeric: true }));
+  v.rang = [...rang.values()].sort(byExtension);
   v.voicemail = voicemail;
   v.route = routeOf(legs, root, v.did);
   v.waitSeconds = queueWait || Math.max(0, ...v.rang.map((r) => r.ringSeconds / Math.max(1, r.tries)));
@@ -294,18 +294,18 @@ function routeOfRow(row: CdrRow): Route | null {
   return null;
 }
 
-/** A total order over rows that does not depend on how they arrived. */
+/** A total order over rows that does not depend on how they arrived (code-unit order: any fixed order will do). */
 function compareRows(a: CdrRow, b: CdrRow): number {
   return (
     a.sequence - b.sequence ||
-    a.calldate.localeCompare(b.calldate) ||
-    a.uniqueid.localeCompare(b.uniqueid) ||
-    a.channel.localeCompare(b.channel) ||
-    a.dstchannel.localeCompare(b.dstchannel) ||
-    a.disposition.localeCompare(b.disposition) ||
+    byText(a.calldate, b.calldate) ||
+    byText(a.uniqueid, b.uniqueid) ||
+    byText(a.channel, b.channel) ||
+    byText(a.dstchannel, b.dstchannel) ||
+    byText(a.disposition, b.disposition) ||
     a.duration - b.duration ||
     a.billsec - b.billsec ||
-    a.lastapp.localeCompare(b.lastapp) ||
-    a.dst.localeCompare(b.dst)
+    byText(a.lastapp, b.lastapp) ||
+    byText(a.dst, b.dst)
   );
 }

@@ -61,3 +61,11 @@ export interface Verdict {
   explanation: string[];
   rowCount: number;
 }
+
+/** One collator for all: `localeCompare` with options builds a new one on every call. */
+const EXTENSION_ORDER = new Intl.Collator('en', { numeric: true });
+
+/** Rung extensions in the order people read them: 99 before 100. */
+export function byExtension(a: RangExtension, b: RangExtension): number {
+  return EXTENSION_ORDER.compare(a.ext, b.ext);
+}

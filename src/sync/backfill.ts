@@ -36,12 +36,23 @@ export async function backfill(pool: Pool, config: Config, options: BackfillOpti
   if (resumed) options.progress?.(`resuming at ${resumed}`);
   // Calls that began in the previous chunk and run past its end: their later rows are read
   // again by the next chunk, which must not take them for calls of its own. After a resume
-  // that memory is gone, so the first chunk looks back instead.
+  // that memory is gone, so the first chunk looks back instead (see readChunk below).
   let carried = new Set<string>();
-  let lookback = resumed ? lookahead : 0;
-  while (from < end) {
+  const readChunk = (start: number, back: number) => {
+    const read = readWindow(pool, config.db, naiveDatetime(start - back), naiveDatetime(Math.min(start + chunk + lookahead, end)));
+    // Awaited once the current chunk is written; a failure surfaces there, not as an unhandled rejection.
+    read.catch(() => {});
+    return read;
+  };
+  // Three things overlap: MariaDB reads the next chunk and writes the previous one's ledger
+  // rows while Node classifies this one. Chunks still reach the ledger in order, and the
+  // resume point moves only once a chunk is committed.
+  let reading = from < end ? readChunk(from, resumed ? lookahead : 0) : null;
+  let writing: Promise<void> = Promise.resolve();
+  while (reading) {
     const to = Math.min(from + chunk, end);
-    const read = await readWindow(pool, config.db, naiveDatetime(from - lookback), naiveDatetime(Math.min(to + lookahead, end)));
+    const read = await reading;
+    reading = to < end ? readChunk(to, 0) : null;
     // Rows past the chunk are read again with the next one; count each bad row once.
     bad.push(...read.bad.filter((b) => b.calldate >= naiveDatetime(from) && b.calldate < naiveDatetime(to)));
     const owned: CdrRow[][] = [];
@@ -52,15 +63,22 @@ export async function backfill(pool: Pool, config: Config, options: BackfillOpti
       owned.push(callRows);
       if (callRows.some((r) => naiveSeconds(r.calldate) >= to)) next.add(linkedid);
     }
-    await syncer.record(owned.map((callRows) => ({ rows: callRows, digest: rowsDigest(callRows) })), false);
+    const classified = await syncer.classify(owned.map((callRows) => ({ rows: callRows, digest: rowsDigest(callRows) })));
+    await writing;
     rows += owned.reduce((n, c) => n + c.length, 0);
     calls += owned.length;
+    const done = naiveDatetime(to);
+    const progress = `backfill ${done}: ${calls} calls, ${rows} rows`;
+    writing = (async () => {
+      await syncer.write(classified, false);
+      await writeState(pool, { [resumeKey]: done });
+      options.progress?.(progress);
+    })();
+    writing.catch(() => {});
     carried = next;
-    lookback = 0;
     from = to;
-    await writeState(pool, { [resumeKey]: naiveDatetime(from) });
-    options.progress?.(`backfill ${naiveDatetime(from)}: ${calls} calls, ${rows} rows`);
   }
+  await writing;
   // A resumed run that had nothing left to read keeps the previous run's count.
   if (rows > 0 || bad.length > 0) {
     await writeState(pool, { bad_rows_backfill: JSON.stringify(countBad(bad)) });

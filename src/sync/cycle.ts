@@ -5,7 +5,7 @@ import { CallEndWatcher } from '../cdr/cel-reader.js';
 import { freepbxCallDirectory, loadDirectory, type CallDirectory, type TenantOf } from '../cdr/directory.js';
 import { EMPTY_DIRECTORY } from '../cdr/freepbx-directory.js';
 import { countBad, groupByCall, readWindow, rowsDigest } from '../cdr/reader.js';
-import { naiveDatetime, naiveSeconds, type CdrRow } from '../cdr/row.js';
+import { byText, naiveDatetime, naiveSeconds, type CdrRow } from '../cdr/row.js';
 import { inTransaction } from '../db/pool.js';
 import { classifyCall, type ClassifyOptions } from '../detect/classify.js';
 import { explain } from '../detect/explain.js';
@@ -29,8 +29,18 @@ export interface CycleReport {
 
 export type { TenantOf };
 
+/** A call's CDR rows and their fingerprint, waiting to be classified. */
+export interface PendingCall {
+  rows: CdrRow[];
+  digest: string;
+}
+
+/** Verdicts of one batch by tenant, each list oldest first. */
+export type ClassifiedBatch = Map<string, ClassifiedCall[]>;
+
 const DIRECTORY_TTL_SECONDS = 300;
-const BATCH = 500;
+const BATCH = 2000;
+const YIELD_EVERY = 200;
 const SETTINGS_TTL_MS = 60_000;
 
 /**
@@ -48,6 +58,8 @@ export class Syncer {
   private cursor: string | null | undefined;
   /** Tenant settings, read once a minute (the page calls forgetSettings() on a change). */
   private settingsCache = new Map<string, TenantSettings>();
+  /** Each tenant's classifier options, built from its settings and the directory: once per refresh, not per call. */
+  private optionsCache = new Map<string, ClassifyOptions>();
   private settingsAt = 0;
 
   constructor(
@@ -63,6 +75,7 @@ export class Syncer {
   /** Settings change on the page; the sync reads them again at the next cycle. */
   forgetSettings(): void {
     this.settingsCache.clear();
+    this.optionsCache.clear();
     this.settingsAt = Date.now();
   }
 
@@ -91,7 +104,7 @@ export class Syncer {
     }
     const groups = groupByCall(read.rows);
     const known = await this.storedDigests(since);
-    const pending = new Map<string, { rows: CdrRow[]; digest: string }>();
+    const pending = new Map<string, PendingCall>();
     for (const [linkedid, rows] of groups) {
       const digest = rowsDigest(rows);
       if (known.get(linkedid) !== digest) pending.set(linkedid, { rows, digest });
@@ -123,20 +136,36 @@ export class Syncer {
    * @param notify false for history (`smc backfill`): its entries and their journal are
    *   written, but nobody is mailed or webhooked about misses that are days old.
    */
-  async record(calls: { rows: CdrRow[]; digest: string }[], notify = true): Promise<LedgerEvent[]> {
-    const byTenant = new Map<string, ClassifiedCall[]>();
-    for (const { rows, digest } of calls) {
+  async record(calls: PendingCall[], notify = true): Promise<LedgerEvent[]> {
+    return this.write(await this.classify(calls), notify);
+  }
+
+  /**
+   * The classifier's verdicts for calls, by tenant, oldest first. It lets the event loop
+   * turn now and then, so a backfill's ledger writes of the previous chunk go on meanwhile.
+   */
+  async classify(calls: PendingCall[]): Promise<ClassifiedBatch> {
+    const byTenant: ClassifiedBatch = new Map();
+    for (const [i, { rows, digest }] of calls.entries()) {
+      if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((resolve) => setImmediate(resolve));
       const tenant = (this.tenantOf ?? this.directory.tenantOf)(rows);
-      const classified = classifyCall(this.directory.adapt(tenant, rows), this.classifyOptions(await this.settings(tenant), tenant));
+      const classified = classifyCall(this.directory.adapt(tenant, rows), await this.optionsFor(tenant));
       const verdict = this.withVoicemailMessage(this.directory.present(tenant, classified));
       faultPoint('after-classify');
       const list = byTenant.get(tenant) ?? [];
       list.push({ verdict, rowsDigest: digest });
       byTenant.set(tenant, list);
     }
+    for (const list of byTenant.values()) {
+      list.sort((a, b) => byText(a.verdict.startedAt, b.verdict.startedAt) || byText(a.verdict.linkedid, b.verdict.linkedid));
+    }
+    return byTenant;
+  }
+
+  /** Records classified calls in the ledger, in transactions of up to BATCH calls. */
+  async write(byTenant: ClassifiedBatch, notify = true): Promise<LedgerEvent[]> {
     const events: LedgerEvent[] = [];
     for (const [tenant, list] of byTenant) {
-      list.sort((a, b) => a.verdict.startedAt.localeCompare(b.verdict.startedAt) || a.verdict.linkedid.localeCompare(b.verdict.linkedid));
       const settings = await this.settings(tenant);
       for (let i = 0; i < list.length; i += BATCH) {
         const result = await inTransaction(this.pool, (conn) => recordCalls(conn, tenant, list.slice(i, i + BATCH), settings, { notify }));
@@ -157,13 +186,22 @@ export class Syncer {
     return verdict;
   }
 
-  classifyOptions(settings: TenantSettings, tenant: string): ClassifyOptions {
+  private classifyOptions(settings: TenantSettings, tenant: string): ClassifyOptions {
     return {
       isExtension: this.directory.isExtension(tenant, this.config.sync.extensions),
       queueAbandonMinWait: settings.queueAbandonMinWait,
       countIvrAbandon: settings.countIvrAbandon,
       labels: this.directory.labels(tenant),
     };
+  }
+
+  private async optionsFor(tenant: string): Promise<ClassifyOptions> {
+    let options = this.optionsCache.get(tenant);
+    if (!options) {
+      options = this.classifyOptions(await this.settings(tenant), tenant);
+      this.optionsCache.set(tenant, options);
+    }
+    return options;
   }
 
   private async settings(tenant: string): Promise<TenantSettings> {
@@ -180,6 +218,7 @@ export class Syncer {
     if (t - this.directoryAt < DIRECTORY_TTL_SECONDS) return;
     this.directory = await loadDirectory(this.pool, this.config);
     this.directoryAt = t;
+    this.optionsCache.clear();
   }
 
   private async storedDigests(since: string): Promise<Map<string, string>> {
