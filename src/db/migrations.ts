@@ -230,10 +230,14 @@ export const MIGRATIONS: Migration[] = [
   },
   {
     version: 6,
-    name: 'one index fewer to keep on every classified call',
-    // (tenant, started_at) is the prefix of migration 4's idx_tenant_started_kind, which
-    // serves every query it served; each backfilled call paid for keeping both.
-    statements: [`ALTER TABLE smart_missed_calls_calls DROP KEY idx_tenant_started`],
+    name: 'calls indexes that earn their keep',
+    // Every classified call pays for each index. (tenant, started_at) is the prefix of
+    // migration 4's idx_tenant_started_kind, which serves every query it served.
+    // (tenant, caller_key) served no query, while `smc forget` looks calls up by caller_key
+    // across tenants and, without an index, read and locked every call of every tenant.
+    statements: [
+      `ALTER TABLE smart_missed_calls_calls DROP KEY idx_tenant_started, DROP KEY idx_tenant_caller, ADD KEY idx_caller (caller_key)`,
+    ],
   },
 ];
 
