@@ -21,6 +21,8 @@ test('`npm run bench -- --quick` measures every quality bar and writes them to a
     assert.equal(results.mode, 'quick');
     assert.ok(results.backfill.rows > 0 && results.backfill.calls > 0, 'the backfill classified the generated rows');
     assert.ok(Number.isFinite(results.backfill.speedRatio) && results.backfill.speedRatio > 0);
+    const cpu = results.backfill.cpuSeconds;
+    assert.ok(cpu.backfillNode > 0 && cpu.backfillMariadb > 0 && cpu.scanMariadb >= 0, 'the CPU each side spent is reported');
     assert.ok(results.cycle.large.cdrRows > results.cycle.small.cdrRows, 'the large cdr table is larger');
     assert.ok(Number.isFinite(results.cycle.costRatio) && results.cycle.costRatio > 0);
     assert.ok(results.latency.n > 0, 'missed calls were seen on the event stream');

@@ -31,6 +31,9 @@ const SIZES = quick
 /** The bars, from SPEC §6. */
 const GOALS = { backfillSpeedRatio: 0.5, cycleCostRatio: 1.2, latencyP95Seconds: 5, apiP95Ms: 200, serveRssMb: 150 };
 
+/** Linux's USER_HZ: /proc reports CPU time in these ticks. */
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
 const log = (line) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 
 if (!flag('--no-build')) {
@@ -87,9 +90,13 @@ try {
     );
     return { seconds: (performance.now() - t) / 1000, calls: rows.length };
   };
+  const scanCpu = serverCpuSeconds(db);
   const scans = [await scan()];
+  const scanServerCpu = serverCpuSeconds(db) - scanCpu;
   log(`(1) backfill of ${fill.rows} rows`);
+  const backfillCpu = serverCpuSeconds(db);
   const bf = smcJson(setups.backfill, ['bench', 'backfill', '--since', since, '--until', until]);
+  const backfillServerCpu = serverCpuSeconds(db) - backfillCpu;
   scans.push(await scan(), await scan());
   const scanSeconds = median(scans.map((s) => s.seconds));
   results.backfill = {
@@ -97,6 +104,8 @@ try {
     backfillSeconds: bf.seconds, backfillRowsPerSecond: bf.rowsPerSecond,
     bareScanSeconds: round(scanSeconds, 2), bareScanRowsPerSecond: Math.round(bf.rows / scanSeconds),
     speedRatio: round(scanSeconds / bf.seconds, 3), peakRssMb: bf.peakRssMb,
+    // Where the time goes: CPU seconds of each side, against the cores there are.
+    cpuSeconds: { backfillNode: bf.cpuSeconds, backfillMariadb: round(backfillServerCpu, 2), scanMariadb: round(scanServerCpu, 2), cores: cpus().length },
   };
   save(results);
 
@@ -276,6 +285,17 @@ async function inflate(root, own, fill) {
   await root.query(`ANALYZE TABLE ${own}.smart_missed_calls_calls, ${own}.smart_missed_calls`);
 }
 
+/**
+ * CPU seconds (user + system, all threads) the MariaDB server has used so far.
+ * @param {import('./mariadb.mjs').Mariadb} server
+ */
+function serverCpuSeconds(server) {
+  const pid = readFileSync(join(server.dir, 'mariadb.pid'), 'utf8').trim();
+  // Fields after the command name: utime and stime are the 12th and 13th, in clock ticks.
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
 /** A free loopback port for smc serve. */
 async function freePort() {
   return new Promise((resolvePort, reject) => {
@@ -362,6 +382,7 @@ function printTable(r) {
     `Smart Missed Calls bench (${r.mode}), ${r.machine.cores} x ${r.machine.cpu}, ${r.machine.memoryGb} GB, Node ${r.machine.node}, MariaDB ${r.machine.mariadb}`,
     '',
     `(1) backfill     ${r.backfill.rows} rows / ${r.backfill.calls} calls in ${r.backfill.backfillSeconds} s (${r.backfill.backfillRowsPerSecond} rows/s); bare GROUP BY scan ${r.backfill.bareScanSeconds} s (${r.backfill.bareScanRowsPerSecond} rows/s)`,
+    `                 CPU: backfill node ${r.backfill.cpuSeconds.backfillNode} s + MariaDB ${r.backfill.cpuSeconds.backfillMariadb} s on ${r.backfill.cpuSeconds.cores} cores; scan MariaDB ${r.backfill.cpuSeconds.scanMariadb} s`,
     `(2) sync cycle   ${r.cycle.small.cdrRows} cdr rows: ${r.cycle.small.medianMs} ms; ${r.cycle.large.cdrRows} cdr rows: ${r.cycle.large.medianMs} ms (see + classify the newest minute)`,
     `(3) latency      ${r.latency.n} missed calls: p50 ${r.latency.p50} s, p95 ${r.latency.p95} s, max ${r.latency.max} s, unseen ${r.latency.unseen}`,
     `(4) pages/API    ${r.api.calls} calls, ${r.api.entries} entries:`,

@@ -25,3 +25,9 @@ export function round(x: number, digits = 1): number {
 export function peakRssMb(): number {
   return round(process.resourceUsage().maxRSS / 1024);
 }
+
+/** CPU time this process has used, all threads (V8's garbage collector works on helper threads too). */
+export function cpuSeconds(): number {
+  const { user, system } = process.cpuUsage();
+  return round((user + system) / 1e6, 2);
+}

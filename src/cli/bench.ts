@@ -5,7 +5,7 @@ import { measureCycleCost } from '../bench/cycle-cost.js';
 import { fillCdr } from '../bench/fill.js';
 import { SignedClient } from '../bench/http.js';
 import { measureLatency } from '../bench/latency.js';
-import { peakRssMb, round } from '../bench/stats.js';
+import { cpuSeconds, peakRssMb, round } from '../bench/stats.js';
 import { backfill } from '../sync/backfill.js';
 import { openApp, type App } from './context.js';
 
@@ -41,7 +41,7 @@ export function register(program: Command): void {
         const t = performance.now();
         const done = await backfill(app.pool, app.config, { since: opts.since, until: opts.until, chunkSeconds: 86_400 });
         const seconds = (performance.now() - t) / 1000;
-        return { ...done, seconds: round(seconds, 2), rowsPerSecond: Math.round(done.rows / seconds), peakRssMb: peakRssMb() };
+        return { ...done, seconds: round(seconds, 2), rowsPerSecond: Math.round(done.rows / seconds), peakRssMb: peakRssMb(), cpuSeconds: cpuSeconds() };
       }),
     );
 
