@@ -1,13 +1,13 @@
 import type { Command } from 'commander';
 import { timeEndpoints } from '../bench/api-timing.js';
 import { writeHistory } from '../bench/copies.js';
-import { measureCycleCost } from '../bench/cycle-cost.js';
+import { compareCycleCost } from '../bench/cycle-cost.js';
 import { fillCdr } from '../bench/fill.js';
 import { SignedClient } from '../bench/http.js';
 import { measureLatency } from '../bench/latency.js';
 import { cpuSeconds, peakRssMb, round } from '../bench/stats.js';
 import { backfill } from '../sync/backfill.js';
-import { openApp, type App } from './context.js';
+import { openApp, openAppAt, type App } from './context.js';
 
 /**
  * The measuring parts of `npm run bench` (tools/bench.mjs drives them, each in its own
@@ -61,10 +61,25 @@ export function register(program: Command): void {
 
   bench
     .command('cycle')
-    .description('time sync cycles as new rows arrive, the block laid into cdr so that it ends now')
-    .requiredOption('--block <table>', 'table in the CDR database holding the generated block')
+    .description('time sync cycles as new rows arrive, on this setup and another in the same MariaDB in turn, the block laid into both cdr tables so that it ends now')
+    .requiredOption('--block <table>', 'table in each CDR database holding the same generated block')
+    .requiredOption('--against <config>', "the other setup's config file (same MariaDB server, e.g. a larger cdr table)")
     .option('--reps <n>', 'new minutes to time', Number, 3)
-    .action((opts: { block: string; reps: number }, cmd: Command) => withApp(cmd, (app) => measureCycleCost(app.pool, app.config, opts.block, opts.reps)));
+    .action((opts: { block: string; against: string; reps: number }, cmd: Command) =>
+      withApp(cmd, async (app) => {
+        const other = openAppAt(opts.against);
+        try {
+          return await compareCycleCost(
+            { pool: app.pool, config: app.config, blockTable: opts.block },
+            { pool: other.pool, config: other.config, blockTable: opts.block },
+            opts.reps,
+            (line) => process.stderr.write(`[smc bench cycle] ${line}\n`),
+          );
+        } finally {
+          await other.close();
+        }
+      }),
+    );
 
   bench
     .command('latency')

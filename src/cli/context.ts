@@ -11,8 +11,12 @@ export interface App {
 
 /** Config from the root command's --config, and a pool; close() ends the pool. */
 export function openApp(command: Command): App {
-  const root = rootOf(command);
-  const config = loadConfig({ path: root.opts<{ config?: string }>().config });
+  return openAppAt(rootOf(command).opts<{ config?: string }>().config);
+}
+
+/** Config from a given file (the default place when none), and a pool. */
+export function openAppAt(configPath: string | undefined): App {
+  const config = loadConfig({ path: configPath });
   const pool = createPool(config.db);
   return { config, pool, close: () => pool.end() };
 }
