@@ -7,7 +7,7 @@ import { readTsv } from '../cdr/tsv.js';
 import { extensionTest } from '../detect/channels.js';
 import { classifyCall } from '../detect/classify.js';
 import type { Verdict } from '../detect/verdict.js';
-import { applyCall, type Entry } from '../ledger/entries.js';
+import { applyCall, CallerEntries, type Entry } from '../ledger/entries.js';
 
 export interface ExplainResult {
   calls: Verdict[];
@@ -39,9 +39,9 @@ export function explainRows(rawRows: Record<string, unknown>[], options: { exten
   const calls = [...groupByCall(rows).values()]
     .map((callRows) => classifyCall(callRows, classifyOptions))
     .sort((a, b) => a.startedAt.localeCompare(b.startedAt) || a.linkedid.localeCompare(b.linkedid));
-  const entries: Entry[] = [];
+  const entries = new CallerEntries();
   for (const verdict of calls) applyCall(entries, 'default', verdict, settings);
-  return { calls, entries, badRows };
+  return { calls, entries: [...entries.list()], badRows };
 }
 
 export function register(program: Command): void {

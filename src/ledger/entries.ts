@@ -66,7 +66,7 @@ export function entryKeyOf(verdict: Verdict, settings: TenantSettings): { caller
 /**
  * The ledger's state machine, pure: a classified call (in chronological order) against
  * the entries it can touch. `entries` holds every entry of this tenant with the call's
- * caller key (any DID); changed entries are mutated in place and new ones appended, and
+ * caller key (any DID); changed entries are mutated in place and new ones added, and
  * the events say what happened.
  *
  *   missed call        → created | incremented | reopened (a cleared entry starts a new episode)
@@ -75,7 +75,7 @@ export function entryKeyOf(verdict: Verdict, settings: TenantSettings): { caller
  *   unanswered outbound→ callback_attempted (recorded, no clear)
  * Withheld callers get entries but are never cleared by matching.
  */
-export function applyCall(entries: Entry[], tenant: string, verdict: Verdict, settings: TenantSettings): LedgerEvent[] {
+export function applyCall(entries: CallerEntries, tenant: string, verdict: Verdict, settings: TenantSettings): LedgerEvent[] {
   const rules = numberRules(settings);
   const events: LedgerEvent[] = [];
   const emit = (entry: Entry, event: AuditEvent, extra: Partial<LedgerEvent> = {}) =>
@@ -83,10 +83,10 @@ export function applyCall(entries: Entry[], tenant: string, verdict: Verdict, se
 
   if (verdict.verdict === 'missed') {
     const number = normaliseNumber(verdict.caller, rules);
-    let entry = entries.find((e) => e.callerKey === number.key && e.did === verdict.did);
+    let entry = entries.withKey(number.key).find((e) => e.did === verdict.did);
     if (!entry) {
       entry = newEntry(tenant, verdict, number.display, number.key, number.anonymous);
-      entries.push(entry);
+      entries.add(entry);
       emit(entry, 'created');
     } else if (entry.status === 'cleared') {
       reopen(entry, verdict);
@@ -129,8 +129,45 @@ export function applyCall(entries: Entry[], tenant: string, verdict: Verdict, se
   return events;
 }
 
-function openEntriesBefore(entries: Entry[], key: string, startedAt: string): Entry[] {
-  return entries.filter((e) => e.status === 'open' && !e.anonymous && e.callerKey === key && e.lastAttempt <= startedAt);
+function openEntriesBefore(entries: CallerEntries, key: string, startedAt: string): Entry[] {
+  return entries.withKey(key).filter((e) => e.status === 'open' && !e.anonymous && e.lastAttempt <= startedAt);
+}
+
+/**
+ * The entries a batch of calls can touch, found by caller key: a batch of a backfill
+ * holds thousands of calls and entries, and scanning them all for each call made the
+ * batch quadratic.
+ */
+export class CallerEntries {
+  private readonly byKey = new Map<string, Entry[]>();
+  private readonly byId = new Map<number, Entry>();
+  private readonly all: Entry[] = [];
+
+  constructor(entries: Iterable<Entry> = []) {
+    for (const entry of entries) this.add(entry);
+  }
+
+  add(entry: Entry): void {
+    this.all.push(entry);
+    const same = this.byKey.get(entry.callerKey);
+    if (same) same.push(entry);
+    else this.byKey.set(entry.callerKey, [entry]);
+    if (entry.id !== null) this.byId.set(entry.id, entry);
+  }
+
+  withKey(callerKey: string): readonly Entry[] {
+    return this.byKey.get(callerKey) ?? [];
+  }
+
+  /** A stored entry (new entries have no id until they are saved). */
+  withId(id: number): Entry | undefined {
+    return this.byId.get(id);
+  }
+
+  /** Every entry, in the order they were added. */
+  list(): readonly Entry[] {
+    return this.all;
+  }
 }
 
 function newEntry(tenant: string, v: Verdict, display: string, key: string, anonymous: boolean): Entry {

@@ -4,7 +4,7 @@ import { normaliseNumber } from '../clear/numbers.js';
 import type { Verdict } from '../detect/verdict.js';
 import { faultPoint } from '../sync/faults.js';
 import { appendAudit, type AuditRecord } from './audit.js';
-import { applyCall, numberRules, withdrawMiss, NOTIFYING_EVENTS, type Entry, type LedgerEvent } from './entries.js';
+import { applyCall, CallerEntries, numberRules, withdrawMiss, NOTIFYING_EVENTS, type Entry, type LedgerEvent } from './entries.js';
 
 export interface ClassifiedCall {
   verdict: Verdict;
@@ -80,7 +80,7 @@ export async function recordCalls(
     keys.add(number.key);
   }
   const entryIds = [...stored.values()].map((s) => s.entryId).filter((id): id is number => id !== null);
-  const entries = await lockEntries(conn, tenant, [...keys], entryIds);
+  const entries = new CallerEntries(await lockEntries(conn, tenant, [...keys], entryIds));
   const touched = new Set<Entry>();
   // Each event keeps the entry as it stood right after ITS call. Entries are mutated in
   // place while the batch is applied, so without this copy every event of a caller who
@@ -95,7 +95,7 @@ export async function recordCalls(
     const previous = stored.get(verdict.linkedid);
     const events: LedgerEvent[] = [];
     if (previous && previous.verdict !== verdict.verdict) {
-      const entry = previous.entryId === null ? undefined : entries.find((e) => e.id === previous.entryId);
+      const entry = previous.entryId === null ? undefined : entries.withId(previous.entryId);
       if (entry && previous.verdict === 'missed') {
         withdrawMiss(entry, previous, now);
         touched.add(entry);
@@ -108,7 +108,7 @@ export async function recordCalls(
       events.push(...applyCall(entries, tenant, verdict, settings));
     } else if (verdict.verdict === 'missed' && previous.entryId !== null) {
       // Same verdict, more rows (a voicemail row arrived late): fold the new details in.
-      const entry = entries.find((e) => e.id === previous.entryId);
+      const entry = entries.withId(previous.entryId);
       if (entry) {
         for (const r of verdict.rang) if (!previous.rang.includes(r.ext)) entry.rang[r.ext] = (entry.rang[r.ext] ?? 0) + 1;
         if (verdict.voicemail?.messageLeft != null) entry.voicemailLeft = verdict.voicemail.messageLeft;
@@ -120,7 +120,7 @@ export async function recordCalls(
       recorded.push({ live: e, asOf: { ...e.entry, rang: { ...e.entry.rang } } });
     }
     const own = events.find((e) => e.event === 'created' || e.event === 'incremented' || e.event === 'reopened');
-    callEntry.set(verdict.linkedid, own?.entry ?? (previous?.entryId != null ? entries.find((e) => e.id === previous.entryId) ?? null : null));
+    callEntry.set(verdict.linkedid, own?.entry ?? (previous?.entryId != null ? entries.withId(previous.entryId) ?? null : null));
   }
 
   await saveEntries(conn, [...touched], now);
