@@ -4,6 +4,7 @@ import { normaliseNumber, NO_RULES } from '../clear/numbers.js';
 import { knownTenants, loadSettings } from '../config/settings-store.js';
 import { inTransaction } from '../db/pool.js';
 import { appendAudit } from './audit.js';
+import { rollupDeltas, writeRollup } from './rollup.js';
 import { clear, numberRules, type Entry } from './entries.js';
 import { enqueueEvents, entryFromRow, saveEntries, auditRecordOf } from './store.js';
 import { readState, writeState } from '../sync/state.js';
@@ -73,11 +74,18 @@ export async function forgetNumber(pool: Pool, number: string, actor: string): P
     const [entries] = await conn.query<RowDataPacket[]>('SELECT id, tenant, caller_name FROM smart_missed_calls WHERE caller_key IN (?) FOR UPDATE', [keyList]);
     const ids = entries.map((e) => Number(e.id));
     const [calls] = await conn.query<RowDataPacket[]>(
-      'SELECT tenant, linkedid FROM smart_missed_calls_calls WHERE caller_key IN (?) OR (entry_id IN (?)) FOR UPDATE',
+      `SELECT tenant, linkedid, started_at, direction, verdict, route_kind, route_id, did FROM smart_missed_calls_calls
+        WHERE caller_key IN (?) OR (entry_id IN (?)) FOR UPDATE`,
       [keyList, ids.length ? ids : [0]],
     );
     if (calls.length) {
       await conn.query('DELETE FROM smart_missed_calls_calls WHERE caller_key IN (?) OR entry_id IN (?)', [keyList, ids.length ? ids : [0]]);
+      // The rollups hold no numbers; they let go of the calls anyway, so they stay the count
+      // of the calls rows and a call the sync reads again later is not counted twice.
+      await writeRollup(conn, rollupDeltas(
+        calls.map((c) => ({ tenant: c.tenant, startedAt: c.started_at, direction: c.direction, verdict: c.verdict, routeKind: c.route_kind, routeId: c.route_id, did: c.did })),
+        [],
+      ));
     }
     if (ids.length) {
       await conn.query('DELETE FROM smart_missed_calls_outbox WHERE entry_id IN (?)', [ids]);

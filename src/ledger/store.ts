@@ -5,6 +5,7 @@ import type { Verdict } from '../detect/verdict.js';
 import { faultPoint } from '../sync/faults.js';
 import { appendAudit, type AuditRecord } from './audit.js';
 import { applyCall, CallerEntries, numberRules, withdrawMiss, NOTIFYING_EVENTS, type Entry, type LedgerEvent } from './entries.js';
+import { rollupDeltas, writeRollup, type CallBucket } from './rollup.js';
 
 export interface ClassifiedCall {
   verdict: Verdict;
@@ -44,13 +45,11 @@ function parseJson<T>(text: unknown, fallback: T): T {
   }
 }
 
-interface StoredCall {
+interface StoredCall extends CallBucket {
   linkedid: string;
-  verdict: string;
   rowsDigest: string;
   entryId: number | null;
   rang: string[];
-  startedAt: string;
 }
 
 /**
@@ -126,7 +125,7 @@ export async function recordCalls(
   await saveEntries(conn, [...touched], now);
   for (const r of recorded) r.asOf.id = r.live.entry.id;
   result.events = recorded.map((r) => ({ ...r.live, entry: r.asOf }));
-  await saveCalls(conn, tenant, todo, callEntry, rules, now);
+  await saveCalls(conn, tenant, todo, stored, callEntry, rules, now);
   await appendAudit(conn, result.events.map(auditRecordOf));
   if (options.notify) await enqueueEvents(conn, result.events.filter((e) => NOTIFYING_EVENTS.has(e.event)), now);
   faultPoint('in-ledger');
@@ -142,7 +141,7 @@ async function storedCalls(conn: PoolConnection, tenant: string, linkedids: stri
   const out = new Map<string, StoredCall>();
   if (linkedids.length === 0) return out;
   const [rows] = await conn.query<RowDataPacket[]>(
-    `SELECT linkedid, verdict, rows_digest, entry_id, rang, started_at FROM smart_missed_calls_calls
+    `SELECT linkedid, verdict, rows_digest, entry_id, rang, started_at, direction, route_kind, route_id, did FROM smart_missed_calls_calls
       WHERE tenant = ? AND linkedid IN (?) FOR UPDATE`,
     [tenant, linkedids],
   );
@@ -151,6 +150,7 @@ async function storedCalls(conn: PoolConnection, tenant: string, linkedids: stri
       linkedid: r.linkedid, verdict: r.verdict, rowsDigest: r.rows_digest,
       entryId: r.entry_id === null ? null : Number(r.entry_id),
       rang: parseJson<{ ext: string }[]>(r.rang, []).map((x) => x.ext), startedAt: r.started_at,
+      tenant, direction: r.direction, routeKind: r.route_kind, routeId: r.route_id, did: r.did,
     });
   }
   return out;
@@ -228,12 +228,18 @@ async function saveCalls(
   conn: PoolConnection,
   tenant: string,
   calls: ClassifiedCall[],
+  stored: Map<string, StoredCall>,
   callEntry: Map<string, Entry | null>,
   rules: ReturnType<typeof numberRules>,
   now: string,
 ): Promise<void> {
   const values: unknown[] = [];
+  const replaced: CallBucket[] = [];
+  const written: CallBucket[] = [];
   for (const { verdict: v, rowsDigest } of calls) {
+    const previous = stored.get(v.linkedid);
+    if (previous) replaced.push(previous);
+    written.push({ tenant, startedAt: v.startedAt, direction: v.direction, verdict: v.verdict, routeKind: fit(v.route.kind, 16), routeId: fit(v.route.id, 64), did: v.did });
     const key = normaliseNumber(v.direction === 'outbound' ? v.dialled : v.caller, rules, v.direction === 'outbound').key;
     values.push(
       tenant, v.linkedid, v.verdict, v.direction, fit(v.caller, 80), key, v.did, fit(v.dialled, 80), v.startedAt, v.endedAt,
@@ -255,6 +261,7 @@ async function saveCalls(
        row_count = VALUES(row_count), rows_digest = VALUES(rows_digest), classified_at = VALUES(classified_at)`,
     values,
   );
+  await writeRollup(conn, rollupDeltas(replaced, written));
 }
 
 /** Outbox rows for everything that may notify: the notifier fans them out to mail and webhooks. */
