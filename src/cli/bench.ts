@@ -6,6 +6,7 @@ import { fillCdr } from '../bench/fill.js';
 import { SignedClient } from '../bench/http.js';
 import { measureLatency } from '../bench/latency.js';
 import { cpuSeconds, peakRssMb, round } from '../bench/stats.js';
+import { recountRollups } from '../ledger/rollup.js';
 import { backfill } from '../sync/backfill.js';
 import { openApp, openAppAt, type App } from './context.js';
 
@@ -42,6 +43,17 @@ export function register(program: Command): void {
         const done = await backfill(app.pool, app.config, { since: opts.since, until: opts.until, chunkSeconds: 86_400 });
         const seconds = (performance.now() - t) / 1000;
         return { ...done, seconds: round(seconds, 2), rowsPerSecond: Math.round(done.rows / seconds), peakRssMb: peakRssMb(), cpuSeconds: cpuSeconds() };
+      }),
+    );
+
+  bench
+    .command('rollups')
+    .description('count the dashboard rollups again from the calls rows, after calls were copied in bulk')
+    .action((_opts: object, cmd: Command) =>
+      withApp(cmd, async (app) => {
+        const t = performance.now();
+        await recountRollups(app.pool);
+        return { seconds: round((performance.now() - t) / 1000, 1) };
       }),
     );
 

@@ -1,4 +1,5 @@
 import type { Pool, RowDataPacket } from 'mysql2/promise';
+import { ROLLUP_FILLS } from '../ledger/rollup.js';
 
 /**
  * Our schema, one numbered step at a time. A step is applied once, in order, and
@@ -246,9 +247,8 @@ export const MIGRATIONS: Migration[] = [
     // calls from the index (6–7 s each); the rollups hold them per day (and missed calls
     // per hour) instead, ~35 k and ~60 k rows for 1 M calls. The ledger keeps them in the
     // calls rows' transaction (src/ledger/rollup.ts); here they are filled from the calls
-    // already stored. Columns as in smart_missed_calls_calls, so grouping and the route/DID
-    // filters compare values the same way on both. Each fill sets rather than adds: a step
-    // interrupted after it and run again counts each call once.
+    // already stored (ROLLUP_FILLS). Columns as in smart_missed_calls_calls, so grouping and
+    // the route/DID filters compare values the same way on both.
     statements: [
       `CREATE TABLE IF NOT EXISTS smart_missed_calls_daily (
         tenant VARCHAR(64) NOT NULL,
@@ -261,10 +261,6 @@ export const MIGRATIONS: Migration[] = [
         calls INT NOT NULL,
         PRIMARY KEY (tenant, day, direction, verdict, route_kind, route_id, did)
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
-      `INSERT INTO smart_missed_calls_daily (tenant, day, direction, verdict, route_kind, route_id, did, calls)
-       SELECT tenant, DATE(started_at), direction, verdict, route_kind, route_id, did, COUNT(*)
-         FROM smart_missed_calls_calls GROUP BY tenant, DATE(started_at), direction, verdict, route_kind, route_id, did
-       ON DUPLICATE KEY UPDATE calls = VALUES(calls)`,
       `CREATE TABLE IF NOT EXISTS smart_missed_calls_missed_hours (
         tenant VARCHAR(64) NOT NULL,
         day DATE NOT NULL,
@@ -275,11 +271,7 @@ export const MIGRATIONS: Migration[] = [
         calls INT NOT NULL,
         PRIMARY KEY (tenant, day, hour, route_kind, route_id, did)
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
-      `INSERT INTO smart_missed_calls_missed_hours (tenant, day, hour, route_kind, route_id, did, calls)
-       SELECT tenant, DATE(started_at), HOUR(started_at), route_kind, route_id, did, COUNT(*)
-         FROM smart_missed_calls_calls WHERE verdict = 'missed'
-        GROUP BY tenant, DATE(started_at), HOUR(started_at), route_kind, route_id, did
-       ON DUPLICATE KEY UPDATE calls = VALUES(calls)`,
+      ...ROLLUP_FILLS,
       // What stays on the big tables reads them from the index alone, route/DID filters
       // included: frequent callers with a route filter looked up each missed call of the
       // year (6.7 s); entry resolution and callback waits each entry (~100 ms).

@@ -1,4 +1,4 @@
-import type { PoolConnection } from 'mysql2/promise';
+import type { Pool, PoolConnection } from 'mysql2/promise';
 
 /**
  * The dashboard's call counts, kept so a year reads a few ten thousand buckets instead of
@@ -99,4 +99,27 @@ export async function writeRollup(conn: PoolConnection, deltas: RollupDeltas): P
       [deltas.missedHours.map((d) => [d.tenant, d.day, d.hour, d.routeKind, d.routeId, d.did, d.calls])],
     );
   }
+}
+
+/**
+ * The rollups counted afresh from the calls rows (migration 7 fills them so). Each sets a
+ * bucket rather than adding to it: run again after an interruption, it counts each call once.
+ */
+export const ROLLUP_FILLS = [
+  `INSERT INTO smart_missed_calls_daily (tenant, day, direction, verdict, route_kind, route_id, did, calls)
+   SELECT tenant, DATE(started_at), direction, verdict, route_kind, route_id, did, COUNT(*)
+     FROM smart_missed_calls_calls GROUP BY tenant, DATE(started_at), direction, verdict, route_kind, route_id, did
+   ON DUPLICATE KEY UPDATE calls = VALUES(calls)`,
+  `INSERT INTO smart_missed_calls_missed_hours (tenant, day, hour, route_kind, route_id, did, calls)
+   SELECT tenant, DATE(started_at), HOUR(started_at), route_kind, route_id, did, COUNT(*)
+     FROM smart_missed_calls_calls WHERE verdict = 'missed'
+    GROUP BY tenant, DATE(started_at), HOUR(started_at), route_kind, route_id, did
+   ON DUPLICATE KEY UPDATE calls = VALUES(calls)`,
+];
+
+/** Empties the rollups and counts them again from the calls rows, e.g. after calls were copied in bulk. */
+export async function recountRollups(pool: Pool): Promise<void> {
+  await pool.query('DELETE FROM smart_missed_calls_daily');
+  await pool.query('DELETE FROM smart_missed_calls_missed_hours');
+  for (const sql of ROLLUP_FILLS) await pool.query(sql);
 }
