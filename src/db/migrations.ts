@@ -277,8 +277,10 @@ export const MIGRATIONS: Migration[] = [
       // year (6.7 s); entry resolution and callback waits each entry (~100 ms).
       `ALTER TABLE smart_missed_calls_calls DROP KEY idx_tenant_verdict_started,
         ADD KEY idx_tenant_verdict_started (tenant, verdict, started_at, caller_key, entry_id, caller, route_kind, route_id, did)`,
+      // id right after last_attempt: the list pages by (last_attempt, id), which the index
+      // must still give in order, or every list page sorts all of the tenant's entries.
       `ALTER TABLE smart_missed_calls DROP KEY idx_tenant_last,
-        ADD KEY idx_tenant_last (tenant, last_attempt, status, cleared_by, cleared_at, route_kind, route_id, did)`,
+        ADD KEY idx_tenant_last (tenant, last_attempt, id, status, cleared_by, cleared_at, route_kind, route_id, did)`,
     ],
   },
 ];
