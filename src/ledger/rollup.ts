@@ -1,4 +1,5 @@
 import type { Pool, PoolConnection } from 'mysql2/promise';
+import { byText } from '../cdr/row.js';
 
 /**
  * The dashboard's call counts, kept so a year reads a few ten thousand buckets instead of
@@ -80,7 +81,7 @@ function add<T extends { calls: number }>(deltas: Map<string, T>, bucket: Omit<T
 
 /** In key order, so two transactions touching the same buckets lock them in the same order. */
 function changed<T extends { calls: number }>(deltas: Map<string, T>): T[] {
-  return [...deltas.entries()].filter(([, d]) => d.calls !== 0).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, d]) => d);
+  return [...deltas.entries()].filter(([, d]) => d.calls !== 0).sort(([a], [b]) => byText(a, b)).map(([, d]) => d);
 }
 
 /** Applies the deltas: one statement per table. */

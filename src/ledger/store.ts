@@ -73,11 +73,13 @@ export async function recordCalls(
   result.skipped = calls.length - todo.length;
   if (todo.length === 0) return result;
 
-  const keys = new Set<string>();
+  // The number each call is matched and stored under, normalised once per call.
+  const callerKeys = new Map<string, string>();
   for (const { verdict } of todo) {
-    const number = normaliseNumber(verdict.direction === 'outbound' ? verdict.dialled : verdict.caller, rules, verdict.direction === 'outbound');
-    keys.add(number.key);
+    const outbound = verdict.direction === 'outbound';
+    callerKeys.set(verdict.linkedid, normaliseNumber(outbound ? verdict.dialled : verdict.caller, rules, outbound).key);
   }
+  const keys = new Set(callerKeys.values());
   const entryIds = [...stored.values()].map((s) => s.entryId).filter((id): id is number => id !== null);
   const entries = new CallerEntries(await lockEntries(conn, tenant, [...keys], entryIds));
   const touched = new Set<Entry>();
@@ -125,7 +127,7 @@ export async function recordCalls(
   await saveEntries(conn, [...touched], now);
   for (const r of recorded) r.asOf.id = r.live.entry.id;
   result.events = recorded.map((r) => ({ ...r.live, entry: r.asOf }));
-  await saveCalls(conn, tenant, todo, stored, callEntry, rules, now);
+  await saveCalls(conn, tenant, todo, stored, callEntry, callerKeys, now);
   await appendAudit(conn, result.events.map(auditRecordOf));
   if (options.notify) await enqueueEvents(conn, result.events.filter((e) => NOTIFYING_EVENTS.has(e.event)), now);
   faultPoint('in-ledger');
@@ -230,7 +232,7 @@ async function saveCalls(
   calls: ClassifiedCall[],
   stored: Map<string, StoredCall>,
   callEntry: Map<string, Entry | null>,
-  rules: ReturnType<typeof numberRules>,
+  callerKeys: Map<string, string>,
   now: string,
 ): Promise<void> {
   const values: unknown[] = [];
@@ -240,9 +242,8 @@ async function saveCalls(
     const previous = stored.get(v.linkedid);
     if (previous) replaced.push(previous);
     written.push({ tenant, startedAt: v.startedAt, direction: v.direction, verdict: v.verdict, routeKind: fit(v.route.kind, 16), routeId: fit(v.route.id, 64), did: v.did });
-    const key = normaliseNumber(v.direction === 'outbound' ? v.dialled : v.caller, rules, v.direction === 'outbound').key;
     values.push(
-      tenant, v.linkedid, v.verdict, v.direction, fit(v.caller, 80), key, v.did, fit(v.dialled, 80), v.startedAt, v.endedAt,
+      tenant, v.linkedid, v.verdict, v.direction, fit(v.caller, 80), callerKeys.get(v.linkedid), v.did, fit(v.dialled, 80), v.startedAt, v.endedAt,
       Math.round(v.waitSeconds), fit(v.answeredBy, 80), JSON.stringify(v.rang), fit(v.route.kind, 16), fit(v.route.id, 64), JSON.stringify(v.reasons),
       JSON.stringify(v.explanation), v.voicemail ? JSON.stringify(v.voicemail) : null, callEntry.get(v.linkedid)?.id ?? null,
       v.rowCount, rowsDigest, now,
