@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { discoverFreepbxDb, parseAmportalConf, parseFreepbxConf } from '../src/config/freepbx.js';
 import { loadConfig } from '../src/config/load.js';
-import { ConfigError } from '../src/config/schema.js';
+import { ConfigError, DEFAULT_CONFIG } from '../src/config/schema.js';
 
 let dir: string;
 let webroot: string;
@@ -94,6 +94,7 @@ describe('FreePBX credential discovery', () => {
       pbxDatabase: 'asterisk',
       cdrDatabase: 'asteriskcdrdb',
       cdrTable: 'cdr',
+      credentialsFrom: conf,
     });
   });
 
@@ -133,6 +134,7 @@ describe('FreePBX credential discovery', () => {
       pbxDatabase: 'asterisk',
       cdrDatabase: 'asteriskcdrdb',
       cdrTable: 'cdr',
+      credentialsFrom: conf,
     });
   });
 
@@ -159,6 +161,7 @@ describe('FreePBX credential discovery', () => {
       pbxDatabase: 'asterisk',
       cdrDatabase: 'asteriskcdrdb_archive',
       cdrTable: 'cdr old',
+      credentialsFrom: amportal,
     });
     assert.equal(parseAmportalConf('# AMPDBUSER=commented\nAMPDBNAME = asterisk  \n').AMPDBUSER, undefined);
   });
@@ -267,12 +270,45 @@ log_level: debug
     assert.throws(() => loadConfig({ path: write('ok.yaml', 'pbx: freepbx\n'), env: { ...noPbx(), SMC_DB_PORT: 'x' } }), /db\.port/);
   });
 
-  test('on FreePBX the discovered credentials come first, then the file', () => {
-    const conf = write('freepbx-load.conf', freepbxConf('discovered'));
-    const path = write('partial.yaml', 'db:\n  user: override\n');
-    const config = loadConfig({ path, env: { SMC_FREEPBX_CONF: conf, SMC_AMPORTAL_CONF: missing() } });
-    assert.equal(config.db.user, 'override');
-    assert.equal(config.db.password, 'discovered');
-    assert.equal(config.db.database, 'asterisk');
+  describe('the connection comes from one source as a whole', () => {
+    const freepbx = () => ({ SMC_FREEPBX_CONF: write('freepbx-load.conf', freepbxConf('discovered')), SMC_AMPORTAL_CONF: missing(), SMC_PHP: missing() });
+
+    test('a config silent about the connection takes all of FreePBX\'s', () => {
+      const env = freepbx();
+      const config = loadConfig({ path: write('names-only.yaml', 'db:\n  cdr_database: mycdr\n'), env });
+      assert.equal(config.db.user, 'freepbxuser');
+      assert.equal(config.db.password, 'discovered');
+      assert.equal(config.db.cdrDatabase, 'mycdr', 'database names are not the connection: the file still sets them');
+      assert.equal(config.db.credentialsFrom, env.SMC_FREEPBX_CONF);
+    });
+
+    test('a config naming a user without a password gets no password, not FreePBX\'s', () => {
+      const path = write('own-user.yaml', 'db:\n  user: smc\n');
+      const config = loadConfig({ path, env: freepbx() });
+      assert.equal(config.db.user, 'smc');
+      assert.equal(config.db.password, '');
+      assert.equal(config.db.credentialsFrom, path);
+    });
+
+    for (const field of ['socket: /run/private.sock', 'host: 127.0.0.1', 'port: 3307', "password: ''"]) {
+      test(`a config naming only db.${field.split(':')[0]} reads nothing of /etc/freepbx.conf`, () => {
+        const config = loadConfig({ path: write(`only-${field.split(':')[0]}.yaml`, `db:\n  ${field}\n`), env: freepbx() });
+        assert.equal(config.db.user, DEFAULT_CONFIG.db.user);
+        assert.equal(config.db.password, '');
+      });
+    }
+
+    test('SMC_DB_* naming the connection counts as the config naming it', () => {
+      const config = loadConfig({ path: write('empty.yaml', ''), env: { ...freepbx(), SMC_DB_USER: 'fromenv' } });
+      assert.equal(config.db.user, 'fromenv');
+      assert.equal(config.db.password, '');
+      assert.equal(config.db.credentialsFrom, 'SMC_DB_* environment variables');
+    });
+
+    test('the default config files are looked for only where SMC_CONFIG_SEARCH says', () => {
+      const found = write('searched.yaml', 'log_level: debug\n');
+      assert.equal(loadConfig({ env: { ...noPbx(), SMC_CONFIG_SEARCH: `${missing()}:${found}` } }).logLevel, 'debug');
+      assert.equal(loadConfig({ env: { ...noPbx(), SMC_CONFIG_SEARCH: '' } }).logLevel, DEFAULT_CONFIG.logLevel);
+    });
   });
 });

@@ -10,6 +10,9 @@ import { cpus, totalmem, tmpdir, release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import mysql from 'mysql2/promise';
 import { loadSchemas, startMariadb } from './mariadb.mjs';
+import { makeHermetic } from './hermetic.mjs';
+
+makeHermetic();
 
 const args = process.argv.slice(2);
 const flag = (name) => args.includes(name);

@@ -6,6 +6,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { makeHermetic } from './hermetic.mjs';
+
+makeHermetic();
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DEMO_DIR = join(ROOT, '.demo');

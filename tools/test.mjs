@@ -6,6 +6,9 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { startMariadb } from './mariadb.mjs';
+import { makeHermetic } from './hermetic.mjs';
+
+makeHermetic();
 
 const BUILD_TESTS = 'build/test';
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { createPool, type Pool } from '../db/pool.js';
+import { createPool, explainAccessDenied, type Pool } from '../db/pool.js';
 
 export interface App {
   config: Config;
@@ -26,6 +26,8 @@ export async function withApp<T>(command: Command, work: (app: App) => Promise<T
   const app = openApp(command);
   try {
     return await work(app);
+  } catch (err) {
+    throw explainAccessDenied(err, app.config.db);
   } finally {
     await app.close();
   }

@@ -6,7 +6,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { CDR_COLUMNS } from '../cdr/row.js';
 import type { Config } from '../config/schema.js';
 import { MIGRATIONS, schemaVersion } from '../db/migrations.js';
-import { ident, type Pool } from '../db/pool.js';
+import { explainAccessDenied, ident, serverOf, type Pool } from '../db/pool.js';
 import { amiConfigured, probeAmi, type AmiConfig } from '../pbx/ami.js';
 import { withApp } from './context.js';
 import { checkVitalpbx } from './doctor-vitalpbx.js';
@@ -53,13 +53,15 @@ export function checkNode(ctx: DoctorContext): CheckResult {
 
 export async function checkDatabase(ctx: DoctorContext): Promise<CheckResult> {
   const db = ctx.config.db;
-  const where = db.socket ? `socket ${db.socket}` : `${db.host}:${db.port}`;
+  const where = serverOf(db);
   try {
     const [rows] = await ctx.pool.query<RowDataPacket[]>('SELECT VERSION() AS v');
-    return result('database', 'ok', `connected to ${where} as ${db.user} (MariaDB/MySQL ${String(rows[0]?.v)})`);
+    return result('database', 'ok',
+      `connected to ${where} as ${db.user} (MariaDB/MySQL ${String(rows[0]?.v)}; connection settings from ${db.credentialsFrom})`);
   } catch (err) {
-    return result('database', 'fail', `cannot connect to ${where} as ${db.user}: ${(err as Error).message}`,
-      'check db.* in config.yaml (on FreePBX they come from /etc/freepbx.conf) and that MariaDB runs');
+    const explained = explainAccessDenied(err, db) as Error;
+    return result('database', 'fail', explained === err ? `cannot connect to ${where} as ${db.user}: ${explained.message}` : explained.message,
+      'name the whole connection in config.yaml (db.socket or db.host/port, db.user, db.password), or leave all of it out on FreePBX to use /etc/freepbx.conf; and check that MariaDB runs');
   }
 }
 

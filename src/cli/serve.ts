@@ -4,7 +4,7 @@ import type { Server } from 'node:http';
 import type { Command } from 'commander';
 import type { Config } from '../config/schema.js';
 import { migrate } from '../db/migrations.js';
-import { createPool, type Pool } from '../db/pool.js';
+import { createPool, explainAccessDenied, serverOf, type Pool } from '../db/pool.js';
 import { startNotifier, type RunningNotifier } from '../notify/worker.js';
 import { SyncService } from '../sync/service.js';
 import { createApp } from '../web/app.js';
@@ -88,7 +88,8 @@ export async function startService(config: Config): Promise<void> {
   // figures at once; the sync and notifier need theirs meanwhile.
   const pool = createPool(config.db, 16);
   // With the database away at start the service still comes up and says so on the page.
-  await migrate(pool, log).catch((err: Error) => log(`migrations not checked: ${err.message}`));
+  log(`database: ${config.db.user} at ${serverOf(config.db)} (connection settings from ${config.db.credentialsFrom})`);
+  await migrate(pool, log).catch((err: unknown) => log(`migrations not checked: ${(explainAccessDenied(err, config.db) as Error).message}`));
   const sync = new SyncService(pool, config, undefined, log);
   sync.on('health', (h) => log(h.ok ? 'database reachable' : `database unavailable: ${h.error ?? ''}`));
   // Started in this order, stopped in reverse; a further worker is one more entry here.

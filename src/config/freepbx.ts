@@ -33,12 +33,17 @@ export function discoverFreepbxDb(env: NodeJS.ProcessEnv, options: DiscoverOptio
   const confPath = env.SMC_FREEPBX_CONF || FREEPBX_CONF;
   const amportalPath = env.SMC_AMPORTAL_CONF || AMPORTAL_CONF;
   let conf: AmpConf = {};
+  const read: string[] = [];
   if (existsSync(confPath)) {
     conf = readWithPhp(confPath, env.SMC_PHP || 'php') ?? parseFreepbxConf(readFileSync(confPath, 'utf8'));
+    read.push(confPath);
   }
-  if (existsSync(amportalPath)) conf = { ...parseAmportalConf(readFileSync(amportalPath, 'utf8')), ...definedOnly(conf) };
+  if (existsSync(amportalPath)) {
+    conf = { ...parseAmportalConf(readFileSync(amportalPath, 'utf8')), ...definedOnly(conf) };
+    read.push(amportalPath);
+  }
   if (!conf.AMPDBNAME && !conf.AMPDBUSER) return null;
-  return toDbConfig(conf, options.localSockets ?? LOCAL_SOCKETS);
+  return { ...toDbConfig(conf, options.localSockets ?? LOCAL_SOCKETS), credentialsFrom: read.join(' + ') };
 }
 
 function definedOnly(conf: AmpConf): AmpConf {

@@ -34,6 +34,11 @@ export interface DbConfig {
   celTable: string;
   /** FreePBX configuration tables (users, queues_config, ...). */
   pbxDatabase: string;
+  /**
+   * Where the connection settings (host, port, socket, user, password) came from, for
+   * `smc doctor`, the log and connection errors; never settable from config.yaml.
+   */
+  credentialsFrom: string;
 }
 
 export interface IdentityUser {
@@ -94,6 +99,7 @@ export const DEFAULT_CONFIG: Config = {
     cdrTable: 'cdr',
     celTable: 'cel',
     pbxDatabase: 'asterisk',
+    credentialsFrom: 'built-in defaults',
   },
   server: { listen: '127.0.0.1:8093', secret: '', baseUrl: '', users: [] },
   sync: {

@@ -25,6 +25,25 @@ export function createPool(db: DbConfig, connectionLimit = 6): Pool {
   });
 }
 
+/** Where the pool connects, for messages: the socket, or host:port. */
+export function serverOf(db: DbConfig): string {
+  return db.socket ? `socket ${db.socket}` : `${db.host}:${db.port}`;
+}
+
+/**
+ * MariaDB's "Access denied … (using password: NO)" says neither which of our settings
+ * chose that user nor that the password was simply not given: name both, never the
+ * password itself. Other errors pass through unchanged.
+ */
+export function explainAccessDenied(err: unknown, db: DbConfig): unknown {
+  if ((err as { code?: unknown } | null)?.code !== 'ER_ACCESS_DENIED_ERROR') return err;
+  const password = db.password === '' ? 'no password given' : 'a password given';
+  return new Error(
+    `access denied for ${db.user} at ${serverOf(db)} (${password}; connection settings from ${db.credentialsFrom})`,
+    { cause: err },
+  );
+}
+
 /** Backtick-quotes an identifier that validation already restricted to \w characters. */
 export function ident(name: string): string {
   if (!/^\w{1,64}$/.test(name)) throw new Error(`refusing SQL identifier '${name}'`);

@@ -144,5 +144,5 @@ test('every config.yaml field: an invalid value is refused with the field named'
     assert.ok(field === path || field.startsWith(`${path}[`) || field.startsWith(`${path}.`), `${path}: refused as ${field}`);
   }
   assert.equal(refusedAs({ sync: { interval_seconds: 2, colour: 'red' } }), 'sync.colour');
-  assert.throws(() => loadConfig({ env: { SMC_SYNC_INTERVAL_SECONDS: '0' } }), (err: unknown) => err instanceof ConfigError && err.field === 'sync.interval_seconds');
+  assert.throws(() => loadConfig({ env: { SMC_CONFIG_SEARCH: '', SMC_SYNC_INTERVAL_SECONDS: '0' } }), (err: unknown) => err instanceof ConfigError && err.field === 'sync.interval_seconds');
 });
