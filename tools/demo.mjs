@@ -7,29 +7,17 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeHermetic } from './hermetic.mjs';
+import { ensureDebianPackages, ensureDependencies, MARIADB_BINARIES } from './prerequisites.mjs';
 
 makeHermetic();
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DEMO_DIR = join(ROOT, '.demo');
 const BUNDLE = join(ROOT, 'build', 'smc.js');
-/** Debian's packages holding mariadbd and mariadb-install-db (and the my_print_defaults it runs), without a system-wide server. */
-const MARIADB_PACKAGES = ['mariadb-server-core', 'mariadb-client-core'];
 /** npm forwards a terminal's Ctrl-C to us although the terminal sent it to us too: one press arrives twice. */
 const SAME_PRESS_MS = 1500;
 
 const say = (line) => process.stderr.write(`demo: ${line}\n`);
-
-/**
- * @param {string} command
- * @param {string[]} args
- */
-function run(command, args) {
-  say(`${command} ${args.join(' ')}`);
-  const result = spawnSync(command, args, { cwd: ROOT, stdio: 'inherit' });
-  if (result.error) throw new Error(`${command} could not run: ${result.error.message}`);
-  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed (${result.signal ?? `exit ${result.status}`})`);
-}
 
 /**
  * Newest modification time of a file or of any file under a folder.
@@ -42,38 +30,13 @@ function newest(path) {
   return readdirSync(path).reduce((max, name) => Math.max(max, newest(join(path, name))), stat.mtimeMs);
 }
 
-function ensureDependencies() {
-  const installed = join(ROOT, 'node_modules', '.package-lock.json');
-  if (existsSync(installed) && statSync(installed).mtimeMs >= statSync(join(ROOT, 'package-lock.json')).mtimeMs) return;
-  run('npm', ['ci', '--no-audit', '--no-fund']);
-}
-
 function ensureBuild() {
   // tools/mariadb.mjs is bundled too (smc demo loads the PBX schemas with it).
   const sources = ['src', 'tools/build.mjs', 'tools/mariadb.mjs', 'package-lock.json'].map((p) => join(ROOT, p));
   if (existsSync(BUNDLE) && newest(BUNDLE) >= Math.max(...sources.map(newest))) return;
-  run('npm', ['run', 'build']);
-}
-
-/**
- * @param {string} name
- * @returns {string | null}
- */
-function findBinary(name) {
-  const dirs = [...(process.env.PATH ?? '').split(':').filter(Boolean), '/usr/sbin', '/usr/bin', '/usr/local/sbin'];
-  return dirs.map((dir) => join(dir, name)).find((path) => existsSync(path)) ?? null;
-}
-
-function ensureMariadbBinaries() {
-  if (findBinary('mariadbd') && findBinary('mariadb-install-db')) return;
-  const install = ['apt-get', 'install', '-y', '--no-install-recommends', ...MARIADB_PACKAGES];
-  if (process.getuid?.() !== 0) {
-    say('MariaDB is not installed (mariadbd, mariadb-install-db). Install it, then run the demo again:');
-    process.stderr.write(`  sudo apt-get update && sudo ${install.join(' ')}\n`);
-    process.exit(1);
-  }
-  run('apt-get', ['update']);
-  run(install[0], install.slice(1));
+  say('npm run build');
+  const build = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  if (build.status !== 0) throw new Error(`npm run build failed (${build.signal ?? `exit ${build.status}`})`);
 }
 
 /**
@@ -122,9 +85,9 @@ let code = 1;
 /** @type {import('./mariadb.mjs').Mariadb | null} */
 let db = null;
 try {
-  ensureDependencies();
+  ensureDependencies('demo');
   ensureBuild();
-  ensureMariadbBinaries();
+  ensureDebianPackages('demo', MARIADB_BINARIES);
   // Only now: it imports mysql2, which npm ci may just have installed.
   const { startMariadb } = await import('./mariadb.mjs');
   const dataDir = join(DEMO_DIR, 'mariadb');

@@ -1,5 +1,5 @@
 // Runs the compiled tests (build/test/**/*.test.js) against one private MariaDB that
-// lives only as long as this run. Arguments that do not start with '-' filter test files
+// lives only as long as this run, two files at a time, each under a time limit. Arguments that do not start with '-' filter test files
 // by path (`node tools/test.mjs config harness`); the others go to `node --test`.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -53,8 +53,69 @@ if (files.length === 0) {
 const dir = mkdtempSync(join(tmpdir(), 'smc-test-'));
 /** @type {import('./mariadb.mjs').Mariadb | null} */
 let db = null;
-/** @type {import('node:child_process').ChildProcess | null} */
-let runner = null;
+
+/** A test file that has not finished by then is stopped and fails, naming itself. */
+const FILE_TIMEOUT_MS = Number(process.env.SMC_TEST_FILE_TIMEOUT_MS) || (process.env.SMC_SOAK ? 60 : 10) * 60_000;
+const CONCURRENCY = 2;
+
+/** @type {Set<import('node:child_process').ChildProcess>} */
+const running = new Set();
+
+/**
+ * Runs one test file in its own process group, its output held back and printed whole when it
+ * ends (two files at once would interleave); stopped with everything it started after FILE_TIMEOUT_MS.
+ * @param {string} file
+ * @param {NodeJS.ProcessEnv} env
+ * @returns {Promise<{ pass: number, fail: number, skipped: number }>}
+ */
+function runFile(file, env) {
+  return new Promise((resolveFile) => {
+    const child = spawn(process.execPath, ['--test', ...runnerArgs, file], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    running.add(child);
+    /** @type {Buffer[]} */
+    const chunks = [];
+    child.stdout.on('data', (c) => chunks.push(c));
+    child.stderr.on('data', (c) => chunks.push(c));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      stopGroup(child);
+    }, FILE_TIMEOUT_MS);
+    const finish = (/** @type {string} */ problem) => {
+      clearTimeout(timer);
+      running.delete(child);
+      const out = Buffer.concat(chunks).toString('utf8');
+      process.stdout.write(`# ---- ${relative(BUILD_TESTS, file)}\n${out}`);
+      const count = (/** @type {string} */ name) => Number(new RegExp(`^# ${name} (\\d+)$`, 'm').exec(out)?.[1] ?? 0);
+      const counts = { pass: count('pass'), fail: count('fail') + count('cancelled'), skipped: count('skipped') };
+      if (problem) {
+        process.stdout.write(`not ok - ${relative(BUILD_TESTS, file)}: ${problem}\n`);
+        counts.fail += 1;
+      }
+      resolveFile(counts);
+    };
+    child.once('error', (err) => finish(`could not start node --test: ${err.message}`));
+    child.once('close', (exitCode, signal) => {
+      if (timedOut) finish(`did not finish within ${Math.round(FILE_TIMEOUT_MS / 1000)} s and was stopped with everything it started`);
+      else if (exitCode !== 0 && !/^# fail [1-9]/m.test(Buffer.concat(chunks).toString('utf8'))) finish(`exited with ${signal ?? exitCode} and no failing test`);
+      else finish('');
+    });
+  });
+}
+
+/** @param {import('node:child_process').ChildProcess} child */
+function stopGroup(child) {
+  const kill = (/** @type {NodeJS.Signals} */ signal) => {
+    try {
+      if (child.pid) process.kill(-child.pid, signal);
+    } catch {
+      // already gone
+    }
+  };
+  kill('SIGTERM');
+  setTimeout(() => kill('SIGKILL'), 5000).unref();
+}
+
 // Ctrl-C stops the tests, then the normal path below stops MariaDB and removes its
 // directory; exiting from the handler would leave a half-started server behind.
 /** @type {NodeJS.Signals | null} */
@@ -62,24 +123,30 @@ let interrupted = null;
 for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
   process.on(signal, () => {
     interrupted = signal;
-    runner?.kill(signal);
+    for (const child of running) stopGroup(child);
   });
 }
 
 let code = 1;
+const totals = { pass: 0, fail: 0, skipped: 0 };
 try {
   const started = Date.now();
   db = await startMariadb({ dir });
   if (interrupted) throw new Error(`interrupted by ${interrupted}`);
   console.log(`# private MariaDB ready in ${((Date.now() - started) / 1000).toFixed(1)}s on ${db.socket}`);
-  const child = spawn(process.execPath, ['--test', '--test-concurrency=2', ...runnerArgs, ...files], {
-    stdio: 'inherit',
-    env: { ...process.env, SMC_TEST_MYSQL_SOCKET: db.socket, ...node18() },
-  });
-  runner = child;
-  code = await new Promise((resolve) => {
-    child.on('exit', (exitCode, signal) => resolve(exitCode ?? (signal ? 1 : 0)));
-  });
+  const env = { ...process.env, SMC_TEST_MYSQL_SOCKET: db.socket, ...node18() };
+  const queue = [...files];
+  const worker = async () => {
+    for (let file = queue.shift(); file && !interrupted; file = queue.shift()) {
+      const counts = await runFile(file, env);
+      totals.pass += counts.pass;
+      totals.fail += counts.fail;
+      totals.skipped += counts.skipped;
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  if (interrupted) throw new Error(`interrupted by ${interrupted}`);
+  code = totals.fail === 0 && totals.pass > 0 ? 0 : 1;
 } catch (err) {
   console.error(err instanceof Error ? err.message : err);
   code = 1;
@@ -90,4 +157,6 @@ try {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+console.log(`# ${files.length} test files`);
+console.log(`${totals.pass} passed, ${totals.fail} failed, ${totals.skipped} skipped`);
 process.exit(interrupted ? 130 : code);

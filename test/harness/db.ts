@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mysql from 'mysql2/promise';
 import { loadSchemas } from '../../tools/mariadb.mjs';
@@ -122,17 +122,12 @@ export function repoRoot(): string {
 }
 
 /**
- * The real Asterisk lab recordings: SMC_FIXTURES, else shared/fixtures/asterisk-lab beside
- * the repository (CI lays a copy of shared/ next to its clone). Missing fixtures fail the
- * test that needs them; they are never a reason to skip.
+ * The real Asterisk lab recordings, copied into the repository (test/fixtures/asterisk-lab,
+ * with the README that says how they were made): tests read nothing outside the tree.
  */
 export function fixturesDir(): string {
-  const dir = process.env.SMC_FIXTURES
-    ? resolve(process.env.SMC_FIXTURES)
-    : resolve(repoRoot(), '..', 'shared', 'fixtures', 'asterisk-lab');
-  if (!existsSync(join(dir, 'public', 'cdr.tsv'))) {
-    throw new Error(`Asterisk lab fixtures not found at ${dir} (expected public/cdr.tsv); set SMC_FIXTURES`);
-  }
+  const dir = join(repoRoot(), 'test', 'fixtures', 'asterisk-lab');
+  if (!existsSync(join(dir, 'public', 'cdr.tsv'))) throw new Error(`Asterisk lab fixtures not found at ${dir} (expected public/cdr.tsv)`);
   return dir;
 }
 
