@@ -132,7 +132,7 @@ class Smartmissedcalls extends \FreePBX_Helpers implements \BMO
         return SmcInstaller::privateFiles($this->configPath(), $this->setting('AMPASTERISKWEBUSER', 'asterisk'), $this->setting('AMPASTERISKWEBGROUP', 'asterisk'));
     }
 
-    /** Every tenant's settings (entries and audit stay in the database dump FreePBX backs up). */
+    /** Every tenant's settings as JSON; Restore.php still reads it from backups made before Backup.php dumped our tables. */
     public function backup()
     {
         return $this->installer()->smc($this->configPath(), array('export-state'), null, false);
