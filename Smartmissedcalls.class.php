@@ -52,23 +52,40 @@ class Smartmissedcalls extends \FreePBX_Helpers implements \BMO
         $installer = $this->installer();
         $installer->checkPackage();
         $this->say(sprintf(_('Node.js %s found'), $installer->checkNode()));
+        if ($this->pm2() !== null) {
+            $installer->prepareServiceDirs($this->setting('AMPASTERISKWEBUSER', 'asterisk'), $this->setting('AMPASTERISKWEBGROUP', 'asterisk'));
+        }
         $configPath = SmcInstaller::configPath($this->setting('ASTETCDIR', '/etc/asterisk'));
         $freepbxConf = SmcInstaller::readFreepbxConf($this->freepbxConfPath());
         $freepbxConf['CDRDBNAME'] = $this->setting('CDRDBNAME', 'asteriskcdrdb');
-        $installer->ensureConfig($configPath, $freepbxConf, array(
+        $wroteConfig = $installer->ensureConfig($configPath, $freepbxConf, array(
             'host' => $this->setting('ASTMANAGERHOST', '127.0.0.1'),
             'port' => $this->setting('ASTMANAGERPORT', '5038'),
             'user' => $this->setting('AMPMGRUSER', ''),
             'secret' => $this->setting('AMPMGRPASS', ''),
         ), $this->setting('AMPASTERISKUSER', ''));
-        $this->setConfig(self::CONFIG_PATH_KEY, $configPath);
-        $installer->smc($configPath, array('migrate'));
-        $this->startService($configPath);
+        $createdTables = false;
+        try {
+            $this->setConfig(self::CONFIG_PATH_KEY, $configPath);
+            $createdTables = $installer->schemaInfo($configPath)['version'] === 0;
+            $installer->smc($configPath, array('migrate'));
+            $this->startService($configPath);
+        } catch (\Exception $e) {
+            // FreePBX leaves the module "Not Installed": leave nothing of a first install behind.
+            if ($createdTables) {
+                $this->removeServiceQuietly();
+            }
+            $installer->undoInstall($configPath, $wroteConfig, $createdTables);
+            if ($wroteConfig) {
+                $this->setConfig(self::CONFIG_PATH_KEY, false);
+            }
+            throw $e;
+        }
     }
 
     public function uninstall()
     {
-        $this->stopService(true);
+        $this->removeServiceQuietly();
         $configPath = $this->configPath();
         if (is_file($configPath)) {
             $this->installer()->smc($configPath, array('uninstall', '--yes'));
@@ -76,11 +93,46 @@ class Smartmissedcalls extends \FreePBX_Helpers implements \BMO
         } else {
             $this->say(sprintf(_('%s is missing, so the smart_missed_calls_* tables were left in place; remove them with "node build/smc.js uninstall --yes" and a configuration that reaches the database.'), $configPath));
         }
+        $this->installer()->removeServiceLogs($this->setting('ASTLOGDIR', '/var/log/asterisk'), self::NAME);
         $this->setConfig(self::VIEWERS_KEY, false);
         $this->setConfig(self::CONFIG_PATH_KEY, false);
     }
 
-    /** Every tenant's settings (entries and audit stay in the database dump FreePBX backs up). */
+    /** Restore.php: install has run here (the configuration exists), so FreePBX need not reset the module. */
+    public function isConfigured()
+    {
+        return is_file($this->configPath());
+    }
+
+    /** Backup.php: the schema version and the tables to dump. */
+    public function schemaInfo()
+    {
+        return $this->installer()->schemaInfo($this->configPath());
+    }
+
+    /**
+     * Restore.php: our tables from a backup, with the service stopped meanwhile (it writes
+     * them every few seconds) and started again whatever happens.
+     * @param callable $loadDump loads the backup's rows, returns true when it did
+     */
+    public function restoreTables($schemaVersion, $loadDump)
+    {
+        $configPath = $this->configPath();
+        $this->stopService(false);
+        try {
+            $this->installer()->restoreTables($configPath, $schemaVersion, $loadDump);
+        } finally {
+            $this->startService($configPath);
+        }
+    }
+
+    /** fwconsole chown (module.xml hook on Chown::fwcChownFiles): our secrets stay 0640. */
+    public function chownFreepbx()
+    {
+        return SmcInstaller::privateFiles($this->configPath(), $this->setting('AMPASTERISKWEBUSER', 'asterisk'), $this->setting('AMPASTERISKWEBGROUP', 'asterisk'));
+    }
+
+    /** Every tenant's settings as JSON; Restore.php still reads it from backups made before Backup.php dumped our tables. */
     public function backup()
     {
         return $this->installer()->smc($this->configPath(), array('export-state'), null, false);
@@ -440,6 +492,16 @@ class Smartmissedcalls extends \FreePBX_Helpers implements \BMO
         $this->systemctl(array('enable', '--now', self::NAME));
         $this->systemctl(array('restart', self::NAME));
         $this->say(sprintf(_('Started the Smart Missed Calls service with systemd (%s)'), $unit), $output);
+    }
+
+    /** Uninstall goes on when pm2 cannot remove the service: it says so and how to finish by hand. */
+    private function removeServiceQuietly()
+    {
+        try {
+            $this->stopService(true);
+        } catch (\Exception $e) {
+            $this->say(sprintf(_('Could not remove the Smart Missed Calls service (%s): run "fwconsole pm2 --delete smartmissedcalls" as root.'), $e->getMessage()));
+        }
     }
 
     private function stopService($remove, $output = null)

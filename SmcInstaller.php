@@ -182,15 +182,128 @@ class SmcInstaller
         return $result['stdout'];
     }
 
+    /**
+     * Removes config.yaml and, when it is ours alone, its folder. Never stops on a file it
+     * cannot remove (as the asterisk user, /etc/smartmissedcalls itself cannot go: /etc is
+     * root's): it says what was left and how to remove it.
+     * @return string[] what is still there
+     */
     public function removeConfig($path)
     {
-        if (is_file($path) && !unlink($path)) {
-            throw new InstallError(sprintf(_('Cannot remove %s'), $path));
+        $left = array();
+        foreach (array($path, $path . '.tmp') as $file) {
+            if (file_exists($file) && !@unlink($file)) {
+                $left[] = $file;
+            }
         }
-        $dir = dirname($path);
-        if ($dir === dirname(self::DEFAULT_CONFIG_PATH) && is_dir($dir) && count(scandir($dir)) === 2) {
-            rmdir($dir);
+        $dir = self::ownFolder($path);
+        if ($dir !== null && is_dir($dir) && !@rmdir($dir)) {
+            $left[] = $dir;
         }
+        foreach ($left as $leftover) {
+            $this->say(sprintf(_('Could not remove %s: remove it as root.'), $leftover));
+        }
+        return $left;
+    }
+
+    /** pm2's log files of our service (pm2 writes them to ASTLOGDIR and keeps them after "pm2 delete"). */
+    public function removeServiceLogs($logDir, $name)
+    {
+        foreach (array('_out.log', '_err.log') as $suffix) {
+            $file = rtrim($logDir, '/') . '/' . $name . $suffix;
+            if (file_exists($file) && !@unlink($file)) {
+                $this->say(sprintf(_('Could not remove %s: remove it as root.'), $file));
+            }
+        }
+    }
+
+    /**
+     * The pm2 module runs "mkdir -p <folder of the script>/logs" as the web server's user
+     * before every start. After a shell install as root nothing in the module folder is
+     * that user's, so the folder is made here, owned by that user.
+     */
+    public function prepareServiceDirs($serviceUser, $serviceGroup)
+    {
+        $logs = $this->moduleDir . '/build/logs';
+        $ok = is_dir($logs) || @mkdir($logs, 0775);
+        if ($ok && function_exists('posix_getuid') && posix_getuid() === 0) {
+            $ok = @chown($logs, $serviceUser) && @chgrp($logs, $serviceGroup);
+        }
+        if (!$ok) {
+            throw new InstallError(sprintf(_('Cannot prepare %s, which the pm2 module needs to start the service: run "fwconsole ma install smartmissedcalls" as root.'), $logs));
+        }
+    }
+
+    /** @return array version (0 before the first migrate) and tables, as "smc schema-info" prints them */
+    public function schemaInfo($configPath)
+    {
+        $info = json_decode($this->smc($configPath, array('schema-info'), null, false), true);
+        if (!is_array($info) || !isset($info['version'], $info['tables']) || !is_array($info['tables'])) {
+            throw new InstallError(_('"smc schema-info" printed no schema information.'));
+        }
+        return $info;
+    }
+
+    /**
+     * Puts back what a failed first install did, so that installing again starts clean:
+     * our tables when this install created them (an upgrade keeps them and their rows),
+     * the configuration when this install wrote it. Says what it undid; never throws, the
+     * error that stopped the install is the one to report.
+     */
+    public function undoInstall($configPath, $wroteConfig, $createdTables)
+    {
+        if ($createdTables) {
+            try {
+                $this->smc($configPath, array('uninstall', '--yes'));
+                $this->say(_('Install stopped: removed the tables it had created.'));
+            } catch (InstallError $e) {
+                $this->say(sprintf(_('Install stopped and could not remove the tables it had created (%s): run "node build/smc.js uninstall --yes".'), $e->getMessage()));
+            }
+        }
+        if ($wroteConfig) {
+            $this->removeConfig($configPath);
+            $this->say(sprintf(_('Install stopped: removed the configuration it had written (%s).'), $configPath));
+        }
+    }
+
+    /**
+     * Replaces our tables with a backup's rows: "smc restore begin" sets ours aside and
+     * creates them empty at the backup's schema version (the audit table with its triggers,
+     * which refuse UPDATE and DELETE but not INSERT), $loadDump loads the rows and returns
+     * true, "smc restore finish" migrates them to this version and verifies the audit chain.
+     * On any failure "smc restore abort" puts the tables set aside back.
+     */
+    public function restoreTables($configPath, $schemaVersion, $loadDump)
+    {
+        $this->smc($configPath, array('restore', 'begin', '--schema-version', (string)(int)$schemaVersion));
+        try {
+            if (call_user_func($loadDump) !== true) {
+                throw new InstallError(_('The rows of Smart Missed Calls in this backup could not be loaded (the backup log says why).'));
+            }
+            $this->smc($configPath, array('restore', 'finish'));
+        } catch (\Exception $e) {
+            $this->smc($configPath, array('restore', 'abort'));
+            throw $e;
+        }
+    }
+
+    /**
+     * What "fwconsole chown" must set on our files (Chown hook): it makes every file in
+     * ASTETCDIR 0664 otherwise, and config.yaml holds the database password, the AMI
+     * secret and the identity secret. Only files that exist are listed.
+     * @return array entries as framework's Chown command takes them (type, path, perms, owner, group)
+     */
+    public static function privateFiles($configPath, $owner, $group)
+    {
+        $files = array();
+        $dir = self::ownFolder($configPath);
+        if ($dir !== null && is_dir($dir)) {
+            $files[] = array('type' => 'dir', 'path' => $dir, 'perms' => 0750, 'owner' => $owner, 'group' => $group);
+        }
+        if (is_file($configPath)) {
+            $files[] = array('type' => 'file', 'path' => $configPath, 'perms' => 0640, 'owner' => $owner, 'group' => $group);
+        }
+        return $files;
     }
 
     /**
@@ -217,6 +330,13 @@ class SmcInstaller
             }
         }
         return $values;
+    }
+
+    /** The configuration's folder when it is ours alone (named smartmissedcalls, as /etc/smartmissedcalls), else null. */
+    private static function ownFolder($configPath)
+    {
+        $dir = dirname($configPath);
+        return basename($dir) === basename(dirname(self::DEFAULT_CONFIG_PATH)) ? $dir : null;
     }
 
     private static function quote($value)

@@ -5,11 +5,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
-import { OWN_TABLES } from '../src/db/migrations.js';
+import { LATEST_SCHEMA_VERSION, OWN_TABLES } from '../src/db/migrations.js';
 import { ident } from '../src/db/pool.js';
 import { freshDatabases, insertCdrRows, loadFixtureCdr, repoRoot, type FreshDatabases } from './harness/db.js';
 
@@ -33,6 +33,8 @@ before(() => {
   execFileSync(process.execPath, ['tools/package.mjs'], { cwd: root, stdio: 'pipe' });
   execFileSync('tar', ['-xzf', join(root, 'build', `smartmissedcalls-${version}.tgz`), '-C', work]);
   moduleDir = join(work, 'smartmissedcalls');
+  // As under /var/www/html: other users (the web server's, pm2's) may walk to the module.
+  chmodSync(work, 0o755);
 });
 
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -140,6 +142,8 @@ describe('install and uninstall on a PBX database', () => {
   let configPath: string;
   let env: NodeJS.ProcessEnv;
   let cdrCount: number;
+  let logDir: string;
+  const asRoot = process.getuid?.() === 0;
 
   async function ownTables(): Promise<string[]> {
     const [rows] = await db.pool.query<RowDataPacket[]>(
@@ -153,6 +157,24 @@ describe('install and uninstall on a PBX database', () => {
   async function cdrRows(): Promise<number> {
     const [rows] = await db.pool.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM ${ident(db.names.cdr)}.cdr`);
     return Number(rows[0]!.n);
+  }
+
+  /** Every row of every table a backup carries, in key order: equal snapshots, equal data. */
+  async function snapshot(): Promise<Record<string, unknown[]>> {
+    const out: Record<string, unknown[]> = {};
+    for (const table of OWN_TABLES.filter((t) => t !== 'smart_missed_calls_migrations')) {
+      const [rows] = await db.pool.query<RowDataPacket[]>(`SELECT * FROM ${ident(table)}`);
+      out[table] = rows.map((r) => JSON.stringify(r)).sort();
+    }
+    return out;
+  }
+
+  function smc(...args: string[]) {
+    return spawnSync(process.execPath, [join(moduleDir, 'build/smc.js'), ...args], { env: { ...env, SMC_CONFIG: configPath }, encoding: 'utf8' });
+  }
+
+  function backupModule(action: 'backup' | 'restore', tree: string) {
+    return spawnSync('php', [join(root, 'test/php/run-backup.php'), action, tree], { env, encoding: 'utf8' });
   }
 
   function bmo(method: string, extraEnv: NodeJS.ProcessEnv = {}, input?: string) {
@@ -171,6 +193,8 @@ describe('install and uninstall on a PBX database', () => {
     cdrCount = await cdrRows();
     etc = mkdtempSync(join(tmpdir(), 'smc-etc-'));
     configPath = join(etc, 'smartmissedcalls', 'config.yaml');
+    logDir = join(etc, 'log');
+    mkdirSync(logDir);
     // /etc/freepbx.conf as FreePBX writes it; the bootstrap it requires does not exist here,
     // so install must read it without including it.
     writeFileSync(join(etc, 'freepbx.conf'), `<?php
@@ -192,7 +216,13 @@ require_once('/nonexistent/admin/bootstrap.php');
       SMC_NODE: process.execPath,
       SMC_STANDIN_KVSTORE: join(etc, 'kvstore.json'),
       SMC_STANDIN_PM2_LOG: join(etc, 'pm2.log'),
-      SMC_STANDIN_SETTINGS: JSON.stringify({ CDRDBNAME: db.names.cdr, AMPMGRUSER: 'admin', AMPMGRPASS: 'amp111', ASTETCDIR: etc }),
+      SMC_STANDIN_MODULE_STATUS: join(etc, 'module-status'),
+      SMC_STANDIN_SETTINGS: JSON.stringify({
+        CDRDBNAME: db.names.cdr, AMPMGRUSER: 'admin', AMPMGRPASS: 'amp111', ASTETCDIR: etc, ASTLOGDIR: logDir,
+        // As root (a shell install), the stand-in's pm2 runs as this user, as FreePBX's does.
+        ...(asRoot ? { AMPASTERISKWEBUSER: 'nobody', AMPASTERISKWEBGROUP: 'nogroup' } : {}),
+      }),
+      SMC_STANDIN_AMP_CONF: JSON.stringify({ AMPDBHOST: 'localhost', AMPDBSOCK: db.socket, AMPDBUSER: 'root', AMPDBPASS: '', AMPDBNAME: db.names.pbx }),
     };
   });
 
@@ -220,10 +250,25 @@ require_once('/nonexistent/admin/bootstrap.php');
     assert.match(run.stderr, /does not match this package/);
   });
 
+  test('a first install that fails after creating the tables leaves no table, no configuration and no pm2 app behind', async () => {
+    const run = bmo('install', { SMC_STANDIN_PM2_START_FAILS: 'pm2 could not start the process' });
+    assert.equal(run.status, 1, run.stdout + run.stderr);
+    assert.match(run.stderr, /pm2 could not start the process/);
+    assert.match(run.stdout, /removed the tables it had created/);
+    assert.deepEqual(await ownTables(), []);
+    assert.ok(!existsSync(configPath), 'the configuration written by this install is gone');
+    assert.ok(!existsSync(join(etc, 'smartmissedcalls')), 'and its folder');
+    const kvstore = JSON.parse(readFileSync(join(etc, 'kvstore.json'), 'utf8')) as { noid?: Record<string, unknown> };
+    assert.equal(kvstore.noid?.config_path, undefined);
+  });
+
   test('install writes a private config with a fresh secret, creates our tables and starts the service under pm2', async () => {
     assert.deepEqual(await ownTables(), []);
+    // Unpacked by root, as "tar -xzf … -C /var/www/html/admin/modules/" leaves it: the
+    // stand-in's pm2, like FreePBX's, runs "mkdir -p build/logs" as the web server's user.
     const run = bmo('install');
     assert.equal(run.status, 0, run.stdout + run.stderr);
+    if (asRoot) assert.equal(statSync(join(moduleDir, 'build/logs')).uid, 65534, 'build/logs belongs to the web server\'s user (nobody here)');
 
     const yaml = readFileSync(configPath, 'utf8');
     assert.equal(statSync(configPath).mode & 0o777, 0o640);
@@ -264,6 +309,17 @@ require_once('/nonexistent/admin/bootstrap.php');
     assert.deepEqual(calls().slice(before), ['stop', 'start']);
   });
 
+  test('fwconsole chown leaves the configuration and its secrets readable by the service alone (Chown hook)', () => {
+    const run = spawnSync('php', [join(root, 'test/php/run-chown.php')], { env, encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stdout + run.stderr);
+    const hook = (JSON.parse(run.stdout) as { hook: Record<string, unknown>[] }).hook;
+    assert.deepEqual(hook.find((f) => f.path === configPath), {
+      type: 'file', path: configPath, perms: 0o640, owner: asRoot ? 'nobody' : 'asterisk', group: asRoot ? 'nogroup' : 'asterisk',
+    });
+    assert.equal(statSync(configPath).mode & 0o777, 0o640);
+    assert.equal(statSync(join(etc, 'freepbx.conf')).mode & 0o777, 0o664, 'framework\'s own pass did run');
+  });
+
   test('backup carries the settings and restore puts them back', async () => {
     await db.pool.query(
       `INSERT INTO smart_missed_calls_settings (tenant, settings, updated_at, updated_by) VALUES ('default', '{"cadence":"weekly"}', '2026-01-02 03:04:05', 'user:alice')`,
@@ -277,12 +333,101 @@ require_once('/nonexistent/admin/bootstrap.php');
     assert.deepEqual(rows.map((r) => ({ ...r })), [{ tenant: 'default', settings: '{"cadence":"weekly"}', updated_by: 'user:alice' }]);
   });
 
+  describe('through FreePBX Backup & Restore', () => {
+    let tree: string;
+    let before: Record<string, unknown[]>;
+
+    test('backup dumps every table of ours, taken while the service has entries, calls and a chain of audit rows', async () => {
+      const [first] = await db.pool.query<RowDataPacket[]>(`SELECT DATE_FORMAT(MIN(calldate), '%Y-%m-%d') AS day FROM ${ident(db.names.cdr)}.cdr`);
+      const sync = smc('backfill', '--since', String(first[0]!.day));
+      assert.equal(sync.status, 0, sync.stdout + sync.stderr);
+      before = await snapshot();
+      const counts = Object.fromEntries(Object.entries(before).map(([t, rows]) => [t, rows.length]));
+      for (const table of ['smart_missed_calls', 'smart_missed_calls_calls', 'smart_missed_calls_audit']) {
+        assert.ok(counts[table]! > 0, `${table} has rows: ${JSON.stringify(counts)} ${sync.stdout}`);
+      }
+      tree = mkdtempSync(join(tmpdir(), 'smc-backup-'));
+      const run = backupModule('backup', tree);
+      assert.equal(run.status, 0, run.stdout + run.stderr);
+      const manifest = JSON.parse(readFileSync(join(tree, 'modulejson/Smartmissedcalls.json'), 'utf8')) as { configs: { schema_version: number; tables: string[] }; files: { filename: string }[] };
+      assert.equal(manifest.configs.schema_version, LATEST_SCHEMA_VERSION);
+      assert.deepEqual([...manifest.configs.tables].sort(), OWN_TABLES.filter((t) => t !== 'smart_missed_calls_migrations').sort());
+      assert.deepEqual(manifest.files.map((f) => f.filename), ['smartmissedcalls.sql']);
+    });
+
+    test('restore over the same data keeps every row once, without a reset, and the audit chain verifies', async () => {
+      const pm2Calls = readFileSync(join(etc, 'pm2.log'), 'utf8').trim().split('\n').length;
+      const run = backupModule('restore', tree);
+      assert.equal(run.status, 0, run.stdout + run.stderr);
+      assert.doesNotMatch(run.stdout, /Resetting/);
+      assert.deepEqual(await snapshot(), before);
+      const verify = smc('audit', 'verify');
+      assert.equal(verify.status, 0, verify.stdout + verify.stderr);
+      assert.match(verify.stdout, /audit ok/);
+      const calls = readFileSync(join(etc, 'pm2.log'), 'utf8').trim().split('\n').slice(pm2Calls).map((l) => (JSON.parse(l) as { call: string }).call);
+      assert.deepEqual(calls, ['stop', 'start'], 'the service was paused while its tables were replaced');
+    });
+
+    test('restore brings back what was lost since the backup, and a backup whose rows cannot be loaded changes nothing', async () => {
+      await db.pool.query('DELETE FROM smart_missed_calls');
+      await db.pool.query('TRUNCATE smart_missed_calls_audit');
+      assert.equal(backupModule('restore', tree).status, 0);
+      assert.deepEqual(await snapshot(), before);
+
+      const damaged = mkdtempSync(join(tmpdir(), 'smc-backup-damaged-'));
+      cpSync(tree, damaged, { recursive: true });
+      const dump = execFileSync('find', [damaged, '-name', 'smartmissedcalls.sql'], { encoding: 'utf8' }).trim();
+      appendFileSync(dump, '\nINSERT INTO smart_missed_calls_audit (id) VALUES (1);\n');
+      const run = backupModule('restore', damaged);
+      assert.equal(run.status, 1, run.stdout + run.stderr);
+      assert.match(run.stderr, /could not be loaded/);
+      assert.deepEqual(await snapshot(), before);
+      assert.equal(smc('audit', 'verify').status, 0);
+      rmSync(damaged, { recursive: true, force: true });
+    });
+
+    test('restore on a PBX where the module is not installed installs it (FreePBX\'s reset), then loads every row', async () => {
+      const uninstall = bmo('uninstall');
+      assert.equal(uninstall.status, 0, uninstall.stdout + uninstall.stderr);
+      assert.deepEqual(await ownTables(), []);
+      const run = backupModule('restore', tree);
+      assert.equal(run.status, 0, run.stdout + run.stderr);
+      assert.match(run.stdout, /Resetting/);
+      assert.deepEqual(await snapshot(), before);
+      assert.equal(smc('audit', 'verify').status, 0);
+      rmSync(tree, { recursive: true, force: true });
+    });
+  });
+
+  test('uninstall goes on past a folder it may not remove, and says what was left', { skip: !asRoot && 'needs root to act as the asterisk user' }, () => {
+    // As the asterisk user on a real PBX: the folder is its own, the folder above is root's.
+    const parent = mkdtempSync(join(tmpdir(), 'smc-etc-root-'));
+    chmodSync(parent, 0o755);
+    const folder = join(parent, 'smartmissedcalls');
+    mkdirSync(folder);
+    writeFileSync(join(folder, 'config.yaml'), 'pbx: freepbx\n');
+    chownSync(folder, 65534, 65534);
+    chownSync(join(folder, 'config.yaml'), 65534, 65534);
+    const script = `require '${join(root, 'test/php/freepbx-standin.php')}'; require '${join(moduleDir, 'SmcInstaller.php')}';
+      $installer = new FreePBX\\modules\\Smartmissedcalls\\SmcInstaller('${moduleDir}', 'node', function ($line) { echo $line, "\\n"; });
+      echo json_encode($installer->removeConfig($argv[1]), JSON_UNESCAPED_SLASHES), "\\n";`;
+    const run = spawnSync('runuser', ['-u', 'nobody', '--', 'php', '-r', script, join(folder, 'config.yaml')], { encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stdout + run.stderr);
+    assert.ok(!existsSync(join(folder, 'config.yaml')));
+    assert.match(run.stdout, new RegExp(`Could not remove ${folder}: remove it as root`));
+    assert.equal(run.stdout.trim().split('\n').at(-1), JSON.stringify([folder]));
+    rmSync(parent, { recursive: true, force: true });
+  });
+
   test('uninstall stops the service, drops every table of ours, keeps every cdr row and removes the config', async () => {
+    for (const log of ['smartmissedcalls_out.log', 'smartmissedcalls_err.log']) writeFileSync(join(logDir, log), 'what pm2 wrote\n');
     const run = bmo('uninstall');
     assert.equal(run.status, 0, run.stdout + run.stderr);
     assert.deepEqual(await ownTables(), []);
     assert.equal(await cdrRows(), cdrCount);
     assert.ok(!existsSync(configPath));
+    assert.ok(!existsSync(join(etc, 'smartmissedcalls')), 'its folder is gone too');
+    assert.deepEqual(readdirSync(logDir), [], 'and the service\'s pm2 logs');
     const pm2 = readFileSync(join(etc, 'pm2.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.deepEqual(pm2.at(-1), { call: 'delete', name: 'smartmissedcalls' });
   });

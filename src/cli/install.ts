@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { RowDataPacket } from 'mysql2/promise';
-import { migrate, OWN_TABLES } from '../db/migrations.js';
-import { ident } from '../db/pool.js';
+import { LATEST_SCHEMA_VERSION, migrate, OWN_TABLES, schemaVersion } from '../db/migrations.js';
+import { ident, type Pool } from '../db/pool.js';
+import { verifyAudit } from '../ledger/audit.js';
 import { withApp } from './context.js';
 
 /**
@@ -33,6 +34,89 @@ export function register(program: Command): void {
           await app.pool.query(`DROP TABLE IF EXISTS ${ident(app.config.db.database)}.${ident(table)}`);
           process.stdout.write(`dropped ${table}\n`);
         }
+        // Left by a restore that was neither finished nor aborted.
+        for (const table of await existingTables(app.pool, app.config.db.database, OWN_TABLES.map(asideName))) {
+          await app.pool.query(`DROP TABLE ${ident(app.config.db.database)}.${ident(table)}`);
+          process.stdout.write(`dropped ${table}\n`);
+        }
+      });
+    });
+
+  program
+    .command('schema-info')
+    .description('print our schema version and the tables a PBX backup dumps, as JSON')
+    .action(async (_opts: unknown, command: Command) => {
+      await withApp(command, async (app) => {
+        const info: SchemaInfo = {
+          version: await schemaVersion(app.pool),
+          tables: await existingTables(app.pool, app.config.db.database, BACKED_UP_TABLES),
+        };
+        process.stdout.write(JSON.stringify(info) + '\n');
+      });
+    });
+
+  const restore = program
+    .command('restore')
+    .description('replace our tables with the rows of a PBX backup (FreePBX Restore runs begin, loads the dump, then finish or abort)');
+
+  restore
+    .command('begin')
+    .description(`set our tables aside (${ASIDE_PREFIX}*) and create them empty at the backup's schema version`)
+    .requiredOption('--schema-version <n>', 'the schema version the backup was made with (schema-info)')
+    .action(async (opts: { schemaVersion: string }, command: Command) => {
+      const version = Number(opts.schemaVersion);
+      if (!Number.isInteger(version) || version < 1) throw new Error(`restore begin: --schema-version must be a schema version, not '${opts.schemaVersion}'`);
+      if (version > LATEST_SCHEMA_VERSION) {
+        throw new Error(`this backup was made by a newer Smart Missed Calls (schema ${version}, this one knows ${LATEST_SCHEMA_VERSION}): upgrade the module, then restore again`);
+      }
+      await withApp(command, async (app) => {
+        const db = app.config.db.database;
+        const aside = await existingTables(app.pool, db, OWN_TABLES.map(asideName));
+        if (aside.length > 0) {
+          throw new Error(`an earlier restore did not finish (${aside.join(', ')} exist): run "smc restore abort" to put those tables back, then restore again`);
+        }
+        const current = await existingTables(app.pool, db, OWN_TABLES);
+        if (current.length > 0) {
+          // One statement: MariaDB renames all of them or none.
+          await app.pool.query(`RENAME TABLE ${current.map((t) => `${ident(db)}.${ident(t)} TO ${ident(db)}.${ident(asideName(t))}`).join(', ')}`);
+        }
+        await migrate(app.pool, () => {}, version);
+        process.stdout.write(`set aside ${current.length} table(s) as ${ASIDE_PREFIX}*; created our tables empty at schema ${version}\n`);
+      });
+    });
+
+  restore
+    .command('finish')
+    .description('migrate the restored rows to this version, check the audit chain and drop the tables set aside')
+    .action(async (_opts: unknown, command: Command) => {
+      await withApp(command, async (app) => {
+        await migrate(app.pool, (line) => process.stdout.write(line + '\n'));
+        const audit = await verifyAudit(app.pool);
+        if (!audit.ok) {
+          throw new Error(`the restored audit journal does not verify (row ${audit.firstBad!.id}: ${audit.firstBad!.problem}); run "smc restore abort" to put the previous tables back`);
+        }
+        const db = app.config.db.database;
+        for (const table of await existingTables(app.pool, db, OWN_TABLES.map(asideName))) {
+          await app.pool.query(`DROP TABLE ${ident(db)}.${ident(table)}`);
+        }
+        process.stdout.write(`restored: audit ok, ${audit.rows} rows, chain intact\n`);
+      });
+    });
+
+  restore
+    .command('abort')
+    .description('drop the half-restored tables and put the ones set aside by "restore begin" back')
+    .action(async (_opts: unknown, command: Command) => {
+      await withApp(command, async (app) => {
+        const db = app.config.db.database;
+        const aside = await existingTables(app.pool, db, OWN_TABLES.map(asideName));
+        if (aside.length === 0) {
+          process.stdout.write('no restore to undo\n');
+          return;
+        }
+        for (const table of OWN_TABLES) await app.pool.query(`DROP TABLE IF EXISTS ${ident(db)}.${ident(table)}`);
+        await app.pool.query(`RENAME TABLE ${aside.map((t) => `${ident(db)}.${ident(t)} TO ${ident(db)}.${ident(t.slice(ASIDE_PREFIX.length))}`).join(', ')}`);
+        process.stdout.write(`put back ${aside.length} table(s) as they were before the restore\n`);
       });
     });
 
@@ -78,6 +162,32 @@ export function register(program: Command): void {
 }
 
 const STATE_FORMAT = 'smartmissedcalls-state-1';
+
+/** What Backup.php records: the schema the rows belong to and the tables it dumps. */
+interface SchemaInfo {
+  version: number;
+  tables: string[];
+}
+
+/** A backup carries every table of ours but the migrations ledger: restore rebuilds that at the backup's version. */
+const BACKED_UP_TABLES = OWN_TABLES.filter((t) => t !== 'smart_missed_calls_migrations');
+
+/** Our tables wait under this prefix while a restore loads; the prefix does not match `smart_missed_calls%`. */
+const ASIDE_PREFIX = 'smc_before_restore__';
+
+function asideName(table: string): string {
+  return ASIDE_PREFIX + table;
+}
+
+/** Those of `tables` that exist in `database`, in the order given. */
+async function existingTables(pool: Pool, database: string, tables: readonly string[]): Promise<string[]> {
+  const [rows] = await pool.query<RowDataPacket[]>(
+    'SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME IN (?)',
+    [database, tables],
+  );
+  const present = new Set(rows.map((r) => String(r.name)));
+  return tables.filter((t) => present.has(t));
+}
 
 interface ExportedState {
   format: typeof STATE_FORMAT;

@@ -294,7 +294,14 @@ export const OWN_TABLES = [
   'smart_missed_calls_migrations',
 ];
 
-export async function migrate(pool: Pool, log: (line: string) => void = () => {}): Promise<number[]> {
+/** The version `smc migrate` brings the schema to. */
+export const LATEST_SCHEMA_VERSION = Math.max(...MIGRATIONS.map((m) => m.version));
+
+/**
+ * Applies the steps not applied yet, up to `upTo` (a restore recreates the schema a backup
+ * was made with before loading its rows, then migrates the rest of the way).
+ */
+export async function migrate(pool: Pool, log: (line: string) => void = () => {}, upTo = LATEST_SCHEMA_VERSION): Promise<number[]> {
   await pool.query(`CREATE TABLE IF NOT EXISTS smart_missed_calls_migrations (
     version INT UNSIGNED NOT NULL PRIMARY KEY,
     name VARCHAR(160) NOT NULL,
@@ -306,7 +313,7 @@ export async function migrate(pool: Pool, log: (line: string) => void = () => {}
   const versions = MIGRATIONS.map((m) => m.version);
   if (new Set(versions).size !== versions.length) throw new Error(`two migration steps share a version number (${versions.join(', ')})`);
   for (const step of [...MIGRATIONS].sort((a, b) => a.version - b.version)) {
-    if (applied.has(step.version)) continue;
+    if (applied.has(step.version) || step.version > upTo) continue;
     for (const sql of step.statements) {
       try {
         await pool.query(sql);

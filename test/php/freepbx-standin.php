@@ -7,6 +7,18 @@
 //   SMC_STANDIN_KVSTORE   JSON file: FreePBX_Helpers getConfig/setConfig
 //   SMC_STANDIN_SETTINGS  JSON object: FreePBX Config->get() values (ASTETCDIR, CDRDBNAME...)
 //   SMC_STANDIN_PM2_LOG   when set, a pm2 module is "installed" and its calls are appended here
+//   SMC_STANDIN_PM2_START_FAILS  when set, Pm2::start fails with this message (after its mkdir)
+//   SMC_STANDIN_MODULE_STATUS  file holding the module's status ("enabled" after install),
+//                         which the Backup module's reset reads as module_functions' getInfo
+
+// FreePBX's bootstrap registers Whoops, which turns every PHP warning or notice not silenced
+// with @ into an ErrorException: an unchecked rmdir() that fails aborts the whole action.
+set_error_handler(function ($level, $message, $file, $line) {
+    if (error_reporting() & $level) {
+        throw new ErrorException($message, 0, $level, $file, $line);
+    }
+    return true;
+});
 
 interface BMO
 {
@@ -58,8 +70,26 @@ class StandinConfig
 /** Records calls the way the pm2 module would receive them; getStatus answers from the log. */
 class StandinPm2
 {
+    /**
+     * As the pm2 module does: its Pm2Apps runs "mkdir -p <folder of the script>/logs" in a
+     * shell as the web server's user (runuser when called as root), then pm2 start.
+     */
     public function start($name, $process, $environment = array(), $force = false)
     {
+        $cwd = dirname($process);
+        $mkdir = 'mkdir -p ' . escapeshellarg($cwd . '/logs');
+        $webuser = FreePBX::create()->Config->get('AMPASTERISKWEBUSER');
+        if ($webuser && posix_getuid() === 0) {
+            $mkdir = 'runuser ' . escapeshellarg($webuser) . ' -s /bin/sh -c ' . escapeshellarg($mkdir);
+        }
+        exec($mkdir . ' 2>&1', $output, $code);
+        if ($code !== 0) {
+            throw new RuntimeException('The command "' . $mkdir . '" failed. ' . implode("\n", $output));
+        }
+        $fails = getenv('SMC_STANDIN_PM2_START_FAILS');
+        if (is_string($fails) && $fails !== '') {
+            throw new RuntimeException($fails);
+        }
         $this->record(array('call' => 'start', 'name' => $name, 'process' => $process, 'environment' => $environment, 'force' => $force));
         return $this->getStatus($name);
     }
@@ -162,4 +192,29 @@ class ampuser
     {
         return in_array('*', $this->sections, true) || in_array($section, $this->sections, true);
     }
+}
+
+/** The module's status as module_functions keeps it; '' when never installed. */
+function standin_module_status($status = null)
+{
+    $path = getenv('SMC_STANDIN_MODULE_STATUS');
+    if (!is_string($path) || $path === '') {
+        return '';
+    }
+    if ($status !== null) {
+        file_put_contents($path, $status);
+    }
+    return is_file($path) ? trim(file_get_contents($path)) : '';
+}
+
+/** The Backup module's FreePBXModule::reset($module): uninstall when enabled, then install. */
+function standin_module_reset($module)
+{
+    $bmo = FreePBX::create()->Smartmissedcalls;
+    if (standin_module_status() === 'enabled') {
+        $bmo->uninstall();
+        standin_module_status('disabled');
+    }
+    $bmo->install();
+    standin_module_status('enabled');
 }

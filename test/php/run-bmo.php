@@ -12,9 +12,11 @@ try {
     switch ($argv[1]) {
         case 'install':
             $bmo->install();
+            standin_module_status('enabled');
             break;
         case 'uninstall':
             $bmo->uninstall();
+            standin_module_status('disabled');
             break;
         case 'backup':
             echo $bmo->backup();

@@ -1,0 +1,229 @@
+// `npm run e2e:freepbx -- --lab DIR`: our package on a real FreePBX 17 (the lab that
+// shared/labs/freepbx17/build.sh builds), end to end, as an administrator would use it:
+// upload through Module Admin, install, every view inside the admin UI (en + ro screenshots),
+// FreePBX's own Dashboard, real calls through FreePBX's dialplan checked against the list
+// (with hang-up-to-list latency), an upgrade to a newer build that keeps every row, and an
+// uninstall that leaves the PBX as it was. Not part of `npm test`: CI cannot build FreePBX.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import mysql from 'mysql2/promise';
+import { AdminUi } from './admin-ui.mjs';
+import { makeHermetic } from '../hermetic.mjs';
+
+makeHermetic();
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const RAWNAME = 'smartmissedcalls';
+const UPLOAD_LIMIT = 2 * 1024 * 1024; // PHP's default upload_max_filesize, untouched by FreePBX 17's installer
+
+const { values: args } = parseArgs({
+  options: {
+    lab: { type: 'string' },
+    base: { type: 'string', default: 'http://127.0.0.1:8180' },
+    user: { type: 'string', default: 'admin' },
+    password: { type: 'string', default: 'LabAdmin-2026!' },
+    socket: { type: 'string', default: '/run/mysqld/mysqld.sock' },
+    'skip-calls': { type: 'boolean', default: false },
+    'keep-installed': { type: 'boolean', default: false },
+  },
+});
+if (!args.lab) {
+  process.stderr.write('usage: npm run e2e:freepbx -- --lab DIR   (DIR: the LAB folder shared/labs/freepbx17/build.sh used)\n');
+  process.exit(2);
+}
+const LAB = resolve(args.lab);
+const OUT = join(LAB, 'e2e', new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19));
+const SHOTS = join(OUT, 'shots');
+mkdirSync(SHOTS, { recursive: true });
+
+const transcript = [];
+const log = (line) => {
+  const stamped = `${new Date().toISOString().slice(11, 19)} ${line}`;
+  transcript.push(stamped);
+  process.stdout.write(stamped + '\n');
+};
+const results = [];
+function check(name, ok, detail = '') {
+  results.push({ name, ok, detail });
+  log(`${ok ? 'PASS' : 'FAIL'} ${name}${detail ? ` — ${detail}` : ''}`);
+  return ok;
+}
+
+// ---------------------------------------------------------------- the PBX, from outside the UI
+
+const db = await mysql.createConnection({ socketPath: args.socket, user: 'root', dateStrings: true });
+async function scalar(sql, params = []) {
+  const [rows] = await db.query(sql, params);
+  return Object.values(rows[0] ?? {})[0];
+}
+const ourTables = () => scalar(`SELECT COUNT(*) FROM information_schema.tables WHERE table_name LIKE 'smart\\_missed\\_calls%'`);
+const cdrRows = () => scalar('SELECT COUNT(*) FROM asteriskcdrdb.cdr');
+
+function fwconsole(...argv) {
+  const run = spawnSync('fwconsole', argv, { cwd: '/tmp', encoding: 'utf8', timeout: 300_000 });
+  return `${run.stdout ?? ''}${run.stderr ?? ''}`;
+}
+function moduleStatus() {
+  const line = fwconsole('ma', 'list').split('\n').find((l) => l.includes(` ${RAWNAME} `));
+  return line ? line.replace(/[|]/g, ' ').replace(/\s+/g, ' ').trim() : 'not listed';
+}
+function pm2Status() {
+  const line = fwconsole('pm2', '--list').split('\n').find((l) => l.includes(RAWNAME));
+  return line ? line.replace(/[│|]/g, ' ').replace(/\s+/g, ' ').trim() : 'not in pm2';
+}
+const moduleDir = '/var/www/html/admin/modules/' + RAWNAME;
+const configPath = () => (existsSync('/etc/asterisk/smartmissedcalls.yaml') ? '/etc/asterisk/smartmissedcalls.yaml' : '/etc/smartmissedcalls/config.yaml');
+/** The installed bundle, run as the service runs (the asterisk user, its config). */
+function smc(...argv) {
+  const run = spawnSync('runuser', ['-u', 'asterisk', '--', 'node', join(moduleDir, 'build', 'smc.js'), '--config', configPath(), ...argv], {
+    encoding: 'utf8', timeout: 120_000, env: { ...process.env, HOME: '/var/lib/asterisk' },
+  });
+  return { status: run.status, out: `${run.stdout ?? ''}${run.stderr ?? ''}`.trim() };
+}
+
+// ---------------------------------------------------------------- packages
+
+function buildPackage(version) {
+  execFileSync('node', ['tools/package.mjs', '--version', version], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  return join(ROOT, 'build', `${RAWNAME}-${version}.tgz`);
+}
+const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+const [major, minor, patch] = version.split('.').map(Number);
+const upgradeVersion = `${major}.${minor}.${patch + 1}`;
+
+const ui = new AdminUi({ base: args.base, user: args.user, password: args.password, shots: SHOTS, log });
+let exitCode = 1;
+try {
+  execFileSync('node', ['tools/build.mjs'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  const first = buildPackage(version);
+  const second = buildPackage(upgradeVersion);
+  for (const tgz of [first, second]) check(`package ${tgz.split('/').pop()} fits PHP's 2 MB upload limit`, statSync(tgz).size < UPLOAD_LIMIT, `${statSync(tgz).size} bytes`);
+
+  await ui.start();
+  if (!/not listed|Not Installed/i.test(moduleStatus())) {
+    log(`a previous run left ${RAWNAME} installed (${moduleStatus()}): uninstalling it first`);
+    log(await ui.moduleAction(RAWNAME, 'uninstall'));
+  }
+  const cdrBefore = await cdrRows();
+
+  // ------------------------------------------------------------ upload + install
+  const uploaded = await ui.uploadModule(first);
+  await ui.shot('01-upload-result');
+  check('Module Admin accepts the upload', !/Module Name is blank|error|failed/i.test(uploaded) && /success/i.test(uploaded), uploaded.slice(0, 300));
+  const installed = await ui.moduleAction(RAWNAME, 'install');
+  await ui.shot('02-install-status');
+  log(`install status dialog: ${installed.slice(0, 1200)}`);
+  check('install from the web UI succeeds', !/error|exception|failed/i.test(installed), moduleStatus());
+  check('Module Admin lists it enabled', /Enabled/i.test(moduleStatus()), moduleStatus());
+  check('the service is online under pm2', /online/i.test(pm2Status()), pm2Status());
+  check('install created our tables', Number(await ourTables()) > 0, `${await ourTables()} tables`);
+  log(`Apply Config: ${await ui.applyConfig()}`);
+
+  // ------------------------------------------------------------ the page inside the admin UI
+  await ui.open('display=modules');
+  const menu = ui.page.locator('.navbar a.dropdown-toggle:has-text("Reports")').first();
+  await menu.click();
+  await ui.page.waitForTimeout(600);
+  check('Reports menu holds Smart Missed Calls', /Smart Missed Calls/.test(await ui.text('.dropdown-menu:visible').catch(() => '')));
+  await ui.shot('03-reports-menu');
+  await viewAll('en', 'before-calls');
+
+  const overview = await ui.open('display=dashboard');
+  await ui.page.waitForTimeout(4000);
+  await ui.shot('05-freepbx-dashboard');
+  const dashboardErrors = ui.problems.filter((p) => /HTTP 5\d\d/.test(p));
+  check("FreePBX's own Dashboard (System Overview) still loads", overview === 200 && dashboardErrors.length === 0, dashboardErrors.join('; '));
+
+  // ------------------------------------------------------------ real calls
+  if (!args['skip-calls']) await realCalls();
+
+  await viewAll('en', 'after-calls');
+  await ui.stop();
+  await ui.start({ lang: 'ro_RO' });
+  await viewAll('ro', 'after-calls');
+
+  // ------------------------------------------------------------ upgrade
+  const entriesBefore = Number(await scalar('SELECT COUNT(*) FROM asterisk.smart_missed_calls'));
+  const auditBefore = Number(await scalar('SELECT COUNT(*) FROM asterisk.smart_missed_calls_audit'));
+  log(`upload ${upgradeVersion}: ${(await ui.uploadModule(second)).slice(0, 200)}`);
+  const upgraded = await ui.moduleAction(RAWNAME, 'upgrade');
+  await ui.shot('30-upgrade-status');
+  log(`upgrade status dialog: ${upgraded.slice(0, 800)}`);
+  check(`upgrade to ${upgradeVersion} from the web UI`, moduleStatus().includes(upgradeVersion) && /Enabled/i.test(moduleStatus()), moduleStatus());
+  check('the upgrade keeps every entry and journal row',
+    Number(await scalar('SELECT COUNT(*) FROM asterisk.smart_missed_calls')) === entriesBefore
+      && Number(await scalar('SELECT COUNT(*) FROM asterisk.smart_missed_calls_audit')) >= auditBefore,
+    `${entriesBefore} entries, ${auditBefore} journal rows before`);
+  const verify = smc('audit', 'verify');
+  check('smc audit verify after the upgrade', verify.status === 0, verify.out.split('\n').slice(-2).join(' '));
+  check('the service is online after the upgrade', /online/i.test(pm2Status()), pm2Status());
+  const page = await ui.open(`display=${RAWNAME}&view=entries`);
+  check('the page answers after the upgrade', page === 200 && !/answered with HTTP/.test(await ui.text()));
+
+  // ------------------------------------------------------------ uninstall
+  if (!args['keep-installed']) {
+    const removed = await ui.moduleAction(RAWNAME, 'uninstall');
+    await ui.shot('40-uninstall-status');
+    log(`uninstall status dialog: ${removed.slice(0, 800)}`);
+    check('uninstall removes our tables', Number(await ourTables()) === 0, `${await ourTables()} left`);
+    check('uninstall leaves the CDR untouched', Number(await cdrRows()) >= Number(cdrBefore), `cdr rows ${cdrBefore} → ${await cdrRows()}`);
+    check('uninstall removes the pm2 app', /not in pm2/.test(pm2Status()), pm2Status());
+    check('uninstall removes the config', !existsSync('/etc/asterisk/smartmissedcalls.yaml') && !existsSync('/etc/smartmissedcalls/config.yaml'));
+  }
+  const failed = results.filter((r) => !r.ok);
+  exitCode = failed.length === 0 ? 0 : 1;
+} catch (err) {
+  log(`ERROR ${err instanceof Error ? err.stack : String(err)}`);
+  await ui.shot('error').catch(() => {});
+} finally {
+  await ui.stop().catch(() => {});
+  await db.end().catch(() => {});
+  const passed = results.filter((r) => r.ok).length;
+  log(`${passed} passed, ${results.length - passed} failed`);
+  writeFileSync(join(OUT, 'transcript.txt'), transcript.join('\n') + '\n');
+  writeFileSync(join(OUT, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+  log(`transcript, results and screenshots: ${OUT}`);
+}
+process.exit(exitCode);
+
+// ---------------------------------------------------------------- steps
+
+/** Every view of the module inside FreePBX's page, in one language. */
+async function viewAll(lang, when) {
+  const views = ['dashboard', 'entries', 'settings', 'calculator'];
+  const list = await ui.ajax(`module=${RAWNAME}&command=api&path=${encodeURIComponent('/api/entries?status=all')}`);
+  const firstId = /"id":\s*(\d+)/.exec(list.body)?.[1];
+  for (const view of [...views, ...(firstId ? [`entry&id=${firstId}`] : [])]) {
+    const before = ui.problems.length;
+    const status = await ui.open(`display=${RAWNAME}&view=${view}`);
+    await ui.page.waitForTimeout(1500);
+    const name = view.split('&')[0];
+    const shot = await ui.shot(`${lang}-${when}-${name}`);
+    const text = await ui.text('#page_body, body');
+    const problems = ui.problems.slice(before);
+    check(`${lang} ${name} view (${when}) inside the admin UI`,
+      status === 200 && !/answered with HTTP|service is not running|Whoops|Fatal error/i.test(text) && problems.length === 0,
+      [shot, ...problems].join('; '));
+  }
+}
+
+async function realCalls() {
+  const { placePlan } = await import('./calls.mjs');
+  const plan = await placePlan({ lab: LAB, log, socket: args.socket });
+  const latencies = [];
+  for (const call of plan.calls) {
+    const seen = await onList(call);
+    if (call.missed) {
+      check(`real call ${call.scenario}: on the list`, seen.ok, seen.detail);
+      if (seen.ok && seen.latencyMs !== undefined) latencies.push(seen.latencyMs);
+    } else {
+      check(`real call ${call.scenario}: not an open miss`, seen.ok, seen.detail);
+    }
+  }
+  latencies.sort((a, b) => a - b);
+  const pick = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+  if (latencies.length) log(`hang-up to list, ${latencies.length} real missed calls: p50 ${pick(0.5)} ms, p95 ${pick(0.95)} ms, max ${latencies.at(-1)} ms`);
+}
