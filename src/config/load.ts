@@ -60,7 +60,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
 
 /** SMC_DB_CDR_DATABASE=x → { db: { cdr_database: 'x' } }; only SMC_<SECTION>_<FIELD> forms. */
 function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
-  const sections = ['db', 'server', 'sync', 'mail', 'ami'];
+  const sections = ['db', 'server', 'sync', 'mail', 'ami', 'notify'];
   const out: Record<string, Record<string, unknown>> = {};
   const top: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(env)) {
