@@ -1,11 +1,11 @@
-import { parseNetwork } from '../notify/target-address.js';
-
 /**
  * The service's configuration (config.yaml) and every tenant's settings (stored in
  * smart_missed_calls_settings, edited on the settings page). Both are validated field by
  * field; an invalid value is refused with a message that names the field, and nothing
  * of a refused change is applied.
  */
+
+import { parseNetwork } from '../notify/target-address.js';
 
 export class ConfigError extends Error {
   /** What is wrong with the field, in English with the values filled in. */

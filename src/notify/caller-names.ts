@@ -86,7 +86,7 @@ async function fromHttp(pool: Pool, config: Config, tenant: string, key: string,
   );
   if (cached[0]) return cached[0].name ? { name: String(cached[0].name), source: 'http' } : null;
   const outcome = await httpLookup(template, number, parseNetworks(config.notify.allowPrivateNetworks));
-  await noteLookupProblem(pool, tenant, 'problem' in outcome ? outcome.problem : null);
+  await noteLookupProblem(pool, tenant, 'problem' in outcome ? withoutNumber(outcome.problem, number) : null);
   if ('problem' in outcome) return null;
   const name = outcome.name.slice(0, 160);
   await pool.query(
@@ -120,8 +120,7 @@ export async function httpLookup(template: string, number: string, allowedNetwor
       allowedNetworks,
     });
   } catch (err) {
-    if (err instanceof OutboundError) return { problem: err };
-    throw err;
+    return { problem: err as OutboundError };
   }
   if (res.status === 404) return { name: '' };
   if (res.status < 200 || res.status >= 300) return { problem: new OutboundError('network', 'HTTP {status}', { status: res.status }) };
@@ -144,7 +143,16 @@ export interface LookupProblem {
   /** A gettext msgid with {name} placeholders (see OutboundError). */
   template: string;
   params: Record<string, string | number>;
-  at: string;
+}
+
+/**
+ * The problem with the caller's number taken out of it (a redirect's location may carry
+ * it): the stored problem outlives `smc forget` of that number.
+ */
+function withoutNumber(problem: OutboundError, number: string): LookupProblem {
+  const forms = [...new Set([number.trim(), encodeURIComponent(number.trim())])].filter(Boolean);
+  const scrub = (v: string | number) => (typeof v === 'string' ? forms.reduce((text, form) => text.split(form).join('{number}'), v) : v);
+  return { template: problem.template, params: Object.fromEntries(Object.entries(problem.params).map(([k, v]) => [k, scrub(v)])) };
 }
 
 async function readLookupProblems(pool: Pool): Promise<Record<string, LookupProblem>> {
@@ -160,12 +168,12 @@ export async function lookupProblemOf(pool: Pool, tenant: string): Promise<Looku
   return Object.hasOwn(problems, tenant) ? problems[tenant]! : null;
 }
 
-async function noteLookupProblem(pool: Pool, tenant: string, problem: OutboundError | null): Promise<void> {
+async function noteLookupProblem(pool: Pool, tenant: string, problem: LookupProblem | null): Promise<void> {
   const problems = await readLookupProblems(pool);
   if (!problem && !Object.hasOwn(problems, tenant)) return;
   // fromEntries, not problems[tenant] = …: a tenant named __proto__ must stay a plain key.
   const others = Object.entries(problems).filter(([t]) => t !== tenant);
-  const mine = problem ? [[tenant, { template: problem.template, params: problem.params, at: new Date().toISOString() }] as const] : [];
+  const mine = problem ? [[tenant, problem] as const] : [];
   await writeState(pool, { [LOOKUP_PROBLEMS_KEY]: JSON.stringify(Object.fromEntries([...others, ...mine])) });
 }
 

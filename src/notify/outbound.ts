@@ -50,26 +50,46 @@ export class OutboundError extends Error {
 const REFUSED =
   '{host} is {address}, an internal address ({range}); the PBX administrator can allow it in config.yaml (notify.allow_private_networks)';
 
+/** Rejects only with an OutboundError. */
 export async function outboundRequest(req: OutboundRequest): Promise<OutboundResponse> {
+  const hops: Hops = { inFlight: new Set(), expired: false };
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new OutboundError('timeout', 'no answer within {ms} ms', { ms: req.timeoutMs })), req.timeoutMs);
+    timer = setTimeout(() => {
+      hops.expired = true;
+      reject(new OutboundError('timeout', 'no answer within {ms} ms', { ms: req.timeoutMs }));
+    }, req.timeoutMs);
   });
-  // The hop in flight, destroyed when the deadline passes so no socket outlives it.
-  const inFlight = new Set<{ destroy(): void }>();
   try {
-    return await Promise.race([followHops(req, inFlight), deadline]);
+    return await Promise.race([followHops(req, hops), deadline]);
+  } catch (err) {
+    // Whatever broke (a malformed URL the client refuses, a socket error), it is this
+    // request's failure, reported like the others, never an exception out of the notifier.
+    if (err instanceof OutboundError) throw err;
+    throw new OutboundError('network', '{reason}', { reason: (err as NodeJS.ErrnoException).code ?? (err as Error).message });
   } finally {
     clearTimeout(timer);
-    for (const r of inFlight) r.destroy();
+    for (const r of hops.inFlight) r.destroy();
   }
 }
 
-async function followHops(req: OutboundRequest, inFlight: Set<{ destroy(): void }>): Promise<OutboundResponse> {
+interface Hops {
+  /** Requests and answers of this request, destroyed at the end so no socket outlives it. */
+  inFlight: Set<{ destroy(): void }>;
+  /**
+   * Set when the deadline passed. A DNS lookup cannot be cancelled: without this, one that
+   * answers late would still start the request (a webhook then posted after its failure
+   * was recorded).
+   */
+  expired: boolean;
+}
+
+async function followHops(req: OutboundRequest, hops: Hops): Promise<OutboundResponse> {
   let url = parseHttpUrl(req.url);
   for (let hop = 0; ; hop += 1) {
     const address = await checkedAddress(url, req.allowedNetworks);
-    const res = await send(url, address, req, inFlight);
+    if (hops.expired) throw new OutboundError('timeout', 'no answer within {ms} ms', { ms: req.timeoutMs });
+    const res = await send(url, address, req, hops.inFlight);
     const location = res.headers.location;
     if (res.statusCode! < 300 || res.statusCode! >= 400 || !location) return { status: res.statusCode!, headers: res.headers, body: await readBody(res, req.maxBodyBytes) };
     res.destroy();
@@ -78,14 +98,14 @@ async function followHops(req: OutboundRequest, inFlight: Set<{ destroy(): void 
         ? new OutboundError('redirect', 'answered with a redirect (HTTP {status}) to {location}, which is not followed', { status: res.statusCode!, location })
         : new OutboundError('redirect', 'more than {max} redirects', { max: req.maxRedirects });
     }
-    url = parseHttpUrl(new URL(location, url).toString());
+    url = parseHttpUrl(location, url);
   }
 }
 
-function parseHttpUrl(text: string): URL {
+function parseHttpUrl(text: string, base?: URL): URL {
   let url: URL;
   try {
-    url = new URL(text);
+    url = new URL(text, base);
   } catch {
     throw new OutboundError('network', "'{value}' is not a URL", { value: text });
   }

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { OutboundError, outboundRequest } from './outbound.js';
+import { outboundRequest, type OutboundError } from './outbound.js';
 import type { Network } from './target-address.js';
 
 /**
@@ -51,7 +51,6 @@ export async function postWebhook(target: WebhookTarget, deliveryKey: string, bo
     const ok = res.status >= 200 && res.status < 300;
     return { ok, status: res.status, error: ok ? '' : `HTTP ${res.status}` };
   } catch (err) {
-    if (!(err instanceof OutboundError)) throw err;
-    return { ok: false, status: null, error: err.message };
+    return { ok: false, status: null, error: (err as OutboundError).message };
   }
 }

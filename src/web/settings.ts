@@ -78,7 +78,7 @@ export function settingsRoutes(router: Router, ctx: WebContext): void {
     await renderPage(ctx, res, 'settings', {
       view: 'settings',
       values: formValues(settings),
-      lookupProblem: lookupProblem && { at: lookupProblem.at, text: t(lookupProblem.template, lookupProblem.params) },
+      lookupProblem: lookupProblem && { text: t(lookupProblem.template, lookupProblem.params) },
       webhooks: settings.webhooks,
       cadences: CADENCES.map((c) => ({
         value: c,

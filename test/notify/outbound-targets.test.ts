@@ -60,9 +60,15 @@ before(async () => {
     if (path === '/hook') res.writeHead(200).end();
     else if (path === '/name') res.writeHead(200, { 'content-type': 'text/plain' }).end('Ana Lookup\nsecond line\n');
     else if (path === '/to-internal') res.writeHead(302, { location: `${internal.base}/etc/passwd` }).end();
+    else if (path === '/to-ftp') res.writeHead(302, { location: `ftp://files.invalid/?n=${new URL(req.url ?? '/', 'http://x').searchParams.get('n')}` }).end();
     else if (path === '/moved') res.writeHead(301, { location: '/name' }).end();
     else if (path === '/loop') res.writeHead(302, { location: '/loop' }).end();
-    else if (path === '/big') res.writeHead(200, { 'content-type': 'text/plain' }).end('x'.repeat(64 * 1024));
+    else if (path === '/silent') return; // never answers
+    else if (path === '/trickle') {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      const drip = setInterval(() => res.write('a'), 100);
+      res.on('close', () => clearInterval(drip));
+    } else if (path === '/big') res.writeHead(200, { 'content-type': 'text/plain' }).end('x'.repeat(64 * 1024));
     else res.writeHead(404).end();
   });
   servers.push(crm.server, internal.server);
@@ -152,7 +158,23 @@ test('the name lookup: loopback refused by default in every spelling, reached wh
   assert.ok('problem' in big && big.problem.kind === 'too-large', JSON.stringify(big));
 });
 
+test('one deadline covers the whole request: a receiver that never answers, a name that trickles in', async () => {
+  const onlyCrm = parseNetworks(['127.0.0.1/32']);
+  const silent = await postWebhook({ url: `${crm.base}/silent`, secret: HOOK_SECRET, allowedNetworks: onlyCrm }, 'k2', '{}', 300);
+  assert.deepEqual(silent, { ok: false, status: null, error: 'no answer within 300 ms' });
+  const started = Date.now();
+  const trickle = await httpLookup(`${crm.base}/trickle?n={number}`, '0744000001', onlyCrm);
+  assert.ok('problem' in trickle && trickle.problem.kind === 'timeout', JSON.stringify(trickle));
+  assert.ok(Date.now() - started < 30_000, 'the lookup gave up (2 s deadline; generous budget)');
+});
+
 test('a refused lookup is shown on the settings page, and the page refuses internal URLs typed into it, unless config.yaml allows them', async () => {
+  await saveSettings(db.pool, 'default', { lookupUrlTemplate: `${crm.base}/to-ftp?n={number}` }, 'test');
+  assert.equal(await resolveCallerName(db.pool, allowing('127.0.0.1/32'), 'default', '0745000003'), null);
+  assert.deepEqual(await lookupProblemOf(db.pool, 'default'), {
+    template: '{url} is not an http or https URL', params: { url: 'ftp://files.invalid/?n={number}' },
+  }, 'the stored problem keeps no caller number (it would outlive smc forget)');
+
   await saveSettings(db.pool, 'default', { lookupUrlTemplate: `${crm.base}/to-internal?n={number}` }, 'test');
   assert.equal(await resolveCallerName(db.pool, allowing('127.0.0.1/32'), 'default', '0745000001'), null, 'the redirect is refused: no name');
   const problem = await lookupProblemOf(db.pool, 'default');
