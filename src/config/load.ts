@@ -103,7 +103,7 @@ function withCredentialsFrom(config: Config, credentialsFrom: string): Config {
 
 /** SMC_DB_CDR_DATABASE=x → { db: { cdr_database: 'x' } }; only SMC_<SECTION>_<FIELD> forms. */
 function envOverrides(env: NodeJS.ProcessEnv): { db?: Record<string, unknown> } & Record<string, unknown> {
-  const sections = ['db', 'server', 'sync', 'mail', 'ami'];
+  const sections = ['db', 'server', 'sync', 'mail', 'ami', 'notify'];
   const out: Record<string, Record<string, unknown>> = {};
   const top: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(env)) {

@@ -5,6 +5,8 @@
  * of a refused change is applied.
  */
 
+import { parseNetwork } from '../notify/target-address.js';
+
 export class ConfigError extends Error {
   /** What is wrong with the field, in English with the values filled in. */
   readonly problem: string;
@@ -82,6 +84,15 @@ export interface Config {
     replyTo: string;
   };
   ami: { host: string; port: number; user: string; secret: string };
+  notify: {
+    /**
+     * Internal networks (CIDR, or one address) that webhooks and the caller-name lookup may
+     * reach. Empty by default: loopback, private, link-local, unspecified and multicast
+     * targets are refused. Only the PBX administrator edits this file; tenant settings
+     * cannot widen it.
+     */
+    allowPrivateNetworks: string[];
+  };
   voicemailSpool: string;
   logLevel: 'error' | 'warn' | 'info' | 'debug';
 }
@@ -125,6 +136,7 @@ export const DEFAULT_CONFIG: Config = {
     replyTo: '',
   },
   ami: { host: '', port: 5038, user: '', secret: '' },
+  notify: { allowPrivateNetworks: [] },
   voicemailSpool: '/var/spool/asterisk/voicemail',
   logLevel: 'info',
 };
@@ -181,6 +193,17 @@ const listen: FieldCheck = (value, field) => {
   return text;
 };
 
+/** A YAML list, or (from the environment) one string separated by commas or spaces. */
+const networkList: FieldCheck = (value, field) => {
+  const items = typeof value === 'string' ? value.split(/[\s,]+/).filter(Boolean) : value;
+  if (!Array.isArray(items)) throw new ConfigError(field, 'must be a list');
+  return items.map((item, i) => {
+    const text = str()(item, `${field}[${i}]`) as string;
+    if (!parseNetwork(text)) throw new ConfigError(`${field}[${i}]`, "'{value}' is not a network (10.0.0.0/8, fd00::/8 or one address)", { value: text });
+    return text.trim();
+  });
+};
+
 const CONFIG_SHAPE: Shape = {
   pbx: str({ oneOf: ['freepbx', 'vitalpbx'] }),
   db: {
@@ -200,6 +223,7 @@ const CONFIG_SHAPE: Shape = {
     user: str(), password: str(), sendmailPath: str(), from: str(), replyTo: str(),
   },
   ami: { host: str(), port: int(1, 65535), user: str(), secret: str() },
+  notify: { allowPrivateNetworks: networkList },
   voicemailSpool: str(),
   logLevel: str({ oneOf: ['error', 'warn', 'info', 'debug'] }),
 };

@@ -4,6 +4,9 @@ import { loadSettings } from '../config/settings-store.js';
 import { normaliseNumber } from '../clear/numbers.js';
 import { ident } from '../db/pool.js';
 import { numberRules } from '../ledger/entries.js';
+import { readState, writeState } from '../sync/state.js';
+import { OutboundError, outboundRequest, type OutboundResponse } from './outbound.js';
+import { parseNetworks, type Network } from './target-address.js';
 
 export type NameSource = 'contactmanager' | 'csv' | 'http' | 'cnam';
 
@@ -16,6 +19,9 @@ export interface CallerName {
 const FOUND_TTL_SECONDS = 86_400;
 const MISSING_TTL_SECONDS = 3_600;
 const HTTP_TIMEOUT_MS = 2_000;
+const HTTP_MAX_REDIRECTS = 3;
+/** A name, or a small JSON object holding one: a bigger answer is not a name lookup's. */
+const NAME_MAX_BYTES = 4_096;
 /**
  * How far back the CDR is searched for a caller-id name. `src LIKE '%…'` cannot use an
  * index, so every row of the window is read: on a PBX with 30 M rows a year, 30 days
@@ -37,7 +43,7 @@ export async function resolveCallerName(pool: Pool, config: Config, tenant: stri
   return (
     (await fromContactManager(pool, config, caller.key, s)) ??
     (await fromContacts(pool, tenant, caller.key)) ??
-    (await fromHttp(pool, tenant, caller.key, number, s.lookupUrlTemplate)) ??
+    (await fromHttp(pool, config, tenant, caller.key, number, s.lookupUrlTemplate)) ??
     (await fromCnam(pool, config, caller.key, s))
   );
 }
@@ -70,7 +76,7 @@ async function fromContacts(pool: Pool, tenant: string, key: string): Promise<Ca
   return rows[0]?.name ? { name: String(rows[0].name), source: 'csv' } : null;
 }
 
-async function fromHttp(pool: Pool, tenant: string, key: string, number: string, template: string): Promise<CallerName | null> {
+async function fromHttp(pool: Pool, config: Config, tenant: string, key: string, number: string, template: string): Promise<CallerName | null> {
   if (!template) return null;
   const [cached] = await pool.query<RowDataPacket[]>(
     `SELECT name FROM smart_missed_calls_lookups
@@ -79,32 +85,96 @@ async function fromHttp(pool: Pool, tenant: string, key: string, number: string,
     [tenant, key, MISSING_TTL_SECONDS, FOUND_TTL_SECONDS],
   );
   if (cached[0]) return cached[0].name ? { name: String(cached[0].name), source: 'http' } : null;
-  const name = await httpLookup(template, number);
-  if (name === null) return null;
+  const outcome = await httpLookup(template, number, parseNetworks(config.notify.allowPrivateNetworks));
+  await noteLookupProblem(pool, tenant, 'problem' in outcome ? withoutNumber(outcome.problem, number) : null);
+  if ('problem' in outcome) return null;
+  const name = outcome.name.slice(0, 160);
   await pool.query(
     `INSERT INTO smart_missed_calls_lookups (tenant, caller_key, name, source, fetched_at) VALUES (?, ?, ?, 'http', NOW())
      ON DUPLICATE KEY UPDATE name = VALUES(name), source = VALUES(source), fetched_at = VALUES(fetched_at)`,
-    [tenant, key, name.slice(0, 160)],
+    [tenant, key, name],
   );
-  return name ? { name: name.slice(0, 160), source: 'http' } : null;
+  return name ? { name, source: 'http' } : null;
 }
 
-/** '' when the service answered "not found"; null when it could not be asked (nothing is cached then). */
-export async function httpLookup(template: string, number: string): Promise<string | null> {
+/** name '' when the service answered "not found"; a problem when it could not be asked (nothing is cached then). */
+export type LookupOutcome = { name: string } | { problem: OutboundError };
+
+/**
+ * Asks the tenant's lookup URL. The URL is typed by a tenant admin and its answer is shown
+ * as the caller's name, so it goes through outboundRequest: internal targets are refused
+ * unless config.yaml allows them, each redirect hop is checked again, and only a few KB
+ * are read.
+ */
+export async function httpLookup(template: string, number: string, allowedNetworks: readonly Network[]): Promise<LookupOutcome> {
   const url = template.replace(/\{number\}/g, encodeURIComponent(number.trim()));
+  let res: OutboundResponse;
   try {
-    const res = await fetch(url, { headers: { accept: 'application/json, text/plain' }, signal: AbortSignal.timeout(HTTP_TIMEOUT_MS) });
-    if (res.status === 404) return '';
-    if (!res.ok) return null;
-    const body = (await res.text()).trim();
-    if ((res.headers.get('content-type') ?? '').includes('json') || body.startsWith('{')) {
-      const parsed = JSON.parse(body) as { name?: unknown };
-      return typeof parsed.name === 'string' ? parsed.name.trim() : '';
-    }
-    return body.split(/\r?\n/)[0]!.trim().slice(0, 160);
-  } catch {
-    return null;
+    res = await outboundRequest({
+      url,
+      method: 'GET',
+      headers: { accept: 'application/json, text/plain', 'user-agent': 'SmartMissedCalls' },
+      timeoutMs: HTTP_TIMEOUT_MS,
+      maxRedirects: HTTP_MAX_REDIRECTS,
+      maxBodyBytes: NAME_MAX_BYTES,
+      allowedNetworks,
+    });
+  } catch (err) {
+    return { problem: err as OutboundError };
   }
+  if (res.status === 404) return { name: '' };
+  if (res.status < 200 || res.status >= 300) return { problem: new OutboundError('network', 'HTTP {status}', { status: res.status }) };
+  const body = res.body.toString('utf8').trim();
+  if (String(res.headers['content-type'] ?? '').includes('json') || body.startsWith('{')) {
+    try {
+      const parsed = JSON.parse(body) as { name?: unknown };
+      return { name: typeof parsed.name === 'string' ? parsed.name.trim() : '' };
+    } catch {
+      return { problem: new OutboundError('network', 'the answer is not valid JSON') };
+    }
+  }
+  return { name: body.split(/\r?\n/)[0]!.trim() };
+}
+
+/** The last failed lookup of each tenant, for the settings page; cleared by the next success. */
+const LOOKUP_PROBLEMS_KEY = 'name_lookup_problems';
+
+export interface LookupProblem {
+  /** A gettext msgid with {name} placeholders (see OutboundError). */
+  template: string;
+  params: Record<string, string | number>;
+}
+
+/**
+ * The problem with the caller's number taken out of it (a redirect's location may carry
+ * it): the stored problem outlives `smc forget` of that number.
+ */
+function withoutNumber(problem: OutboundError, number: string): LookupProblem {
+  const forms = [...new Set([number.trim(), encodeURIComponent(number.trim())])].filter(Boolean);
+  const scrub = (v: string | number) => (typeof v === 'string' ? forms.reduce((text, form) => text.split(form).join('{number}'), v) : v);
+  return { template: problem.template, params: Object.fromEntries(Object.entries(problem.params).map(([k, v]) => [k, scrub(v)])) };
+}
+
+async function readLookupProblems(pool: Pool): Promise<Record<string, LookupProblem>> {
+  try {
+    return JSON.parse((await readState(pool, LOOKUP_PROBLEMS_KEY)) ?? '{}') as Record<string, LookupProblem>;
+  } catch {
+    return {};
+  }
+}
+
+export async function lookupProblemOf(pool: Pool, tenant: string): Promise<LookupProblem | null> {
+  const problems = await readLookupProblems(pool);
+  return Object.hasOwn(problems, tenant) ? problems[tenant]! : null;
+}
+
+async function noteLookupProblem(pool: Pool, tenant: string, problem: LookupProblem | null): Promise<void> {
+  const problems = await readLookupProblems(pool);
+  if (!problem && !Object.hasOwn(problems, tenant)) return;
+  // fromEntries, not problems[tenant] = …: a tenant named __proto__ must stay a plain key.
+  const others = Object.entries(problems).filter(([t]) => t !== tenant);
+  const mine = problem ? [[tenant, problem] as const] : [];
+  await writeState(pool, { [LOOKUP_PROBLEMS_KEY]: JSON.stringify(Object.fromEntries([...others, ...mine])) });
 }
 
 async function fromCnam(pool: Pool, config: Config, key: string, settings: TenantSettings): Promise<CallerName | null> {

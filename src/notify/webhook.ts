@@ -1,4 +1,6 @@
 import { createHmac } from 'node:crypto';
+import { outboundRequest, type OutboundError } from './outbound.js';
+import type { Network } from './target-address.js';
 
 /**
  * Signed webhook POSTs. The receiver recomputes
@@ -16,28 +18,39 @@ export interface WebhookResult {
   error: string;
 }
 
-export async function postWebhook(url: string, secret: string, deliveryKey: string, body: string, timeoutMs: number): Promise<WebhookResult> {
+export interface WebhookTarget {
+  url: string;
+  secret: string;
+  /** Internal networks the PBX administrator allows (config.yaml notify.allow_private_networks). */
+  allowedNetworks: readonly Network[];
+}
+
+/**
+ * One POST. A redirect is a failure (a receiver that moved should be updated in the
+ * settings; following it would let the receiver point the service at an internal address).
+ */
+export async function postWebhook(target: WebhookTarget, deliveryKey: string, body: string, timeoutMs: number): Promise<WebhookResult> {
   const timestamp = String(Math.floor(Date.now() / 1000));
   try {
-    const res = await fetch(url, {
+    const res = await outboundRequest({
+      url: target.url,
       method: 'POST',
       headers: {
         'content-type': 'application/json',
         'user-agent': 'SmartMissedCalls',
         'x-smc-timestamp': timestamp,
-        'x-smc-signature': signature(secret, timestamp, body),
+        'x-smc-signature': signature(target.secret, timestamp, body),
         'x-smc-delivery': deliveryKey,
       },
       body,
-      redirect: 'manual',
-      signal: AbortSignal.timeout(timeoutMs),
+      timeoutMs,
+      maxRedirects: 0,
+      maxBodyBytes: 0,
+      allowedNetworks: target.allowedNetworks,
     });
-    await res.arrayBuffer().catch(() => undefined);
     const ok = res.status >= 200 && res.status < 300;
     return { ok, status: res.status, error: ok ? '' : `HTTP ${res.status}` };
   } catch (err) {
-    const e = err as Error & { cause?: { code?: string; message?: string } };
-    const reason = e.name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : e.cause?.code ?? e.cause?.message ?? e.message;
-    return { ok: false, status: null, error: reason };
+    return { ok: false, status: null, error: (err as OutboundError).message };
   }
 }

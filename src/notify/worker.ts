@@ -14,6 +14,7 @@ import { NamedLock } from '../db/named-lock.js';
 import { createMailer, type Mailer } from './mailer.js';
 import { composeRealtime, decideRealtime, markFolded, markHeld, queueHeldSummaries } from './realtime.js';
 import { MailRenderer, type RenderedMail } from './templates.js';
+import { parseNetworks, type Network } from './target-address.js';
 import { postWebhook } from './webhook.js';
 
 /**
@@ -63,6 +64,7 @@ export class Notifier {
   private readonly mailRetry: RetryPolicy;
   private readonly webhookRetry: RetryPolicy;
   private settingsCache = new Map<string, TenantSettings>();
+  private readonly allowedNetworks: Network[];
 
   constructor(private readonly options: NotifierOptions) {
     this.renderer = options.renderer ?? new MailRenderer();
@@ -71,6 +73,7 @@ export class Notifier {
     this.log = options.log ?? (() => {});
     this.mailRetry = options.mailRetry ?? DEFAULT_MAIL_RETRY;
     this.webhookRetry = options.webhookRetry ?? DEFAULT_WEBHOOK_RETRY;
+    this.allowedNetworks = parseNetworks(options.config.notify.allowPrivateNetworks);
   }
 
   private get pool(): Pool {
@@ -201,7 +204,8 @@ export class Notifier {
     }
     const body = await this.webhookBody(d);
     if (!(await markSending(this.pool, d.id))) return;
-    const result = await postWebhook(hook.url, hook.secret, d.idempotencyKey, body, this.options.webhookTimeoutMs ?? 10_000);
+    const target = { url: hook.url, secret: hook.secret, allowedNetworks: this.allowedNetworks };
+    const result = await postWebhook(target, d.idempotencyKey, body, this.options.webhookTimeoutMs ?? 10_000);
     if (!result.ok) {
       const status = await markFailed(this.pool, d, this.webhookRetry, result.error, result.status);
       this.log(`notifier: webhook ${d.idempotencyKey} failed (${status}): ${result.error}`);

@@ -1,6 +1,8 @@
 import type { Request, Response, Router } from 'express';
 import { CADENCES, collectSettingErrors, ConfigError, WEBHOOK_EVENTS, type TenantSettings } from '../config/schema.js';
 import { loadSettings, saveSettings } from '../config/settings-store.js';
+import { lookupProblemOf } from '../notify/caller-names.js';
+import { literalInternalTarget, parseNetworks, type Network } from '../notify/target-address.js';
 import type { Translate } from '../detect/explain.js';
 import { requireChange, viewerOf } from './auth.js';
 import type { WebContext } from './context.js';
@@ -54,14 +56,29 @@ function changeOf(body: Record<string, unknown>): Record<string, unknown> {
   return change;
 }
 
+const INTERNAL_TARGET =
+  '{host} is an internal address ({range}); the PBX administrator can allow it in config.yaml (notify.allow_private_networks)';
+
+/** Webhook and lookup URLs that name an internal address the PBX administrator did not allow. */
+function internalTargetErrors(change: Record<string, unknown>, allowed: readonly Network[]): ConfigError[] {
+  const urls: [string, unknown][] = Object.entries(change).filter(([k]) => k === 'lookupUrlTemplate' || k === 'lookup_url_template');
+  if (Array.isArray(change.webhooks)) change.webhooks.forEach((h: { url?: unknown }, i) => urls.push([`webhooks[${i}].url`, h?.url]));
+  return urls.flatMap(([field, url]) => {
+    const internal = typeof url === 'string' ? literalInternalTarget(url.replace(/\{number\}/g, '0'), allowed) : null;
+    return internal ? [new ConfigError(field, INTERNAL_TARGET, internal)] : [];
+  });
+}
+
 export function settingsRoutes(router: Router, ctx: WebContext): void {
   router.get('/settings', async (_req: Request, res: Response) => {
     const viewer = viewerOf(res);
     const settings = await loadSettings(ctx.pool, viewer.tenant);
     const t = viewer.t;
+    const lookupProblem = settings.lookupUrlTemplate ? await lookupProblemOf(ctx.pool, viewer.tenant) : null;
     await renderPage(ctx, res, 'settings', {
       view: 'settings',
       values: formValues(settings),
+      lookupProblem: lookupProblem && { text: t(lookupProblem.template, lookupProblem.params) },
       webhooks: settings.webhooks,
       cadences: CADENCES.map((c) => ({
         value: c,
@@ -80,7 +97,7 @@ export function settingsRoutes(router: Router, ctx: WebContext): void {
     const viewer = viewerOf(res);
     const change = changeOf((req.body ?? {}) as Record<string, unknown>);
     const current = await loadSettings(ctx.pool, viewer.tenant);
-    const errors = collectSettingErrors(current, change);
+    const errors = [...collectSettingErrors(current, change), ...internalTargetErrors(change, parseNetworks(ctx.config.notify.allowPrivateNetworks))];
     if (errors.length) {
       const byInput: Record<string, string> = {};
       for (const e of errors) byInput[inputOf(e.field)] ??= translateSettingError(e, viewer.t);

@@ -8,11 +8,13 @@ import { forgetNumber } from '../../src/ledger/actions.js';
 import { resolveCallerName } from '../../src/notify/caller-names.js';
 import { importContacts, parseContactsCsv } from '../../src/notify/contacts.js';
 import { Notifier } from '../../src/notify/worker.js';
-import { DEFAULT_SETTINGS } from '../../src/config/schema.js';
+import { DEFAULT_SETTINGS, type Config } from '../../src/config/schema.js';
 import { freshDatabases, type FreshDatabases } from '../harness/db.js';
 import { callVerdict, record } from '../helpers/ledger-calls.js';
 
 let db: FreshDatabases;
+/** The lookup service listens on loopback, which config.yaml must allow (outbound-targets.test.ts shows the refusal). */
+const localLookups = (): Config => ({ ...db.config, notify: { allowPrivateNetworks: ['127.0.0.1/32'] } });
 let lookups: Server;
 let lookupUrl = '';
 const asked: string[] = [];
@@ -50,15 +52,15 @@ test('names come from the contact manager, then CSV contacts, then the HTTP look
   );
   await saveSettings(db.pool, 'default', { lookupUrlTemplate: lookupUrl }, 'test');
 
-  assert.deepEqual(await resolveCallerName(db.pool, db.config, 'default', '+40 745 000 001'), { name: 'Maria Ionescu', source: 'contactmanager' });
-  assert.deepEqual(await resolveCallerName(db.pool, db.config, 'default', '0745000002'), { name: 'Popescu, Ion', source: 'csv' });
-  assert.deepEqual(await resolveCallerName(db.pool, db.config, 'default', '+40745000003'), { name: 'Radu CRM', source: 'http' });
-  assert.deepEqual(await resolveCallerName(db.pool, db.config, 'default', '0745000004'), { name: 'Text Name', source: 'http' });
-  assert.deepEqual(await resolveCallerName(db.pool, db.config, 'default', '0745000006'), { name: 'Cnam Person', source: 'cnam' });
-  assert.equal(await resolveCallerName(db.pool, db.config, 'default', '0745000099'), null);
+  assert.deepEqual(await resolveCallerName(db.pool, localLookups(), 'default', '+40 745 000 001'), { name: 'Maria Ionescu', source: 'contactmanager' });
+  assert.deepEqual(await resolveCallerName(db.pool, localLookups(), 'default', '0745000002'), { name: 'Popescu, Ion', source: 'csv' });
+  assert.deepEqual(await resolveCallerName(db.pool, localLookups(), 'default', '+40745000003'), { name: 'Radu CRM', source: 'http' });
+  assert.deepEqual(await resolveCallerName(db.pool, localLookups(), 'default', '0745000004'), { name: 'Text Name', source: 'http' });
+  assert.deepEqual(await resolveCallerName(db.pool, localLookups(), 'default', '0745000006'), { name: 'Cnam Person', source: 'cnam' });
+  assert.equal(await resolveCallerName(db.pool, localLookups(), 'default', '0745000099'), null);
   const before = asked.length;
-  await resolveCallerName(db.pool, db.config, 'default', '+40745000003');
-  await resolveCallerName(db.pool, db.config, 'default', '0745000099');
+  await resolveCallerName(db.pool, localLookups(), 'default', '+40745000003');
+  await resolveCallerName(db.pool, localLookups(), 'default', '0745000099');
   assert.equal(asked.length, before, 'found and not-found answers are cached');
 });
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, test } from 'node:test';
+import type { Config } from '../../src/config/schema.js';
 import { saveSettings } from '../../src/config/settings-store.js';
 import { recentDeliveries } from '../../src/notify/deliveries.js';
 import { signature } from '../../src/notify/webhook.js';
@@ -40,6 +41,8 @@ async function receiver(failFirst: number | 'always'): Promise<{ url: string; go
 }
 
 let db: FreshDatabases;
+/** The receivers listen on loopback, which config.yaml must allow (outbound-targets.test.ts shows the refusal). */
+const localReceivers = (): Config => ({ ...db.config, notify: { allowPrivateNetworks: ['127.0.0.1/32'] } });
 const servers: Server[] = [];
 before(async () => {
   db = await freshDatabases('notify_hooks');
@@ -77,7 +80,7 @@ test('signed webhooks: retried after 500s with backoff, every event delivered, f
     callVerdict('missed', { caller: '0731000001', at: '2025-05-07 09:03:00' }),
     callVerdict('callback', { caller: '0731000001', at: '2025-05-07 09:10:00', ext: '103' }),
   ]);
-  const n = new Notifier({ pool: db.pool, config: db.config, mailer: null, webhookRetry: { baseMs: 10, maxMs: 100, maxAttempts: 4 } });
+  const n = new Notifier({ pool: db.pool, config: localReceivers(), mailer: null, webhookRetry: { baseMs: 10, maxMs: 100, maxAttempts: 4 } });
   await drain(n);
   await n.close();
 
@@ -109,14 +112,14 @@ test('a webhook whose receiver crashed mid-answer is sent again once, with the s
   await saveSettings(db.pool, 'hooks2', { cadence: 'off', webhooks: [{ url: hook.url, secret: SECRET }] }, 'test');
   await record(db.pool, 'hooks2', [callVerdict('missed', { caller: '0732000001', at: '2025-05-07 10:00:00' })]);
   const first = new Notifier({
-    pool: db.pool, config: db.config, mailer: null,
+    pool: db.pool, config: localReceivers(), mailer: null,
     afterAccepted: () => {
       throw new Error('simulated crash after a 2xx answer');
     },
   });
   await assert.rejects(first.pass(), /simulated crash/);
   await first.close();
-  const second = new Notifier({ pool: db.pool, config: db.config, mailer: null });
+  const second = new Notifier({ pool: db.pool, config: localReceivers(), mailer: null });
   await second.pass();
   await second.pass();
   await second.close();
