@@ -11,6 +11,7 @@
 // Runs as root on the lab machine (asterisk -rx on both instances, mysql over the local socket).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -232,7 +233,19 @@ const scenarios = [
 
 // ---------------------------------------------------------------------------------------------
 
+/** Ring groups and follow-me run dialparties.agi on core's FastAGI server (pm2 app core-fastagi); without it they go straight to their failover. */
+function fastAgiListening() {
+  return new Promise((resolve) => {
+    const socket = connect(4573, '127.0.0.1', () => { socket.destroy(); resolve(true); });
+    socket.on('error', () => resolve(false));
+  });
+}
+
 async function main() {
+  if (!(await fastAgiListening())) {
+    throw new Error("core's FastAGI server is not listening on 127.0.0.1:4573 (ring groups and follow-me would fail over at once); start it: " +
+      `php -r '$bootstrap_settings["freepbx_auth"]=false; include "/etc/freepbx.conf"; FreePBX::Core()->startFreepbx(null, true, false);'`);
+  }
   const only = args.only ? new Set(args.only.split(',')) : null;
   const started = now();
   for (const run of [pbx, world]) if (activeChannels(run) !== 0) throw new Error('a call is still up: wait for it to end first');
