@@ -69,3 +69,18 @@ for (const [scenario, reason] of KNOWN_GAPS) {
     }
   });
 }
+
+test('FreePBX 17 shapes explain themselves: pickup, follow-me, maxwait failover to voicemail, IVR hang-up', () => {
+  const { calls } = labLabels(SET);
+  const verdicts = new Map(explainRows(cdrRows()).calls.map((v) => [v.linkedid, v]));
+  const of = (scenario: string) => verdicts.get(calls.find((c) => c.scenario === scenario)!.linkedid)!;
+  // **103 on 102: the rung phone's ANSWERED/billsec 0 row is a ring, the picker answered.
+  const pickup = of('S12.call');
+  assert.deepEqual([pickup.answeredBy, pickup.reasons, pickup.rang.map((r) => [r.ext, r.outcome])], ['102', ['answered_by_pickup'], [['103', 'no_answer']]]);
+  // Follow-me: Local/FMPR-105 is extension 105 ringing, Local/FMGL-0740999888# the outside number.
+  const followMe = of('S11.call');
+  assert.deepEqual([followMe.answeredBy, followMe.rang.map((r) => r.ext)], ['external:0740999888', ['105']]);
+  const failover = of('S03.call');
+  assert.deepEqual([failover.verdict, failover.route.kind, failover.route.id, failover.voicemail?.box], ['missed', 'queue', '400', '104']);
+  assert.deepEqual(of('S06.call').reasons, ['ivr_abandon']);
+});
