@@ -36,11 +36,21 @@ export function parseChannel(raw: string, isExtension: ExtensionTest): Party {
     const at = body.indexOf('@');
     const exten = at >= 0 ? body.slice(0, at) : body;
     const context = at >= 0 ? body.slice(at + 1).replace(/-[0-9a-f]+$/i, '') : '';
-    return { raw: text, kind: 'local', tech, name: exten, context, localId: `${tech}/${body}`, side };
+    return { raw: text, kind: 'local', tech, name: followMeTarget(exten), context, localId: `${tech}/${body}`, side };
   }
   // Device channels end in -<hex counter>; a dialled resource (PJSIP/0740@trunk) does not.
   const name = resource.replace(/-[0-9a-f]+$/i, '').replace(/[;,].*$/, '');
   return { raw: text, kind: isExtension(name) ? 'extension' : 'trunk', tech, name, context: '', localId: '', side: 0 };
+}
+
+/**
+ * FreePBX's follow-me dials its list through Local channels named after the member, not as
+ * the member: `FMPR-105` is the primary extension, `FMGL-0740999888#` a list entry (`#` marks
+ * an outside number). What rang (or answered) is the member itself.
+ */
+function followMeTarget(exten: string): string {
+  const m = /^FM(?:PR|GL)-([^#]+)#?$/.exec(exten);
+  return m ? m[1]! : exten;
 }
 
 /**

@@ -159,6 +159,7 @@ function classifyInbound(v: Verdict, legs: Leg[], root: Leg, options: ClassifyOp
     if (outcome === 'answered') answers.push({ by: ext, at: leg.start + ringSeconds, reason: leg.channel.kind === 'local' && leg.channel.context.startsWith('from-queue') ? 'answered_by_queue_agent' : 'answered_by_extension' });
   };
 
+  const { pickedUp, pickers } = directedPickups(legs);
   for (const leg of legs) {
     const { row } = leg;
     const app = row.lastapp.toLowerCase();
@@ -181,8 +182,10 @@ function classifyInbound(v: Verdict, legs: Leg[], root: Leg, options: ClassifyOp
     const answered = isAnswered(row);
     const ringSeconds = answered ? row.duration - row.billsec : row.duration;
 
-    if (leg.dst.kind === 'extension') {
-      ring(leg.dst.name, leg, outcomeOf(row), ringSeconds);
+    if (pickers.has(leg)) {
+      answers.push({ by: leg.dst.name, at: leg.start, reason: 'answered_by_pickup' });
+    } else if (leg.dst.kind === 'extension') {
+      ring(leg.dst.name, leg, pickedUp.has(leg) ? 'no_answer' : outcomeOf(row), pickedUp.has(leg) ? row.duration : ringSeconds);
     } else if (leg.dst.kind === 'local') {
       // The inner half (;2) of this Local channel has its own rows that tell what really
       // answered (a phone, a mobile, or nothing); only without them does this row decide.
@@ -234,6 +237,33 @@ function classifyInbound(v: Verdict, legs: Leg[], root: Leg, options: ClassifyOp
   if (!sawQueue) v.reasons.push(sawIvr ? 'ivr_abandon' : 'hung_up_before_ringing');
   v.verdict = sawIvr && options.countIvrAbandon ? 'missed' : 'abandoned';
   return v;
+}
+
+/**
+ * A directed pickup (`**103` dialled on 102) ends the rung phone's leg ANSWERED with billsec 0
+ * and bridges the caller to the phone that picked up in a later row of the same party A: the
+ * rung phone did not answer (it rang), the picking-up phone did (it never rang).
+ */
+function directedPickups(legs: Leg[]): { pickedUp: Set<Leg>; pickers: Set<Leg> } {
+  const pickedUp = new Set<Leg>();
+  const pickers = new Set<Leg>();
+  for (const leg of legs) {
+    if (leg.dst.kind !== 'extension' || !isAnswered(leg.row) || leg.row.billsec !== 0) continue;
+    const picker = legs.find(
+      (other) =>
+        other.row.channel === leg.row.channel &&
+        other.row.sequence > leg.row.sequence &&
+        other.dst.kind === 'extension' &&
+        other.dst.name !== leg.dst.name &&
+        isAnswered(other.row) &&
+        other.row.billsec > 0,
+    );
+    if (picker) {
+      pickedUp.add(leg);
+      pickers.add(picker);
+    }
+  }
+  return { pickedUp, pickers };
 }
 
 function isAnswered(row: CdrRow): boolean {

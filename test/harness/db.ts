@@ -122,17 +122,26 @@ export function repoRoot(): string {
 }
 
 /**
- * The real Asterisk lab recordings, copied into the repository (test/fixtures/asterisk-lab,
- * with the README that says how they were made): tests read nothing outside the tree.
+ * The real lab recordings, copied into the repository with the README that says how each set
+ * was made: tests read nothing outside the tree. `asterisk-lab/public` is a real Asterisk
+ * behind a FreePBX-like dialplan; `freepbx17-lab` is a real FreePBX 17 (tools/e2e-freepbx).
  */
+export type LabSet = 'asterisk-lab/public' | 'freepbx17-lab';
+
 export function fixturesDir(): string {
   const dir = join(repoRoot(), 'test', 'fixtures', 'asterisk-lab');
   if (!existsSync(join(dir, 'public', 'cdr.tsv'))) throw new Error(`Asterisk lab fixtures not found at ${dir} (expected public/cdr.tsv)`);
   return dir;
 }
 
-export function fixtureText(name: string): string {
-  return readFileSync(join(fixturesDir(), 'public', name), 'utf8');
+export function labFixturePath(name: string, set: LabSet = 'asterisk-lab/public'): string {
+  const file = join(repoRoot(), 'test', 'fixtures', set, name);
+  if (!existsSync(file)) throw new Error(`lab fixture ${set}/${name} not found at ${file}`);
+  return file;
+}
+
+export function fixtureText(name: string, set: LabSet = 'asterisk-lab/public'): string {
+  return readFileSync(labFixturePath(name, set), 'utf8');
 }
 
 /** The lab's cdr table, row for row, as CdrRows. */

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { normaliseNumber, NO_RULES } from '../../src/clear/numbers.js';
 import type { Verdict } from '../../src/detect/verdict.js';
 import type { Entry } from '../../src/ledger/entries.js';
-import { fixtureText } from '../harness/db.js';
+import { fixtureText, type LabSet } from '../harness/db.js';
 
-/** labels.json of the Asterisk lab: what really happened on the phones. */
+/** labels.json of a lab set: what really happened on the phones. */
 export interface LabCall {
   scenario: string;
   kind: 'inbound' | 'outbound';
@@ -18,6 +18,8 @@ export interface LabCall {
   observed_rang_extensions: string[];
   observed_answering_extensions: string[];
   callback_answered?: boolean;
+  /** FreePBX refused the call without a Dial (DND, no voicemail): missed, yet no CDR row exists. */
+  cdr_invisible?: boolean;
 }
 
 export interface LabEntry {
@@ -31,10 +33,17 @@ export interface LabEntry {
   cleared_ext?: string;
   missed_linkedids: string[];
   clearing_linkedid?: string;
+  cdr_invisible?: boolean;
 }
 
-export function labLabels(): { calls: LabCall[]; entries: LabEntry[] } {
-  return JSON.parse(fixtureText('labels.json')) as { calls: LabCall[]; entries: LabEntry[] };
+export interface LabCheck {
+  set?: LabSet;
+  /** Scenarios (calls' `scenario`, entries' `scenario`) left to their own `todo` tests: known gaps. */
+  knownGaps?: ReadonlySet<string>;
+}
+
+export function labLabels(set?: LabSet): { calls: LabCall[]; entries: LabEntry[] } {
+  return JSON.parse(fixtureText('labels.json', set)) as { calls: LabCall[]; entries: LabEntry[] };
 }
 
 /** The verdict a correct team-level detector gives each labelled call. */
@@ -45,21 +54,23 @@ export function expectedVerdict(call: LabCall): Verdict['verdict'] {
   return call.observed_answering_extensions.length === 0 && !call.observed_answered_via_trunk ? 'abandoned' : 'answered';
 }
 
-export function checkCalls(verdicts: Map<string, Pick<Verdict, 'verdict' | 'answeredBy' | 'rang'>>): void {
-  const { calls } = labLabels();
-  for (const call of calls) {
-    const v = verdicts.get(call.linkedid);
-    assert.ok(v, `scenario ${call.scenario}: call ${call.linkedid} was not classified`);
-    assert.equal(v.verdict, expectedVerdict(call), `scenario ${call.scenario} (${call.linkedid})`);
-    if (call.expected_answered_by) assert.equal(v.answeredBy?.replace(/^external:/, ''), call.expected_answered_by, `scenario ${call.scenario}: answered by`);
-    if (call.observed_answered_via_trunk && call.kind === 'inbound') assert.match(v.answeredBy ?? '', /^external:/, `scenario ${call.scenario}`);
-    if (call.kind === 'inbound' && call.missed) {
-      assert.deepEqual(
-        v.rang.map((r) => r.ext).sort(),
-        [...call.observed_rang_extensions].sort(),
-        `scenario ${call.scenario}: the extensions that rang`,
-      );
-    }
+export function checkCalls(verdicts: Map<string, Pick<Verdict, 'verdict' | 'answeredBy' | 'rang'>>, options: LabCheck = {}): void {
+  for (const call of labLabels(options.set).calls) {
+    if (!options.knownGaps?.has(call.scenario)) checkCall(call, verdicts.get(call.linkedid));
+  }
+}
+
+export function checkCall(call: LabCall, v: Pick<Verdict, 'verdict' | 'answeredBy' | 'rang'> | undefined): void {
+  assert.ok(v, `scenario ${call.scenario}: call ${call.linkedid} was not classified`);
+  assert.equal(v.verdict, expectedVerdict(call), `scenario ${call.scenario} (${call.linkedid})`);
+  if (call.expected_answered_by) assert.equal(v.answeredBy?.replace(/^external:/, ''), call.expected_answered_by, `scenario ${call.scenario}: answered by`);
+  if (call.observed_answered_via_trunk && call.kind === 'inbound') assert.match(v.answeredBy ?? '', /^external:/, `scenario ${call.scenario}`);
+  if (call.kind === 'inbound' && call.missed) {
+    assert.deepEqual(
+      v.rang.map((r) => r.ext).sort(),
+      [...call.observed_rang_extensions].sort(),
+      `scenario ${call.scenario}: the extensions that rang`,
+    );
   }
 }
 
@@ -68,9 +79,16 @@ export function checkCalls(verdicts: Map<string, Pick<Verdict, 'verdict' | 'answ
  * caller's latest episode; an earlier, cleared episode (K before K2) must show in `history`
  * (the journal) as cleared with its reason before the reopen.
  */
-export function checkEntries(entries: Entry[], history?: (entry: Entry) => { event: string; reason: string | null; ext: string | null }[]): void {
-  const { entries: expected } = labLabels();
+export function checkEntries(
+  entries: Entry[],
+  history?: (entry: Entry) => { event: string; reason: string | null; ext: string | null }[],
+  options: LabCheck = {},
+): void {
   const key = (caller: string, did: string) => `${normaliseNumber(caller, NO_RULES).key}|${did}`;
+  const all = labLabels(options.set).entries;
+  const gapKeys = new Set(all.filter((e) => options.knownGaps?.has(e.scenario)).map((e) => key(e.caller, e.did)));
+  const expected = all.filter((e) => !gapKeys.has(key(e.caller, e.did)));
+  entries = entries.filter((e) => !gapKeys.has(`${e.callerKey}|${e.did}`));
   const byKey = new Map(entries.map((e) => [`${e.callerKey}|${e.did}`, e]));
   const wanted = expected.filter((e) => e.expected_entry);
   const latest = new Map<string, LabEntry>();
