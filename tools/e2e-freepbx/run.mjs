@@ -210,20 +210,72 @@ async function viewAll(lang, when) {
   }
 }
 
+/**
+ * Places the plan of real calls (tools/e2e-freepbx/calls.mjs, through FreePBX's own dialplan)
+ * and checks the result as a user sees it: every labelled call's verdict, every expected
+ * entry on the page's own API (open with its count, or cleared for the right reason), and
+ * how long after its root CDR row appeared each miss was on the list (the list reads the
+ * entry the ledger commits together with its journal row, so that row's time is when it
+ * showed).
+ */
 async function realCalls() {
-  const { placePlan } = await import('./calls.mjs');
-  const plan = await placePlan({ lab: LAB, log, socket: args.socket });
+  const rootSeen = new Map();
+  let watching = true;
+  const watcher = (async () => {
+    while (watching) {
+      const [rows] = await db.query(
+        'SELECT linkedid FROM asteriskcdrdb.cdr WHERE calldate >= NOW() - INTERVAL 30 MINUTE AND uniqueid = linkedid');
+      for (const { linkedid } of rows) if (!rootSeen.has(linkedid)) rootSeen.set(linkedid, Date.now());
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  const planFile = join(OUT, 'plan.json');
+  try {
+    const placed = spawnSync('node', [join(ROOT, 'tools', 'e2e-freepbx', 'calls.mjs'), '--lab', LAB, '--out', planFile], { encoding: 'utf8', timeout: 1_800_000 });
+    for (const line of `${placed.stdout}${placed.stderr}`.trim().split('\n')) log(`calls: ${line}`);
+    if (placed.status !== 0) throw new Error(`calls.mjs failed (${placed.signal ?? placed.status})`);
+    await new Promise((r) => setTimeout(r, 5000)); // the last call's settle time
+  } finally {
+    watching = false;
+    await watcher;
+  }
+  const plan = JSON.parse(readFileSync(planFile, 'utf8'));
   const latencies = [];
-  for (const call of plan.calls) {
-    const seen = await onList(call);
-    if (call.missed) {
-      check(`real call ${call.scenario}: on the list`, seen.ok, seen.detail);
-      if (seen.ok && seen.latencyMs !== undefined) latencies.push(seen.latencyMs);
-    } else {
-      check(`real call ${call.scenario}: not an open miss`, seen.ok, seen.detail);
+  for (const scenario of plan.scenarios) {
+    for (const call of scenario.calls.filter((c) => c.kind === 'inbound' && typeof c.expect.missed === 'boolean')) {
+      const name = `${scenario.id} ${call.role}`;
+      const [[row]] = await db.query('SELECT verdict FROM asterisk.smart_missed_calls_calls WHERE linkedid = ?', [call.linkedid]);
+      const verdict = row?.verdict ?? '(no CDR row classified)';
+      if (call.expect.cdr_invisible) {
+        log(`KNOWN GAP ${name} (${scenario.title}): leaves no CDR row, only CEL — issue 22; verdict ${verdict}`);
+        continue;
+      }
+      check(`real call ${name}: ${call.expect.missed ? 'missed' : 'not missed'} by the team (${scenario.title})`,
+        (verdict === 'missed') === call.expect.missed, `verdict ${verdict}`);
+      if (!call.expect.missed) continue;
+      const [[journal]] = await db.query(
+        `SELECT UNIX_TIMESTAMP(MIN(created_at)) * 1000 AS at FROM asterisk.smart_missed_calls_audit
+          WHERE linkedid = ? AND action IN ('created', 'incremented', 'reopened')`, [call.linkedid]);
+      const seen = rootSeen.get(call.linkedid);
+      if (journal?.at && seen) latencies.push(Math.max(0, Math.round(Number(journal.at) - seen)));
+    }
+    for (const expected of scenario.entries.filter((e) => !e.cdr_invisible)) {
+      const listed = await ui.ajax(`module=${RAWNAME}&command=api&path=${encodeURIComponent(`/api/entries?status=all&q=${expected.caller}`)}`);
+      const entry = listed.status === 200 ? JSON.parse(listed.body).entries.find((e) => String(e.did) === expected.did) : undefined;
+      const name = `${scenario.id} entry for ${expected.caller} on ${expected.did}`;
+      if (expected.missed.length === 0) {
+        check(`${name}: none, nothing was missed`, listed.status === 200 && !entry, entry ? `found ${entry.status} ×${entry.missed_count}` : '');
+      } else if (!expected.cleared_by) {
+        check(`${name}: open, missed ${expected.missed.length}×`, entry?.status === 'open' && entry.missed_count === expected.missed.length,
+          entry ? `${entry.status} ×${entry.missed_count}` : `HTTP ${listed.status}, not on the list`);
+      } else {
+        check(`${name}: cleared as ${expected.cleared_by}${expected.cleared_ext ? ` by ${expected.cleared_ext}` : ''}`,
+          entry?.status === 'cleared' && entry.cleared_by === expected.cleared_by && (!expected.cleared_ext || String(entry.cleared_ext) === expected.cleared_ext),
+          entry ? `${entry.status} ${entry.cleared_by ?? ''} ${entry.cleared_ext ?? ''}` : `HTTP ${listed.status}, not on the list`);
+      }
     }
   }
   latencies.sort((a, b) => a - b);
   const pick = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
-  if (latencies.length) log(`hang-up to list, ${latencies.length} real missed calls: p50 ${pick(0.5)} ms, p95 ${pick(0.95)} ms, max ${latencies.at(-1)} ms`);
+  if (latencies.length) log(`root CDR row seen → entry on the list, ${latencies.length} real missed calls: p50 ${pick(0.5)} ms, p95 ${pick(0.95)} ms, max ${latencies.at(-1)} ms`);
 }
