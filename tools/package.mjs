@@ -13,7 +13,9 @@ const RAWNAME = 'smartmissedcalls';
 const PHP_FILES = ['Smartmissedcalls.class.php', 'SmcProxy.php', 'SmcInstaller.php', 'page.smartmissedcalls.php', 'Backup.php', 'Restore.php'];
 const OPTIONAL = ['views', 'assets', 'i18n', 'vitalpbx', 'LICENSE', 'README.md'];
 
-const { version } = JSON.parse(readFileSync('package.json', 'utf8'));
+// --version X.Y.Z packages this tree as another version (the FreePBX e2e's upgrade step).
+const versionArg = process.argv.indexOf('--version');
+const version = versionArg > 0 ? process.argv[versionArg + 1] : JSON.parse(readFileSync('package.json', 'utf8')).version;
 if (!/^\d+\.\d+\.\d+$/.test(version)) throw new Error(`package.json version '${version}' is not x.y.z`);
 const bundle = 'build/smc.js';
 if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run \`node tools/build.mjs\` first`);

@@ -100,7 +100,7 @@ export class AdminUi {
    * Module Admin: open the module's row, choose the action, Process, Confirm, and wait for the
    * status dialog; returns its text.
    * @param {string} rawname
-   * @param {'install' | 'upgrade' | 'uninstall'} action
+   * @param {'install' | 'uninstall'} action  (an uploaded newer version is installed over the old one)
    */
   async moduleAction(rawname, action) {
     await this.open('display=modules');
