@@ -35,6 +35,12 @@ export interface Entry {
   note: string | null;
 }
 
+/**
+ * The longest note a user may write when resolving an entry, in characters (code points).
+ * The page and the API refuse a longer one; the ledger never stores more.
+ */
+export const NOTE_MAX_CHARS = 2000;
+
 export type ClearReason = 'returned' | 'answered_later' | 'manual' | 'expired' | 'reclassified';
 
 export type AuditEvent =
