@@ -36,8 +36,9 @@ export interface Entry {
 }
 
 /**
- * The longest note a user may write when resolving an entry, in characters (code points).
- * The page and the API refuse a longer one; the ledger never stores more.
+ * The longest note a user may write when resolving an entry. The page and the API refuse a
+ * longer one, counting UTF-16 units as a browser's maxlength does (never fewer than the
+ * characters), so an accepted note is never cut; the ledger never stores more.
  */
 export const NOTE_MAX_CHARS = 2000;
 

@@ -182,8 +182,8 @@ export function entryRoutes(router: Router, ctx: WebContext): void {
       res.status(422).json({ errors: { note: viewer.t('Write a note: it says why the entry is closed.') } });
       return;
     }
-    // Counted as the ledger counts (code points): a longer note is refused, never cut.
-    if ([...note.trim()].length > NOTE_MAX_CHARS) {
+    // Refused, never cut: the ledger would otherwise store less than the user wrote.
+    if (note.trim().length > NOTE_MAX_CHARS) {
       res.status(422).json({ errors: { note: viewer.t('A note has at most {max} characters.', { max: viewer.fmt.int(NOTE_MAX_CHARS) }) } });
       return;
     }

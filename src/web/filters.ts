@@ -25,9 +25,9 @@ export function str(req: Request, name: string, max = 80): string {
   return typeof v === 'string' ? v.slice(0, max).trim() : '';
 }
 
-/** A whole number written in plain decimal digits (not 0x10, 1e3, -1 or 16.0), else null. */
+/** A whole number written in plain decimal digits, one spelling each (not 0x10, 1e1, 016, +16, -1 or 16.0), else null. */
 export function decimal(value: string): number | null {
-  if (!/^\d{1,16}$/.test(value)) return null;
+  if (!/^(0|[1-9]\d{0,15})$/.test(value)) return null;
   const n = Number(value);
   return Number.isSafeInteger(n) ? n : null;
 }
