@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -22,6 +24,9 @@ import { entryFromRow } from '../src/ledger/store.js';
 import { Syncer } from '../src/sync/cycle.js';
 import { addAccount, listAccounts, verifyLogin } from '../src/config/accounts.js';
 import { ident } from '../src/db/pool.js';
+import { SyncService } from '../src/sync/service.js';
+import { createApp } from '../src/web/app.js';
+import { signIdentity } from '../src/web/identity.js';
 import { freshDatabases, repoRoot, type FreshDatabases } from './harness/db.js';
 
 const ACME: VitalpbxTenantModel = { id: 1, name: 'acme', main: true, model: tenantModel(demoPbx(), 1) };
@@ -146,6 +151,41 @@ describe('VitalPBX multi-tenant sync through MariaDB', () => {
     assert.deepEqual(data.tenants.map((t) => [t.key, t.prefix, t.main]), [['acme', 'T1_', true], ['globex', 'T2_', false]]);
     assert.equal(data.tenants[1]!.labels.queue?.['400'], 'Sales');
     assert.ok(data.dids.some((d) => d.did === didOf(GLOBEX, 'Sales line') && d.tenantId === 2));
+  });
+
+  test("the detail page's raw CDR shows only the tenant's own legs when two tenants share a linkedid", async () => {
+    const call = await place(ACME, 'queue_missed', 200, { caller: { number: '0766000111', name: '' }, did: didOf(ACME, 'Sales line'), attempt: 1 });
+    await syncer().cycle();
+    const entry = (await entries('acme')).find((e) => e.callerRaw === '0766000111')!;
+    const root = (call.rows as VitalpbxRow[]).find((r) => r.uniqueid === r.linkedid)!;
+    // A call that crossed into globex: its legs there carry the same linkedid.
+    const foreign = (over: Partial<VitalpbxRow>): VitalpbxRow => ({
+      ...root, clid: '"Globex Secret" <0799000999>', src: '0799000999', dst: '101', dcontext: 'T2_ext-local', lastapp: 'Dial', lastdata: 'PJSIP/T2_101',
+      disposition: 'NO ANSWER', sequence: root.sequence + 500, ...over,
+    });
+    await insertVitalpbxRows(db.pool, db.names.cdr, [
+      foreign({ uniqueid: `${root.linkedid}9`, channel: 'PJSIP/T2_101-000009aa', tenant: 'globex' }),
+      foreign({ uniqueid: `${root.linkedid}8`, channel: 'Local/101@T2_queue-call-to-agents-000009ab;1', tenant: '' }),
+    ]);
+
+    const secret = 'vitalpbx-detail-secret-0123456789';
+    const config = { ...db.config, server: { ...db.config.server, secret } };
+    const server = await new Promise<Server>((resolve) => {
+      const s = createApp({ pool: db.pool, config, sync: new SyncService(db.pool, config), moduleDir: repoRoot() }).listen({ host: '127.0.0.1', port: 0 }, () => resolve(s));
+    });
+    try {
+      const signed = signIdentity(secret, { user: 'ana', tenant: 'acme', role: 'admin', lang: 'en', ts: Math.floor(Date.now() / 1000) });
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/entries/${entry.id}`, {
+        headers: { 'x-smc-identity': signed.header, 'x-smc-signature': signed.signature },
+      });
+      assert.equal(res.status, 200);
+      const page = await res.text();
+      assert.ok(page.includes(root.uniqueid), "acme's own rows are shown");
+      assert.doesNotMatch(page, /Globex Secret|T2_/, "globex's legs are not");
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 });
 

@@ -24,7 +24,15 @@ export interface CallDirectory {
   adapt(tenant: string, rows: CdrRow[]): CdrRow[];
   /** The verdict with extensions as the tenant's users know them (101, not T2_101). */
   present(tenant: string, verdict: Verdict): Verdict;
+  /**
+   * Whether a CDR row of one of this tenant's calls is the tenant's own leg, to be shown to
+   * it: a call that crosses tenants shares its linkedid with the other tenant's legs.
+   */
+  ownsRow(tenant: string, row: OwnedRow): boolean;
 }
+
+/** What says whose a CDR row is. */
+export type OwnedRow = Pick<CdrRow, 'tenant' | 'channel' | 'dstchannel' | 'dcontext'>;
 
 export const FREEPBX_TENANT = 'default';
 
@@ -35,6 +43,7 @@ export function freepbxCallDirectory(directory: PbxDirectory): CallDirectory {
     labels: () => directory.labels,
     adapt: (_tenant, rows) => rows,
     present: (_tenant, verdict) => verdict,
+    ownsRow: () => true,
   };
 }
 

@@ -5,7 +5,7 @@ import { extensionTest, type ExtensionTest } from '../detect/channels.js';
 import type { RouteLabels } from '../detect/classify.js';
 import { explain } from '../detect/explain.js';
 import { byExtension, type RangExtension, type Verdict } from '../detect/verdict.js';
-import type { CallDirectory } from './directory.js';
+import type { CallDirectory, OwnedRow } from './directory.js';
 import type { CdrRow } from './row.js';
 
 /**
@@ -71,6 +71,21 @@ export function resolveTenant(data: VitalDirectoryData, rows: CdrRow[]): VitalTe
     if (tenant) return tenant;
   }
   return main;
+}
+
+/**
+ * Whether a row of a call given to `tenant` is that tenant's own leg: a row stamped with
+ * another tenant (or with no tenant we know), or whose channel or context carries another
+ * tenant's prefix, is the other tenant's. Unstamped rows without a foreign prefix (the
+ * shared trunk's leg) belong to the call.
+ */
+export function ownsRow(tenants: VitalTenant[], tenant: VitalTenant, row: OwnedRow): boolean {
+  const stamped = row.tenant?.trim();
+  if (stamped) return stamped === tenant.name || stamped === tenant.key;
+  return [row.channel, row.dstchannel, row.dcontext].every((text) => {
+    const owner = tenantByPrefix(tenants, text);
+    return owner === null || owner === tenant;
+  });
 }
 
 /** The tenant whose prefix starts a channel's endpoint, a Local channel's context, or a context. */
@@ -214,6 +229,10 @@ export function vitalCallDirectory(data: VitalDirectoryData): CallDirectory {
     labels: (key) => byKey(key).labels,
     adapt: (key, rows) => adaptRows(byKey(key), rows),
     present: (key, verdict) => presentVerdict(byKey(key), verdict),
+    ownsRow: (key, row) => {
+      const tenant = data.tenants.find((t) => t.key === key);
+      return tenant !== undefined && ownsRow(data.tenants, tenant, row);
+    },
   };
 }
 

@@ -3,7 +3,15 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { verifyAudit } from '../ledger/audit.js';
 import { forgetNumber, resolveEntry } from '../ledger/actions.js';
 import { entryFromRow } from '../ledger/store.js';
+import { decimal } from '../web/filters.js';
 import { withApp } from './context.js';
+
+/** An entry id as typed: decimal digits only (0x10 is not entry 16). */
+function entryId(text: string): number {
+  const id = decimal(text);
+  if (id === null) throw new Error(`'${text}' is not an entry id (decimal digits only)`);
+  return id;
+}
 
 export function register(program: Command): void {
   const entries = program.command('entries').description('the missed-call list');
@@ -39,7 +47,7 @@ export function register(program: Command): void {
     .option('--json', 'JSON')
     .action(async (id: string, opts: { tenant: string; json?: boolean }, cmd: Command) => {
       await withApp(cmd, async ({ pool }) => {
-        const [rows] = await pool.query<RowDataPacket[]>('SELECT * FROM smart_missed_calls WHERE tenant = ? AND id = ?', [opts.tenant, Number(id)]);
+        const [rows] = await pool.query<RowDataPacket[]>('SELECT * FROM smart_missed_calls WHERE tenant = ? AND id = ?', [opts.tenant, entryId(id)]);
         if (!rows[0]) throw new Error(`entry ${id} not found in tenant ${opts.tenant}`);
         const entry = entryFromRow(rows[0]);
         const [calls] = await pool.query<RowDataPacket[]>(
@@ -71,7 +79,7 @@ export function register(program: Command): void {
     .option('--tenant <tenant>', 'tenant', 'default')
     .action(async (id: string, opts: { user: string; note: string; tenant: string }, cmd: Command) => {
       await withApp(cmd, async ({ pool }) => {
-        const entry = await resolveEntry(pool, opts.tenant, Number(id), opts.user, opts.note);
+        const entry = await resolveEntry(pool, opts.tenant, entryId(id), opts.user, opts.note);
         process.stdout.write(`entry ${entry.id} cleared (manual) by ${opts.user}\n`);
       });
     });

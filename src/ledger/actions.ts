@@ -5,7 +5,7 @@ import { knownTenants, loadSettings } from '../config/settings-store.js';
 import { inTransaction } from '../db/pool.js';
 import { appendAudit } from './audit.js';
 import { rollupDeltas, writeRollup } from './rollup.js';
-import { clear, numberRules, type Entry } from './entries.js';
+import { clear, NOTE_MAX_CHARS, numberRules, type Entry } from './entries.js';
 import { enqueueEvents, entryFromRow, saveEntries, auditRecordOf } from './store.js';
 import { readState, writeState } from '../sync/state.js';
 
@@ -21,9 +21,9 @@ export async function resolveEntry(pool: Pool, tenant: string, id: number, user:
     const entry = entryFromRow(rows[0]);
     if (entry.status !== 'open') throw new Error(`entry ${id} is already cleared (${entry.clearedBy})`);
     const [[{ now }]] = (await conn.query<RowDataPacket[]>('SELECT NOW() AS now')) as unknown as [[{ now: string }]];
-    clear(entry, 'manual', now, { user, note: text.slice(0, 2000) });
+    clear(entry, 'manual', now, { user, note: text.slice(0, NOTE_MAX_CHARS) });
     await saveEntries(conn, [entry], now);
-    const event = { entry, event: 'cleared' as const, reason: 'manual' as const, actor: `user:${user}`, ext: null, linkedid: null, note: text.slice(0, 2000) };
+    const event = { entry, event: 'cleared' as const, reason: 'manual' as const, actor: `user:${user}`, ext: null, linkedid: null, note: text.slice(0, NOTE_MAX_CHARS) };
     await appendAudit(conn, [auditRecordOf(event)]);
     await enqueueEvents(conn, [event], now);
     return entry;

@@ -35,6 +35,13 @@ export interface Entry {
   note: string | null;
 }
 
+/**
+ * The longest note a user may write when resolving an entry. The page and the API refuse a
+ * longer one, counting UTF-16 units as a browser's maxlength does (never fewer than the
+ * characters), so an accepted note is never cut; the ledger never stores more.
+ */
+export const NOTE_MAX_CHARS = 2000;
+
 export type ClearReason = 'returned' | 'answered_later' | 'manual' | 'expired' | 'reclassified';
 
 export type AuditEvent =

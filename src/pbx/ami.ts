@@ -24,7 +24,18 @@ const DEFAULT_TIMEOUT_MS = 5000;
 
 /** Extensions and numbers go into AMI header lines: only dialable characters may. */
 const EXTENSION = /^[0-9A-Za-z*#+_-]{1,32}$/;
-const NUMBER = /^\+?[0-9*#]{1,32}$/;
+/**
+ * A caller's number comes from caller ID, which the caller chooses: only digits after an
+ * optional leading +. A * or # would dial a feature code (*72 forwards the extension, *98
+ * opens voicemail) from the extension that calls back.
+ */
+const NUMBER = /^\+?[0-9]{1,32}$/;
+
+/** The number as the extension dials it (spaces, dots, dashes and brackets dropped), or null when it is no phone number. */
+export function dialableNumber(text: string): string | null {
+  const number = text.replace(/[\s().-]/g, '');
+  return NUMBER.test(number) ? number : null;
+}
 
 export function amiConfigured(ami: AmiConfig): boolean {
   return ami.host !== '' && ami.user !== '' && ami.secret !== '';
@@ -61,8 +72,8 @@ export interface OriginateResult {
 export async function originateCallback(req: OriginateRequest): Promise<OriginateResult> {
   if (!amiConfigured(req.ami)) throw new AmiError('AMI is not configured (ami.host, ami.user, ami.secret)');
   if (!EXTENSION.test(req.ext)) throw new AmiError(`'${req.ext}' is not an extension`);
-  const number = req.number.replace(/[\s().-]/g, '');
-  if (!NUMBER.test(number)) throw new AmiError(`'${req.number}' is not a number that can be dialled`);
+  const number = dialableNumber(req.number);
+  if (number === null) throw new AmiError(`'${req.number}' is not a number that can be dialled`);
   const context = req.context ?? 'from-internal';
   if (!/^[\w-]{1,80}$/.test(context)) throw new AmiError(`'${context}' is not a dialplan context`);
 

@@ -11,7 +11,7 @@ import type { WebContext } from './context.js';
 import { requireCsrf } from './csrf.js';
 import { dashboardRoutes } from './dashboard.js';
 import { callbackRoute, entryRoutes } from './entries.js';
-import { eventRoutes } from './events.js';
+import { EventStreams, eventRoutes, STREAM_LIMITS, type StreamLimits } from './events.js';
 import { Catalogues, defaultI18nDir } from './i18n.js';
 import { loginRoutes } from './login.js';
 import { renderPage } from './render.js';
@@ -27,6 +27,8 @@ export interface AppOptions {
   i18nDir?: string;
   /** Milliseconds; tests move the clock to check stale identities. */
   now?: () => number;
+  /** Caps on the live event streams; tests make them small. */
+  streamLimits?: StreamLimits;
   log?: (line: string) => void;
 }
 
@@ -83,7 +85,7 @@ export function createApp(opts: AppOptions): express.Express {
   callbackRoute(router, ctx);
   settingsRoutes(router, ctx);
   calculatorRoutes(router, ctx);
-  eventRoutes(router, ctx);
+  eventRoutes(router, ctx, new EventStreams(opts.sync, opts.streamLimits ?? STREAM_LIMITS));
   app.use(router);
 
   app.use(async (req: Request, res: Response) => {
@@ -101,7 +103,7 @@ export function createApp(opts: AppOptions): express.Express {
     }
     log(`${req.method} ${req.path}: ${err.message}`);
     const t = res.locals.t as ((s: string) => string) | undefined;
-    const message = t ? t('The database is unavailable. The list shows what was known before; it catches up when the database is back.') : 'service error';
+    const message = t ? t('The database is unavailable, so nothing can be shown until it is back. No call is lost: the list catches up then.') : 'service error';
     if (req.path.startsWith('/api/') || !res.locals.viewer) {
       res.status(503).json({ error: 'unavailable', message });
       return;

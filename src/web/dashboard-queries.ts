@@ -1,5 +1,5 @@
 import type { TenantScope } from './tenant-scope.js';
-import { addDays, routeConditions, type RangeFilter } from './filters.js';
+import { addDays, daysBetween, routeConditions, type RangeFilter } from './filters.js';
 
 /**
  * The dashboard's aggregates, one grouped query per figure, never one per row. Call counts
@@ -117,7 +117,10 @@ export async function dashboardData(scope: TenantScope, f: RangeFilter, today: s
 
   const byDay = new Map(dailyRows.map((r) => [String(r.d), r]));
   const daily: DashboardData['daily'] = [];
-  for (let d = f.from; d <= f.to; d = addDays(d, 1)) {
+  // Counted, not compared: rangeFilter bounds the range, and the loop ends whatever the days say.
+  const dayCount = daysBetween(f.from, f.to) + 1;
+  for (let i = 0; i < dayCount; i++) {
+    const d = addDays(f.from, i);
     const r = byDay.get(d);
     daily.push({ day: d, missed: Number(r?.missed ?? 0), answered: Number(r?.answered ?? 0) });
   }

@@ -2,7 +2,7 @@ import type { Request, Response, Router } from 'express';
 import { viewerOf, type Viewer } from './auth.js';
 import type { WebContext } from './context.js';
 import { dashboardData, filterChoices, todayOf } from './dashboard-queries.js';
-import { rangeFilter } from './filters.js';
+import { MAX_RANGE_DAYS, rangeFilter } from './filters.js';
 import { renderPage } from './render.js';
 import { extensionLabel, routeLabel } from '../detect/explain.js';
 
@@ -17,12 +17,16 @@ export function reasonNames(t: Viewer['t']): Record<string, string> {
 async function dashboardModel(ctx: WebContext, req: Request, viewer: Viewer) {
   const { t, fmt } = viewer;
   const today = await todayOf(viewer.scope);
-  const data = await dashboardData(viewer.scope, rangeFilter(req, today), today);
+  const { range, shortened } = rangeFilter(req, today);
+  const data = await dashboardData(viewer.scope, range, today);
   const directory = await ctx.labels.current(viewer.tenant);
   const reasons = reasonNames(t);
   const weekdays = [t('Mon'), t('Tue'), t('Wed'), t('Thu'), t('Fri'), t('Sat'), t('Sun')];
   return {
     data,
+    notice: shortened
+      ? t('The dashboard shows at most {days} days at once: from {from} to {to}.', { days: fmt.int(MAX_RANGE_DAYS), from: fmt.day(`${range.from} 00:00:00`), to: fmt.day(`${range.to} 00:00:00`) })
+      : '',
     kpis: {
       openNow: fmt.int(data.kpis.openNow),
       missedToday: fmt.int(data.kpis.missedToday),
@@ -85,6 +89,6 @@ export function dashboardRoutes(router: Router, ctx: WebContext): void {
 
   router.get('/api/dashboard', async (req: Request, res: Response) => {
     const model = await dashboardModel(ctx, req, viewerOf(res));
-    res.json({ kpis: model.kpis, charts: model.charts, raw: model.data });
+    res.json({ notice: model.notice, kpis: model.kpis, charts: model.charts, raw: model.data });
   });
 }

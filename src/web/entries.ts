@@ -3,8 +3,8 @@ import type { RouteLabels } from '../detect/classify.js';
 import { explain } from '../detect/explain.js';
 import type { Verdict } from '../detect/verdict.js';
 import { NotFound, resolveEntry } from '../ledger/actions.js';
-import { AmiError, amiConfigured, originateCallback } from '../pbx/ami.js';
-import type { Entry } from '../ledger/entries.js';
+import { AmiError, amiConfigured, dialableNumber, originateCallback } from '../pbx/ami.js';
+import { NOTE_MAX_CHARS, type Entry } from '../ledger/entries.js';
 import { requireChange, viewerOf, type Viewer } from './auth.js';
 import type { WebContext } from './context.js';
 import { csvLine } from './csv.js';
@@ -13,7 +13,7 @@ import { reasonNames } from './dashboard.js';
 import {
   callsOfEntry, cdrRowsOf, CDR_REPORT_COLUMNS, CSV_LIMIT, findEntry, journalOf, listEntries, PAGE_SIZE, type StoredCall,
 } from './entry-queries.js';
-import { listFilter, type ListFilter } from './filters.js';
+import { decimal, listFilter, type ListFilter } from './filters.js';
 import { renderFile, renderPage } from './render.js';
 import { extensionLabel, routeLabel } from '../detect/explain.js';
 
@@ -127,14 +127,15 @@ export function entryRoutes(router: Router, ctx: WebContext): void {
 
   router.get('/entries/:id', async (req: Request, res: Response) => {
     const viewer = viewerOf(res);
-    const id = Number(req.params.id);
-    const entry = Number.isSafeInteger(id) && id > 0 ? await findEntry(viewer.scope, id) : null;
+    const id = decimal(String(req.params.id));
+    const entry = id !== null ? await findEntry(viewer.scope, id) : null;
     if (!entry) {
       await renderPage(ctx, res, 'not-found', { view: 'entries' }, 404);
       return;
     }
     const directory = await ctx.labels.current(viewer.tenant);
     const calls = await callsOfEntry(viewer.scope, entry);
+    const owns = await ctx.labels.rowFilter(viewer.tenant);
     const attempts = [];
     for (const [i, c] of calls.entries()) {
       const recent = i >= calls.length - CDR_SHOWN;
@@ -146,7 +147,7 @@ export function entryRoutes(router: Router, ctx: WebContext): void {
         explanation: explain(verdictOf(c, directory, viewer), viewer.t),
         reasons: c.reasons,
         rang: c.rang.map((r) => ({ ...r, label: extensionLabel(r.ext, directory), outcomeLabel: outcomeName(viewer, r.outcome) })),
-        cdr: recent ? await cdrRowsOf(viewer.scope, ctx.config.db, c) : null,
+        cdr: recent ? await cdrRowsOf(viewer.scope, ctx.config.db, c, owns) : null,
       });
     }
     const now = await dbNow(ctx);
@@ -165,21 +166,28 @@ export function entryRoutes(router: Router, ctx: WebContext): void {
       journal,
       cdrColumns: CDR_REPORT_COLUMNS,
       resolveUrl: viewer.links.api(`/api/entries/${entry.id}/resolve`),
-      callbackUrl: amiConfigured(ctx.config.ami) && viewer.canChange && !entry.anonymous ? viewer.links.api(`/api/entries/${entry.id}/callback`) : null,
+      callbackUrl: amiConfigured(ctx.config.ami) && viewer.canChange && !entry.anonymous && dialableNumber(callbackNumber(entry)) !== null
+        ? viewer.links.api(`/api/entries/${entry.id}/callback`) : null,
       callbackExt: entry.lastCallbackExt ?? Object.keys(entry.rang)[0] ?? '',
       backUrl: viewer.links.page('entries'),
+      noteMax: NOTE_MAX_CHARS,
     });
   });
 
   router.post('/api/entries/:id/resolve', requireChange, async (req: Request, res: Response) => {
     const viewer = viewerOf(res);
-    const id = Number(req.params.id);
+    const id = decimal(String(req.params.id));
     const note = typeof (req.body as { note?: unknown })?.note === 'string' ? String((req.body as { note: string }).note) : '';
     if (!note.trim()) {
       res.status(422).json({ errors: { note: viewer.t('Write a note: it says why the entry is closed.') } });
       return;
     }
-    if (!Number.isSafeInteger(id) || !(await findEntry(viewer.scope, id))) {
+    // Refused, never cut: the ledger would otherwise store less than the user wrote.
+    if (note.trim().length > NOTE_MAX_CHARS) {
+      res.status(422).json({ errors: { note: viewer.t('A note has at most {max} characters.', { max: viewer.fmt.int(NOTE_MAX_CHARS) }) } });
+      return;
+    }
+    if (id === null || !(await findEntry(viewer.scope, id))) {
       res.status(404).json({ error: 'not_found', message: viewer.t('No such entry.') });
       return;
     }
@@ -212,8 +220,8 @@ export function callbackRoute(router: Router, ctx: WebContext): void {
       res.status(422).json({ errors: { ext: t('Enter the extension that should ring first.') } });
       return;
     }
-    const id = Number(req.params.id);
-    const entry = Number.isSafeInteger(id) ? await findEntry(viewer.scope, id) : null;
+    const id = decimal(String(req.params.id));
+    const entry = id !== null ? await findEntry(viewer.scope, id) : null;
     if (!entry) {
       res.status(404).json({ error: 'not_found', message: t('No such entry.') });
       return;
@@ -222,14 +230,23 @@ export function callbackRoute(router: Router, ctx: WebContext): void {
       res.status(422).json({ errors: { ext: t('A withheld number cannot be called back.') } });
       return;
     }
+    if (dialableNumber(callbackNumber(entry)) === null) {
+      res.status(422).json({ errors: { ext: t('This caller ID is not a phone number (only digits and a leading + can be dialled): call back by hand.') } });
+      return;
+    }
     try {
-      await originateCallback({ ami: ctx.config.ami, ext, number: entry.callerRaw || entry.caller });
+      await originateCallback({ ami: ctx.config.ami, ext, number: callbackNumber(entry) });
       res.json({ ok: true, message: t('Extension {ext} is ringing; when it answers, the caller is dialled.', { ext }) });
     } catch (err) {
       if (!(err instanceof AmiError) && !(err as NodeJS.ErrnoException).code) throw err;
       res.status(502).json({ error: 'ami', message: t('The PBX did not place the call: {reason}', { reason: (err as Error).message }) });
     }
   });
+}
+
+/** The number as the caller ID gave it (what the trunk expects), else the normalised one. */
+function callbackNumber(entry: Entry): string {
+  return entry.callerRaw || entry.caller;
 }
 
 function verdictName(viewer: Viewer, verdict: string, direction: string): string {

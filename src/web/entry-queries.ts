@@ -1,5 +1,7 @@
 import type { RowDataPacket } from 'mysql2/promise';
 import type { DbConfig } from '../config/schema.js';
+import type { OwnedRow } from '../cdr/directory.js';
+import { cdrColumns } from '../cdr/reader.js';
 import { ident } from '../db/pool.js';
 import type { Verdict } from '../detect/verdict.js';
 import type { Entry } from '../ledger/entries.js';
@@ -146,17 +148,25 @@ export const CDR_REPORT_COLUMNS = [
 /**
  * The raw CDR rows of one call. The call was first looked up in this tenant's calls, so
  * the linkedid is the tenant's own; the calldate window keeps the read on the calldate
- * index (an index on linkedid may not exist on older systems).
+ * index (an index on linkedid may not exist on older systems). A call that crossed
+ * tenants on VitalPBX shares its linkedid with the other tenant's legs: `owns` keeps
+ * only this tenant's (by the cdr's tenant column, else the channels' tenant prefixes).
  */
-export async function cdrRowsOf(scope: TenantScope, db: DbConfig, call: StoredCall): Promise<Record<string, string>[]> {
+export async function cdrRowsOf(
+  scope: TenantScope, db: DbConfig, call: StoredCall, owns: (row: OwnedRow) => boolean,
+): Promise<Record<string, string>[]> {
   const table = `${ident(db.cdrDatabase)}.${ident(db.cdrTable)}`;
+  const tenantColumn = (await cdrColumns(scope.pool, db)).has('tenant') ? ', tenant' : '';
   const [rows] = await scope.pool.query<RowDataPacket[]>(
-    `SELECT ${CDR_REPORT_COLUMNS.map(ident).join(', ')} FROM ${table}
+    `SELECT ${CDR_REPORT_COLUMNS.map(ident).join(', ')}${tenantColumn} FROM ${table}
       WHERE calldate >= ? - INTERVAL 1 MINUTE AND calldate <= ? AND linkedid = ?
       ORDER BY calldate, sequence LIMIT 200`,
     [call.startedAt, call.endedAt, call.linkedid],
   );
-  return rows.map((r) => Object.fromEntries(CDR_REPORT_COLUMNS.map((c) => [c, r[c] === null ? '' : String(r[c])])));
+  const text = (value: unknown) => (value === null || value === undefined ? '' : String(value));
+  return rows
+    .filter((r) => owns({ tenant: text(r.tenant), channel: text(r.channel), dstchannel: text(r.dstchannel), dcontext: text(r.dcontext) }))
+    .map((r) => Object.fromEntries(CDR_REPORT_COLUMNS.map((c) => [c, text(r[c])])));
 }
 
 export async function findCall(scope: TenantScope, linkedid: string): Promise<StoredCall | null> {

@@ -1,18 +1,115 @@
 import type { Request, Response, Router } from 'express';
 import type { LedgerEvent } from '../ledger/entries.js';
+import type { SyncService } from '../sync/service.js';
 import { viewerOf } from './auth.js';
 import type { WebContext } from './context.js';
 
 const KEEPALIVE_MS = 15_000;
+/** How long the browser waits before it reconnects a stream that ended. */
+const RECONNECT_MS = 3_000;
+
+export interface StreamLimits {
+  /** Open streams one user (of one tenant) may hold: a few tabs, and a reload's overlap. */
+  perUser: number;
+  /** Open streams in all: each holds a socket and some buffers for as long as it lives. */
+  total: number;
+  /**
+   * A stream ends after this long and the browser's EventSource opens a new one, so who
+   * asks is checked again (a removed user, an expired session or a changed role stops
+   * getting updates) and a forgotten tab does not hold its slot for ever.
+   */
+  lifetimeMs: number;
+}
+
+export const STREAM_LIMITS: StreamLimits = { perUser: 10, total: 200, lifetimeMs: 5 * 60_000 };
+
+interface Stream {
+  tenant: string;
+  owner: string;
+  res: Response;
+}
 
 /**
- * Server-sent events: after each sync commit, the ids of this tenant's entries that
- * changed (the page then re-reads what it shows, through the same tenant-scoped routes),
- * and the sync's health. Nothing about another tenant is ever written to the stream.
+ * Every open event stream, fed by ONE listener on the sync (not one per stream): after each
+ * sync commit, the ids of the tenant's entries that changed, and the sync's health.
  */
-export function eventRoutes(router: Router, ctx: WebContext): void {
+export class EventStreams {
+  private readonly streams = new Set<Stream>();
+  private readonly perOwner = new Map<string, number>();
+  private keepalive: NodeJS.Timeout | null = null;
+
+  constructor(sync: SyncService, readonly limits: StreamLimits) {
+    sync.on('changes', (events: LedgerEvent[]) => this.changed(events));
+    sync.on('health', (health: { ok: boolean }) => {
+      for (const s of this.streams) send(s.res, 'health', { ok: health.ok });
+    });
+  }
+
+  get size(): number {
+    return this.streams.size;
+  }
+
+  /** Why a new stream for `owner` is refused, or null when there is room. */
+  refusal(owner: string): 'user' | 'total' | null {
+    if ((this.perOwner.get(owner) ?? 0) >= this.limits.perUser) return 'user';
+    if (this.streams.size >= this.limits.total) return 'total';
+    return null;
+  }
+
+  open(stream: Stream): () => void {
+    this.streams.add(stream);
+    this.perOwner.set(stream.owner, (this.perOwner.get(stream.owner) ?? 0) + 1);
+    this.keepalive ??= setInterval(() => {
+      for (const s of this.streams) s.res.write(': keepalive\n\n');
+    }, KEEPALIVE_MS).unref();
+    let closed = false;
+    return () => {
+      if (closed) return;
+      closed = true;
+      this.streams.delete(stream);
+      const left = (this.perOwner.get(stream.owner) ?? 1) - 1;
+      if (left > 0) this.perOwner.set(stream.owner, left);
+      else this.perOwner.delete(stream.owner);
+      if (this.streams.size === 0 && this.keepalive) {
+        clearInterval(this.keepalive);
+        this.keepalive = null;
+      }
+    };
+  }
+
+  private changed(events: LedgerEvent[]): void {
+    const byTenant = new Map<string, LedgerEvent[]>();
+    for (const e of events) byTenant.set(e.entry.tenant, [...(byTenant.get(e.entry.tenant) ?? []), e]);
+    for (const s of this.streams) {
+      // Nothing about another tenant is ever written to a stream.
+      const mine = byTenant.get(s.tenant);
+      if (mine) send(s.res, 'changes', { entries: [...new Set(mine.map((e) => e.entry.id))], events: mine.map((e) => e.event) });
+    }
+  }
+}
+
+function send(res: Response, event: string, data: unknown): void {
+  res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+}
+
+/**
+ * Server-sent events: the page re-reads what it shows, through the same tenant-scoped
+ * routes, when the stream says this tenant's entries changed.
+ */
+export function eventRoutes(router: Router, ctx: WebContext, streams: EventStreams): void {
   router.get('/api/events', (req: Request, res: Response) => {
     const viewer = viewerOf(res);
+    const owner = `${viewer.tenant}\n${viewer.user}`;
+    const refusal = streams.refusal(owner);
+    if (refusal) {
+      res.set('Retry-After', '30');
+      if (refusal === 'user') {
+        res.status(429).json({ error: 'too_many_streams', message: viewer.t('Too many pages with live updates are open for you: close some tabs, then reload this page.') });
+      } else {
+        res.status(503).json({ error: 'too_many_streams', message: viewer.t('Too many pages with live updates are open on this PBX: reload this page later.') });
+      }
+      return;
+    }
     res.status(200).set({
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-store',
@@ -20,22 +117,14 @@ export function eventRoutes(router: Router, ctx: WebContext): void {
       Connection: 'keep-alive',
     });
     res.flushHeaders();
-    const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-    send('health', { ok: ctx.sync.healthy });
+    res.write(`retry: ${RECONNECT_MS}\n\n`);
+    send(res, 'health', { ok: ctx.sync.healthy });
 
-    const onChanges = (events: LedgerEvent[]) => {
-      const mine = events.filter((e) => e.entry.tenant === viewer.tenant);
-      if (mine.length === 0) return;
-      send('changes', { entries: [...new Set(mine.map((e) => e.entry.id))], events: mine.map((e) => e.event) });
-    };
-    const onHealth = (health: { ok: boolean }) => send('health', { ok: health.ok });
-    const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
-    ctx.sync.on('changes', onChanges);
-    ctx.sync.on('health', onHealth);
+    const close = streams.open({ tenant: viewer.tenant, owner, res });
+    const lifetime = setTimeout(() => res.end(), streams.limits.lifetimeMs);
     const stop = () => {
-      clearInterval(keepalive);
-      ctx.sync.off('changes', onChanges);
-      ctx.sync.off('health', onHealth);
+      clearTimeout(lifetime);
+      close();
     };
     req.on('close', stop);
     res.on('close', stop);
@@ -44,6 +133,6 @@ export function eventRoutes(router: Router, ctx: WebContext): void {
   router.get('/api/health', (_req: Request, res: Response) => {
     const viewer = viewerOf(res);
     if (ctx.sync.healthy) res.json({ ok: true });
-    else res.status(503).json({ ok: false, message: viewer.t('The database is unavailable. The list shows what was known before; it catches up when the database is back.') });
+    else res.status(503).json({ ok: false, message: viewer.t('The database is unavailable, so nothing can be shown until it is back. No call is lost: the list catches up then.') });
   });
 }

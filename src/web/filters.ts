@@ -11,14 +11,31 @@ export interface RangeFilter {
 }
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
+/**
+ * Days outside these years are no date a PBX has calls on: refused, like a day that is not
+ * on the calendar (2026-02-30), so every day the filters hand on has a four-digit year.
+ */
+const FIRST_YEAR = 2000;
+const LAST_YEAR = 2099;
+/** The dashboard's longest range: a whole year, a leap day and a few weeks to spare. */
+export const MAX_RANGE_DAYS = 400;
 
 export function str(req: Request, name: string, max = 80): string {
   const v = req.query[name];
   return typeof v === 'string' ? v.slice(0, max).trim() : '';
 }
 
+/** A whole number written in plain decimal digits, one spelling each (not 0x10, 1e1, 016, +16, -1 or 16.0), else null. */
+export function decimal(value: string): number | null {
+  if (!/^(0|[1-9]\d{0,15})$/.test(value)) return null;
+  const n = Number(value);
+  return Number.isSafeInteger(n) ? n : null;
+}
+
 export function day(value: string): string | null {
   if (!DAY.test(value)) return null;
+  const year = Number(value.slice(0, 4));
+  if (year < FIRST_YEAR || year > LAST_YEAR) return null;
   const d = new Date(value + 'T00:00:00Z');
   return Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== value ? null : value;
 }
@@ -29,12 +46,23 @@ export function addDays(dayText: string, n: number): string {
   return d.toISOString().slice(0, 10);
 }
 
-/** Default: the 30 days up to today (today on the PBX's clock, from the database). */
-export function rangeFilter(req: Request, today: string, defaultDays = 30): RangeFilter {
+/** Days from `from` to `to`, both YYYY-MM-DD: 0 for the same day. */
+export function daysBetween(from: string, to: string): number {
+  return Math.round((Date.parse(to + 'T00:00:00Z') - Date.parse(from + 'T00:00:00Z')) / 86_400_000);
+}
+
+/**
+ * The dashboard's range. Default: the 30 days up to today (today on the PBX's clock, from
+ * the database). A range longer than MAX_RANGE_DAYS keeps its end and is `shortened` to
+ * that many days, which the page says.
+ */
+export function rangeFilter(req: Request, today: string, defaultDays = 30): { range: RangeFilter; shortened: boolean } {
   let to = day(str(req, 'to')) ?? today;
   let from = day(str(req, 'from')) ?? addDays(to, -(defaultDays - 1));
   if (from > to) [from, to] = [to, from];
-  return { from, to, ...routeAndDid(req) };
+  const shortened = daysBetween(from, to) >= MAX_RANGE_DAYS;
+  if (shortened) from = addDays(to, -(MAX_RANGE_DAYS - 1));
+  return { range: { from, to, ...routeAndDid(req) }, shortened };
 }
 
 function routeAndDid(req: Request): { route: string; did: string } {
@@ -86,6 +114,6 @@ export function listFilter(req: Request): ListFilter {
     q: str(req, 'q', 64),
     sort: sort === 'first' || sort === 'count' || sort === 'caller' ? sort : 'last',
     dir: str(req, 'dir') === 'asc' ? 'asc' : 'desc',
-    page: Math.min(100_000, Math.max(1, Number.parseInt(str(req, 'page'), 10) || 1)),
+    page: Math.min(100_000, Math.max(1, decimal(str(req, 'page')) ?? 1)),
   };
 }

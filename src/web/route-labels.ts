@@ -1,5 +1,5 @@
 import type { Pool } from 'mysql2/promise';
-import { loadDirectory, type CallDirectory } from '../cdr/directory.js';
+import { loadDirectory, type CallDirectory, type OwnedRow } from '../cdr/directory.js';
 import type { Config } from '../config/schema.js';
 import type { RouteLabels } from '../detect/classify.js';
 
@@ -18,14 +18,29 @@ export class PbxLabels {
   constructor(private readonly pool: Pool, private readonly config: Config) {}
 
   async current(tenant: string): Promise<RouteLabels> {
+    // Labels are a nicety: without the directory routes show by kind and number.
+    return (await this.loaded())?.labels(tenant) ?? {};
+  }
+
+  /**
+   * Whether a CDR row of one of `tenant`'s calls may be shown to that tenant. Without the
+   * directory only a single-tenant PBX can tell: VitalPBX shows no row then.
+   */
+  async rowFilter(tenant: string): Promise<(row: OwnedRow) => boolean> {
+    const directory = await this.loaded();
+    if (directory) return (row) => directory.ownsRow(tenant, row);
+    return () => this.config.pbx === 'freepbx';
+  }
+
+  private async loaded(): Promise<CallDirectory | null> {
     if (Date.now() - this.loadedAt > TTL_MS) {
       try {
         this.directory = await loadDirectory(this.pool, this.config);
       } catch {
-        // Labels are a nicety: without them routes show by kind and number.
+        // Kept from the last good read, if any; tried again after TTL_MS.
       }
       this.loadedAt = Date.now();
     }
-    return this.directory?.labels(tenant) ?? {};
+    return this.directory;
   }
 }

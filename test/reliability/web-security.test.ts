@@ -24,6 +24,7 @@ import { createApp } from '../../src/web/app.js';
 import { csrfToken } from '../../src/web/csrf.js';
 import { signIdentity, type Identity } from '../../src/web/identity.js';
 import { freshDatabases, repoRoot, type FreshDatabases } from '../harness/db.js';
+import { routesOf, type Route } from '../helpers/app-routes.js';
 import { PastCalls } from '../helpers/past-calls.js';
 
 const SECRET = 'web-security-secret-0123456789abcdef';
@@ -75,25 +76,6 @@ after(async () => {
   await new Promise((r) => server?.close(r));
   await db?.cleanup();
 });
-
-interface Route {
-  method: string;
-  path: string;
-}
-
-/** Every route the app answers, read from express's own router: nested routers included. */
-function routesOf(router: unknown, prefix = ''): Route[] {
-  const out: Route[] = [];
-  const stack = (router as { stack?: unknown[] }).stack ?? [];
-  for (const layer of stack as { route?: { path: string; methods: Record<string, boolean> }; handle?: { stack?: unknown[] } }[]) {
-    if (layer.route) {
-      for (const [method, on] of Object.entries(layer.route.methods)) if (on && method !== '_all') out.push({ method: method.toUpperCase(), path: prefix + layer.route.path });
-    } else if (layer.handle?.stack) {
-      out.push(...routesOf(layer.handle, prefix));
-    }
-  }
-  return out;
-}
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 

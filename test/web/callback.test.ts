@@ -93,4 +93,24 @@ describe('click-to-call-back', () => {
     assert.equal(res.status, 403);
     assert.equal(ami.actions.length, before);
   });
+
+  test('a caller ID with * or # (a feature code) or anything but digits and a leading + is never dialled', async () => {
+    const headers = identity('admin');
+    for (const caller of ['*72101', '0722#555', '*98', '0722,555']) {
+      const recorded = await record(db.pool, 'default', [callVerdict('missed', { caller, at: '2026-11-20 11:00:00', ext: '104' })]);
+      const id = recorded.events[0]!.entry.id!;
+      const page = await (await fetch(`${base}/entries/${id}`, { headers })).text();
+      assert.doesNotMatch(page, /id="smc-callback"/, `no button for ${caller}`);
+      const csrf = /data-csrf="([0-9a-f]{64})"/.exec(page)![1]!;
+      const before = ami.actions.length;
+      const res = await fetch(`${base}/api/entries/${id}/callback`, {
+        method: 'POST',
+        headers: { ...headers, 'Content-Type': 'application/json', 'X-CSRF-Token': csrf },
+        body: JSON.stringify({ ext: '104' }),
+      });
+      assert.equal(res.status, 422, caller);
+      assert.match(((await res.json()) as { errors: { ext: string } }).errors.ext, /only digits and a leading \+/);
+      assert.equal(ami.actions.length, before, `nothing reached the AMI for ${caller}`);
+    }
+  });
 });

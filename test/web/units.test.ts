@@ -18,6 +18,23 @@ describe('CSV cells', () => {
   test('commas, quotes and line breaks are quoted', () => {
     assert.equal(csvLine(['a,b', 'say "hi"', 'two\nlines', 3]), '"a,b","say ""hi""","two\nlines",3\r\n');
   });
+
+  test('a formula is neutralised wherever a spreadsheet could start a cell: after ; , | tab and line breaks too', () => {
+    // Excel with a ; list separator (Romanian, German) splits `x;=HYPERLINK(` into x and a formula.
+    assert.equal(csvCell('x;=HYPERLINK("http://evil","click")'), `"x;'=HYPERLINK(""http://evil"",""click"")"`);
+    for (const separator of [';', ',', '|', '\t', '\r', '\n', '; ', ';"']) {
+      for (const trigger of ['=', '+', '-', '@', '\t', '\r']) {
+        const cell = csvCell(`ok${separator}${trigger}1+1`);
+        const text = cell.startsWith('"') ? cell.slice(1, -1).replace(/""/g, '"') : cell;
+        const after = text.slice(2);
+        // Whatever a reader takes as the separator, the next cell starts with an apostrophe (past spaces and quotes).
+        assert.match(after, new RegExp(`^${separator.replace(/[|]/g, '\\$&')}[ "]*'`), JSON.stringify(cell));
+      }
+    }
+    for (const text of ['=1+1', '+1', '-1', '@SUM(A1)', '\tx', '\r=1']) assert.ok(csvCell(text).replace(/^"/, '').startsWith("'"), text);
+    assert.equal(csvCell('0722 000 111'), '0722 000 111');
+    assert.equal(csvCell('2026-11-20 10:00:00'), '2026-11-20 10:00:00', 'a dash inside a value is no formula');
+  });
 });
 
 describe('the .po reader', () => {
