@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+
 /**
  * The service's configuration (config.yaml) and every tenant's settings (stored in
  * smart_missed_calls_settings, edited on the settings page). Both are validated field by
@@ -55,6 +57,13 @@ export interface Config {
     baseUrl: string;
     /** Standalone/demo logins; empty behind the PBX. */
     users: IdentityUser[];
+    /**
+     * Which proxies in front of a standalone service are believed about X-Forwarded-Proto
+     * (and -For): false (none), true (any: the service listens on loopback or a socket
+     * only, so any peer is a local process) or addresses / networks / "loopback". Behind
+     * a TLS proxy it is what makes the session cookie Secure.
+     */
+    trustProxy: boolean | string[];
   };
   sync: {
     intervalSeconds: number;
@@ -95,7 +104,7 @@ export const DEFAULT_CONFIG: Config = {
     celTable: 'cel',
     pbxDatabase: 'asterisk',
   },
-  server: { listen: '127.0.0.1:8093', secret: '', baseUrl: '', users: [] },
+  server: { listen: '127.0.0.1:8093', secret: '', baseUrl: '', users: [], trustProxy: false },
   sync: {
     intervalSeconds: 1,
     // Asterisk writes all of a call's remaining rows within milliseconds once the caller's
@@ -175,6 +184,31 @@ const listen: FieldCheck = (value, field) => {
   return text;
 };
 
+/** An IPv4/IPv6 address, optionally with a /prefix. */
+function ipOrNetwork(text: string): boolean {
+  const [address, prefix, ...more] = text.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || more.length) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+}
+
+const trustProxy: FieldCheck = (value, field) => {
+  if (typeof value === 'boolean' || ['true', 'false', 'on', 'off', '0', '1', ''].includes(String(value).trim())) {
+    return bool(typeof value === 'string' ? value.trim() : value, field);
+  }
+  let items: unknown[];
+  if (Array.isArray(value)) items = value;
+  else if (typeof value === 'string') items = value.split(',');
+  else throw new ConfigError(field, 'must be true, false or a list of proxy addresses');
+  return items.map((item, i) => {
+    const text = (str({ max: 64 })(item, `${field}[${i}]`) as string).trim();
+    if (text !== 'loopback' && !ipOrNetwork(text)) {
+      throw new ConfigError(`${field}[${i}]`, "'{value}' is not an IP address, a network (10.0.0.0/8) or loopback", { value: text });
+    }
+    return text;
+  });
+};
+
 const CONFIG_SHAPE: Shape = {
   pbx: str({ oneOf: ['freepbx', 'vitalpbx'] }),
   db: {
@@ -183,7 +217,7 @@ const CONFIG_SHAPE: Shape = {
     cdrTable: str({ pattern: /^\w{1,64}$/ }), celTable: str({ pattern: /^\w{1,64}$/ }),
     pbxDatabase: str({ pattern: /^\w{1,64}$/ }),
   },
-  server: { listen, secret: str(), baseUrl: str(), users },
+  server: { listen, secret: str(), baseUrl: str(), users, trustProxy },
   sync: {
     intervalSeconds: int(1, 3600), settleSeconds: int(0, 600), hotWindowSeconds: int(60, 86_400),
     maxCallSeconds: int(600, 7 * 86_400), fullScanEverySeconds: int(5, 3600),

@@ -16,6 +16,7 @@ import { Catalogues, defaultI18nDir } from './i18n.js';
 import { loginRoutes } from './login.js';
 import { renderPage } from './render.js';
 import { PbxLabels } from './route-labels.js';
+import { SessionStore } from './session.js';
 import { settingsRoutes } from './settings.js';
 
 export interface AppOptions {
@@ -48,10 +49,13 @@ export function createApp(opts: AppOptions): express.Express {
     labels: new PbxLabels(opts.pool, opts.config),
     viewsDir: join(moduleDir, 'views'),
     secret,
+    sessions: new SessionStore(secret),
   };
   const log = opts.log ?? (() => {});
   const app = express();
   app.disable('x-powered-by');
+  // Behind a TLS proxy named in server.trust_proxy, X-Forwarded-Proto makes req.secure true.
+  app.set('trust proxy', opts.config.server.trustProxy);
   app.set('etag', false);
   app.use((_req, res, next) => {
     res.set({ 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'same-origin', 'X-Frame-Options': 'SAMEORIGIN' });
@@ -73,7 +77,7 @@ export function createApp(opts: AppOptions): express.Express {
 
   loginRoutes(app, ctx, { logins, now: opts.now ?? Date.now });
 
-  app.use(identify({ pool: opts.pool, secret, catalogues: ctx.catalogues, logins, now: opts.now ?? Date.now }));
+  app.use(identify({ pool: opts.pool, secret, catalogues: ctx.catalogues, logins, users: opts.config.server.users, sessions: ctx.sessions, now: opts.now ?? Date.now }));
   app.use(requireCsrf(secret));
 
   const router = express.Router();
