@@ -16,6 +16,7 @@ import { Catalogues, defaultI18nDir } from './i18n.js';
 import { loginRoutes } from './login.js';
 import { renderPage } from './render.js';
 import { PbxLabels } from './route-labels.js';
+import { securityHeaders } from './security-headers.js';
 import { SessionStore } from './session.js';
 import { settingsRoutes } from './settings.js';
 
@@ -57,10 +58,7 @@ export function createApp(opts: AppOptions): express.Express {
   // Behind a TLS proxy named in server.trust_proxy, X-Forwarded-Proto makes req.secure true.
   app.set('trust proxy', opts.config.server.trustProxy);
   app.set('etag', false);
-  app.use((_req, res, next) => {
-    res.set({ 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'same-origin', 'X-Frame-Options': 'SAMEORIGIN' });
-    next();
-  });
+  app.use(securityHeaders);
 
   // Static files carry nothing of anyone's: CSS, the page script, chart.js.
   app.use('/assets/css', express.static(join(moduleDir, 'assets', 'css'), { fallthrough: false, index: false }));
