@@ -279,7 +279,10 @@
       body.clearAcrossDids = form.elements.clearAcrossDids.checked;
       body.countIvrAbandon = form.elements.countIvrAbandon.checked;
       body.webhooks = Array.prototype.map.call(form.querySelectorAll('tr[data-webhook]'), function (row) {
+        // The secret input starts empty: empty with a ref keeps the stored secret.
+        var ref = row.getAttribute('data-ref');
         return {
+          ref: ref === null ? undefined : Number(ref),
           url: row.querySelector('[name="webhook-url"]').value,
           secret: row.querySelector('[name="webhook-secret"]').value,
           events: Array.prototype.filter.call(row.querySelectorAll('[name="webhook-event"]'), function (c) { return c.checked; })

@@ -1,3 +1,4 @@
+
 /**
  * The service's configuration (config.yaml) and every tenant's settings (stored in
  * smart_missed_calls_settings, edited on the settings page). Both are validated field by
@@ -62,6 +63,13 @@ export interface Config {
     baseUrl: string;
     /** Standalone/demo logins; empty behind the PBX. */
     users: IdentityUser[];
+    /**
+     * Which proxies in front of a standalone service are believed about X-Forwarded-Proto
+     * (and -For): false (none), true (any: the service listens on loopback or a socket
+     * only, so any peer is a local process) or addresses / networks / "loopback". Behind
+     * a TLS proxy it is what makes the session cookie Secure.
+     */
+    trustProxy: boolean | string[];
   };
   sync: {
     intervalSeconds: number;
@@ -112,7 +120,7 @@ export const DEFAULT_CONFIG: Config = {
     pbxDatabase: 'asterisk',
     credentialsFrom: 'built-in defaults',
   },
-  server: { listen: '127.0.0.1:8093', secret: '', baseUrl: '', users: [] },
+  server: { listen: '127.0.0.1:8093', secret: '', baseUrl: '', users: [], trustProxy: false },
   sync: {
     intervalSeconds: 1,
     // Asterisk writes all of a call's remaining rows within milliseconds once the caller's
@@ -204,6 +212,23 @@ const networkList: FieldCheck = (value, field) => {
   });
 };
 
+const trustProxy: FieldCheck = (value, field) => {
+  if (typeof value === 'boolean' || ['true', 'false', 'on', 'off', '0', '1', ''].includes(String(value).trim())) {
+    return bool(typeof value === 'string' ? value.trim() : value, field);
+  }
+  let items: unknown[];
+  if (Array.isArray(value)) items = value;
+  else if (typeof value === 'string') items = value.split(',');
+  else throw new ConfigError(field, 'must be true, false or a list of proxy addresses');
+  return items.map((item, i) => {
+    const text = (str({ max: 64 })(item, `${field}[${i}]`) as string).trim();
+    if (text !== 'loopback' && !parseNetwork(text)) {
+      throw new ConfigError(`${field}[${i}]`, "'{value}' is not an IP address, a network (10.0.0.0/8) or loopback", { value: text });
+    }
+    return text;
+  });
+};
+
 const CONFIG_SHAPE: Shape = {
   pbx: str({ oneOf: ['freepbx', 'vitalpbx'] }),
   db: {
@@ -212,7 +237,7 @@ const CONFIG_SHAPE: Shape = {
     cdrTable: str({ pattern: /^\w{1,64}$/ }), celTable: str({ pattern: /^\w{1,64}$/ }),
     pbxDatabase: str({ pattern: /^\w{1,64}$/ }),
   },
-  server: { listen, secret: str(), baseUrl: str(), users },
+  server: { listen, secret: str(), baseUrl: str(), users, trustProxy },
   sync: {
     intervalSeconds: int(1, 3600), settleSeconds: int(0, 600), hotWindowSeconds: int(60, 86_400),
     maxCallSeconds: int(600, 7 * 86_400), fullScanEverySeconds: int(5, 3600),
@@ -240,7 +265,8 @@ function mergeShape(shape: Shape, base: Record<string, unknown>, input: unknown,
   for (const [rawKey, value] of Object.entries(input as Record<string, unknown>)) {
     const key = camel(rawKey);
     const field = path ? `${path}.${rawKey}` : rawKey;
-    const check = shape[key];
+    // Own keys only: "toString" or "__proto__" in a YAML file is an unknown setting, not Object's.
+    const check = Object.hasOwn(shape, key) ? shape[key] : undefined;
     if (!check) throw new ConfigError(field, 'is not a known setting');
     if (typeof check === 'function') out[key] = check(value, field);
     else out[key] = mergeShape(check, base[key] as Record<string, unknown>, value, field);
@@ -306,10 +332,38 @@ export const WEBHOOK_EVENTS = ['entry.created', 'entry.incremented', 'entry.clea
 
 const EMAIL = /^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$|^[^\s@<>"]+@localhost$/;
 
-function list(value: unknown, field: string): string[] {
-  if (Array.isArray(value)) return value.map((v, i) => str()(v, `${field}[${i}]`) as string).map((s) => s.trim()).filter(Boolean);
-  if (typeof value === 'string') return value.split(/[\s,;]+/).map((s) => s.trim()).filter(Boolean);
-  throw new ConfigError(field, 'must be a list');
+/**
+ * Limits that keep one tenant's settings well inside the TEXT column they are stored in
+ * (64 KB) and every check cheap: past them a change is refused by field name.
+ */
+export const SETTING_LIMITS = {
+  recipients: 100,
+  /** RFC 5321's longest usable address. */
+  addressLength: 254,
+  outboundPrefixes: 20,
+  webhooks: 10,
+  urlLength: 2000,
+  secretLength: 256,
+  timezoneLength: 64,
+  /** The stored JSON; the column holds 65,535 bytes. */
+  storedBytes: 60_000,
+} as const;
+
+/** A list as an array or as text separated by spaces, commas or semicolons; at most `max` items. */
+function list(value: unknown, field: string, max: number, itemLength: number = SETTING_LIMITS.urlLength): string[] {
+  let items: string[];
+  if (Array.isArray(value)) {
+    if (value.length > max) throw new ConfigError(field, 'must have at most {max} entries', { max });
+    items = value.map((v, i) => (str({ max: itemLength })(v, `${field}[${i}]`) as string).trim());
+  } else if (typeof value === 'string') {
+    items = value.split(/[\s,;]+/).map((s) => s.trim());
+    items.forEach((item, i) => str({ max: itemLength })(item, `${field}[${i}]`));
+  } else {
+    throw new ConfigError(field, 'must be a list');
+  }
+  items = items.filter(Boolean);
+  if (items.length > max) throw new ConfigError(field, 'must have at most {max} entries', { max });
+  return items;
 }
 
 function validTimezone(tz: string): boolean {
@@ -335,7 +389,7 @@ function httpUrl(value: string, field: string): string {
 const SETTING_CHECKS: { [K in keyof TenantSettings]: (value: unknown, field: string) => TenantSettings[K] } = {
   cadence: (v, f) => str({ oneOf: CADENCES })(v, f) as Cadence,
   recipients: (v, f) =>
-    list(v, f).map((address, i) => {
+    list(v, f, SETTING_LIMITS.recipients, SETTING_LIMITS.addressLength).map((address, i) => {
       if (!EMAIL.test(address)) throw new ConfigError(`${f}[${i}]`, "'{value}' is not an email address", { value: address });
       return address;
     }),
@@ -347,46 +401,82 @@ const SETTING_CHECKS: { [K in keyof TenantSettings]: (value: unknown, field: str
   countIvrAbandon: (v, f) => bool(v, f) as boolean,
   defaultCountry: (v, f) => (str({ pattern: /^[A-Z]{2}$/ })(typeof v === 'string' ? v.toUpperCase() : v, f) as string),
   outboundPrefixes: (v, f) =>
-    list(v, f).map((p, i) => {
+    list(v, f, SETTING_LIMITS.outboundPrefixes).map((p, i) => {
       if (!/^\d{1,6}$/.test(p)) throw new ConfigError(`${f}[${i}]`, "'{value}' must be 1 to 6 digits", { value: p });
       return p;
     }),
   matchDigits: (v, f) => int(6, 15)(v, f) as number,
   timezone: (v, f) => {
-    const tz = str()(v, f) as string;
+    const tz = str({ max: SETTING_LIMITS.timezoneLength })(v, f) as string;
     if (!validTimezone(tz)) throw new ConfigError(f, "'{value}' is not a time zone", { value: tz });
     return tz;
   },
   language: (v, f) => str({ oneOf: ['en', 'ro'] })(v, f) as 'en' | 'ro',
   webhooks: (v, f) => {
     if (!Array.isArray(v)) throw new ConfigError(f, 'must be a list');
+    if (v.length > SETTING_LIMITS.webhooks) throw new ConfigError(f, 'must have at most {max} entries', { max: SETTING_LIMITS.webhooks });
     return v.map((hook, i) => {
       const at = `${f}[${i}]`;
       if (typeof hook !== 'object' || hook === null) throw new ConfigError(at, 'must be a mapping');
       const h = hook as Record<string, unknown>;
-      const events = h.events === undefined ? [...WEBHOOK_EVENTS] : list(h.events, `${at}.events`);
+      const events = h.events === undefined ? [...WEBHOOK_EVENTS] : list(h.events, `${at}.events`, WEBHOOK_EVENTS.length);
       events.forEach((e, j) => {
         if (!(WEBHOOK_EVENTS as readonly string[]).includes(e)) throw new ConfigError(`${at}.events[${j}]`, "'{value}' is not an event", { value: e });
       });
-      const secret = str()(h.secret ?? '', `${at}.secret`) as string;
+      const secret = str({ max: SETTING_LIMITS.secretLength })(h.secret ?? '', `${at}.secret`) as string;
       if (secret.length < 16) throw new ConfigError(`${at}.secret`, 'must be at least {min} characters', { min: 16 });
-      return { url: httpUrl(str()(h.url ?? '', `${at}.url`) as string, `${at}.url`), secret, events };
+      return { url: httpUrl(str({ max: SETTING_LIMITS.urlLength })(h.url ?? '', `${at}.url`) as string, `${at}.url`), secret, events };
     });
   },
   lookupUrlTemplate: (v, f) => {
-    const t = str()(v, f) as string;
+    const t = str({ max: SETTING_LIMITS.urlLength })(v, f) as string;
     if (t === '') return t;
     if (!t.includes('{number}')) throw new ConfigError(f, 'must contain {placeholder}', { placeholder: '{number}' });
     return httpUrl(t.replace('{number}', '0'), f) && t;
   },
 };
 
-const SETTING_ALIASES: Record<string, keyof TenantSettings> = Object.fromEntries(
-  (Object.keys(DEFAULT_SETTINGS) as (keyof TenantSettings)[]).flatMap((k) => [
-    [k, k],
-    [k.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase()), k],
-  ]),
+/** camelCase and snake_case names of every setting; a null prototype, so "toString" is no setting. */
+const SETTING_ALIASES: Readonly<Record<string, keyof TenantSettings>> = Object.assign(
+  Object.create(null) as Record<string, keyof TenantSettings>,
+  Object.fromEntries(
+    (Object.keys(DEFAULT_SETTINGS) as (keyof TenantSettings)[]).flatMap((k) => [
+      [k, k],
+      [k.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase()), k],
+    ]),
+  ),
 );
+
+/** The setting a key of a change names (either spelling), or undefined for an unknown key. */
+export function settingKeyOf(rawKey: string): keyof TenantSettings | undefined {
+  return Object.hasOwn(SETTING_ALIASES, rawKey) ? SETTING_ALIASES[rawKey] : undefined;
+}
+
+function validateSettings(current: TenantSettings, change: Record<string, unknown>): { next: TenantSettings; errors: ConfigError[] } {
+  const errors: ConfigError[] = [];
+  const next = { ...current } as Record<string, unknown>;
+  for (const [rawKey, value] of Object.entries(change)) {
+    const key = settingKeyOf(rawKey);
+    if (!key) {
+      errors.push(new ConfigError(rawKey, 'is not a known setting'));
+      continue;
+    }
+    try {
+      next[key] = SETTING_CHECKS[key](value, rawKey);
+    } catch (err) {
+      if (err instanceof ConfigError) errors.push(err);
+      else throw err;
+    }
+  }
+  if (errors.length === 0) {
+    // Each field is within its limit, yet non-ASCII text counts up to 4 bytes a character.
+    const bytes = Buffer.byteLength(JSON.stringify(next), 'utf8');
+    if (bytes > SETTING_LIMITS.storedBytes) {
+      errors.push(new ConfigError('settings', 'are too large to store: {size} bytes, at most {max}', { size: bytes, max: SETTING_LIMITS.storedBytes }));
+    }
+  }
+  return { next: next as unknown as TenantSettings, errors };
+}
 
 /**
  * Validates a (partial) change of tenant settings against the current ones. Either the
@@ -394,32 +484,13 @@ const SETTING_ALIASES: Record<string, keyof TenantSettings> = Object.fromEntries
  * field (use collectSettingErrors to show every bad field at once).
  */
 export function applySettings(current: TenantSettings, change: Record<string, unknown>): TenantSettings {
-  const errors = collectSettingErrors(current, change);
+  const { next, errors } = validateSettings(current, change);
   if (errors.length) throw errors[0];
-  const next = { ...current } as Record<string, unknown>;
-  for (const [rawKey, value] of Object.entries(change)) {
-    const key = SETTING_ALIASES[rawKey]!;
-    next[key] = SETTING_CHECKS[key](value, rawKey);
-  }
-  return next as unknown as TenantSettings;
+  return next;
 }
 
-export function collectSettingErrors(_current: TenantSettings, change: Record<string, unknown>): ConfigError[] {
-  const errors: ConfigError[] = [];
-  for (const [rawKey, value] of Object.entries(change)) {
-    const key = SETTING_ALIASES[rawKey];
-    if (!key) {
-      errors.push(new ConfigError(rawKey, 'is not a known setting'));
-      continue;
-    }
-    try {
-      SETTING_CHECKS[key](value, rawKey);
-    } catch (err) {
-      if (err instanceof ConfigError) errors.push(err);
-      else throw err;
-    }
-  }
-  return errors;
+export function collectSettingErrors(current: TenantSettings, change: Record<string, unknown>): ConfigError[] {
+  return validateSettings(current, change).errors;
 }
 
 /** Settings as stored: unknown keys from a newer version are ignored, bad ones fall back to defaults. */
@@ -433,7 +504,7 @@ export function settingsFromStored(json: string | null | undefined): TenantSetti
   }
   let settings = { ...DEFAULT_SETTINGS };
   for (const [key, value] of Object.entries(parsed)) {
-    if (!SETTING_ALIASES[key]) continue;
+    if (!settingKeyOf(key)) continue;
     try {
       settings = applySettings(settings, { [key]: value });
     } catch {

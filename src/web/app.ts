@@ -16,6 +16,8 @@ import { Catalogues, defaultI18nDir } from './i18n.js';
 import { loginRoutes } from './login.js';
 import { renderPage } from './render.js';
 import { PbxLabels } from './route-labels.js';
+import { securityHeaders } from './security-headers.js';
+import { SessionStore } from './session.js';
 import { settingsRoutes } from './settings.js';
 
 export interface AppOptions {
@@ -50,15 +52,15 @@ export function createApp(opts: AppOptions): express.Express {
     labels: new PbxLabels(opts.pool, opts.config),
     viewsDir: join(moduleDir, 'views'),
     secret,
+    sessions: new SessionStore(secret),
   };
   const log = opts.log ?? (() => {});
   const app = express();
   app.disable('x-powered-by');
+  // Behind a TLS proxy named in server.trust_proxy, X-Forwarded-Proto makes req.secure true.
+  app.set('trust proxy', opts.config.server.trustProxy);
   app.set('etag', false);
-  app.use((_req, res, next) => {
-    res.set({ 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'same-origin', 'X-Frame-Options': 'SAMEORIGIN' });
-    next();
-  });
+  app.use(securityHeaders);
 
   // Static files carry nothing of anyone's: CSS, the page script, chart.js.
   app.use('/assets/css', express.static(join(moduleDir, 'assets', 'css'), { fallthrough: false, index: false }));
@@ -75,7 +77,7 @@ export function createApp(opts: AppOptions): express.Express {
 
   loginRoutes(app, ctx, { logins, now: opts.now ?? Date.now });
 
-  app.use(identify({ pool: opts.pool, secret, catalogues: ctx.catalogues, logins, now: opts.now ?? Date.now }));
+  app.use(identify({ pool: opts.pool, secret, catalogues: ctx.catalogues, logins, users: opts.config.server.users, sessions: ctx.sessions, now: opts.now ?? Date.now }));
   app.use(requireCsrf(secret));
 
   const router = express.Router();

@@ -5,7 +5,8 @@ import { csrfToken } from './csrf.js';
 import { Formats, negotiateLang, type Catalogues, type Lang } from './i18n.js';
 import { IDENTITY_HEADER, SIGNATURE_HEADER, verifyIdentity, type Identity } from './identity.js';
 import { Links, type Mode } from './links.js';
-import { cookieOf, readSessionCookie, SESSION_COOKIE } from './session.js';
+import type { IdentityUser } from '../config/schema.js';
+import { cookieOf, SESSION_COOKIE, type SessionStore } from './session.js';
 import { TenantScope } from './tenant-scope.js';
 
 /** Who is asking, resolved once per request; every route reads it from res.locals.viewer. */
@@ -23,6 +24,8 @@ export interface Viewer {
   fmt: Formats;
   links: Links;
   csrf: string;
+  /** The standalone session's id (logout ends it); null behind the PBX. */
+  sessionId: string | null;
 }
 
 export interface AuthOptions {
@@ -31,6 +34,9 @@ export interface AuthOptions {
   catalogues: Catalogues;
   /** Whether standalone logins exist (config.server.users). */
   logins: boolean;
+  /** config.server.users: each request's session is checked against them. */
+  users: readonly IdentityUser[];
+  sessions: SessionStore;
   now: () => number;
 }
 
@@ -46,7 +52,7 @@ export function identify(opts: AuthOptions) {
     const now = Math.floor(opts.now() / 1000);
     const header = req.get(IDENTITY_HEADER);
     const signature = req.get(SIGNATURE_HEADER);
-    let who: { user: string; tenant: string; role: Identity['role']; lang: Lang | null; mode: Mode; csrfSubject: string } | null = null;
+    let who: { user: string; tenant: string; role: Identity['role']; lang: Lang | null; mode: Mode; csrfSubject: string; sessionId: string | null } | null = null;
     if (header !== undefined || signature !== undefined) {
       const check = verifyIdentity(opts.secret, header, signature, now);
       if (!check.ok) {
@@ -54,10 +60,12 @@ export function identify(opts: AuthOptions) {
         return;
       }
       const id = check.identity;
-      who = { user: id.user, tenant: id.tenant, role: id.role, lang: id.lang, mode: 'pbx', csrfSubject: `pbx\n${id.user}\n${id.tenant}\n${id.role}` };
+      who = { user: id.user, tenant: id.tenant, role: id.role, lang: id.lang, mode: 'pbx', csrfSubject: `pbx\n${id.user}\n${id.tenant}\n${id.role}`, sessionId: null };
     } else {
-      const session = readSessionCookie(opts.secret, cookieOf(req.get('cookie'), SESSION_COOKIE), now);
-      if (session) who = { user: session.user, tenant: session.tenant, role: session.role, lang: null, mode: 'standalone', csrfSubject: `session\n${session.sid}` };
+      const session = opts.sessions.read(cookieOf(req.get('cookie'), SESSION_COOKIE), opts.users, now);
+      if (session) {
+        who = { user: session.user, tenant: session.tenant, role: session.role, lang: null, mode: 'standalone', csrfSubject: `session\n${session.sid}`, sessionId: session.sid };
+      }
     }
     const lang = who?.lang ?? negotiateLang(req.get('accept-language'));
     const t = opts.catalogues.translator(lang);
@@ -86,6 +94,7 @@ export function identify(opts: AuthOptions) {
       fmt: new Formats(lang, t),
       links: new Links(who.mode, switched),
       csrf: csrfToken(opts.secret, who.csrfSubject),
+      sessionId: who.sessionId,
     };
     res.locals.viewer = viewer;
     res.locals.csrf = viewer.csrf;

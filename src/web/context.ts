@@ -3,6 +3,7 @@ import type { Config } from '../config/schema.js';
 import type { SyncService } from '../sync/service.js';
 import type { Catalogues } from './i18n.js';
 import type { PbxLabels } from './route-labels.js';
+import type { SessionStore } from './session.js';
 
 /** What every route needs besides the request: shared, built once by createApp. */
 export interface WebContext {
@@ -14,4 +15,6 @@ export interface WebContext {
   viewsDir: string;
   /** HMAC key for sessions and CSRF tokens. */
   secret: string;
+  /** Standalone logins' sessions. */
+  sessions: SessionStore;
 }

@@ -2,10 +2,8 @@ import type { Express, Request, Response } from 'express';
 import { requireCsrf } from './csrf.js';
 import type { WebContext } from './context.js';
 import { negotiateLang } from './i18n.js';
-import { identify } from './auth.js';
-import {
-  clearedSessionCookie, findUser, newSession, sessionCookieHeader, sessionCookieValue,
-} from './session.js';
+import { identify, viewerOf } from './auth.js';
+import { clearedSessionCookie, findUser, sessionCookieHeader } from './session.js';
 import { renderFile } from './render.js';
 
 /** Only our own pages may be the target after login (no open redirect). */
@@ -33,17 +31,19 @@ export function loginRoutes(app: Express, ctx: WebContext, opts: { logins: boole
       await page(req, res, 401, t('Wrong user name or password.'));
       return;
     }
-    const session = newSession(user, Math.floor(opts.now() / 1000));
-    res.set('Set-Cookie', sessionCookieHeader(sessionCookieValue(ctx.secret, session), req.secure));
+    // req.secure: HTTPS here, or at a proxy server.trust_proxy names (X-Forwarded-Proto).
+    res.set('Set-Cookie', sessionCookieHeader(ctx.sessions.open(user, Math.floor(opts.now() / 1000)), req.secure));
     res.redirect(303, safeNext(body.next));
   });
 
   app.post(
     '/logout',
-    identify({ pool: ctx.pool, secret: ctx.secret, catalogues: ctx.catalogues, logins: true, now: opts.now }),
+    identify({ pool: ctx.pool, secret: ctx.secret, catalogues: ctx.catalogues, logins: true, users: ctx.config.server.users, sessions: ctx.sessions, now: opts.now }),
     requireCsrf(ctx.secret),
-    (_req, res) => {
-      res.set('Set-Cookie', clearedSessionCookie());
+    (req, res) => {
+      const sid = viewerOf(res).sessionId;
+      if (sid) ctx.sessions.end(sid);
+      res.set('Set-Cookie', clearedSessionCookie(req.secure));
       res.redirect(303, '/login');
     },
   );

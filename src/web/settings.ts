@@ -1,5 +1,5 @@
 import type { Request, Response, Router } from 'express';
-import { CADENCES, collectSettingErrors, ConfigError, WEBHOOK_EVENTS, type TenantSettings } from '../config/schema.js';
+import { CADENCES, collectSettingErrors, ConfigError, WEBHOOK_EVENTS } from '../config/schema.js';
 import { loadSettings, saveSettings } from '../config/settings-store.js';
 import { lookupProblemOf } from '../notify/caller-names.js';
 import { literalInternalTarget, parseNetworks, type Network } from '../notify/target-address.js';
@@ -7,9 +7,10 @@ import type { Translate } from '../detect/explain.js';
 import { requireChange, viewerOf } from './auth.js';
 import type { WebContext } from './context.js';
 import { renderPage } from './render.js';
+import { HIDDEN, shownSettings, withStoredSecrets, type ShownSettings } from './settings-secrets.js';
 
 /** The form's values as text, the way the inputs show them. */
-function formValues(s: TenantSettings): Record<string, string | boolean> {
+function formValues(s: ShownSettings): Record<string, string | boolean> {
   return {
     cadence: s.cadence,
     recipients: s.recipients.join('\n'),
@@ -40,18 +41,27 @@ function inputOf(field: string): string {
 
 const BOOLEAN_FIELDS = ['clearAcrossDids', 'countIvrAbandon'];
 
-/** The change as the form posts it (JSON from the page's script): webhooks as rows, checkboxes as booleans. */
-function changeOf(body: Record<string, unknown>): Record<string, unknown> {
-  const change: Record<string, unknown> = {};
+/**
+ * The change a request asks for. JSON (the page's script, API clients) changes exactly the
+ * fields it names; an HTML form post leaves unticked checkboxes out of its body, so there
+ * a missing checkbox means off. A null prototype: a key such as "__proto__" or "toString"
+ * is just an unknown setting.
+ */
+function changeOf(body: Record<string, unknown>, fromForm: boolean): Record<string, unknown> {
+  const change = Object.create(null) as Record<string, unknown>;
   for (const [k, v] of Object.entries(body)) {
     if (k === '_csrf' || k === 'webhooks') continue;
     change[k] = v;
   }
-  for (const f of BOOLEAN_FIELDS) if (!(f in change)) change[f] = false;
+  if (fromForm) for (const f of BOOLEAN_FIELDS) if (!Object.hasOwn(change, f)) change[f] = false;
   if (Array.isArray(body.webhooks)) {
-    change.webhooks = (body.webhooks as Record<string, unknown>[])
-      .filter((h) => h && typeof h === 'object' && (String(h.url ?? '').trim() || String(h.secret ?? '').trim()))
-      .map((h) => ({ url: String(h.url ?? '').trim(), secret: String(h.secret ?? ''), events: Array.isArray(h.events) ? h.events : [] }));
+    change.webhooks = (body.webhooks as unknown[])
+      .filter((h): h is Record<string, unknown> => typeof h === 'object' && h !== null)
+      // A row with neither URL nor secret is the form's empty row, or a webhook removed.
+      .filter((h) => String(h.url ?? '').trim() !== '' || String(h.secret ?? '').trim() !== '')
+      .map((h) => ({ ref: h.ref, url: String(h.url ?? '').trim(), secret: h.secret === undefined ? undefined : String(h.secret), events: Array.isArray(h.events) ? h.events : [] }));
+  } else if (Object.hasOwn(body, 'webhooks')) {
+    change.webhooks = body.webhooks;
   }
   return change;
 }
@@ -69,10 +79,14 @@ function internalTargetErrors(change: Record<string, unknown>, allowed: readonly
   });
 }
 
+function audienceOf(res: Response): 'admin' | 'viewer' {
+  return viewerOf(res).canChange ? 'admin' : 'viewer';
+}
+
 export function settingsRoutes(router: Router, ctx: WebContext): void {
   router.get('/settings', async (_req: Request, res: Response) => {
     const viewer = viewerOf(res);
-    const settings = await loadSettings(ctx.pool, viewer.tenant);
+    const settings = shownSettings(await loadSettings(ctx.pool, viewer.tenant), audienceOf(res));
     const t = viewer.t;
     const lookupProblem = settings.lookupUrlTemplate ? await lookupProblemOf(ctx.pool, viewer.tenant) : null;
     await renderPage(ctx, res, 'settings', {
@@ -85,27 +99,34 @@ export function settingsRoutes(router: Router, ctx: WebContext): void {
         label: { off: t('Off'), realtime: t('Real time'), hourly: t('Hourly'), daily: t('Daily'), weekly: t('Weekly'), monthly: t('Monthly') }[c],
       })),
       webhookEvents: WEBHOOK_EVENTS,
+      hidden: HIDDEN,
       saveUrl: viewer.links.api('/api/settings'),
     });
   });
 
   router.get('/api/settings', async (_req: Request, res: Response) => {
-    res.json(await loadSettings(ctx.pool, viewerOf(res).tenant));
+    res.json(shownSettings(await loadSettings(ctx.pool, viewerOf(res).tenant), audienceOf(res)));
   });
 
   router.post('/api/settings', requireChange, async (req: Request, res: Response) => {
     const viewer = viewerOf(res);
-    const change = changeOf((req.body ?? {}) as Record<string, unknown>);
+    const body = (typeof req.body === 'object' && req.body !== null ? req.body : {}) as Record<string, unknown>;
     const current = await loadSettings(ctx.pool, viewer.tenant);
-    const errors = [...collectSettingErrors(current, change), ...internalTargetErrors(change, parseNetworks(ctx.config.notify.allowPrivateNetworks))];
+    const restored = withStoredSecrets(current, changeOf(body, Boolean(req.is('application/x-www-form-urlencoded'))));
+    const change = restored.change;
+    const errors = [
+      ...restored.errors,
+      ...collectSettingErrors(current, change),
+      ...internalTargetErrors(change, parseNetworks(ctx.config.notify.allowPrivateNetworks)),
+    ];
     if (errors.length) {
-      const byInput: Record<string, string> = {};
+      const byInput = Object.create(null) as Record<string, string>;
       for (const e of errors) byInput[inputOf(e.field)] ??= translateSettingError(e, viewer.t);
       res.status(422).json({ errors: byInput });
       return;
     }
     const saved = await saveSettings(ctx.pool, viewer.tenant, change, viewer.user);
     ctx.sync.syncer.forgetSettings();
-    res.json({ ok: true, settings: saved, message: viewer.t('Settings saved.') });
+    res.json({ ok: true, settings: shownSettings(saved, 'admin'), message: viewer.t('Settings saved.') });
   });
 }

@@ -1,4 +1,4 @@
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -17,6 +17,7 @@ import { createApp } from '../../src/web/app.js';
 import { Catalogues } from '../../src/web/i18n.js';
 import { signIdentity } from '../../src/web/identity.js';
 import { createPool } from '../../src/db/pool.js';
+import { loadSettings, saveSettings } from '../../src/config/settings-store.js';
 import type { Config } from '../../src/config/schema.js';
 
 const SECRET = 'web-test-secret-0123456789abcdef';
@@ -87,8 +88,24 @@ describe('web pages', () => {
     await db?.cleanup();
   });
 
-  async function loggedIn(user: string, password: string, locale = 'en-GB'): Promise<{ context: BrowserContext; page: Page }> {
+  /** What the Content-Security-Policy blocked, as Chromium reports it on the console, in any page of any test. */
+  let blocked: string[] = [];
+  afterEach(() => {
+    const seen = blocked;
+    blocked = [];
+    assert.deepEqual(seen, [], 'the Content-Security-Policy blocked something on the page');
+  });
+
+  async function newContext(locale: string): Promise<BrowserContext> {
     const context = await browser.newContext({ locale, viewport: { width: 1360, height: 900 } });
+    context.on('console', (message) => {
+      if (/Content Security Policy/i.test(message.text())) blocked.push(`${message.page()?.url() ?? ''}: ${message.text()}`);
+    });
+    return context;
+  }
+
+  async function loggedIn(user: string, password: string, locale = 'en-GB'): Promise<{ context: BrowserContext; page: Page }> {
+    const context = await newContext(locale);
     const page = await context.newPage();
     await page.goto(`${base}/login`);
     await page.fill('#smc-user', user);
@@ -130,6 +147,36 @@ describe('web pages', () => {
 
     const none = await fetch(`${base}/api/entries`);
     assert.equal(none.status, 401);
+  });
+
+  test('every answer carries a Content-Security-Policy that allows no inline script, nosniff and no framing', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const id = signIdentity(SECRET, { user: 'ana', tenant: 'default', role: 'admin', lang: 'en', ts: now });
+    const headers = { 'x-smc-identity': id.header, 'x-smc-signature': id.signature };
+    for (const [path, h] of [['/login', {}], ['/dashboard', headers], ['/api/entries', headers], ['/assets/js/smartmissedcalls.js', {}], ['/nowhere', headers]] as const) {
+      const res = await fetch(`${base}${path}`, { headers: h, redirect: 'manual' });
+      const csp = res.headers.get('content-security-policy') ?? '';
+      assert.match(csp, /(^|; )script-src 'self'(;|$)/, path);
+      assert.match(csp, /frame-ancestors 'none'/, path);
+      assert.equal(res.headers.get('x-content-type-options'), 'nosniff', path);
+      assert.equal(res.headers.get('x-frame-options'), 'DENY', path);
+    }
+    // The watch on the console sees a blocked inline handler, so the other tests' silence means something.
+    const context = await newContext('en-GB');
+    try {
+      const page = await context.newPage();
+      await page.goto(`${base}/login`);
+      await page.evaluate(() => {
+        document.body.insertAdjacentHTML('beforeend', '<img src="data:," onerror="document.title = \'ran\'">');
+      });
+      await page.waitForFunction(() => document.querySelector('img[onerror]') !== null);
+      for (let i = 0; i < 50 && blocked.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+      assert.notEqual(await page.title(), 'ran', 'an inline handler ran');
+      assert.equal(blocked.length, 1, 'the inline handler was blocked and reported');
+      blocked = [];
+    } finally {
+      await context.close();
+    }
   });
 
   test('the dashboard draws every chart from the generated traffic', async () => {
@@ -298,6 +345,34 @@ describe('web pages', () => {
       await page.screenshot({ path: join(SCREENS, 'en-calculator.png'), fullPage: true });
     } finally {
       await context.close();
+    }
+  });
+
+  test('the settings page shows no secret, and saving it untouched keeps them', async () => {
+    const hookSecret = 'page-hook-signing-key-0042';
+    const lookupKey = 'page-lookup-key-0042';
+    await saveSettings(db.pool, 'default', {
+      lookupUrlTemplate: `https://crm.example/find?n={number}&key=${lookupKey}`,
+      webhooks: [{ url: 'https://hooks.example/smc', secret: hookSecret, events: ['entry.created'] }],
+    }, 'test');
+    for (const [user, password] of [['watcher', 'watcher-pass'], ['admin', 'admin-pass']] as const) {
+      const { context, page } = await loggedIn(user, password);
+      try {
+        await page.goto(`${base}/settings`);
+        const html = await page.content();
+        for (const secret of [hookSecret, lookupKey]) assert.ok(!html.includes(secret), `${user} is shown ${secret}`);
+        if (user === 'admin') {
+          await page.fill('#smc-maxEmailsPerHour', '78');
+          await page.click('#smc-save');
+          await page.locator('#smc-saved:not(:empty)').waitFor();
+          const stored = await loadSettings(db.pool, 'default');
+          assert.equal(stored.maxEmailsPerHour, 78);
+          assert.equal(stored.webhooks[0]?.secret, hookSecret);
+          assert.equal(stored.lookupUrlTemplate, `https://crm.example/find?n={number}&key=${lookupKey}`);
+        }
+      } finally {
+        await context.close();
+      }
     }
   });
 
