@@ -71,7 +71,15 @@ try {
   console.log(`# private MariaDB ready in ${((Date.now() - started) / 1000).toFixed(1)}s on ${db.socket}`);
   const child = spawn(process.execPath, ['--test', '--test-concurrency=2', ...runnerArgs, ...files], {
     stdio: 'inherit',
-    env: { ...process.env, SMC_TEST_MYSQL_SOCKET: db.socket, ...node18() },
+    env: {
+      ...process.env,
+      SMC_TEST_MYSQL_SOCKET: db.socket,
+      // A FreePBX built on this machine has a real /etc/freepbx.conf and amportal.conf: a
+      // service started by a test with pbx: freepbx would take its credentials from them.
+      SMC_FREEPBX_CONF: join(dir, 'no-freepbx.conf'),
+      SMC_AMPORTAL_CONF: join(dir, 'no-amportal.conf'),
+      ...node18(),
+    },
   });
   runner = child;
   code = await new Promise((resolve) => {
