@@ -20,6 +20,8 @@ class Smartmissedcalls extends \FreePBX_Helpers implements \BMO
     /** Comma list of FreePBX administrators who may look but not change (see docs/identity.md). */
     const VIEWERS_KEY = 'smartmissedcalls_viewers';
     const CONFIG_PATH_KEY = 'config_path';
+    /** The Node.js binary given as SMC_NODE at install, for every later start (build/smc-node.sh). */
+    const NODE_PATH_KEY = 'node_path';
 
     /** ajax commands: the kind of service path each may reach and the methods it allows. */
     private static $ajaxCommands = array(
@@ -47,8 +49,26 @@ class Smartmissedcalls extends \FreePBX_Helpers implements \BMO
 
     // ---------------------------------------------------------------- install / uninstall
 
+    /**
+     * Framework shows an exception from install() as a raw error page; a message and false
+     * make it report a failed install the usual way.
+     */
     public function install()
     {
+        try {
+            $this->installSteps();
+        } catch (\Exception $e) {
+            $this->say(sprintf(_('Smart Missed Calls was not installed: %s'), $e->getMessage()));
+            return false;
+        }
+    }
+
+    private function installSteps()
+    {
+        $node = getenv('SMC_NODE');
+        if (is_string($node) && $node !== '') {
+            $this->setConfig(self::NODE_PATH_KEY, $node);
+        }
         $installer = $this->installer();
         $installer->checkPackage();
         $this->say(sprintf(_('Node.js %s found'), $installer->checkNode()));
@@ -96,6 +116,7 @@ class Smartmissedcalls extends \FreePBX_Helpers implements \BMO
         $this->installer()->removeServiceLogs($this->setting('ASTLOGDIR', '/var/log/asterisk'), self::NAME);
         $this->setConfig(self::VIEWERS_KEY, false);
         $this->setConfig(self::CONFIG_PATH_KEY, false);
+        $this->setConfig(self::NODE_PATH_KEY, false);
     }
 
     /** Restore.php: install has run here (the configuration exists), so FreePBX need not reset the module. */
@@ -249,7 +270,7 @@ class Smartmissedcalls extends \FreePBX_Helpers implements \BMO
             } else {
                 $body = $method === 'GET' ? '' : (string)file_get_contents('php://input');
                 $answer = $this->proxy()->forward($method, $path, $identity, $headers, $body);
-                $this->answer($answer['status'], $answer['contentType'], $answer['body']);
+                $this->answer($answer['status'], $answer['contentType'], $answer['body'], $answer['contentDisposition']);
             }
         } catch (ServiceUnavailable $e) {
             $this->answerError(503, $this->serviceDownText());
@@ -262,35 +283,52 @@ class Smartmissedcalls extends \FreePBX_Helpers implements \BMO
     /** fwconsole start (module.xml hook on Start::postAsteriskHooks). */
     public function startFreepbx($output = null)
     {
-        $pm2 = $this->pm2();
-        $status = $pm2 !== null ? $pm2->getStatus(self::NAME) : false;
-        if (!empty($status) && $status['pm2_env']['status'] === 'online') {
-            $this->say(_('The Smart Missed Calls service is already running'), $output);
-            return;
+        // An exception here would stop "fwconsole start" for every module after us.
+        try {
+            if ($this->serviceStatus() === 'online') {
+                $this->say(_('The Smart Missed Calls service is already running'), $output);
+                return;
+            }
+            $this->startService($this->configPath(), $output);
+        } catch (\Exception $e) {
+            $this->say(sprintf(_('The Smart Missed Calls service was not started: %s'), $e->getMessage()), $output);
         }
-        $this->startService($this->configPath(), $output);
     }
 
     /** fwconsole stop (module.xml hook on Stop::preAsteriskHooks). */
     public function stopFreepbx($output = null)
     {
-        $this->stopService(false, $output);
+        try {
+            $this->stopService(false, $output);
+        } catch (\Exception $e) {
+            $this->say(sprintf(_('The Smart Missed Calls service was not stopped: %s'), $e->getMessage()), $output);
+        }
     }
 
-    /** Dashboard "System Overview" line (module.xml hook on Overview::getSummary). */
+    /**
+     * Dashboard "System Overview" line (module.xml hook on Overview::getSummary). The icon
+     * comes from the Dashboard's own genStatusIcon(), which knows its version's icon font
+     * (glyphicon up to 16, Font Awesome in 17); an exception here would fail the whole
+     * System Overview for every administrator.
+     */
     public function dashboardService()
     {
-        $service = array('title' => _('Smart Missed Calls'), 'type' => 'unknown', 'tooltip' => _('Unknown'), 'order' => 999, 'glyph-class' => 'glyphicon-question-sign text-info');
-        $pm2 = $this->pm2();
-        if ($pm2 === null) {
-            return array($service);
+        try {
+            $status = $this->serviceStatus();
+            if ($status === 'online') {
+                list($type, $tooltip) = array('ok', _('Running'));
+            } elseif ($status === null) {
+                list($type, $tooltip) = array('unknown', _('The pm2 module is not available.'));
+            } else {
+                list($type, $tooltip) = array('critical', _('Not running: fwconsole start smartmissedcalls'));
+            }
+        } catch (\Exception $e) {
+            list($type, $tooltip) = array('unknown', sprintf(_('pm2 did not say whether the service runs: %s'), $e->getMessage()));
         }
-        $status = $pm2->getStatus(self::NAME);
-        if (!empty($status) && $status['pm2_env']['status'] === 'online') {
-            $service = array_merge($service, array('type' => 'ok', 'tooltip' => _('Running'), 'glyph-class' => 'glyphicon-ok text-success'));
-        } else {
-            $service = array_merge($service, array('type' => 'critical', 'tooltip' => _('Not running: fwconsole start smartmissedcalls'), 'glyph-class' => 'glyphicon-fire text-danger'));
-        }
+        $service = $this->FreePBX->Dashboard->genStatusIcon($type, $tooltip);
+        // The overview prints the title as HTML; genStatusIcon() escapes only the tooltip.
+        $service['title'] = htmlspecialchars(_('Smart Missed Calls'), ENT_QUOTES, 'UTF-8');
+        $service['order'] = 999;
         return array($service);
     }
 
@@ -376,12 +414,17 @@ class Smartmissedcalls extends \FreePBX_Helpers implements \BMO
         );
     }
 
-    private function answer($status, $contentType, $body)
+    /** @param string $contentDisposition the service's, already sanitised by SmcProxy; '' for none */
+    private function answer($status, $contentType, $body, $contentDisposition = '')
     {
         // PHP would otherwise append its own charset to the service's text/* types.
         ini_set('default_charset', '');
         http_response_code($status);
         header('Content-Type: ' . $contentType);
+        if ($contentDisposition !== '') {
+            // Without it a download (the CSV export) is saved under the URL's name, "ajax.php".
+            header('Content-Disposition: ' . $contentDisposition);
+        }
         header('Cache-Control: no-store');
         header('X-Content-Type-Options: nosniff');
         echo $body;
@@ -431,10 +474,35 @@ class Smartmissedcalls extends \FreePBX_Helpers implements \BMO
         return SmcProxy::fromConfigFile($this->configPath());
     }
 
+    /** Runs smc through build/smc-node.sh, so install checks and uses the Node the service will run on. */
     private function installer()
     {
-        $node = getenv('SMC_NODE');
-        return new SmcInstaller(__DIR__, is_string($node) && $node !== '' ? $node : 'node', array($this, 'say'));
+        $launcher = self::nodeLauncher();
+        // "fwconsole chown" makes every file in the module folder 0644.
+        if (!is_executable($launcher)) {
+            @chmod($launcher, 0755);
+        }
+        $node = $this->nodePath();
+        if ($node !== '') {
+            putenv('SMC_NODE=' . $node);
+        }
+        return new SmcInstaller(__DIR__, $launcher, array($this, 'say'));
+    }
+
+    private static function nodeLauncher()
+    {
+        return __DIR__ . '/build/smc-node.sh';
+    }
+
+    /** SMC_NODE from the environment, else the one given at install, else '' (smc-node.sh searches). */
+    private function nodePath()
+    {
+        $fromEnv = getenv('SMC_NODE');
+        if (is_string($fromEnv) && $fromEnv !== '') {
+            return $fromEnv;
+        }
+        $stored = $this->getConfig(self::NODE_PATH_KEY);
+        return is_string($stored) ? $stored : '';
     }
 
     private function configPath()
@@ -459,7 +527,7 @@ class Smartmissedcalls extends \FreePBX_Helpers implements \BMO
         return $value === null || $value === false || $value === '' ? $default : (string)$value;
     }
 
-    /** The pm2 module's BMO, or null where it is not installed (then systemd runs us). */
+    /** The pm2 module's BMO, or null where it is not installed or not enabled. */
     private function pm2()
     {
         try {
@@ -469,29 +537,42 @@ class Smartmissedcalls extends \FreePBX_Helpers implements \BMO
         }
     }
 
-    /** Starts the service, or restarts it on the current code and configuration. */
+    /**
+     * pm2's status of our process ('online', 'stopped', 'errored'...), '' when pm2 does not
+     * know it, null without the pm2 module. Pm2::getStatus() runs the pm2 command and
+     * throws when that fails; callers decide what that means for them.
+     */
+    private function serviceStatus()
+    {
+        $pm2 = $this->pm2();
+        if ($pm2 === null) {
+            return null;
+        }
+        $status = $pm2->getStatus(self::NAME);
+        return !empty($status) && isset($status['pm2_env']['status']) ? (string)$status['pm2_env']['status'] : '';
+    }
+
+    /**
+     * Starts the service under pm2, or restarts it on the current code and configuration.
+     * Only pm2: a second supervisor (a systemd unit) would fight it for the port.
+     */
     private function startService($configPath, $output = null)
     {
         $pm2 = $this->pm2();
-        if ($pm2 !== null) {
-            // pm2 splits the process string at its first space: script, then arguments;
-            // force replaces a running process of that name instead of refusing.
-            $pm2->start(self::NAME, __DIR__ . '/build/smc.js serve', array('SMC_CONFIG' => $configPath), true);
-            $this->say(_('Started the Smart Missed Calls service under pm2'), $output);
-            return;
+        if ($pm2 === null) {
+            throw new InstallError(_('The pm2 module is not installed or not enabled: install it (fwconsole ma downloadinstall pm2) and install Smart Missed Calls again.'));
         }
-        $unit = $this->systemdUnitPath();
-        $user = $this->setting('AMPASTERISKUSER', 'asterisk');
-        $text = "[Unit]\nDescription=Smart Missed Calls\nAfter=network.target mariadb.service\n\n[Service]\n"
-            . 'User=' . $user . "\nEnvironment=SMC_CONFIG=" . $configPath . "\n"
-            . 'ExecStart=/usr/bin/env node ' . __DIR__ . "/build/smc.js serve\nRestart=always\nRestartSec=2\n\n[Install]\nWantedBy=multi-user.target\n";
-        if (@file_put_contents($unit, $text) === false) {
-            throw new InstallError(sprintf(_('Neither the pm2 module nor a writable %s: install the pm2 module (fwconsole ma downloadinstall pm2) and install again.'), $unit));
+        $environment = array('SMC_CONFIG' => $configPath);
+        $node = $this->nodePath();
+        if ($node !== '') {
+            $environment['SMC_NODE'] = $node;
         }
-        $this->systemctl(array('daemon-reload'));
-        $this->systemctl(array('enable', '--now', self::NAME));
-        $this->systemctl(array('restart', self::NAME));
-        $this->say(sprintf(_('Started the Smart Missed Calls service with systemd (%s)'), $unit), $output);
+        // Pm2::start() runs the first word (a .sh: with bash) in dirname() of the whole
+        // string, so the arguments hold no "/": build/, where smc.js is. Force replaces a
+        // running process of that name. The launcher picks a Node 18+, which the `node`
+        // pm2 itself runs on may not be (FreePBX 16).
+        $pm2->start(self::NAME, self::nodeLauncher() . ' smc.js serve', $environment, true);
+        $this->say(_('Started the Smart Missed Calls service under pm2'), $output);
     }
 
     /** Uninstall goes on when pm2 cannot remove the service: it says so and how to finish by hand. */
@@ -507,45 +588,15 @@ class Smartmissedcalls extends \FreePBX_Helpers implements \BMO
     private function stopService($remove, $output = null)
     {
         $pm2 = $this->pm2();
-        if ($pm2 !== null) {
-            if (!empty($pm2->getStatus(self::NAME))) {
-                if ($remove) {
-                    $pm2->delete(self::NAME);
-                } else {
-                    $pm2->stop(self::NAME);
-                }
-                $this->say(_('Stopped the Smart Missed Calls service'), $output);
-            }
+        if ($pm2 === null || $this->serviceStatus() === '') {
             return;
         }
-        $unit = $this->systemdUnitPath();
-        if (is_file($unit)) {
-            $this->systemctl(array($remove ? 'disable' : 'stop', '--now', self::NAME));
-            if ($remove) {
-                unlink($unit);
-                $this->systemctl(array('daemon-reload'));
-            }
-            $this->say(_('Stopped the Smart Missed Calls service'), $output);
+        if ($remove) {
+            $pm2->delete(self::NAME);
+        } else {
+            $pm2->stop(self::NAME);
         }
-    }
-
-    private function systemdUnitPath()
-    {
-        $dir = getenv('SMC_SYSTEMD_DIR');
-        return (is_string($dir) && $dir !== '' ? rtrim($dir, '/') : '/etc/systemd/system') . '/' . self::NAME . '.service';
-    }
-
-    private function systemctl(array $args)
-    {
-        $bin = getenv('SMC_SYSTEMCTL');
-        $command = escapeshellcmd(is_string($bin) && $bin !== '' ? $bin : 'systemctl');
-        foreach ($args as $arg) {
-            $command .= ' ' . escapeshellarg($arg);
-        }
-        exec($command . ' 2>&1', $lines, $code);
-        if ($code !== 0) {
-            throw new InstallError(sprintf(_('"%s" failed: %s'), $command, implode(' ', $lines)));
-        }
+        $this->say(_('Stopped the Smart Missed Calls service'), $output);
     }
 
     /** Install and service messages: to fwconsole's output when given, else FreePBX's out(). */

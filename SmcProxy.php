@@ -154,17 +154,44 @@ class SmcProxy
             throw new ServiceUnavailable('the service did not answer with HTTP');
         }
         $contentType = 'application/octet-stream';
+        $contentDisposition = '';
         while (($line = fgets($conn)) !== false) {
             $line = rtrim($line, "\r\n");
             if ($line === '') {
                 break;
             }
             $parts = explode(':', $line, 2);
-            if (count($parts) === 2 && strtolower(trim($parts[0])) === 'content-type') {
+            if (count($parts) !== 2) {
+                continue;
+            }
+            $name = strtolower(trim($parts[0]));
+            if ($name === 'content-type') {
                 $contentType = trim($parts[1]);
+            } elseif ($name === 'content-disposition') {
+                $contentDisposition = self::safeContentDisposition(trim($parts[1]));
             }
         }
-        return array('status' => (int)$m[1], 'contentType' => $contentType);
+        return array('status' => (int)$m[1], 'contentType' => $contentType, 'contentDisposition' => $contentDisposition);
+    }
+
+    /**
+     * The service's Content-Disposition rebuilt from its type and a file name of safe
+     * characters only (no quotes, paths or header breaks can pass); '' when it has neither.
+     */
+    public static function safeContentDisposition($value)
+    {
+        if (!preg_match('/^\s*(attachment|inline)\b/i', $value, $type)) {
+            return '';
+        }
+        $header = strtolower($type[1]);
+        if (preg_match('/(?:^|;)\s*filename\s*=\s*(?:"([^"]*)"|([^;\s]*))/i', $value, $m)) {
+            $name = preg_replace('/[^A-Za-z0-9._-]/', '_', $m[1] !== '' ? $m[1] : (isset($m[2]) ? $m[2] : ''));
+            $name = substr(ltrim($name, '.'), 0, 128);
+            if ($name !== '') {
+                $header .= '; filename="' . $name . '"';
+            }
+        }
+        return $header;
     }
 
     private function timedOut($conn)

@@ -1,6 +1,7 @@
-// The FreePBX package as Module Admin receives it: layout, module.xml, PHP that loads on
-// PHP 7.4 and 8.2, and install/uninstall run by real php against a real MariaDB with the
-// FreePBX stand-in (test/php/freepbx-standin.php) in place of FreePBX itself.
+// The FreePBX package as Module Admin receives it: layout, size, module.xml as framework
+// reads it (simplexml, hooks), PHP that loads on PHP 7.4 and 8.2, and install/uninstall run
+// by real php against a real MariaDB with the FreePBX stand-in (test/php/freepbx-standin.php)
+// in place of FreePBX itself. Also the separate VitalPBX package.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -28,16 +29,40 @@ function filesUnder(dir: string, base = dir): string[] {
   return out;
 }
 
+let packages: string;
+const freepbxPackage = () => join(packages, `smartmissedcalls-${version}.tgz`);
+const vitalpbxPackage = () => join(packages, `smartmissedcalls-vitalpbx-${version}.tgz`);
+
 before(() => {
   work = mkdtempSync(join(tmpdir(), 'smc-module-'));
-  execFileSync(process.execPath, ['tools/package.mjs'], { cwd: root, stdio: 'pipe' });
-  execFileSync('tar', ['-xzf', join(root, 'build', `smartmissedcalls-${version}.tgz`), '-C', work]);
+  packages = mkdtempSync(join(tmpdir(), 'smc-packages-'));
+  execFileSync(process.execPath, ['tools/package.mjs', '--out', packages], { cwd: root, stdio: 'pipe' });
+  execFileSync('tar', ['-xzf', freepbxPackage(), '-C', work]);
   moduleDir = join(work, 'smartmissedcalls');
   // As under /var/www/html: other users (the web server's, pm2's) may walk to the module.
   chmodSync(work, 0o755);
 });
 
-after(() => rmSync(work, { recursive: true, force: true }));
+/** module.xml read the way framework reads it (_process_archive, Hooks): simplexml_load_file. */
+function readModuleXml(path: string): Record<string, unknown> {
+  const php = `$x = simplexml_load_file($argv[1]);
+if ($x === false) { fwrite(STDERR, "not well-formed XML\n"); exit(1); }
+$list = function ($node) { $out = array(); foreach ($node->children() as $name => $child) { $out[] = array($name, trim((string)$child)); } return $out; };
+echo json_encode(array(
+  'rawname' => (string)$x->rawname, 'name' => (string)$x->name, 'version' => (string)$x->version,
+  'category' => (string)$x->category, 'license' => (string)$x->license,
+  'menuitems' => $list($x->menuitems), 'depends' => $list($x->depends), 'supported' => $list($x->supported),
+  'database' => isset($x->database),
+));`;
+  const run = spawnSync('php', ['-r', php, path], { encoding: 'utf8' });
+  assert.equal(run.status, 0, `${path}: ${run.stderr}`);
+  return JSON.parse(run.stdout) as Record<string, unknown>;
+}
+
+after(() => {
+  rmSync(work, { recursive: true, force: true });
+  rmSync(packages, { recursive: true, force: true });
+});
 
 describe('the package', () => {
   test('has one top folder named after the module, with the glue, the bundle and no node_modules', () => {
@@ -45,7 +70,8 @@ describe('the package', () => {
     const files = filesUnder(moduleDir);
     for (const needed of [
       'module.xml', 'Smartmissedcalls.class.php', 'SmcProxy.php', 'SmcInstaller.php', 'page.smartmissedcalls.php',
-      'install.php', 'build/smc.js', 'build/package.json', 'Backup.php', 'Restore.php',
+      'install.php', 'build/smc.js', 'build/package.json', 'build/smc-node.sh', 'build/vendor/chart.umd.js', 'Backup.php', 'Restore.php',
+      'views/dashboard.ejs', 'views/mail/digest.html.ejs', 'assets/js/smartmissedcalls.js', 'i18n/ro/LC_MESSAGES/smartmissedcalls.po',
     ]) {
       assert.ok(files.includes(needed), `${needed} is in the package`);
     }
@@ -63,20 +89,68 @@ describe('the package', () => {
     }
   });
 
-  test('module.xml names the module, its menu entry under Reports, its dependencies and this version', () => {
+  test('is under PHP\'s default 2 MB upload limit: no source map, no VitalPBX files', () => {
+    const bytes = statSync(freepbxPackage()).size;
+    assert.ok(bytes < 2_000_000, `${bytes} bytes: Module Admin's upload refuses more than upload_max_filesize (2M by default)`);
+    const files = filesUnder(moduleDir);
+    assert.ok(!files.some((f) => f.endsWith('.map') || f.startsWith('vitalpbx/')), files.join(', '));
+    assert.equal(statSync(join(moduleDir, 'build/smc-node.sh')).mode & 0o111, 0o111, 'the Node launcher is executable');
+  });
+
+  test('the VitalPBX package holds what vitalpbx/install.sh copies', () => {
+    const vital = mkdtempSync(join(tmpdir(), 'smc-vitalpbx-'));
+    try {
+      execFileSync('tar', ['-xzf', vitalpbxPackage(), '-C', vital]);
+      const top = join(vital, 'smartmissedcalls');
+      const install = readFileSync(join(top, 'vitalpbx/install.sh'), 'utf8');
+      const copied = /cp -a ((?:"\$SRC\/[\w.]+" ?)+)/.exec(install);
+      assert.ok(copied, 'install.sh copies from $SRC');
+      for (const m of copied[1]!.matchAll(/"\$SRC\/([\w.]+)"/g)) assert.ok(existsSync(join(top, m[1]!)), `${m[1]} is in the VitalPBX package`);
+      for (const file of ['build/smc.js', 'build/package.json', 'build/vendor/chart.umd.js', 'vitalpbx/www/ajax.php', 'vitalpbx/register.sql']) {
+        assert.ok(existsSync(join(top, file)), `${file} is in the VitalPBX package`);
+      }
+    } finally {
+      rmSync(vital, { recursive: true, force: true });
+    }
+  });
+
+  test('module.xml is XML to framework (simplexml_load_file), here and in the package, with the module\'s name, menu under Reports and this version', () => {
+    for (const path of [join(root, 'module.xml'), join(moduleDir, 'module.xml')]) {
+      const xml = readModuleXml(path);
+      assert.equal(xml.rawname, 'smartmissedcalls', path);
+      assert.equal(xml.name, 'Smart Missed Calls');
+      assert.equal(xml.category, 'Reports');
+      assert.equal(xml.license, 'GPLv3+');
+      assert.deepEqual(xml.menuitems, [['smartmissedcalls', 'Smart Missed Calls']]);
+      assert.deepEqual(xml.supported, [['version', '16.0'], ['version', '17.0']]);
+      assert.deepEqual((xml.depends as string[][]).map(([tag]) => tag), ['version', 'module']);
+      assert.match((xml.depends as string[][])[1]![1]!, /^pm2 ge [\d.]+$/);
+      assert.equal(xml.database, false, 'our tables come from smc migrate, not module.xml');
+    }
+    assert.equal(readModuleXml(join(moduleDir, 'module.xml')).version, version);
+  });
+
+  test("every hook resolves the way framework's Hooks class resolves it (else the Dashboard's System Overview fails for everyone)", () => {
+    const run = spawnSync('php', [join(root, 'test/php/resolve-hooks.php'), moduleDir], { encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+    const hooks = JSON.parse(run.stdout) as { caller: string; callingMethod: string; target: string; method: string }[];
+    for (const expected of [
+      { caller: 'FreePBX\\Console\\Command\\Start', callingMethod: 'postAsteriskHooks', target: 'FreePBX\\modules\\Smartmissedcalls', method: 'startFreepbx' },
+      { caller: 'FreePBX\\Console\\Command\\Stop', callingMethod: 'preAsteriskHooks', target: 'FreePBX\\modules\\Smartmissedcalls', method: 'stopFreepbx' },
+      { caller: 'FreePBX\\modules\\Dashboard\\Sections\\Overview', callingMethod: 'getSummary', target: 'FreePBX\\modules\\Smartmissedcalls', method: 'dashboardService' },
+    ]) {
+      assert.ok(hooks.some((h) => JSON.stringify(h) === JSON.stringify(expected)), `${JSON.stringify(expected)} in ${run.stdout}`);
+    }
+  });
+
+  test('the hook resolution refuses what framework refuses: a module.xml that is not XML, a method without its namespace', () => {
+    const broken = join(work, 'broken');
+    cpSync(moduleDir, broken, { recursive: true });
     const xml = readFileSync(join(moduleDir, 'module.xml'), 'utf8');
-    const one = (tag: string) => new RegExp(`<${tag}>([^<]*)</${tag}>`).exec(xml)?.[1]?.trim();
-    assert.equal(one('rawname'), 'smartmissedcalls');
-    assert.equal(one('name'), 'Smart Missed Calls');
-    assert.equal(one('version'), version);
-    assert.equal(one('category'), 'Reports');
-    assert.equal(one('license'), 'GPLv3+');
-    assert.match(xml, /<menuitems>\s*<smartmissedcalls>Smart Missed Calls<\/smartmissedcalls>\s*<\/menuitems>/);
-    assert.match(xml, /<depends>[\s\S]*<version>16\.0<\/version>[\s\S]*<module>pm2 ge [\d.]+<\/module>[\s\S]*<\/depends>/);
-    assert.match(xml, /<supported>\s*<version>16\.0<\/version>\s*<version>17\.0<\/version>\s*<\/supported>/);
-    assert.match(xml, /<framework class="Start" namespace="FreePBX\\Console\\Command">\s*<method callingMethod="postAsteriskHooks" class="Smartmissedcalls">startFreepbx<\/method>/);
-    assert.match(xml, /<framework class="Stop" namespace="FreePBX\\Console\\Command">\s*<method callingMethod="preAsteriskHooks" class="Smartmissedcalls">stopFreepbx<\/method>/);
-    assert.doesNotMatch(xml, /<database>/, 'our tables come from smc migrate, not module.xml');
+    writeFileSync(join(broken, 'module.xml'), xml.replace('<depends>', '<!-- smc uninstall --yes -->\n\t<depends>'));
+    assert.match(spawnSync('php', [join(root, 'test/php/resolve-hooks.php'), broken], { encoding: 'utf8' }).stderr, /not well-formed XML/);
+    writeFileSync(join(broken, 'module.xml'), xml.replaceAll(' namespace="FreePBX\\modules"', ''));
+    assert.match(spawnSync('php', [join(root, 'test/php/resolve-hooks.php'), broken], { encoding: 'utf8' }).stderr, /Cant find Smartmissedcalls/);
   });
 
   test('install.php carries the version and the checksum of the bundle beside it', () => {
@@ -237,7 +311,10 @@ require_once('/nonexistent/admin/bootstrap.php');
     chmodSync(oldNode, 0o755);
     const run = bmo('install', { SMC_NODE: oldNode });
     assert.equal(run.status, 1);
-    assert.match(run.stderr, /v16\.20\.2.*needs Node\.js 18 or newer.*apt-get install nodejs/s);
+    // A message and false, as framework reports a failed install; not an exception, which
+    // framework shows as a raw error page.
+    assert.match(run.stdout, /Smart Missed Calls was not installed: .*v16\.20\.2.*needs Node\.js 18 or newer.*apt-get install nodejs/s);
+    assert.doesNotMatch(run.stderr, /InstallError|Exception/);
     assert.ok(!existsSync(configPath));
   });
 
@@ -247,7 +324,7 @@ require_once('/nonexistent/admin/bootstrap.php');
     appendFileSync(join(damaged, 'build/smc.js'), '\n// changed\n');
     const run = bmo('install', { SMC_MODULE_DIR: damaged });
     assert.equal(run.status, 1);
-    assert.match(run.stderr, /does not match this package/);
+    assert.match(run.stdout, /Smart Missed Calls was not installed: .*does not match this package/);
   });
 
   test('a first install that fails after creating the tables leaves no table, no configuration and no pm2 app behind', async () => {
@@ -280,11 +357,13 @@ require_once('/nonexistent/admin/bootstrap.php');
     assert.deepEqual(await ownTables(), OWN_TABLES.map((t) => `${db.names.pbx}.${t}`).sort());
 
     const pm2 = readFileSync(join(etc, 'pm2.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    // The launcher, in build/ (Pm2::start runs it in dirname() of the whole string), with the
+    // Node given at install for every later start.
     assert.deepEqual(pm2.at(-1), {
       call: 'start',
       name: 'smartmissedcalls',
-      process: `${moduleDir}/build/smc.js serve`,
-      environment: { SMC_CONFIG: configPath },
+      process: `${moduleDir}/build/smc-node.sh smc.js serve`,
+      environment: { SMC_CONFIG: configPath, SMC_NODE: process.execPath },
       force: true,
     });
   });
@@ -318,6 +397,28 @@ require_once('/nonexistent/admin/bootstrap.php');
     });
     assert.equal(statSync(configPath).mode & 0o777, 0o640);
     assert.equal(statSync(join(etc, 'freepbx.conf')).mode & 0o777, 0o664, 'framework\'s own pass did run');
+  });
+
+  test("the Dashboard's System Overview line comes from the Dashboard's own genStatusIcon() and says whether the service runs", () => {
+    const run = bmo('dashboard');
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout), [
+      { type: 'ok', tooltip: 'Running', 'glyph-class': 'fa-check text-success', title: 'Smart Missed Calls', order: 999 },
+    ]);
+  });
+
+  test('when pm2 fails to answer, the Dashboard says so and fwconsole start/stop go on', () => {
+    const failing = { SMC_STANDIN_PM2_FAIL: 'pm2 jlist: connect EACCES' };
+    const dashboard = bmo('dashboard', failing);
+    assert.equal(dashboard.status, 0, dashboard.stderr);
+    const [line] = JSON.parse(dashboard.stdout) as { type: string; tooltip: string }[];
+    assert.equal(line!.type, 'unknown');
+    assert.match(line!.tooltip, /pm2 did not say whether the service runs: pm2 jlist: connect EACCES/);
+    for (const hook of ['start', 'stop']) {
+      const run = bmo(hook, failing);
+      assert.equal(run.status, 0, run.stderr);
+      assert.match(run.stdout, /The Smart Missed Calls service was not (started|stopped): pm2 jlist: connect EACCES/);
+    }
   });
 
   test('backup carries the settings and restore puts them back', async () => {

@@ -85,6 +85,10 @@ function startBackend(): Promise<void> {
         releaseSecondEvent = resolve;
       });
       res.end('event: entry\ndata: {"id":2}\n\n');
+    } else if (entry.url.startsWith('/api/entries.csv')) {
+      // As express's res.attachment() writes it, and one a hostile service might send.
+      const name = entry.url.includes('hostile') ? '"../x\\y.csv"; size=1' : '"missed-calls.csv"';
+      res.writeHead(200, { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename=${name}` }).end('Caller\r\n');
     } else if (entry.url.startsWith('/api/')) {
       res.writeHead(201, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(entry));
     } else {
@@ -239,6 +243,17 @@ describe('ajax', () => {
     assert.equal(s.csrf, 'tok123');
     assert.equal(s.accept, 'application/json');
     assert.equal(s.identity.user, 'alice');
+  });
+
+  test('passes the service\'s Content-Disposition on, so the CSV export is saved as missed-calls.csv and not as "ajax.php"', async () => {
+    const res = await ajax('api', '/api/entries.csv?status=open', { user: 'alice' });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'text/csv; charset=utf-8');
+    assert.equal(res.headers.get('content-disposition'), 'attachment; filename="missed-calls.csv"');
+    const hostile = await ajax('api', '/api/entries.csv?hostile=1', { user: 'alice' });
+    assert.equal(hostile.headers.get('content-disposition'), 'attachment; filename="_x_y.csv"');
+    const json = await ajax('api', '/api/entries', { user: 'alice' });
+    assert.equal(json.headers.get('content-disposition'), null);
   });
 
   test('refuses a user without the section with 403 before forwarding', async () => {

@@ -1,56 +1,73 @@
-// Builds the FreePBX module package build/smartmissedcalls-<version>.tgz: one top folder
-// smartmissedcalls/ (what Module Admin → Upload expects) holding module.xml with the
-// package.json version, the PHP glue, install.php (version + bundle checksum), the bundle
-// the chart library it serves (build/vendor/), and whatever views/, assets/, i18n/, LICENSE and README.md exist. No node_modules: the
-// bundle carries its dependencies. Run after `node tools/build.mjs` (npm run package does).
+// Builds the two packages, in build/ or in the folder after --out:
+//   smartmissedcalls-<version>.tgz           FreePBX Module Admin → Upload
+//   smartmissedcalls-vitalpbx-<version>.tgz  VitalPBX, unpacked then ./vitalpbx/install.sh
+// Both hold one top folder smartmissedcalls/ (what Module Admin expects): module.xml with
+// the package.json version, the PHP glue, install.php (version + bundle checksum), the
+// bundle, the Node launcher build/smc-node.sh, the chart library the bundle serves
+// (build/vendor/), and whatever views/, assets/, i18n/, LICENSE and README.md exist. No
+// node_modules: the bundle carries its dependencies. The FreePBX one leaves out the source
+// map and vitalpbx/ to stay under PHP's default 2 MB upload_max_filesize, which FreePBX 17
+// does not raise. Run after `node tools/build.mjs` (npm run package does).
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 
 const RAWNAME = 'smartmissedcalls';
 const PHP_FILES = ['Smartmissedcalls.class.php', 'SmcProxy.php', 'SmcInstaller.php', 'page.smartmissedcalls.php', 'Backup.php', 'Restore.php'];
-const OPTIONAL = ['views', 'assets', 'i18n', 'vitalpbx', 'LICENSE', 'README.md'];
+const OPTIONAL = ['views', 'assets', 'i18n', 'LICENSE', 'README.md'];
 
-// --version X.Y.Z packages this tree as another version (the FreePBX e2e's upgrade step).
-const versionArg = process.argv.indexOf('--version');
-const version = versionArg > 0 ? process.argv[versionArg + 1] : JSON.parse(readFileSync('package.json', 'utf8')).version;
+const { values: options } = parseArgs({
+  // --version X.Y.Z packages this tree as another version (the FreePBX e2e's upgrade step).
+  options: { out: { type: 'string', default: 'build' }, version: { type: 'string' } },
+});
+const version = options.version ?? JSON.parse(readFileSync('package.json', 'utf8')).version;
 if (!/^\d+\.\d+\.\d+$/.test(version)) throw new Error(`package.json version '${version}' is not x.y.z`);
 const bundle = 'build/smc.js';
 if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run \`node tools/build.mjs\` first`);
 
-const stage = mkdtempSync(join(tmpdir(), 'smc-package-'));
-const top = join(stage, RAWNAME);
-try {
-  mkdirSync(join(top, 'build'), { recursive: true });
+const sha256 = createHash('sha256').update(readFileSync(bundle)).digest('hex');
+mkdirSync(options.out, { recursive: true });
+const freepbx = pack(`${RAWNAME}-${version}.tgz`, []);
+const vitalpbx = pack(`${RAWNAME}-vitalpbx-${version}.tgz`, ['vitalpbx']);
+console.log(`${freepbx}\n${vitalpbx}\n(bundle sha256 ${sha256})`);
 
-  const moduleXml = readFileSync('module.xml', 'utf8');
-  if (!/<version>[^<]*<\/version>/.test(moduleXml)) throw new Error('module.xml has no <version>');
-  writeFileSync(join(top, 'module.xml'), moduleXml.replace(/<version>[^<]*<\/version>/, `<version>${version}</version>`));
+/** Stages the module folder with `extra` folders added and writes it as one tarball; returns its path. */
+function pack(name, extra) {
+  const stage = mkdtempSync(join(tmpdir(), 'smc-package-'));
+  const top = join(stage, RAWNAME);
+  try {
+    mkdirSync(join(top, 'build'), { recursive: true });
 
-  for (const file of PHP_FILES) cpSync(file, join(top, file));
-  cpSync(bundle, join(top, bundle));
-  if (existsSync(`${bundle}.map`)) cpSync(`${bundle}.map`, join(top, `${bundle}.map`));
-  cpSync('build/vendor', join(top, 'build/vendor'), { recursive: true });
-  // Node (and pm2's loader) read the bundle as an ES module only with this beside it.
-  writeFileSync(join(top, 'build/package.json'), JSON.stringify({ type: 'module' }) + '\n');
+    const moduleXml = readFileSync('module.xml', 'utf8');
+    if (!/<version>[^<]*<\/version>/.test(moduleXml)) throw new Error('module.xml has no <version>');
+    writeFileSync(join(top, 'module.xml'), moduleXml.replace(/<version>[^<]*<\/version>/, `<version>${version}</version>`));
 
-  const sha256 = createHash('sha256').update(readFileSync(bundle)).digest('hex');
-  writeFileSync(
-    join(top, 'install.php'),
-    readFileSync('install.php.tpl', 'utf8').replaceAll('@VERSION@', version).replaceAll('@BUNDLE_SHA256@', sha256),
-  );
+    for (const file of PHP_FILES) cpSync(file, join(top, file));
+    cpSync(bundle, join(top, bundle));
+    cpSync('build/vendor', join(top, 'build/vendor'), { recursive: true });
+    // Node (and pm2's loader) read the bundle as an ES module only with this beside it.
+    writeFileSync(join(top, 'build/package.json'), JSON.stringify({ type: 'module' }) + '\n');
+    cpSync('smc-node.sh', join(top, 'build/smc-node.sh'));
+    chmodSync(join(top, 'build/smc-node.sh'), 0o755);
 
-  for (const item of OPTIONAL) if (existsSync(item)) cpSync(item, join(top, item), { recursive: true });
-  compileFreepbxCatalogues(top);
+    writeFileSync(
+      join(top, 'install.php'),
+      readFileSync('install.php.tpl', 'utf8').replaceAll('@VERSION@', version).replaceAll('@BUNDLE_SHA256@', sha256),
+    );
 
-  const out = `build/${RAWNAME}-${version}.tgz`;
-  rmSync(out, { force: true });
-  execFileSync('tar', ['-czf', out, '--owner=0', '--group=0', '-C', stage, RAWNAME], { stdio: 'inherit' });
-  console.log(`${out} (bundle sha256 ${sha256})`);
-} finally {
-  rmSync(stage, { recursive: true, force: true });
+    for (const item of [...OPTIONAL, ...extra]) if (existsSync(item)) cpSync(item, join(top, item), { recursive: true });
+    compileFreepbxCatalogues(top);
+
+    const out = join(options.out, name);
+    rmSync(out, { force: true });
+    execFileSync('tar', ['-czf', out, '--owner=0', '--group=0', '-C', stage, RAWNAME], { stdio: 'inherit' });
+    return out;
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
+  }
 }
 
 /**

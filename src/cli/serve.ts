@@ -1,6 +1,7 @@
 import { existsSync, unlinkSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
+import { connect } from 'node:net';
 import type { Command } from 'commander';
 import type { Config } from '../config/schema.js';
 import { migrate } from '../db/migrations.js';
@@ -26,20 +27,52 @@ export function listenTarget(listen: string): { path: string } | { host: string;
   return { host: listen.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(listen.slice(at + 1)) };
 }
 
+/** Why `smc serve` could not take its address; the message names it and what to check. */
+export class ListenError extends Error {
+  constructor(listen: string, code: string) {
+    const why =
+      code === 'EADDRINUSE'
+        ? 'it is already in use (another "smc serve", or another program: `ss -ltnp` or `ss -lxp` shows which); stop that one or set another server.listen'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code;
+    super(`cannot listen on ${listen}: ${why}`);
+  }
+}
+
+/** Whether a process accepts connections on the unix socket at `path` (a stale file refuses them). */
+function socketAnswers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(path);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
 export function webService(config: Config, pool: Pool, sync: SyncService): Service & { server: () => Server | null } {
   let server: Server | null = null;
   return {
     name: 'web',
     server: () => server,
     async start() {
-      const app = createApp({ pool, config, sync, log });
       const target = listenTarget(config.server.listen);
-      // A socket file left by a killed instance would make listen fail with EADDRINUSE.
-      if ('path' in target && existsSync(target.path)) unlinkSync(target.path);
-      server = await new Promise<Server>((resolve, reject) => {
-        const s = app.listen(target, () => resolve(s));
-        s.once('error', reject);
+      if ('path' in target && existsSync(target.path)) {
+        // A socket file left by a killed instance would make listen fail; one a live
+        // process answers on is that process's, and must not be taken from it.
+        if (await socketAnswers(target.path)) throw new ListenError(config.server.listen, 'EADDRINUSE');
+        unlinkSync(target.path);
+      }
+      // Not app.listen(): express 5 hands a listen error to its callback as an argument,
+      // which would leave a service that runs but listens nowhere.
+      const s = createServer(createApp({ pool, config, sync, log }));
+      await new Promise<void>((resolve, reject) => {
+        s.once('error', (err: NodeJS.ErrnoException) => reject(new ListenError(config.server.listen, err.code ?? err.message)));
+        s.listen(target, () => resolve());
       });
+      server = s;
       log(`web listening on ${config.server.listen}`);
     },
     async stop() {

@@ -1,7 +1,6 @@
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import ejs from 'ejs';
+import { findModuleDir } from '../config/module-dir.js';
 import type { Translate } from '../detect/explain.js';
 import { Catalogues, defaultI18nDir, Formats, type Lang } from '../web/i18n.js';
 
@@ -13,17 +12,6 @@ export interface RenderedMail {
   html: string;
 }
 
-/** The module folder (holding views/ and i18n/): above build/smc.js, or above a compiled test. */
-export function moduleRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'views', 'mail')) && existsSync(join(dir, 'i18n'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`no module folder with views/mail above ${fileURLToPath(import.meta.url)}`);
-    dir = parent;
-  }
-}
-
 /**
  * Mails are rendered from views/mail/<name>.html.ejs and <name>.text.ejs in the tenant's
  * language; both get `t` (gettext, English msgids) and `f` (dates, numbers, percents).
@@ -32,7 +20,7 @@ export class MailRenderer {
   private readonly viewsDir: string;
   private readonly catalogues: Catalogues;
 
-  constructor(root = moduleRoot(), catalogues?: Catalogues) {
+  constructor(root = findModuleDir(), catalogues?: Catalogues) {
     this.viewsDir = join(root, 'views', 'mail');
     this.catalogues = catalogues ?? new Catalogues(defaultI18nDir(root));
   }

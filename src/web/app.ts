@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Pool } from 'mysql2/promise';
+import { findModuleDir } from '../config/module-dir.js';
 import type { Config } from '../config/schema.js';
 import type { SyncService } from '../sync/service.js';
 import { identify, viewerOf } from './auth.js';
@@ -24,7 +25,7 @@ export interface AppOptions {
   pool: Pool;
   config: Config;
   sync: SyncService;
-  /** Folder holding views/, assets/, i18n/ and build/vendor/; default: the module folder above the bundle. */
+  /** Folder holding views/, assets/, i18n/ and build/vendor/; default: the module folder (config/module-dir.ts). */
   moduleDir?: string;
   i18nDir?: string;
   /** Milliseconds; tests move the clock to check stale identities. */
@@ -34,13 +35,8 @@ export interface AppOptions {
   log?: (line: string) => void;
 }
 
-/** The module folder: build/smc.js lives in <module>/build/. */
-export function defaultModuleDir(): string {
-  return resolve(dirname(process.argv[1] ?? '.'), '..');
-}
-
 export function createApp(opts: AppOptions): express.Express {
-  const moduleDir = opts.moduleDir ?? defaultModuleDir();
+  const moduleDir = opts.moduleDir ?? findModuleDir();
   const logins = opts.config.server.users.length > 0;
   // Standalone without a configured secret: sessions last as long as the process.
   const secret = opts.config.server.secret || (logins ? randomBytes(32).toString('hex') : '');

@@ -10,6 +10,8 @@
 //   SMC_STANDIN_PM2_START_FAILS  when set, Pm2::start fails with this message (after its mkdir)
 //   SMC_STANDIN_MODULE_STATUS  file holding the module's status ("enabled" after install),
 //                         which the Backup module's reset reads as module_functions' getInfo
+//   SMC_STANDIN_PM2_FAIL  when set, Pm2::getStatus() throws this message (as the real one does
+//                         when the pm2 command fails)
 
 // FreePBX's bootstrap registers Whoops, which turns every PHP warning or notice not silenced
 // with @ into an ErrorException: an unchecked rmdir() that fails aborts the whole action.
@@ -106,6 +108,10 @@ class StandinPm2
 
     public function getStatus($name)
     {
+        $failure = getenv('SMC_STANDIN_PM2_FAIL');
+        if (is_string($failure) && $failure !== '') {
+            throw new Exception($failure);
+        }
         $status = false;
         foreach ($this->calls() as $call) {
             if ($call['name'] !== $name) {
@@ -139,6 +145,24 @@ class StandinPm2
     }
 }
 
+/**
+ * The dashboard module's genStatusIcon() as FreePBX 17.0.28 has it (Dashboard.class.php):
+ * Font Awesome classes (16 and older return glyphicon-* ones), the tooltip HTML-escaped.
+ */
+class StandinDashboard
+{
+    public function genStatusIcon($res, $tt = null)
+    {
+        $glyphs = array('ok' => 'fa-check text-success', 'warning' => 'fa-exclamation-triangle text-warning', 'error' => 'fa-times text-danger',
+            'unknown' => 'fa-question-circle text-info', 'info' => 'fa-info-circle text-info', 'critical' => 'fa-fire text-danger');
+        if (!isset($glyphs[$res])) {
+            return array('type' => 'unknown', 'tooltip' => "Don't know what $res is", 'glyph-class' => $glyphs['unknown']);
+        }
+        $tooltip = $tt === null ? null : htmlentities((string)$tt, ENT_QUOTES, 'UTF-8');
+        return array('type' => $res, 'tooltip' => $tooltip, 'glyph-class' => $glyphs[$res]);
+    }
+}
+
 class FreePBX
 {
     private static $instance;
@@ -158,6 +182,9 @@ class FreePBX
     {
         if ($name === 'Pm2' && getenv('SMC_STANDIN_PM2_LOG')) {
             return new StandinPm2();
+        }
+        if ($name === 'Dashboard') {
+            return new StandinDashboard();
         }
         if ($name === 'Smartmissedcalls') {
             if (!isset($this->modules[$name])) {

@@ -1,8 +1,10 @@
 <?php
 // Runs one Smartmissedcalls BMO method the way FreePBX's module admin would, with the test
 // stand-in (freepbx-standin.php) in place of FreePBX: php run-bmo.php install|uninstall|backup,
-// restore (reads the backup from stdin), start|stop (the fwconsole start/stop hooks). Prints what the module says; exit 1 with the
-// message on an exception.
+// restore (reads the backup from stdin), start|stop (the fwconsole start/stop hooks),
+// dashboard (the System Overview hook; prints its answer as JSON). Prints what the module
+// says; exit 1 when install returns false (framework's failed install) or with the message
+// on an exception.
 require __DIR__ . '/freepbx-standin.php';
 require getenv('SMC_MODULE_DIR') . '/Smartmissedcalls.class.php';
 define('FREEPBX_IS_AUTH', true);
@@ -11,7 +13,9 @@ $bmo = FreePBX::Smartmissedcalls();
 try {
     switch ($argv[1]) {
         case 'install':
-            $bmo->install();
+            if ($bmo->install() === false) {
+                exit(1);
+            }
             standin_module_status('enabled');
             break;
         case 'uninstall':
@@ -29,6 +33,9 @@ try {
             break;
         case 'stop':
             $bmo->stopFreepbx();
+            break;
+        case 'dashboard':
+            echo json_encode($bmo->dashboardService());
             break;
         default:
             throw new Exception('unknown method ' . $argv[1]);

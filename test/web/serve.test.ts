@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -98,6 +98,64 @@ describe('smc serve', () => {
     const health = await until(() => get({ socketPath }, '/api/health'));
     assert.equal(health.status, 200);
     child.kill('SIGINT');
+    assert.equal(await exited, 0);
+  });
+
+  function stderrOf(child: ChildProcess): () => string {
+    let stderr = '';
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    return () => stderr;
+  }
+
+  // A generous bound: before the fix the service ran on, listening nowhere, and never exited.
+  test('exits non-zero naming the address when its port is taken, instead of running without listening', { timeout: 60_000 }, async () => {
+    const holder = createServer();
+    const port = await new Promise<number>((resolve) => holder.listen({ host: '127.0.0.1', port: 0 }, () => resolve((holder.address() as AddressInfo).port)));
+    try {
+      const child = serve(configFile(`127.0.0.1:${port}`));
+      const stderr = stderrOf(child);
+      assert.equal(await exitOf(child), 1);
+      assert.match(stderr(), new RegExp(`smc: cannot listen on 127\\.0\\.0\\.1:${port}: it is already in use`));
+      assert.doesNotMatch(stderr(), /web listening/);
+    } finally {
+      await new Promise((r) => holder.close(r));
+    }
+  });
+
+  test('leaves a unix socket another process answers on alone, and exits non-zero naming it', { timeout: 60_000 }, async () => {
+    const socketPath = join(dir, 'taken.sock');
+    const holder = createNetServer((c) => {
+      // smc serve's probe hangs up at once.
+      c.on('error', () => {});
+      c.end('holder\n');
+    });
+    await new Promise<void>((resolve) => holder.listen(socketPath, () => resolve()));
+    try {
+      const child = serve(configFile(`unix:${socketPath}`));
+      const stderr = stderrOf(child);
+      assert.equal(await exitOf(child), 1);
+      assert.match(stderr(), new RegExp(`smc: cannot listen on unix:${socketPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: it is already in use`));
+      const answer = await new Promise<string>((resolve, reject) => {
+        const c = connect(socketPath);
+        let text = '';
+        c.on('data', (d) => (text += d.toString()));
+        c.on('end', () => resolve(text));
+        c.on('error', reject);
+      });
+      assert.equal(answer, 'holder\n', 'the other process still owns its socket');
+    } finally {
+      await new Promise((r) => holder.close(r));
+    }
+  });
+
+  test('replaces a socket file nobody answers on (left by a killed instance)', async () => {
+    const socketPath = join(dir, 'stale.sock');
+    writeFileSync(socketPath, '');
+    const child = serve(configFile(`unix:${socketPath}`));
+    const exited = exitOf(child);
+    const health = await until(() => get({ socketPath }, '/api/health'));
+    assert.equal(health.status, 200);
+    child.kill('SIGTERM');
     assert.equal(await exited, 0);
   });
 
