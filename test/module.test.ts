@@ -330,7 +330,7 @@ require_once('/nonexistent/admin/bootstrap.php');
   test('a first install that fails after creating the tables leaves no table, no configuration and no pm2 app behind', async () => {
     const run = bmo('install', { SMC_STANDIN_PM2_START_FAILS: 'pm2 could not start the process' });
     assert.equal(run.status, 1, run.stdout + run.stderr);
-    assert.match(run.stderr, /pm2 could not start the process/);
+    assert.match(run.stdout + run.stderr, /pm2 could not start the process/);
     assert.match(run.stdout, /removed the tables it had created/);
     assert.deepEqual(await ownTables(), []);
     assert.ok(!existsSync(configPath), 'the configuration written by this install is gone');
