@@ -376,6 +376,19 @@ require_once('/nonexistent/admin/bootstrap.php');
     assert.equal((await ownTables()).length, OWN_TABLES.length);
   });
 
+  test('without the pm2 module install fails saying so, and installs no systemd unit to fight pm2 for the port later', () => {
+    // Where the removed systemd fallback wrote its unit, with systemctl made harmless.
+    const units = mkdtempSync(join(tmpdir(), 'smc-units-'));
+    try {
+      const run = bmo('install', { SMC_STANDIN_PM2_LOG: '', SMC_SYSTEMD_DIR: units, SMC_SYSTEMCTL: 'true' });
+      assert.equal(run.status, 1, run.stdout + run.stderr);
+      assert.match(run.stdout, /Smart Missed Calls was not installed: The pm2 module is not installed or not enabled/);
+      assert.deepEqual(readdirSync(units), []);
+    } finally {
+      rmSync(units, { recursive: true, force: true });
+    }
+  });
+
   test('fwconsole start leaves a running service alone; stop stops it and start brings it back', () => {
     const calls = () => readFileSync(join(etc, 'pm2.log'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { call: string }).call);
     const before = calls().length;

@@ -1,11 +1,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
 import { freshDatabases, repoRoot, type FreshDatabases } from '../harness/db.js';
 import { signIdentity } from '../../src/web/identity.js';
@@ -98,6 +99,22 @@ describe('smc serve', () => {
     const health = await until(() => get({ socketPath }, '/api/health'));
     assert.equal(health.status, 200);
     child.kill('SIGINT');
+    assert.equal(await exited, 0);
+  });
+
+  test("finds its views when another script loads the bundle, as pm2's ProcessContainerFork.js does (argv[1] is not the bundle)", async () => {
+    // pm2 runs `node …/pm2/lib/ProcessContainerFork.js serve`, which imports the app.
+    const loader = join(dir, 'elsewhere', 'ProcessContainerFork.mjs');
+    mkdirSync(dirname(loader), { recursive: true });
+    writeFileSync(loader, `await import(${JSON.stringify(pathToFileURL(join(repoRoot(), 'build', 'smc.js')).href)});\n`);
+    const port = await freePort();
+    const child = spawn(process.execPath, [loader, '--config', configFile(`127.0.0.1:${port}`), 'serve'], { cwd: dirname(loader), stdio: ['ignore', 'ignore', 'pipe'] });
+    const exited = exitOf(child);
+    await until(() => get({ host: '127.0.0.1', port }, '/api/health'));
+    const page = await get({ host: '127.0.0.1', port }, '/dashboard');
+    assert.equal(page.status, 200, page.body.slice(0, 300));
+    assert.match(page.body, /data-chart="daily"/);
+    child.kill('SIGTERM');
     assert.equal(await exited, 0);
   });
 
