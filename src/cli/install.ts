@@ -1,8 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { RowDataPacket } from 'mysql2/promise';
 import { migrate, OWN_TABLES } from '../db/migrations.js';
 import { ident } from '../db/pool.js';
+import { ensureAuditKey } from '../ledger/audit-key.js';
 import { withApp } from './context.js';
 
 /**
@@ -12,17 +13,18 @@ import { withApp } from './context.js';
 export function register(program: Command): void {
   program
     .command('migrate')
-    .description('create or upgrade our tables (smart_missed_calls_*); safe to run again')
+    .description('create or upgrade our tables (smart_missed_calls_*) and create the audit key file when missing; safe to run again')
     .action(async (_opts: unknown, command: Command) => {
       await withApp(command, async (app) => {
         const applied = await migrate(app.pool, (line) => process.stdout.write(line + '\n'));
         if (applied.length === 0) process.stdout.write('schema is up to date\n');
+        if (await ensureAuditKey(app.pool, app.config.auditKeyFile)) process.stdout.write(`created the audit key ${app.config.auditKeyFile}\n`);
       });
     });
 
   program
     .command('uninstall')
-    .description('drop our tables (smart_missed_calls_*) and nothing else; the PBX\'s cdr/cel stay untouched')
+    .description('drop our tables (smart_missed_calls_*) and the audit key file, and nothing else; the PBX\'s cdr/cel stay untouched')
     .option('--yes', 'confirm: every missed-call entry, audit row and setting of ours is deleted')
     .action(async (opts: { yes?: boolean }, command: Command) => {
       if (!opts.yes) {
@@ -33,6 +35,8 @@ export function register(program: Command): void {
           await app.pool.query(`DROP TABLE IF EXISTS ${ident(app.config.db.database)}.${ident(table)}`);
           process.stdout.write(`dropped ${table}\n`);
         }
+        // A key left behind would make a later install's fresh journal look cut short.
+        rmSync(app.config.auditKeyFile, { force: true });
       });
     });
 

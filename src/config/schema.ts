@@ -79,6 +79,12 @@ export interface Config {
   ami: { host: string; port: number; user: string; secret: string };
   voicemailSpool: string;
   logLevel: 'error' | 'warn' | 'info' | 'debug';
+  /**
+   * The key of the audit journal's HMAC chain and of `forget`'s erasure proofs: a file, never
+   * the database, so a database user cannot rewrite the journal and recompute its chain.
+   * '' in DEFAULT_CONFIG; loadConfig puts it next to the config file.
+   */
+  auditKeyFile: string;
 }
 
 export const DEFAULT_CONFIG: Config = {
@@ -121,6 +127,7 @@ export const DEFAULT_CONFIG: Config = {
   ami: { host: '', port: 5038, user: '', secret: '' },
   voicemailSpool: '/var/spool/asterisk/voicemail',
   logLevel: 'info',
+  auditKeyFile: '',
 };
 
 type Shape = { [key: string]: Shape | FieldCheck };
@@ -196,6 +203,7 @@ const CONFIG_SHAPE: Shape = {
   ami: { host: str(), port: int(1, 65535), user: str(), secret: str() },
   voicemailSpool: str(),
   logLevel: str({ oneOf: ['error', 'warn', 'info', 'debug'] }),
+  auditKeyFile: str({ pattern: /^\/./ }),
 };
 
 /** YAML keys are snake_case (cdr_database); the code's are camelCase. Both are accepted. */
