@@ -80,7 +80,8 @@ test('the whole lab through the real sync and MariaDB: calls, entries and journa
   const [[afterCount]] = (await db.pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM smart_missed_calls_audit')) as unknown as [[{ n: number }]];
   assert.equal(afterCount.n, before.n);
   assert.deepEqual(await entries(), list);
-  assert.deepEqual(await verifyAudit(db.pool, db.auditKey), { ok: true, rows: Number(before.n) });
+  const verified = await verifyAudit(db.pool, db.auditKey);
+  assert.deepEqual({ ok: verified.ok, rows: verified.rows }, { ok: true, rows: Number(before.n) });
 
   const i = list.find((e) => e.missedCount === 6)!;
   assert.deepEqual(Object.keys(i.rang).sort(), ['101', '102', '103', '104', '105']);
