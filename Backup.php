@@ -31,6 +31,9 @@ class Backup extends Base\BackupBase
         $this->addConfigs(array(
             'schema_version' => $schema['version'],
             'tables' => $schema['tables'],
+            // The journal is keyed with a file kept out of the database: without it the
+            // restored rows cannot be verified anywhere, so it travels with them.
+            'audit_key' => isset($schema['auditKey']) ? $schema['auditKey'] : null,
             'viewers' => implode(',', $module->viewers()),
         ));
     }

@@ -22,7 +22,8 @@ class Restore extends Base\RestoreBase
         if (!empty($configs['tables'])) {
             $tables = implode(' ', $configs['tables']);
             $files = $this->getFiles();
-            $module->restoreTables((int)$configs['schema_version'], function () use ($tables, $files) {
+            $auditKey = isset($configs['audit_key']) && is_string($configs['audit_key']) ? $configs['audit_key'] : null;
+            $module->restoreTables((int)$configs['schema_version'], $auditKey, function () use ($tables, $files) {
                 // Backup.php added one file: the dump of these tables.
                 return $this->restoreDataFromDump($tables, $this->tmpdir, $files);
             });

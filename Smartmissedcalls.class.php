@@ -134,14 +134,15 @@ class Smartmissedcalls extends \FreePBX_Helpers implements \BMO
     /**
      * Restore.php: our tables from a backup, with the service stopped meanwhile (it writes
      * them every few seconds) and started again whatever happens.
+     * @param string|null $auditKey the backup's audit key file (null: a backup made without one)
      * @param callable $loadDump loads the backup's rows, returns true when it did
      */
-    public function restoreTables($schemaVersion, $loadDump)
+    public function restoreTables($schemaVersion, $auditKey, $loadDump)
     {
         $configPath = $this->configPath();
         $this->stopService(false);
         try {
-            $this->installer()->restoreTables($configPath, $schemaVersion, $loadDump);
+            $this->installer()->restoreTables($configPath, $schemaVersion, $auditKey, $loadDump);
         } finally {
             $this->startService($configPath);
         }

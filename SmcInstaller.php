@@ -14,6 +14,8 @@ class SmcInstaller
     const MIN_NODE_MAJOR = 18;
 
     const DEFAULT_CONFIG_PATH = '/etc/smartmissedcalls/config.yaml';
+    /** The audit journal's key file, beside the configuration (smc's own default name). */
+    const AUDIT_KEY_NAME = 'smartmissedcalls-audit.key';
 
     /** @var string */
     private $moduleDir;
@@ -273,9 +275,13 @@ class SmcInstaller
      * true, "smc restore finish" migrates them to this version and verifies the audit chain.
      * On any failure "smc restore abort" puts the tables set aside back.
      */
-    public function restoreTables($configPath, $schemaVersion, $loadDump)
+    public function restoreTables($configPath, $schemaVersion, $auditKey, $loadDump)
     {
-        $this->smc($configPath, array('restore', 'begin', '--schema-version', (string)(int)$schemaVersion));
+        $begin = array('restore', 'begin', '--schema-version', (string)(int)$schemaVersion);
+        if ($auditKey !== null) {
+            $begin[] = '--audit-key-stdin';
+        }
+        $this->smc($configPath, $begin, $auditKey);
         try {
             if (call_user_func($loadDump) !== true) {
                 throw new InstallError(_('The rows of Smart Missed Calls in this backup could not be loaded (the backup log says why).'));
@@ -300,8 +306,11 @@ class SmcInstaller
         if ($dir !== null && is_dir($dir)) {
             $files[] = array('type' => 'dir', 'path' => $dir, 'perms' => 0750, 'owner' => $owner, 'group' => $group);
         }
-        if (is_file($configPath)) {
-            $files[] = array('type' => 'file', 'path' => $configPath, 'perms' => 0640, 'owner' => $owner, 'group' => $group);
+        // The audit key lies beside the configuration (smc's default): as private as the secrets.
+        foreach (array($configPath, dirname($configPath) . '/' . self::AUDIT_KEY_NAME) as $file) {
+            if (is_file($file)) {
+                $files[] = array('type' => 'file', 'path' => $file, 'perms' => 0640, 'owner' => $owner, 'group' => $group);
+            }
         }
         return $files;
     }

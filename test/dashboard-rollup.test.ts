@@ -33,7 +33,7 @@ after(async () => {
 /** Through the real ledger, with a digest per version of the call's rows. */
 async function record(verdicts: Verdict[], rows = 'v1'): Promise<void> {
   await inTransaction(db.pool, (conn) =>
-    recordCalls(conn, 'default', verdicts.map((verdict) => ({ verdict, rowsDigest: `${verdict.linkedid}:${rows}`.padEnd(40, '0').slice(0, 40) })), DEFAULT_SETTINGS),
+    recordCalls(conn, db.auditKey, 'default', verdicts.map((verdict) => ({ verdict, rowsDigest: `${verdict.linkedid}:${rows}`.padEnd(40, '0').slice(0, 40) })), DEFAULT_SETTINGS),
   );
 }
 
@@ -142,7 +142,7 @@ test('new, replayed and reclassified calls keep the dashboard figures equal to t
   assert.equal(all.missed, 4, "0722100001's second miss, 0722100002, 0722100006 and the answer reclassified as a miss");
 
   // Forgetting a number deletes its calls rows; the rollups leave them too.
-  await forgetNumber(db.pool, '0722100002', 'test');
+  await forgetNumber(db.pool, db.auditKey, '0722100002', 'test');
   await assertRollupsMatchCalls();
   assert.deepEqual(await fromDashboard(WEEK), await fromCalls(WEEK));
 });

@@ -1,10 +1,14 @@
 #!/bin/bash
 # Installs Smart Missed Calls on VitalPBX 4 (Debian 11, Apache) or 4.5 (Debian 12, nginx):
 #   - the module in /usr/share/smartmissedcalls (this package's contents),
-#   - a MariaDB user of its own: SELECT on asterisk.cdr/cel and ombutel.*, ALL on its own
-#     database `smartmissedcalls` (VitalPBX has no credentials file an add-on may read),
+#   - a MariaDB user of its own with the least the service needs (VitalPBX has no
+#     credentials file an add-on may read): SELECT on asterisk.cdr/cel and ombutel.*,
+#     SELECT/INSERT/UPDATE/DELETE on its own database `smartmissedcalls` — no CREATE, ALTER,
+#     TRIGGER or DROP, so it cannot drop the audit journal's triggers (docs/security.md);
+#     the list is serviceGrants() in src/cli/doctor.ts, which `smc doctor` checks,
 #   - /etc/smartmissedcalls/config.yaml (pbx: vitalpbx, a fresh server.secret),
-#   - our tables (smc migrate), a systemd unit running as user `smartmissedcalls`,
+#   - our tables and the audit key (smc migrate, as MariaDB's root), a systemd unit running
+#     as user `smartmissedcalls`,
 #   - the page at /smartmissedcalls/ (nginx snippet or Apache alias + the PHP glue),
 #   - the module, menu entry and super-admin privileges in ombutel (register.sql).
 # Run as root from the unpacked package: ./vitalpbx/install.sh   Safe to run again.
@@ -67,7 +71,8 @@ echo "== database"
 CREATE DATABASE IF NOT EXISTS \`$DB_NAME\` DEFAULT CHARACTER SET utf8mb4;
 CREATE USER IF NOT EXISTS '$DB_USER'@'localhost' IDENTIFIED BY '$DB_PASSWORD';
 ALTER USER '$DB_USER'@'localhost' IDENTIFIED BY '$DB_PASSWORD';
-GRANT ALL ON \`$DB_NAME\`.* TO '$DB_USER'@'localhost';
+REVOKE ALL PRIVILEGES, GRANT OPTION FROM '$DB_USER'@'localhost';
+GRANT SELECT, INSERT, UPDATE, DELETE ON \`$DB_NAME\`.* TO '$DB_USER'@'localhost';
 GRANT SELECT ON \`asterisk\`.\`cdr\` TO '$DB_USER'@'localhost';
 GRANT SELECT ON \`ombutel\`.* TO '$DB_USER'@'localhost';
 SQL
@@ -75,7 +80,12 @@ SQL
 if "${MYSQL[@]}" -e 'SELECT 1 FROM asterisk.cel LIMIT 1' >/dev/null 2>&1; then
   "${MYSQL[@]}" -e "GRANT SELECT ON \`asterisk\`.\`cel\` TO '$DB_USER'@'localhost'"
 fi
-node "$DEST/build/smc.js" --config "$CONFIG" migrate
+# Creating and changing our tables and the journal's triggers is root's, not the service's.
+ROOT_SOCKET="$("${MYSQL[@]}" -NBe 'SELECT @@socket')"
+SMC_DB_USER=root SMC_DB_PASSWORD='' SMC_DB_SOCKET="$ROOT_SOCKET" node "$DEST/build/smc.js" --config "$CONFIG" migrate
+# The journal's key: read by the service alone (not by www-data, which reads the config).
+chown "$SERVICE_USER":"$SERVICE_USER" "$ETC/smartmissedcalls-audit.key"
+chmod 0600 "$ETC/smartmissedcalls-audit.key"
 
 echo "== service"
 install -m 0644 "$DEST/vitalpbx/smartmissedcalls.service" /etc/systemd/system/smartmissedcalls.service

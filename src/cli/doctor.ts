@@ -114,6 +114,23 @@ function missing(held: Set<string>, needed: string[]): string[] {
   return held.has('ALL') ? [] : needed.filter((p) => !held.has(p));
 }
 
+/**
+ * What the running service needs, and nothing more (docs/security.md): it reads the PBX's
+ * tables and reads and writes the rows of ours. Creating and changing our tables (CREATE,
+ * ALTER, INDEX, TRIGGER, DROP) is `smc migrate`'s, run at install by a user that may.
+ */
+export function serviceGrants(db: Config['db']): { privileges: string[]; on: string }[] {
+  return [
+    { privileges: ['SELECT'], on: `${db.cdrDatabase}.${db.cdrTable}` },
+    { privileges: ['SELECT'], on: `${db.cdrDatabase}.${db.celTable}` },
+    { privileges: ['SELECT'], on: `${db.pbxDatabase}.*` },
+    { privileges: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'], on: `${db.database}.*` },
+  ];
+}
+
+/** Held on our tables, these let the service's user drop the journal's triggers or the journal itself. */
+const BEYOND_SERVICE = ['TRIGGER', 'DROP', 'ALTER'];
+
 export async function checkGrants(ctx: DoctorContext): Promise<CheckResult> {
   const db = ctx.config.db;
   const [rows] = await ctx.pool.query<RowDataPacket[]>('SHOW GRANTS FOR CURRENT_USER()');
@@ -121,7 +138,7 @@ export async function checkGrants(ctx: DoctorContext): Promise<CheckResult> {
   const problems: string[] = [];
   const cdrMissing = missing(privilegesOn(grants, db.cdrDatabase, db.cdrTable), ['SELECT']);
   if (cdrMissing.length) problems.push(`SELECT on ${db.cdrDatabase}.${db.cdrTable}`);
-  const ownMissing = missing(privilegesOn(grants, db.database), ['SELECT', 'CREATE', 'INSERT', 'UPDATE', 'DELETE', 'TRIGGER']);
+  const ownMissing = missing(privilegesOn(grants, db.database), ['SELECT', 'INSERT', 'UPDATE', 'DELETE']);
   if (ownMissing.length) problems.push(`${ownMissing.join(', ')} on ${db.database}`);
   if (db.pbxDatabase !== db.database && missing(privilegesOn(grants, db.pbxDatabase), ['SELECT']).length) {
     problems.push(`SELECT on ${db.pbxDatabase}`);
@@ -130,12 +147,13 @@ export async function checkGrants(ctx: DoctorContext): Promise<CheckResult> {
     return result('grants', 'fail', `${db.user} lacks ${problems.join('; ')}`,
       `as the MariaDB root user: GRANT <privileges> ON <database>.* TO '${db.user}'@'<host>' for each line above`);
   }
-  const dropMissing = missing(privilegesOn(grants, db.database), ['DROP']);
-  if (dropMissing.length) {
-    return result('grants', 'warn', `${db.user} may not DROP tables in ${db.database}: uninstall cannot remove ours`,
-      `GRANT DROP ON ${db.database}.* TO '${db.user}'@'<host>' before uninstalling`);
+  const own = privilegesOn(grants, db.database);
+  const beyond = own.has('ALL') ? ['ALL'] : BEYOND_SERVICE.filter((p) => own.has(p));
+  if (beyond.length) {
+    return result('grants', 'warn', `${db.user} holds ${beyond.join(', ')} on ${db.database}: whoever uses it can drop the audit journal's triggers and rewrite or drop our tables (the keyed chain still shows a rewrite)`,
+      `run the service as a user with only ${serviceGrants(db).map((g) => `${g.privileges.join(', ')} ON ${g.on}`).join('; ')} (docs/security.md, "Database privileges")`);
   }
-  return result('grants', 'ok', `${db.user} may read ${db.cdrDatabase}.${db.cdrTable} and manage our tables in ${db.database}`);
+  return result('grants', 'ok', `${db.user} may read ${db.cdrDatabase}.${db.cdrTable} and the rows of our tables in ${db.database}, and no more there`);
 }
 
 export async function checkCdrTable(ctx: DoctorContext): Promise<CheckResult[]> {

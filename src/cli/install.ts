@@ -1,9 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { RowDataPacket } from 'mysql2/promise';
 import { LATEST_SCHEMA_VERSION, migrate, OWN_TABLES, schemaVersion } from '../db/migrations.js';
 import { ident, type Pool } from '../db/pool.js';
 import { verifyAudit } from '../ledger/audit.js';
+import { auditKeyText, endAuditKeyRestore, ensureAuditKey, readAuditKey, restoreAuditKey } from '../ledger/audit-key.js';
 import { withApp } from './context.js';
 
 /**
@@ -13,17 +14,18 @@ import { withApp } from './context.js';
 export function register(program: Command): void {
   program
     .command('migrate')
-    .description('create or upgrade our tables (smart_missed_calls_*); safe to run again')
+    .description('create or upgrade our tables (smart_missed_calls_*) and create the audit key file when missing; safe to run again')
     .action(async (_opts: unknown, command: Command) => {
       await withApp(command, async (app) => {
         const applied = await migrate(app.pool, (line) => process.stdout.write(line + '\n'));
         if (applied.length === 0) process.stdout.write('schema is up to date\n');
+        if (await ensureAuditKey(app.pool, app.config.auditKeyFile)) process.stdout.write(`created the audit key ${app.config.auditKeyFile}\n`);
       });
     });
 
   program
     .command('uninstall')
-    .description('drop our tables (smart_missed_calls_*) and nothing else; the PBX\'s cdr/cel stay untouched')
+    .description('drop our tables (smart_missed_calls_*) and the audit key file, and nothing else; the PBX\'s cdr/cel stay untouched')
     .option('--yes', 'confirm: every missed-call entry, audit row and setting of ours is deleted')
     .action(async (opts: { yes?: boolean }, command: Command) => {
       if (!opts.yes) {
@@ -34,6 +36,8 @@ export function register(program: Command): void {
           await app.pool.query(`DROP TABLE IF EXISTS ${ident(app.config.db.database)}.${ident(table)}`);
           process.stdout.write(`dropped ${table}\n`);
         }
+        // A key left behind would make a later install's fresh journal look cut short.
+        rmSync(app.config.auditKeyFile, { force: true });
         // Left by a restore that was neither finished nor aborted.
         for (const table of await existingTables(app.pool, app.config.db.database, OWN_TABLES.map(asideName))) {
           await app.pool.query(`DROP TABLE ${ident(app.config.db.database)}.${ident(table)}`);
@@ -50,6 +54,7 @@ export function register(program: Command): void {
         const info: SchemaInfo = {
           version: await schemaVersion(app.pool),
           tables: await existingTables(app.pool, app.config.db.database, BACKED_UP_TABLES),
+          auditKey: auditKeyText(app.config.auditKeyFile),
         };
         process.stdout.write(JSON.stringify(info) + '\n');
       });
@@ -63,7 +68,8 @@ export function register(program: Command): void {
     .command('begin')
     .description(`set our tables aside (${ASIDE_PREFIX}*) and create them empty at the backup's schema version`)
     .requiredOption('--schema-version <n>', 'the schema version the backup was made with (schema-info)')
-    .action(async (opts: { schemaVersion: string }, command: Command) => {
+    .option('--audit-key-stdin', 'the backup\'s audit key file comes on stdin: it becomes the key (the one it replaces is kept until finish or abort)')
+    .action(async (opts: { schemaVersion: string; auditKeyStdin?: boolean }, command: Command) => {
       const version = Number(opts.schemaVersion);
       if (!Number.isInteger(version) || version < 1) throw new Error(`restore begin: --schema-version must be a schema version, not '${opts.schemaVersion}'`);
       if (version > LATEST_SCHEMA_VERSION) {
@@ -81,6 +87,7 @@ export function register(program: Command): void {
           await app.pool.query(`RENAME TABLE ${current.map((t) => `${ident(db)}.${ident(t)} TO ${ident(db)}.${ident(asideName(t))}`).join(', ')}`);
         }
         await migrate(app.pool, () => {}, version);
+        if (opts.auditKeyStdin) restoreAuditKey(app.config.auditKeyFile, await readStdin());
         process.stdout.write(`set aside ${current.length} table(s) as ${ASIDE_PREFIX}*; created our tables empty at schema ${version}\n`);
       });
     });
@@ -91,10 +98,12 @@ export function register(program: Command): void {
     .action(async (_opts: unknown, command: Command) => {
       await withApp(command, async (app) => {
         await migrate(app.pool, (line) => process.stdout.write(line + '\n'));
-        const audit = await verifyAudit(app.pool);
+        const audit = await verifyAudit(app.pool, readAuditKey(app.config.auditKeyFile));
         if (!audit.ok) {
-          throw new Error(`the restored audit journal does not verify (row ${audit.firstBad!.id}: ${audit.firstBad!.problem}); run "smc restore abort" to put the previous tables back`);
+          const first = audit.bad[0]!;
+          throw new Error(`the restored audit journal does not verify (row ${first.id}: ${first.problem}; ${audit.bad.length} problem(s)); run "smc restore abort" to put the previous tables back`);
         }
+        endAuditKeyRestore(app.config.auditKeyFile, 'finished');
         const db = app.config.db.database;
         for (const table of await existingTables(app.pool, db, OWN_TABLES.map(asideName))) {
           await app.pool.query(`DROP TABLE ${ident(db)}.${ident(table)}`);
@@ -115,6 +124,7 @@ export function register(program: Command): void {
           return;
         }
         for (const table of OWN_TABLES) await app.pool.query(`DROP TABLE IF EXISTS ${ident(db)}.${ident(table)}`);
+        endAuditKeyRestore(app.config.auditKeyFile, 'aborted');
         await app.pool.query(`RENAME TABLE ${aside.map((t) => `${ident(db)}.${ident(t)} TO ${ident(db)}.${ident(t.slice(ASIDE_PREFIX.length))}`).join(', ')}`);
         process.stdout.write(`put back ${aside.length} table(s) as they were before the restore\n`);
       });
@@ -164,9 +174,17 @@ export function register(program: Command): void {
 const STATE_FORMAT = 'smartmissedcalls-state-1';
 
 /** What Backup.php records: the schema the rows belong to and the tables it dumps. */
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 interface SchemaInfo {
   version: number;
   tables: string[];
+  /** The journal's key file: the rows cannot be verified anywhere without it. */
+  auditKey: string | null;
 }
 
 /** A backup carries every table of ours but the migrations ledger: restore rebuilds that at the backup's version. */

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { RowDataPacket } from 'mysql2/promise';
-import { verifyAudit } from '../ledger/audit.js';
+import { formatChainPoint, verifyAudit } from '../ledger/audit.js';
+import { parseChainPoint, readAuditKey } from '../ledger/audit-key.js';
 import { forgetNumber, resolveEntry } from '../ledger/actions.js';
 import { entryFromRow } from '../ledger/store.js';
 import { decimal } from '../web/filters.js';
@@ -78,19 +79,19 @@ export function register(program: Command): void {
     .requiredOption('--note <note>', 'why')
     .option('--tenant <tenant>', 'tenant', 'default')
     .action(async (id: string, opts: { user: string; note: string; tenant: string }, cmd: Command) => {
-      await withApp(cmd, async ({ pool }) => {
-        const entry = await resolveEntry(pool, opts.tenant, entryId(id), opts.user, opts.note);
+      await withApp(cmd, async ({ pool, config }) => {
+        const entry = await resolveEntry(pool, readAuditKey(config.auditKeyFile), opts.tenant, entryId(id), opts.user, opts.note);
         process.stdout.write(`entry ${entry.id} cleared (manual) by ${opts.user}\n`);
       });
     });
 
   program
     .command('forget <number>')
-    .description('GDPR: remove every trace of a caller (entries, calls, lookups); the audit keeps only a salted hash')
+    .description('GDPR: remove every trace of a caller (entries, calls, lookups); the audit keeps only a keyed hash (HMAC) of the number')
     .option('--user <user>', 'who asks', 'cli')
     .action(async (number: string, opts: { user: string }, cmd: Command) => {
-      await withApp(cmd, async ({ pool }) => {
-        const done = await forgetNumber(pool, number, `user:${opts.user}`);
+      await withApp(cmd, async ({ pool, config }) => {
+        const done = await forgetNumber(pool, readAuditKey(config.auditKeyFile), number, `user:${opts.user}`);
         process.stdout.write(`forgotten: ${done.entries} entries, ${done.calls} calls\n`);
       });
     });
@@ -99,15 +100,22 @@ export function register(program: Command): void {
     .command('audit')
     .description('the append-only journal')
     .command('verify')
-    .description('prove the journal was not altered (hash chain)')
-    .action(async (_opts: unknown, cmd: Command) => {
-      await withApp(cmd, async ({ pool }) => {
-        const result = await verifyAudit(pool);
-        if (result.ok) process.stdout.write(`audit ok: ${result.rows} rows, chain intact\n`);
-        else {
-          process.stdout.write(`audit BROKEN at row ${result.firstBad!.id}: ${result.firstBad!.problem} (${result.rows} rows verified before it)\n`);
-          process.exitCode = 2;
+    .description('prove the journal was not altered (keyed hash chain); lists every row that does not hold')
+    .option('--head <id:hash>', 'a head remembered from a digest mail or the service log: that row must still hold that hash')
+    .action(async (opts: { head?: string }, cmd: Command) => {
+      const anchor = opts.head === undefined ? undefined : parseChainPoint(opts.head);
+      if (anchor === null) throw new Error(`--head: '${opts.head}' must be <row id>:<64 hex digits>, as the digest mail and the service log print it`);
+      await withApp(cmd, async ({ pool, config }) => {
+        const result = await verifyAudit(pool, readAuditKey(config.auditKeyFile), anchor);
+        const head = result.head ? `head ${formatChainPoint(result.head)}` : 'empty';
+        if (result.ok) {
+          process.stdout.write(`audit ok: ${result.rows} rows, chain intact${anchor ? ', the remembered head holds' : ''}; ${head}\n`);
+          return;
         }
+        for (const bad of result.bad) process.stdout.write(`row ${bad.id}: ${bad.problem}\n`);
+        const rowsBad = new Set(result.bad.map((b) => b.id)).size;
+        process.stdout.write(`audit BROKEN: ${rowsBad} of ${result.rows} rows do not hold; ${head}\n`);
+        process.exitCode = 2;
       });
     });
 }

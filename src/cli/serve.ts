@@ -6,6 +6,8 @@ import type { Command } from 'commander';
 import type { Config } from '../config/schema.js';
 import { migrate } from '../db/migrations.js';
 import { createPool, explainAccessDenied, serverOf, type Pool } from '../db/pool.js';
+import { chainHead, formatChainPoint } from '../ledger/audit.js';
+import { ensureAuditKey } from '../ledger/audit-key.js';
 import { startNotifier, type RunningNotifier } from '../notify/worker.js';
 import { SyncService } from '../sync/service.js';
 import { createApp } from '../web/app.js';
@@ -112,6 +114,31 @@ export function notifierService(config: Config, pool: Pool, sync: SyncService): 
   };
 }
 
+const AUDIT_ANCHOR_EVERY_MS = 3_600_000;
+
+/**
+ * The journal's newest row (id:hash) in the service log at start and every hour: a copy of
+ * the chain head outside the database, for `smc audit verify --head`. A rewrite that stays
+ * consistent inside the database cannot change what the log already holds.
+ */
+export function auditAnchorService(pool: Pool): Service {
+  let timer: NodeJS.Timeout | null = null;
+  const logHead = async () => {
+    const head = await chainHead(pool).catch(() => null);
+    if (head) log(`audit head ${formatChainPoint(head)}`);
+  };
+  return {
+    name: 'audit anchor',
+    async start() {
+      await logHead();
+      timer = setInterval(() => void logHead(), AUDIT_ANCHOR_EVERY_MS);
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+    },
+  };
+}
+
 /**
  * What `smc serve` runs: migrations, then sync, notifier and web for this config. SIGTERM
  * and SIGINT stop them in reverse order and close the pool. Resolves once all are started.
@@ -123,10 +150,13 @@ export async function startService(config: Config): Promise<void> {
   // With the database away at start the service still comes up and says so on the page.
   log(`database: ${config.db.user} at ${serverOf(config.db)} (connection settings from ${config.db.credentialsFrom})`);
   await migrate(pool, log).catch((err: unknown) => log(`migrations not checked: ${(explainAccessDenied(err, config.db) as Error).message}`));
+  // Normally made by install's `smc migrate`; without it (and the database away) the journal
+  // cannot be written, and the Syncer below refuses to start naming audit_key_file.
+  await ensureAuditKey(pool, config.auditKeyFile).catch((err: Error) => log(`audit key not checked: ${err.message}`));
   const sync = new SyncService(pool, config, undefined, log);
   sync.on('health', (h) => log(h.ok ? 'database reachable' : `database unavailable: ${h.error ?? ''}`));
   // Started in this order, stopped in reverse; a further worker is one more entry here.
-  const services: Service[] = [syncService(sync), notifierService(config, pool, sync), webService(config, pool, sync)];
+  const services: Service[] = [syncService(sync), notifierService(config, pool, sync), webService(config, pool, sync), auditAnchorService(pool)];
   const started: Service[] = [];
   let stopping = false;
   const stopAll = async (reason: string) => {

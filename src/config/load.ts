@@ -1,4 +1,5 @@
 import { readFileSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { applyConfig, ConfigError, DEFAULT_CONFIG, type Config } from './schema.js';
 import { discoverFreepbxDb } from './freepbx.js';
@@ -10,6 +11,9 @@ export const DEFAULT_CONFIG_PATH = '/etc/smartmissedcalls/config.yaml';
  * user, which may not create /etc/smartmissedcalls, but owns the Asterisk config folder.
  */
 export const FREEPBX_CONFIG_PATH = '/etc/asterisk/smartmissedcalls.yaml';
+
+/** The audit key's file name when config.yaml does not name one: next to config.yaml. */
+export const AUDIT_KEY_NAME = 'smartmissedcalls-audit.key';
 
 export interface LoadOptions {
   /**
@@ -68,6 +72,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     if (err instanceof ConfigError && path) throw new ConfigError(err.field, '{problem} (in {path})', { problem: err.problem, path });
     throw err;
   }
+  if (config.auditKeyFile === '') config = { ...config, auditKeyFile: join(dirname(path ?? DEFAULT_CONFIG_PATH), AUDIT_KEY_NAME) };
   if (fileNames && envNames) return withCredentialsFrom(config, `${path} and SMC_DB_* environment variables`);
   if (fileNames) return withCredentialsFrom(config, path!);
   if (envNames) return withCredentialsFrom(config, 'SMC_DB_* environment variables');
@@ -111,7 +116,7 @@ function envOverrides(env: NodeJS.ProcessEnv): { db?: Record<string, unknown> } 
     const rest = name.slice(4).toLowerCase();
     const section = sections.find((s) => rest.startsWith(s + '_'));
     if (section) (out[section] ??= {})[rest.slice(section.length + 1)] = value;
-    else if (rest === 'pbx' || rest === 'log_level' || rest === 'voicemail_spool') top[rest] = value;
+    else if (rest === 'pbx' || rest === 'log_level' || rest === 'voicemail_spool' || rest === 'audit_key_file') top[rest] = value;
   }
   return { ...top, ...out };
 }

@@ -103,6 +103,12 @@ export interface Config {
   };
   voicemailSpool: string;
   logLevel: 'error' | 'warn' | 'info' | 'debug';
+  /**
+   * The key of the audit journal's HMAC chain and of `forget`'s erasure proofs: a file, never
+   * the database, so a database user cannot rewrite the journal and recompute its chain.
+   * '' in DEFAULT_CONFIG; loadConfig puts it next to the config file.
+   */
+  auditKeyFile: string;
 }
 
 export const DEFAULT_CONFIG: Config = {
@@ -147,6 +153,7 @@ export const DEFAULT_CONFIG: Config = {
   notify: { allowPrivateNetworks: [] },
   voicemailSpool: '/var/spool/asterisk/voicemail',
   logLevel: 'info',
+  auditKeyFile: '',
 };
 
 type Shape = { [key: string]: Shape | FieldCheck };
@@ -251,6 +258,7 @@ const CONFIG_SHAPE: Shape = {
   notify: { allowPrivateNetworks: networkList },
   voicemailSpool: str(),
   logLevel: str({ oneOf: ['error', 'warn', 'info', 'debug'] }),
+  auditKeyFile: str({ pattern: /^\/./ }),
 };
 
 /** YAML keys are snake_case (cdr_database); the code's are camelCase. Both are accepted. */

@@ -283,6 +283,14 @@ export const MIGRATIONS: Migration[] = [
         ADD KEY idx_tenant_last (tenant, last_attempt, id, status, cleared_by, cleared_at, route_kind, route_id, did)`,
     ],
   },
+  {
+    version: 8,
+    name: 'forget proofs keyed outside the database',
+    // `forgotten` rows kept SHA-256(salt + number) with the salt here: together they let
+    // anyone who reads the database confirm a guessed number. New proofs are keyed with the
+    // audit key file; without the salt the old ones confirm nothing any more.
+    statements: [`DELETE FROM smart_missed_calls_state WHERE k = 'forget_salt'`],
+  },
 ];
 
 /** Every table we own; uninstall drops exactly these and nothing else. */
@@ -302,11 +310,18 @@ export const LATEST_SCHEMA_VERSION = Math.max(...MIGRATIONS.map((m) => m.version
  * was made with before loading its rows, then migrates the rest of the way).
  */
 export async function migrate(pool: Pool, log: (line: string) => void = () => {}, upTo = LATEST_SCHEMA_VERSION): Promise<number[]> {
-  await pool.query(`CREATE TABLE IF NOT EXISTS smart_missed_calls_migrations (
-    version INT UNSIGNED NOT NULL PRIMARY KEY,
-    name VARCHAR(160) NOT NULL,
-    applied_at DATETIME NOT NULL
-  ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`);
+  // Created only when absent: the running service's user may not CREATE (docs/security.md),
+  // and `smc serve` checks the migrations at every start.
+  const [tables] = await pool.query<RowDataPacket[]>(
+    `SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'smart_missed_calls_migrations'`,
+  );
+  if (tables.length === 0) {
+    await pool.query(`CREATE TABLE IF NOT EXISTS smart_missed_calls_migrations (
+      version INT UNSIGNED NOT NULL PRIMARY KEY,
+      name VARCHAR(160) NOT NULL,
+      applied_at DATETIME NOT NULL
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`);
+  }
   const [rows] = await pool.query<RowDataPacket[]>('SELECT version FROM smart_missed_calls_migrations');
   const applied = new Set(rows.map((r) => Number(r.version)));
   const done: number[] = [];

@@ -1,19 +1,21 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { normaliseNumber, NO_RULES } from '../clear/numbers.js';
 import { knownTenants, loadSettings } from '../config/settings-store.js';
 import { inTransaction } from '../db/pool.js';
-import { appendAudit } from './audit.js';
+import { appendAudit, storableText } from './audit.js';
+import type { AuditKey } from './audit-key.js';
 import { rollupDeltas, writeRollup } from './rollup.js';
 import { clear, NOTE_MAX_CHARS, numberRules, type Entry } from './entries.js';
 import { enqueueEvents, entryFromRow, saveEntries, auditRecordOf } from './store.js';
-import { readState, writeState } from '../sync/state.js';
 
 export class NotFound extends Error {}
 
 /** A permitted user closes an entry by hand; the note is required and kept. */
-export async function resolveEntry(pool: Pool, tenant: string, id: number, user: string, note: string): Promise<Entry> {
-  const text = note.trim();
+export async function resolveEntry(pool: Pool, auditKey: AuditKey, tenant: string, id: number, user: string, note: string): Promise<Entry> {
+  // Cut by code point and made well-formed here, so the entry and its journal row keep the
+  // same note and the journal can always verify it (the web refuses over-long notes first).
+  const text = storableText(note.trim(), NOTE_MAX_CHARS);
   if (!text) throw new Error('note: a note is required to resolve an entry');
   return inTransaction(pool, async (conn) => {
     const [rows] = await conn.query<RowDataPacket[]>('SELECT * FROM smart_missed_calls WHERE tenant = ? AND id = ? FOR UPDATE', [tenant, id]);
@@ -21,17 +23,17 @@ export async function resolveEntry(pool: Pool, tenant: string, id: number, user:
     const entry = entryFromRow(rows[0]);
     if (entry.status !== 'open') throw new Error(`entry ${id} is already cleared (${entry.clearedBy})`);
     const [[{ now }]] = (await conn.query<RowDataPacket[]>('SELECT NOW() AS now')) as unknown as [[{ now: string }]];
-    clear(entry, 'manual', now, { user, note: text.slice(0, NOTE_MAX_CHARS) });
+    clear(entry, 'manual', now, { user, note: text });
     await saveEntries(conn, [entry], now);
-    const event = { entry, event: 'cleared' as const, reason: 'manual' as const, actor: `user:${user}`, ext: null, linkedid: null, note: text.slice(0, NOTE_MAX_CHARS) };
-    await appendAudit(conn, [auditRecordOf(event)]);
+    const event = { entry, event: 'cleared' as const, reason: 'manual' as const, actor: `user:${user}`, ext: null, linkedid: null, note: text };
+    await appendAudit(conn, auditKey, [auditRecordOf(event)]);
     await enqueueEvents(conn, [event], now);
     return entry;
   });
 }
 
 /** Retention: open entries whose last attempt is older than `days` are cleared as expired. */
-export async function expireEntries(pool: Pool, tenant: string, days: number): Promise<number> {
+export async function expireEntries(pool: Pool, auditKey: AuditKey, tenant: string, days: number): Promise<number> {
   return inTransaction(pool, async (conn) => {
     const [rows] = await conn.query<RowDataPacket[]>(
       `SELECT * FROM smart_missed_calls WHERE tenant = ? AND status = 'open' AND last_attempt < NOW() - INTERVAL ? DAY FOR UPDATE`,
@@ -43,20 +45,30 @@ export async function expireEntries(pool: Pool, tenant: string, days: number): P
     for (const e of entries) clear(e, 'expired', now, {});
     await saveEntries(conn, entries, now);
     const events = entries.map((entry) => ({ entry, event: 'cleared' as const, reason: 'expired' as const, actor: 'cron', ext: null, linkedid: null, note: null }));
-    await appendAudit(conn, events.map(auditRecordOf));
+    await appendAudit(conn, auditKey, events.map(auditRecordOf));
     await enqueueEvents(conn, events, now);
     return entries.length;
   });
 }
 
 /**
+ * The erasure proof a `forgotten` row keeps: an HMAC of the number's key under the journal's
+ * key, which lives outside the database. Whoever holds the key file can confirm that a given
+ * number was forgotten; the database alone cannot, however few digits a number has (a salted
+ * hash with the salt in the database fell to brute force in minutes).
+ */
+export function forgetProof(auditKey: AuditKey, numberKey: string): string {
+  return createHmac('sha256', auditKey.secret).update('smc forget\n').update(numberKey).digest('hex');
+}
+
+/**
  * GDPR: removes every trace of a caller — entries, classified calls, name lookups, imported
- * contacts, queued notifications and their delivery records — and journals only a salted
- * hash of the number, so the erasure itself is provable without keeping the number.
+ * contacts, queued notifications and their delivery records — and journals only a keyed
+ * hash of the number (forgetProof), so the erasure itself is provable without keeping the number.
  * Mails that list many callers (digests, held-back summaries) are kept as records of what
  * was sent (deleting one would make it be queued and sent again) with this caller cut out.
  */
-export async function forgetNumber(pool: Pool, number: string, actor: string): Promise<{ entries: number; calls: number }> {
+export async function forgetNumber(pool: Pool, auditKey: AuditKey, number: string, actor: string): Promise<{ entries: number; calls: number }> {
   const key = normaliseNumber(number, NO_RULES).key;
   if (key === 'anonymous' || key.length < 3) throw new Error(`'${number}' is not a phone number`);
   // Entries are keyed by each tenant's own rules (country, match digits): every key this
@@ -64,12 +76,7 @@ export async function forgetNumber(pool: Pool, number: string, actor: string): P
   const keys = new Set([key]);
   for (const tenant of await knownTenants(pool)) keys.add(normaliseNumber(number, numberRules(await loadSettings(pool, tenant))).key);
   const keyList = [...keys];
-  let salt = await readState(pool, 'forget_salt');
-  if (!salt) {
-    salt = randomBytes(16).toString('hex');
-    await writeState(pool, { forget_salt: salt });
-  }
-  const digest = createHash('sha256').update(salt).update(key).digest('hex');
+  const proof = forgetProof(auditKey, key);
   return inTransaction(pool, async (conn) => {
     const [entries] = await conn.query<RowDataPacket[]>('SELECT id, tenant, caller_name FROM smart_missed_calls WHERE caller_key IN (?) FOR UPDATE', [keyList]);
     const ids = entries.map((e) => Number(e.id));
@@ -104,7 +111,8 @@ export async function forgetNumber(pool: Pool, number: string, actor: string): P
     if (tenants.size === 0) tenants.add('default');
     await appendAudit(
       conn,
-      [...tenants].map((tenant) => ({ tenant, entryId: null, event: 'forgotten', reason: null, actor, ext: null, linkedid: null, note: `sha256:${digest}` })),
+      auditKey,
+      [...tenants].map((tenant) => ({ tenant, entryId: null, event: 'forgotten', reason: null, actor, ext: null, linkedid: null, note: `hmac-sha256:${proof}` })),
     );
     return { entries: ids.length, calls: calls.length };
   });

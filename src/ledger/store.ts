@@ -4,6 +4,7 @@ import { normaliseNumber } from '../clear/numbers.js';
 import type { Verdict } from '../detect/verdict.js';
 import { faultPoint } from '../sync/faults.js';
 import { appendAudit, type AuditRecord } from './audit.js';
+import type { AuditKey } from './audit-key.js';
 import { applyCall, CallerEntries, numberRules, withdrawMiss, NOTIFYING_EVENTS, type Entry, type LedgerEvent } from './entries.js';
 import { rollupDeltas, writeRollup, type CallBucket } from './rollup.js';
 
@@ -60,6 +61,7 @@ interface StoredCall extends CallBucket {
  */
 export async function recordCalls(
   conn: PoolConnection,
+  auditKey: AuditKey,
   tenant: string,
   calls: ClassifiedCall[],
   settings: TenantSettings,
@@ -128,7 +130,7 @@ export async function recordCalls(
   for (const r of recorded) r.asOf.id = r.live.entry.id;
   result.events = recorded.map((r) => ({ ...r.live, entry: r.asOf }));
   await saveCalls(conn, tenant, todo, stored, callEntry, callerKeys, now);
-  await appendAudit(conn, result.events.map(auditRecordOf));
+  await appendAudit(conn, auditKey, result.events.map(auditRecordOf));
   if (options.notify) await enqueueEvents(conn, result.events.filter((e) => NOTIFYING_EVENTS.has(e.event)), now);
   faultPoint('in-ledger');
   result.calls = todo.length;

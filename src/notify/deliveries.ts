@@ -3,6 +3,7 @@ import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql
 import type { TenantSettings } from '../config/schema.js';
 import { inTransaction } from '../db/pool.js';
 import { appendAudit } from '../ledger/audit.js';
+import type { AuditKey } from '../ledger/audit-key.js';
 
 /**
  * One row per (notification × channel target) in smart_missed_calls_deliveries. The
@@ -169,7 +170,7 @@ export interface Notified {
 }
 
 /** Marks a delivery sent and, for mails, journals `notified` for every entry the mail covered. */
-export async function markSent(pool: Pool, d: Delivery, responseCode: number | null, notified: Notified | null): Promise<void> {
+export async function markSent(pool: Pool, auditKey: AuditKey, d: Delivery, responseCode: number | null, notified: Notified | null): Promise<void> {
   await inTransaction(pool, async (conn) => {
     await conn.query(
       `UPDATE smart_missed_calls_deliveries SET status = 'sent', sent_at = NOW(3), response_code = ?, last_error = NULL
@@ -179,6 +180,7 @@ export async function markSent(pool: Pool, d: Delivery, responseCode: number | n
     if (notified && notified.entryIds.length) {
       await appendAudit(
         conn,
+        auditKey,
         [...new Set(notified.entryIds)].map((entryId) => ({
           tenant: d.tenant, entryId, event: 'notified', reason: null, actor: 'agent', ext: null, linkedid: notified.linkedid, note: notified.note,
         })),

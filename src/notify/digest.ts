@@ -1,5 +1,6 @@
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import type { Config, TenantSettings } from '../config/schema.js';
+import { chainHead, formatChainPoint } from '../ledger/audit.js';
 import { deliveryByKey, idempotencyKey, insertDeliveries, type Delivery } from './deliveries.js';
 import type { DigestCadence, DigestPeriod } from './digest-period.js';
 import { callerLabel, clearReasonLabel, pageLink } from './mail-text.js';
@@ -19,6 +20,8 @@ export interface DigestContent {
   missRate: { missed: number; inbound: number; rate: number | null };
   previousMissRate: { missed: number; inbound: number; rate: number | null };
   link: string;
+  /** The journal's newest row, id:hash: an anchor kept outside the database (smc audit verify --head). */
+  auditHead: string | null;
 }
 
 async function missRate(pool: Pool, tenant: string, from: string, to: string): Promise<DigestContent['missRate']> {
@@ -80,6 +83,7 @@ export async function digestContent(pool: Pool, config: Config, tenant: string, 
     missRate: await missRate(pool, tenant, start, end),
     previousMissRate: await missRate(pool, tenant, period.previousStart, start),
     link: pageLink(config, tenant, 'entries'),
+    auditHead: await chainHead(pool).then((head) => (head ? formatChainPoint(head) : null)),
   };
 }
 

@@ -11,6 +11,7 @@ import { queueDigest } from './digest.js';
 import { DIGEST_CADENCES, latestDuePeriod, type DigestCadence } from './digest-period.js';
 import { faultPoint } from '../sync/faults.js';
 import { NamedLock } from '../db/named-lock.js';
+import { readAuditKey, type AuditKey } from '../ledger/audit-key.js';
 import { createMailer, type Mailer } from './mailer.js';
 import { composeRealtime, decideRealtime, markFolded, markHeld, queueHeldSummaries } from './realtime.js';
 import { MailRenderer, type RenderedMail } from './templates.js';
@@ -63,6 +64,8 @@ export class Notifier {
   private readonly log: (line: string) => void;
   private readonly mailRetry: RetryPolicy;
   private readonly webhookRetry: RetryPolicy;
+  /** A sent mail journals `notified` for each entry it covered. */
+  private readonly auditKey: AuditKey;
   private settingsCache = new Map<string, TenantSettings>();
   private readonly allowedNetworks: Network[];
 
@@ -74,6 +77,7 @@ export class Notifier {
     this.mailRetry = options.mailRetry ?? DEFAULT_MAIL_RETRY;
     this.webhookRetry = options.webhookRetry ?? DEFAULT_WEBHOOK_RETRY;
     this.allowedNetworks = parseNetworks(options.config.notify.allowPrivateNetworks);
+    this.auditKey = readAuditKey(options.config.auditKeyFile);
   }
 
   private get pool(): Pool {
@@ -183,7 +187,7 @@ export class Notifier {
     }
     this.options.afterAccepted?.(d);
     faultPoint('outbox-accepted');
-    await markSent(this.pool, d, code, notified);
+    await markSent(this.pool, this.auditKey, d, code, notified);
     return true;
   }
 
@@ -213,7 +217,7 @@ export class Notifier {
     }
     this.options.afterAccepted?.(d);
     faultPoint('outbox-accepted');
-    await markSent(this.pool, d, result.status, null);
+    await markSent(this.pool, this.auditKey, d, result.status, null);
   }
 
   private async webhookBody(d: Delivery): Promise<string> {

@@ -12,6 +12,7 @@ import { explain } from '../detect/explain.js';
 import type { Verdict } from '../detect/verdict.js';
 import { voicemailLeft } from '../cdr/voicemail-spool.js';
 import type { LedgerEvent } from '../ledger/entries.js';
+import { readAuditKey, type AuditKey } from '../ledger/audit-key.js';
 import { recordCalls, type ClassifiedCall } from '../ledger/store.js';
 import { faultPoint } from './faults.js';
 import { SettleTracker } from './settle.js';
@@ -61,6 +62,8 @@ export class Syncer {
   /** Each tenant's classifier options, built from its settings and the directory: once per refresh, not per call. */
   private optionsCache = new Map<string, ClassifyOptions>();
   private settingsAt = 0;
+  /** Read once: the journal's rows are keyed with it (audit-key.ts). */
+  readonly auditKey: AuditKey;
 
   constructor(
     private readonly pool: Pool,
@@ -68,6 +71,7 @@ export class Syncer {
     /** Overrides the PBX directory's own tenant resolution (FreePBX: `default`; VitalPBX: per call). */
     private readonly tenantOf?: TenantOf,
   ) {
+    this.auditKey = readAuditKey(config.auditKeyFile);
     this.tracker = new SettleTracker(config.sync.settleSeconds);
     this.callEnds = new CallEndWatcher(pool, config.db);
   }
@@ -168,7 +172,7 @@ export class Syncer {
     for (const [tenant, list] of byTenant) {
       const settings = await this.settings(tenant);
       for (let i = 0; i < list.length; i += BATCH) {
-        const result = await inTransaction(this.pool, (conn) => recordCalls(conn, tenant, list.slice(i, i + BATCH), settings, { notify }));
+        const result = await inTransaction(this.pool, (conn) => recordCalls(conn, this.auditKey, tenant, list.slice(i, i + BATCH), settings, { notify }));
         faultPoint('after-commit');
         events.push(...result.events);
       }

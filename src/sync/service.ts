@@ -86,7 +86,7 @@ export class SyncService extends EventEmitter<SyncServiceEvents> {
     try {
       for (const tenant of await knownTenants(this.pool)) {
         const settings = await loadSettings(this.pool, tenant);
-        if (settings.retentionDays !== null) total += await expireEntries(this.pool, tenant, settings.retentionDays);
+        if (settings.retentionDays !== null) total += await expireEntries(this.pool, this.syncer.auditKey, tenant, settings.retentionDays);
       }
     } catch (err) {
       this.log(`retention failed: ${(err as Error).message}`);

@@ -5,6 +5,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { Pool } from 'mysql2/promise';
 import { findModuleDir } from '../config/module-dir.js';
 import type { Config } from '../config/schema.js';
+import { readAuditKey } from '../ledger/audit-key.js';
 import type { SyncService } from '../sync/service.js';
 import { identify, viewerOf } from './auth.js';
 import { calculatorRoutes } from './calculator.js';
@@ -47,6 +48,7 @@ export function createApp(opts: AppOptions): express.Express {
     catalogues: new Catalogues(opts.i18nDir ?? defaultI18nDir(moduleDir)),
     labels: new PbxLabels(opts.pool, opts.config),
     viewsDir: join(moduleDir, 'views'),
+    auditKey: readAuditKey(opts.config.auditKeyFile),
     secret,
     sessions: new SessionStore(secret),
   };

@@ -1,5 +1,6 @@
 import type { Pool } from 'mysql2/promise';
 import type { Config } from '../config/schema.js';
+import type { AuditKey } from '../ledger/audit-key.js';
 import type { SyncService } from '../sync/service.js';
 import type { Catalogues } from './i18n.js';
 import type { PbxLabels } from './route-labels.js';
@@ -13,6 +14,8 @@ export interface WebContext {
   catalogues: Catalogues;
   labels: PbxLabels;
   viewsDir: string;
+  /** The journal's key: a resolve by hand appends to it. */
+  auditKey: AuditKey;
   /** HMAC key for sessions and CSRF tokens. */
   secret: string;
   /** Standalone logins' sessions. */

@@ -192,7 +192,7 @@ export function entryRoutes(router: Router, ctx: WebContext): void {
       return;
     }
     try {
-      const entry = await resolveEntry(ctx.pool, viewer.tenant, id, viewer.user, note);
+      const entry = await resolveEntry(ctx.pool, ctx.auditKey, viewer.tenant, id, viewer.user, note);
       res.json({ ok: true, id: entry.id, status: entry.status });
     } catch (err) {
       if (err instanceof NotFound) res.status(404).json({ error: 'not_found', message: viewer.t('No such entry.') });

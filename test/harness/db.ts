@@ -6,7 +6,8 @@
  * parallel without seeing each other's rows.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mysql from 'mysql2/promise';
@@ -14,6 +15,7 @@ import { loadSchemas } from '../../tools/mariadb.mjs';
 import { DEFAULT_CONFIG, type Config } from '../../src/config/schema.js';
 import { createPool, ident, type Pool } from '../../src/db/pool.js';
 import { migrate } from '../../src/db/migrations.js';
+import { ensureAuditKey, readAuditKey, type AuditKey } from '../../src/ledger/audit-key.js';
 import { CDR_COLUMNS, toCdrRow, type CdrRow } from '../../src/cdr/row.js';
 import { readTsv } from '../../src/cdr/tsv.js';
 
@@ -27,8 +29,10 @@ export interface DatabaseNames {
 export interface FreshDatabases {
   socket: string;
   names: DatabaseNames;
-  /** DEFAULT_CONFIG pointing at these databases over the socket, as root. */
+  /** DEFAULT_CONFIG pointing at these databases over the socket, as root, and at testAuditKeyFile(). */
   config: Config;
+  /** The key the journal of these databases is written with. */
+  auditKey: AuditKey;
   /** createPool(config.db): its default database is names.own. */
   pool: Pool;
   /** Closes the pool and drops the databases. */
@@ -53,6 +57,23 @@ export interface FreshOptions {
   pbx?: 'freepbx' | 'vitalpbx';
 }
 
+let auditKeyFile: string | undefined;
+
+/**
+ * One audit key file for the whole test process, made by the first freshDatabases (on a
+ * journal still empty, so no row is unkeyed) and removed at exit. It is also put in
+ * SMC_AUDIT_KEY_FILE, so an `smc` the test starts writes and verifies with the same key.
+ */
+export function testAuditKeyFile(): string {
+  if (!auditKeyFile) {
+    auditKeyFile = join(tmpdir(), `smc-test-${process.pid}-audit.key`);
+    const file = auditKeyFile;
+    process.env.SMC_AUDIT_KEY_FILE = file;
+    process.once('exit', () => rmSync(file, { force: true }));
+  }
+  return auditKeyFile;
+}
+
 export async function freshDatabases(prefix = 't', options: FreshOptions = {}): Promise<FreshDatabases> {
   const socket = testSocket();
   const tag = `${prefix.replace(/\W/g, '_').slice(0, 24)}_${process.pid}_${randomBytes(3).toString('hex')}`;
@@ -75,13 +96,16 @@ export async function freshDatabases(prefix = 't', options: FreshOptions = {}): 
       cdrDatabase: names.cdr,
       pbxDatabase: names.pbx,
     },
+    auditKeyFile: testAuditKeyFile(),
   };
   const pool = createPool(config.db);
   await migrate(pool);
+  await ensureAuditKey(pool, config.auditKeyFile);
   return {
     socket,
     names,
     config,
+    auditKey: readAuditKey(config.auditKeyFile),
     pool,
     async cleanup() {
       await pool.end();

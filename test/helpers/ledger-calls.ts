@@ -4,7 +4,9 @@ import { loadSettings } from '../../src/config/settings-store.js';
 import { naiveDatetime, naiveSeconds } from '../../src/cdr/row.js';
 import { inTransaction } from '../../src/db/pool.js';
 import type { Verdict } from '../../src/detect/verdict.js';
+import { readAuditKey } from '../../src/ledger/audit-key.js';
 import { recordCalls, type RecordResult } from '../../src/ledger/store.js';
+import { testAuditKeyFile } from '../harness/db.js';
 
 let sequence = 0;
 
@@ -32,10 +34,10 @@ export function callVerdict(kind: 'missed' | 'answered' | 'callback', o: { calle
   return base;
 }
 
-/** Records calls through the real ledger (entries, audit, outbox), as the sync does. */
-export async function record(pool: Pool, tenant: string, verdicts: Verdict[], settings?: TenantSettings): Promise<RecordResult> {
+/** Records calls through the real ledger (entries, audit, outbox), as the sync does, with the test databases' audit key. */
+export async function record(pool: Pool, tenant: string, verdicts: Verdict[], settings?: TenantSettings, auditKey = readAuditKey(testAuditKeyFile())): Promise<RecordResult> {
   const s = settings ?? (await loadSettings(pool, tenant));
-  return inTransaction(pool, (conn) => recordCalls(conn, tenant, verdicts.map((verdict) => ({ verdict, rowsDigest: verdict.linkedid.padEnd(40, '0').slice(0, 40) })), s));
+  return inTransaction(pool, (conn) => recordCalls(conn, auditKey, tenant, verdicts.map((verdict) => ({ verdict, rowsDigest: verdict.linkedid.padEnd(40, '0').slice(0, 40) })), s));
 }
 
 /** `minutes` after a naive datetime. */

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { repoRoot, type FreshDatabases } from '../harness/db.js';
+import { repoRoot, testAuditKeyFile, type FreshDatabases } from '../harness/db.js';
 
 export interface ServeConfigOptions {
   /** Folder for the config file and the unix socket the web part listens on. */
@@ -30,6 +30,7 @@ export function writeServeConfig(o: ServeConfigOptions): string {
       sync: { interval_seconds: 1, settle_seconds: 1, ...o.sync },
       mail: o.smtpPort ? { transport: 'smtp', host: '127.0.0.1', port: o.smtpPort, from: 'SMC <smc@localhost>' } : { transport: 'none' },
       voicemail_spool: join(o.dir, 'no-voicemail-spool'),
+      audit_key_file: testAuditKeyFile(),
     }),
   );
   return file;

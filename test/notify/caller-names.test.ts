@@ -74,8 +74,8 @@ test('the notifier names new entries before mailing; forgetting a number removes
   assert.equal(rows[0]!.caller_name, 'Popescu, Ion');
   const [queued] = await db.pool.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM smart_missed_calls_deliveries WHERE caller_key = '745000002'`);
   assert.equal(Number(queued[0]!.n), 1, 'a webhook delivery holds the number until it is forgotten');
-  await forgetNumber(db.pool, '0745000002', 'user:admin');
-  await forgetNumber(db.pool, '+40745000003', 'user:admin');
+  await forgetNumber(db.pool, db.auditKey, '0745000002', 'user:admin');
+  await forgetNumber(db.pool, db.auditKey, '+40745000003', 'user:admin');
   const [left] = await db.pool.query<RowDataPacket[]>(
     `SELECT (SELECT COUNT(*) FROM smart_missed_calls_contacts WHERE caller_key = '745000002') AS contacts,
             (SELECT COUNT(*) FROM smart_missed_calls_lookups WHERE caller_key = '745000003') AS lookups,

@@ -93,6 +93,12 @@ for (const cadence of DIGEST_CADENCES) {
         assert.match(open, /Ana Pop \(0740000002\) \(nou\)/);
         assert.doesNotMatch(text, /Open now|missed calls/);
       }
+      // The journal's head at the time of the digest, an anchor outside the database for `smc audit verify --head`.
+      assert.match(text, language === 'en' ? /Audit journal head \(keep it to check the journal later\): \d+:[0-9a-f]{64}/ : /Capul jurnalului de audit \(.+\): \d+:[0-9a-f]{64}/);
+      const head = /: (\d+):([0-9a-f]{64})/.exec(text)!;
+      const [row] = await db.pool.query<RowDataPacket[]>('SELECT hash FROM smart_missed_calls_audit WHERE id = ?', [Number(head[1])]);
+      assert.equal(row[0]?.hash, head[2], 'the head in the mail is a row of the journal, with its hash');
+      assert.match(mails[0]!.html as string, new RegExp(`${head[1]}:${head[2]}`));
       const [notified] = await db.pool.query<RowDataPacket[]>(
         `SELECT COUNT(*) AS n FROM smart_missed_calls_audit WHERE tenant = ? AND event = 'notified'`,
         [tenant],

@@ -18,9 +18,11 @@ import { DEFAULT_CONFIG } from '../../src/config/schema.js';
 import { migrate } from '../../src/db/migrations.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { verifyAudit } from '../../src/ledger/audit.js';
+import { readAuditKey } from '../../src/ledger/audit-key.js';
 import { signIdentity } from '../../src/web/identity.js';
 import { PastCalls } from '../helpers/past-calls.js';
 import { ServeProcess, eventually, sleep, writeServeConfig } from '../helpers/serve-process.js';
+import { testAuditKeyFile } from '../harness/db.js';
 
 const SOAK = process.env.SMC_SOAK === '1';
 const OUTAGE_SECONDS = SOAK ? 120 : 30;
@@ -113,6 +115,6 @@ test(`MariaDB stopped for ${OUTAGE_SECONDS} s under smc serve: it says so, keeps
   assert.equal(await listed('722000601'), 2, 'nothing counted twice after reconnecting');
   const [[{ n }]] = (await pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM smart_missed_calls_calls')) as unknown as [[{ n: number }]];
   assert.equal(Number(n), 3);
-  assert.equal((await verifyAudit(pool)).ok, true);
+  assert.equal((await verifyAudit(pool, readAuditKey(testAuditKeyFile()))).ok, true, 'the journal serve wrote verifies with the key it made');
   console.log(`db outage: ${outage.toFixed(0)} s without MariaDB survived; unavailable state shown on /api/health and the pages; caught up after reconnecting`);
 });

@@ -2,10 +2,11 @@
  * GDPR: after `smc forget N`, no column of any of our tables holds N in any format
  * (+40…, 0040…, 0…, the national digits, a dialled 9-prefixed form), found by scanning
  * every text column that information_schema lists — not only the columns we think of.
- * The journal still verifies.
+ * The journal still verifies, and its erasure proof confirms nothing to whoever reads only the database.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash, createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +17,7 @@ import { writePbxTables } from '../../src/cdr/generator/pbx-tables.js';
 import type { Config } from '../../src/config/schema.js';
 import { saveSettings } from '../../src/config/settings-store.js';
 import { ident } from '../../src/db/pool.js';
+import { forgetProof } from '../../src/ledger/actions.js';
 import { Notifier } from '../../src/notify/worker.js';
 import { Syncer } from '../../src/sync/cycle.js';
 import { freshDatabases, repoRoot, type FreshDatabases } from '../harness/db.js';
@@ -120,5 +122,24 @@ test('`smc forget` leaves no trace of the number in any column of any of our tab
   assert.match(smc('audit', 'verify'), /chain intact/);
   const [forgotten] = await db.pool.query<RowDataPacket[]>("SELECT note FROM smart_missed_calls_audit WHERE event = 'forgotten'");
   assert.equal(forgotten.length, 1);
-  assert.match(String(forgotten[0]!.note), /^sha256:[0-9a-f]{64}$/);
+  const proof = /^hmac-sha256:([0-9a-f]{64})$/.exec(String(forgotten[0]!.note))?.[1];
+  assert.ok(proof, `the erasure is journalled as a keyed proof: ${forgotten[0]!.note}`);
+  // Whoever holds the key file confirms the erasure of this number ...
+  assert.equal(proof, forgetProof(db.auditKey, '722000333'));
+  // ... the database alone does not: no value stored in it (the old salt lived in the state
+  // table) turns a guessed number into the proof, salted either way, as a key, or unsalted.
+  const [state] = await db.pool.query<RowDataPacket[]>('SELECT k, v FROM smart_missed_calls_state');
+  assert.ok(!state.some((r) => r.k === 'forget_salt'), 'no salt kept');
+  const guess = '722000333';
+  const fromDb = [
+    createHash('sha256').update(guess).digest('hex'),
+    ...state.flatMap((r) => [
+      createHash('sha256').update(String(r.v)).update(guess).digest('hex'),
+      createHash('sha256').update(guess).update(String(r.v)).digest('hex'),
+      createHmac('sha256', String(r.v)).update(guess).digest('hex'),
+      createHmac('sha256', String(r.v)).update('smc forget\n').update(guess).digest('hex'),
+    ]),
+  ];
+  assert.ok(!fromDb.includes(proof), 'nothing in the database confirms the guessed number');
+  assert.notEqual(proof, forgetProof({ ...db.auditKey, secret: Buffer.alloc(32, 7) }, guess), 'the proof depends on the key file');
 });

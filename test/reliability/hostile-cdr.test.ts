@@ -255,7 +255,7 @@ test(`hostile CDR (${RUNS} fast-check cases) never stops the sync, is counted, a
   const [copied] = await hostile.pool.query<RowDataPacket[]>('SELECT linkedid, verdict FROM smart_missed_calls_calls WHERE linkedid IN (?)', [[...copies.keys(), '']]);
   assert.equal(copied.length, copies.size, 'every duplicated-row copy of a lab call was classified');
   for (const c of copied) assert.equal(c.verdict, copies.get(String(c.linkedid)), `${c.linkedid}: duplicated rows change no verdict`);
-  assert.equal((await verifyAudit(hostile.pool)).ok, true);
+  assert.equal((await verifyAudit(hostile.pool, hostile.auditKey)).ok, true);
 
   const configFile = writeServeConfig({ dir, name: 'hostile', db: hostile });
   const status = JSON.parse(

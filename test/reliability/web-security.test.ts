@@ -61,7 +61,7 @@ before(async () => {
   const [rows] = await db.pool.query<RowDataPacket[]>('SELECT id, tenant FROM smart_missed_calls');
   own = Number(rows.find((r) => r.tenant === 'default')!.id);
   theirs = Number(rows.find((r) => r.tenant === 'other')!.id);
-  await resolveEntry(db.pool, 'default', own, 'ana', XSS.note);
+  await resolveEntry(db.pool, db.auditKey, 'default', own, 'ana', XSS.note);
   await saveSettings(db.pool, 'default', { lookupUrlTemplate: XSS.template }, 'test');
   sync = new SyncService(db.pool, config);
   app = createApp({ pool: db.pool, config, sync, moduleDir: repoRoot() });
