@@ -220,6 +220,10 @@ async function viewAll(lang, when) {
  * showed).
  */
 async function realCalls() {
+  // The lab may have seen these callers before (an earlier run): each entry is judged by what
+  // this run added to it.
+  const [earlier] = await db.query('SELECT caller_raw, did, total_missed FROM asterisk.smart_missed_calls');
+  const missedBefore = (caller, did) => Number(earlier.find((e) => e.caller_raw.endsWith(caller.slice(-9)) && e.did === did)?.total_missed ?? 0);
   const rootSeen = new Map();
   let watching = true;
   const watcher = (async () => {
@@ -256,7 +260,7 @@ async function realCalls() {
       if (!call.expect.missed) continue;
       const [[journal]] = await db.query(
         `SELECT UNIX_TIMESTAMP(MIN(created_at)) * 1000 AS at FROM asterisk.smart_missed_calls_audit
-          WHERE linkedid = ? AND action IN ('created', 'incremented', 'reopened')`, [call.linkedid]);
+          WHERE linkedid = ? AND event IN ('created', 'incremented', 'reopened')`, [call.linkedid]);
       const seen = rootSeen.get(call.linkedid);
       if (journal?.at && seen) latencies.push(Math.max(0, Math.round(Number(journal.at) - seen)));
     }
@@ -267,8 +271,9 @@ async function realCalls() {
       if (expected.missed.length === 0) {
         check(`${name}: none, nothing was missed`, listed.status === 200 && !entry, entry ? `found ${entry.status} ×${entry.missed_count}` : '');
       } else if (!expected.cleared_by) {
-        check(`${name}: open, missed ${expected.missed.length}×`, entry?.status === 'open' && entry.missed_count === expected.missed.length,
-          entry ? `${entry.status} ×${entry.missed_count}` : `HTTP ${listed.status}, not on the list`);
+        const added = entry ? entry.total_missed - missedBefore(expected.caller, expected.did) : 0;
+        check(`${name}: open, missed ${expected.missed.length}× more`, entry?.status === 'open' && added === expected.missed.length,
+          entry ? `${entry.status}, ${added} more (${entry.missed_count} this episode)` : `HTTP ${listed.status}, not on the list`);
       } else {
         check(`${name}: cleared as ${expected.cleared_by}${expected.cleared_ext ? ` by ${expected.cleared_ext}` : ''}`,
           entry?.status === 'cleared' && entry.cleared_by === expected.cleared_by && (!expected.cleared_ext || String(entry.cleared_ext) === expected.cleared_ext),
