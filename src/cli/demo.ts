@@ -19,6 +19,7 @@ import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { migrate } from '../db/migrations.js';
 import { createPool, ident, type Pool } from '../db/pool.js';
+import { ensureAuditKey } from '../ledger/audit-key.js';
 import { backfill } from '../sync/backfill.js';
 import { readState, writeState } from '../sync/state.js';
 import { startService } from './serve.js';
@@ -231,6 +232,7 @@ async function runDemo(options: DemoOptions): Promise<void> {
   let traffic: LiveTraffic | null = null;
   try {
     await migrate(pool, log);
+    await ensureAuditKey(pool, config.auditKeyFile);
     if (reuse) log(`reusing the demo's calls in ${options.cdrDatabase} (last synced ${await readState(pool, 'last_cycle') ?? 'never'})`);
     else await fillHistory(pool, config, model, historyDays, () => interrupted);
     if (interrupted) throw new Interrupted();
