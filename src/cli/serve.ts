@@ -1,4 +1,4 @@
-import { existsSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import type { Server } from 'node:http';
 import type { Command } from 'commander';
@@ -26,6 +26,9 @@ export function listenTarget(listen: string): { path: string } | { host: string;
   return { host: listen.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(listen.slice(at + 1)) };
 }
 
+/** Owner and group may connect; nobody else. */
+export const SOCKET_MODE = 0o660;
+
 export function webService(config: Config, pool: Pool, sync: SyncService): Service & { server: () => Server | null } {
   let server: Server | null = null;
   return {
@@ -40,6 +43,9 @@ export function webService(config: Config, pool: Pool, sync: SyncService): Servi
         const s = app.listen(target, () => resolve(s));
         s.once('error', reject);
       });
+      // The socket is created with the umask's mode: only our user and group (the PHP glue's
+      // web server user on VitalPBX) may connect, whatever umask the service was started with.
+      if ('path' in target) chmodSync(target.path, SOCKET_MODE);
       log(`web listening on ${config.server.listen}`);
     },
     async stop() {

@@ -53,6 +53,9 @@ export function createApp(opts: AppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  // One spelling per route: /api/Events or /api/events/ must not reach a route the glue would not recognise.
+  app.set('case sensitive routing', true);
+  app.set('strict routing', true);
   app.use((_req, res, next) => {
     res.set({ 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'same-origin', 'X-Frame-Options': 'SAMEORIGIN' });
     next();
@@ -76,7 +79,7 @@ export function createApp(opts: AppOptions): express.Express {
   app.use(identify({ pool: opts.pool, secret, catalogues: ctx.catalogues, logins, now: opts.now ?? Date.now }));
   app.use(requireCsrf(secret));
 
-  const router = express.Router();
+  const router = express.Router({ caseSensitive: true, strict: true });
   router.get('/', (_req, res) => res.redirect(303, viewerOf(res).links.page('dashboard')));
   dashboardRoutes(router, ctx);
   entryRoutes(router, ctx);

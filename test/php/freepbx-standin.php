@@ -7,6 +7,7 @@
 //   SMC_STANDIN_KVSTORE   JSON file: FreePBX_Helpers getConfig/setConfig
 //   SMC_STANDIN_SETTINGS  JSON object: FreePBX Config->get() values (ASTETCDIR, CDRDBNAME...)
 //   SMC_STANDIN_PM2_LOG   when set, a pm2 module is "installed" and its calls are appended here
+//   SMC_STANDIN_AMPUSERS  JSON list: the user names stored in ampusers, as created
 
 interface BMO
 {
@@ -161,5 +162,26 @@ class ampuser
     public function checkSection($section)
     {
         return in_array('*', $this->sections, true) || in_array($section, $this->sections, true);
+    }
+
+    /**
+     * The stored row of a user (only its username here), found the way MariaDB's
+     * utf8mb4_unicode_ci finds it: case, accents and trailing spaces ignored.
+     */
+    public function getAmpUser($username)
+    {
+        $stored = json_decode((string)getenv('SMC_STANDIN_AMPUSERS'), true);
+        foreach (is_array($stored) ? $stored : array() as $name) {
+            if (self::collationKey($name) === self::collationKey($username)) {
+                return array('username' => $name);
+            }
+        }
+        return false;
+    }
+
+    private static function collationKey($name)
+    {
+        $decomposed = Normalizer::normalize(rtrim($name, ' '), Normalizer::FORM_D);
+        return mb_strtolower(preg_replace('/\p{Mn}+/u', '', $decomposed), 'UTF-8');
     }
 }
