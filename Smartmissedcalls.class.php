@@ -12,6 +12,7 @@ use FreePBX\modules\Smartmissedcalls\InstallError;
 use FreePBX\modules\Smartmissedcalls\ServiceUnavailable;
 use FreePBX\modules\Smartmissedcalls\SmcInstaller;
 use FreePBX\modules\Smartmissedcalls\SmcProxy;
+use FreePBX\modules\Smartmissedcalls\UnexpectedAnswer;
 
 class Smartmissedcalls extends \FreePBX_Helpers implements \BMO
 {
@@ -22,6 +23,12 @@ class Smartmissedcalls extends \FreePBX_Helpers implements \BMO
     const CONFIG_PATH_KEY = 'config_path';
     /** The Node.js binary given as SMC_NODE at install, for every later start (build/smc-node.sh). */
     const NODE_PATH_KEY = 'node_path';
+
+    /** $_SESSION key of the read-only users form's CSRF token. */
+    const VIEWERS_TOKEN_KEY = 'smartmissedcalls_viewers_token';
+
+    /** Why the last posted read-only users list was not saved, for the form to say. */
+    private $viewersFormError = '';
 
     /** ajax commands: the kind of service path each may reach and the methods it allows. */
     private static $ajaxCommands = array(
@@ -180,6 +187,12 @@ class Smartmissedcalls extends \FreePBX_Helpers implements \BMO
         if ($identity === null || $identity['role'] !== 'admin') {
             return;
         }
+        // Another site could otherwise make an administrator's browser post this form.
+        $token = isset($_POST['smc_token']) ? (string)$_POST['smc_token'] : '';
+        if (!hash_equals($this->viewersToken(), $token)) {
+            $this->viewersFormError = _('The form expired before it was sent; nothing was saved. Try again.');
+            return;
+        }
         $this->saveViewers(isset($_POST['viewers']) ? (string)$_POST['viewers'] : '');
     }
 
@@ -273,6 +286,8 @@ class Smartmissedcalls extends \FreePBX_Helpers implements \BMO
                 $answer = $this->proxy()->forward($method, $path, $identity, $headers, $body);
                 $this->answer($answer['status'], $answer['contentType'], $answer['body'], $answer['contentDisposition']);
             }
+        } catch (UnexpectedAnswer $e) {
+            $this->answerError(502, _('Invalid request.'));
         } catch (ServiceUnavailable $e) {
             $this->answerError(503, $this->serviceDownText());
         }
@@ -345,12 +360,12 @@ class Smartmissedcalls extends \FreePBX_Helpers implements \BMO
         if (!is_object($user) || !method_exists($user, 'checkSection') || !$user->checkSection(self::NAME)) {
             return null;
         }
-        $name = (string)$user->username;
+        $name = self::canonicalUserName($user);
         $lang = isset($user->lang) && $user->lang ? $user->lang : (isset($_COOKIE['lang']) ? $_COOKIE['lang'] : '');
         return array(
             'user' => $name,
             'tenant' => 'default',
-            'role' => in_array($name, $this->viewers(), true) ? 'viewer' : 'admin',
+            'role' => in_array(self::foldUserName($name), array_map(array(self::class, 'foldUserName'), $this->viewers()), true) ? 'viewer' : 'admin',
             'lang' => stripos((string)$lang, 'ro') === 0 ? 'ro' : 'en',
         );
     }
@@ -360,6 +375,29 @@ class Smartmissedcalls extends \FreePBX_Helpers implements \BMO
     {
         $stored = $this->getConfig(self::VIEWERS_KEY);
         return is_string($stored) ? self::parseUserList($stored) : array();
+    }
+
+    /**
+     * FreePBX keeps the name as typed at login, while its lookup (ampusers or User Management,
+     * utf8mb4_unicode_ci) ignores case, accents and trailing spaces: "BOB " logs in as bob.
+     * The stored name is the one that counts; FreePBX's ampuser reads that row with getAmpUser().
+     */
+    private static function canonicalUserName($user)
+    {
+        $typed = (string)$user->username;
+        if (method_exists($user, 'getAmpUser')) {
+            $row = $user->getAmpUser($typed);
+            if (is_array($row) && isset($row['username']) && is_string($row['username']) && $row['username'] !== '') {
+                return $row['username'];
+            }
+        }
+        return trim($typed);
+    }
+
+    /** Names compared the way the database compares them as far as our ASCII list goes: case and spaces aside. */
+    private static function foldUserName($name)
+    {
+        return strtolower(trim((string)$name));
     }
 
     private static function parseUserList($text)
@@ -373,17 +411,10 @@ class Smartmissedcalls extends \FreePBX_Helpers implements \BMO
         return array_keys($names);
     }
 
+    /** ajax commands are named after the kind of service path they carry (SmcProxy::pathKind). */
     private static function pathFitsCommand($command, $path)
     {
-        $isApi = strpos($path, '/api/') === 0;
-        $isEvents = $path === '/api/events' || strpos($path, '/api/events?') === 0;
-        if ($command === 'events') {
-            return $isEvents;
-        }
-        if ($command === 'api') {
-            return $isApi && !$isEvents;
-        }
-        return !$isApi;
+        return SmcProxy::pathKind($path) === $command;
     }
 
     private function streamEvents($path, array $identity, array $headers)
@@ -463,11 +494,22 @@ class Smartmissedcalls extends \FreePBX_Helpers implements \BMO
         };
         return '<form method="post" class="smartmissedcalls-viewers" action="?display=' . self::NAME . '&amp;view=settings">'
             . '<input type="hidden" name="action" value="smc_viewers">'
+            . '<input type="hidden" name="smc_token" value="' . $e($this->viewersToken()) . '">'
             . '<h3>' . $e(_('Read-only users')) . '</h3>'
+            . ($this->viewersFormError === '' ? '' : '<div class="alert alert-warning">' . $e($this->viewersFormError) . '</div>')
             . '<p>' . $e(_('FreePBX administrators listed here may look at Smart Missed Calls but not change anything. Every other administrator with the Smart Missed Calls module may manage it.')) . '</p>'
             . '<input type="text" class="form-control" name="viewers" value="' . $e(implode(', ', $this->viewers())) . '">'
             . '<button type="submit" class="btn btn-default">' . $e(_('Save')) . '</button>'
             . '</form>';
+    }
+
+    /** One random token per FreePBX session, made when the form is first shown. */
+    private function viewersToken()
+    {
+        if (empty($_SESSION[self::VIEWERS_TOKEN_KEY]) || !is_string($_SESSION[self::VIEWERS_TOKEN_KEY])) {
+            $_SESSION[self::VIEWERS_TOKEN_KEY] = bin2hex(random_bytes(32));
+        }
+        return $_SESSION[self::VIEWERS_TOKEN_KEY];
     }
 
     private function proxy()

@@ -8,10 +8,17 @@ class ServiceUnavailable extends \RuntimeException
 {
 }
 
+/** The service answered, but not with something a whole-answer forward may pass on (an event stream). */
+class UnexpectedAnswer extends ServiceUnavailable
+{
+}
+
 class SmcProxy
 {
     /** Request headers the service may see from the browser; nothing else is forwarded. */
     const FORWARDED_HEADERS = array('Content-Type', 'Accept', 'X-CSRF-Token');
+    /** The service's account check (src/web/login.ts); reached only with the login signature. */
+    const LOGIN_PATH = '/internal/login';
 
     /** @var string */
     private $listen;
@@ -58,16 +65,56 @@ class SmcProxy
     }
 
     /**
-     * Forwards one request and returns the whole answer.
+     * Forwards one request and returns the whole answer, within timeoutSeconds overall.
+     * An event stream never ends, so it is refused here: only stream() may carry one.
      * @return array status (int), contentType (string), body (string)
      */
     public function forward($method, $pathAndQuery, array $identity, array $headers = array(), $body = '')
     {
-        $conn = $this->send($method, $pathAndQuery, $identity, $headers, $body);
+        return $this->exchange($method, $pathAndQuery, $this->identityHeaders($identity), $headers, $body);
+    }
+
+    /**
+     * Asks the running service whether a VitalPBX account's password is right (it throttles
+     * guessing per user and per client address). The request is signed with server.secret.
+     * @return array status (200 right, 401 wrong, 429 wait, 503 busy), retryAfter (seconds), account (user, tenant, role) on 200
+     */
+    public function checkLogin($user, $password, $clientAddress, $now = null)
+    {
+        $ts = $now === null ? time() : (int)$now;
+        $body = json_encode(array('user' => $user, 'password' => $password, 'address' => $clientAddress, 'ts' => $ts), JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE);
+        if ($body === false) {
+            return array('status' => 401, 'retryAfter' => 0, 'account' => null);
+        }
+        $message = "smc-login\n" . $ts . "\n" . $clientAddress . "\n" . $user . "\n" . $password;
+        $answer = $this->exchange('POST', self::LOGIN_PATH, array('X-SMC-Login-Signature' => hash_hmac('sha256', $message, $this->secret)), array('Content-Type' => 'application/json'), $body);
+        $decoded = json_decode($answer['body'], true);
+        $account = $answer['status'] === 200 && is_array($decoded) && isset($decoded['user'], $decoded['tenant'], $decoded['role'])
+            ? array('user' => (string)$decoded['user'], 'tenant' => (string)$decoded['tenant'], 'role' => (string)$decoded['role'])
+            : null;
+        return array('status' => $answer['status'], 'retryAfter' => $answer['retryAfter'], 'account' => $account);
+    }
+
+    private function exchange($method, $pathAndQuery, array $trustedHeaders, array $headers, $body)
+    {
+        $deadline = microtime(true) + $this->timeoutSeconds;
+        $conn = $this->send($method, $pathAndQuery, $trustedHeaders, $headers, $body);
         try {
             $head = $this->readHead($conn);
+            if (stripos($head['contentType'], 'text/event-stream') === 0) {
+                throw new UnexpectedAnswer('the service answered with an event stream where a whole answer was expected');
+            }
             $payload = '';
             while (!feof($conn)) {
+                $left = $deadline - microtime(true);
+                if ($left <= 0) {
+                    throw new ServiceUnavailable(sprintf('the service did not finish its answer within %d s', $this->timeoutSeconds));
+                }
+                // Nobody would read the answer: give the worker back.
+                if (connection_aborted()) {
+                    throw new ServiceUnavailable('the browser went away');
+                }
+                stream_set_timeout($conn, (int)ceil($left));
                 $chunk = fread($conn, 65536);
                 if ($chunk === false || ($chunk === '' && $this->timedOut($conn))) {
                     throw new ServiceUnavailable('the service stopped answering mid-response');
@@ -88,7 +135,7 @@ class SmcProxy
      */
     public function stream($method, $pathAndQuery, array $identity, array $headers, $onHead, $onData, $stillWanted)
     {
-        $conn = $this->send($method, $pathAndQuery, $identity, $headers, '');
+        $conn = $this->send($method, $pathAndQuery, $this->identityHeaders($identity), $headers, '');
         try {
             $head = $this->readHead($conn);
             call_user_func($onHead, $head['status'], $head['contentType']);
@@ -108,7 +155,8 @@ class SmcProxy
         }
     }
 
-    private function send($method, $pathAndQuery, array $identity, array $headers, $body)
+    /** @param array $trustedHeaders set by this glue (identity or login signature); $headers come from the browser and are filtered */
+    private function send($method, $pathAndQuery, array $trustedHeaders, array $headers, $body)
     {
         if (!preg_match('/^[A-Z]{3,7}$/', $method)) {
             throw new \InvalidArgumentException('invalid HTTP method');
@@ -127,7 +175,7 @@ class SmcProxy
         // HTTP/1.0 makes the service close the connection at the end of the body instead
         // of using chunked encoding, so reading to EOF is the whole answer.
         $lines = array(sprintf('%s %s HTTP/1.0', $method, $pathAndQuery), 'Host: localhost', 'Connection: close');
-        foreach ($this->identityHeaders($identity) as $name => $value) {
+        foreach ($trustedHeaders as $name => $value) {
             $lines[] = $name . ': ' . $value;
         }
         foreach (self::FORWARDED_HEADERS as $name) {
@@ -155,6 +203,7 @@ class SmcProxy
         }
         $contentType = 'application/octet-stream';
         $contentDisposition = '';
+        $retryAfter = 0;
         while (($line = fgets($conn)) !== false) {
             $line = rtrim($line, "\r\n");
             if ($line === '') {
@@ -169,9 +218,11 @@ class SmcProxy
                 $contentType = trim($parts[1]);
             } elseif ($name === 'content-disposition') {
                 $contentDisposition = self::safeContentDisposition(trim($parts[1]));
+            } elseif ($name === 'retry-after') {
+                $retryAfter = (int)trim($parts[1]);
             }
         }
-        return array('status' => (int)$m[1], 'contentType' => $contentType, 'contentDisposition' => $contentDisposition);
+        return array('status' => (int)$m[1], 'contentType' => $contentType, 'contentDisposition' => $contentDisposition, 'retryAfter' => $retryAfter);
     }
 
     /**
@@ -206,6 +257,22 @@ class SmcProxy
             return 'unix://' . substr($this->listen, 5);
         }
         return 'tcp://' . $this->listen;
+    }
+
+    /**
+     * What a service path is for: 'events' (the event stream), 'api' or 'page'. Judged on the
+     * path as the service may route it, whatever its case, %-encoding, repeated or trailing
+     * slashes: /API/Events/ is the event stream too.
+     */
+    public static function pathKind($pathAndQuery)
+    {
+        $pathOnly = explode('?', (string)$pathAndQuery, 2);
+        $path = strtolower(rawurldecode($pathOnly[0]));
+        $path = rtrim(preg_replace('#/+#', '/', $path), '/');
+        if ($path === '/api/events') {
+            return 'events';
+        }
+        return strpos($path . '/', '/api/') === 0 ? 'api' : 'page';
     }
 
     /** An absolute path on the service: no scheme, host, traversal, control bytes or spaces. */

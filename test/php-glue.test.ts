@@ -3,10 +3,10 @@
 // verifyIdentity(): who may reach the service, what it is told, and what comes back.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect, createServer as createNetServer } from 'node:net';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { signIdentity, verifyIdentity, type Identity } from '../src/web/identity.js';
@@ -78,9 +78,12 @@ function startBackend(): Promise<void> {
       csrf: req.headers['x-csrf-token'] as string | undefined,
     };
     seen.push(entry);
-    if (entry.url.startsWith('/api/events')) {
+    // Routed as express routes by default: case-insensitive, trailing slash optional.
+    if (/^\/api\/events\/?(\?|$)/i.test(entry.url) || entry.url.startsWith('/api/other-stream')) {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write('event: entry\ndata: {"id":1}\n\n');
+      // Any stream but the one test's stays open, as a real one does.
+      if (entry.url !== '/api/events') return;
       await new Promise<void>((resolve) => {
         releaseSecondEvent = resolve;
       });
@@ -89,6 +92,11 @@ function startBackend(): Promise<void> {
       // As express's res.attachment() writes it, and one a hostile service might send.
       const name = entry.url.includes('hostile') ? '"../x\\y.csv"; size=1' : '"missed-calls.csv"';
       res.writeHead(200, { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename=${name}` }).end('Caller\r\n');
+    } else if (entry.url === '/api/trickle') {
+      // Never done, never quiet: a byte every 100 ms.
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      const timer = setInterval(() => res.write('.'), 100);
+      res.on('close', () => clearInterval(timer));
     } else if (entry.url.startsWith('/api/')) {
       res.writeHead(201, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(entry));
     } else {
@@ -124,7 +132,8 @@ interface As {
 
 function userHeaders(as: As): Record<string, string> {
   const h: Record<string, string> = {};
-  if (as.user) h['X-Standin-User'] = as.user;
+  // %-encoded: a header value loses its outer spaces and carries no UTF-8 of its own.
+  if (as.user) h['X-Standin-User'] = encodeURIComponent(as.user);
   h['X-Standin-Sections'] = as.sections ?? 'smartmissedcalls';
   if (as.lang) h['X-Standin-Lang'] = as.lang;
   return h;
@@ -153,6 +162,7 @@ before(async () => {
   configPath = join(dir, 'config.yaml');
   await startBackend();
   writeConfig(`127.0.0.1:${backendPort}`);
+  mkdirSync(join(dir, 'sessions'));
   phpPort = await freePort();
   php = spawn('php', ['-S', `127.0.0.1:${phpPort}`, join(root, 'test/php/router.php')], {
     env: {
@@ -162,6 +172,8 @@ before(async () => {
       SMC_CONFIG: configPath,
       SMC_STANDIN_KVSTORE: join(dir, 'kvstore.json'),
       SMC_STANDIN_SETTINGS: '{}',
+      SMC_STANDIN_SESSIONS: join(dir, 'sessions'),
+      SMC_STANDIN_AMPUSERS: JSON.stringify(['alice', 'bob', 'dave', 'carol']),
     },
     // Its own process group: php -S runs one process per worker, and all must go.
     detached: true,
@@ -202,19 +214,64 @@ describe('the page', () => {
     assert.equal(seenIn(await (await page('view=dashboard', { user: 'alice', lang: 'ro_RO' })).text()).identity.lang, 'ro');
   });
 
+  /** The settings page in a fresh FreePBX session: its cookie, the form's token, the HTML. */
+  async function settingsForm(as: As): Promise<{ cookie: string; token: string; html: string }> {
+    const res = await page('view=settings', as);
+    const cookie = /PHPSESSID=[^;]+/.exec(res.headers.get('set-cookie') ?? '')?.[0] ?? '';
+    const html = await res.text();
+    return { cookie, token: /name="smc_token" value="([0-9a-f]*)"/.exec(html)?.[1] ?? '', html };
+  }
+
+  function postViewers(as: As, fields: Record<string, string>, cookie: string): Promise<Response> {
+    return page('view=settings', as, {
+      method: 'POST',
+      body: new URLSearchParams({ action: 'smc_viewers', ...fields }),
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', ...(cookie ? { Cookie: cookie } : {}) },
+    });
+  }
+
   test('an administrator names read-only users; they reach the service as viewers and cannot change the list', async () => {
-    const form = new URLSearchParams({ action: 'smc_viewers', viewers: 'bob, dave' });
-    await page('view=settings', { user: 'alice' }, { method: 'POST', body: form, headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
+    const form = await settingsForm({ user: 'alice' });
+    await postViewers({ user: 'alice' }, { viewers: 'bob, dave', smc_token: form.token }, form.cookie);
     const settings = await (await page('view=settings', { user: 'alice' })).text();
     assert.match(settings, /name="viewers" value="bob, dave"/);
     assert.equal(seenIn(await (await page('view=dashboard', { user: 'bob' })).text()).identity.role, 'viewer');
 
-    const bobsPage = await (await page('view=settings', { user: 'bob' }, {
-      method: 'POST',
-      body: new URLSearchParams({ action: 'smc_viewers', viewers: '' }),
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-    })).text();
-    assert.doesNotMatch(bobsPage, /name="viewers"/, 'a viewer is not offered the form');
+    const bobs = await settingsForm({ user: 'bob' });
+    assert.doesNotMatch(bobs.html, /name="viewers"/, 'a viewer is not offered the form');
+    await postViewers({ user: 'bob' }, { viewers: '', smc_token: bobs.token }, bobs.cookie);
+    assert.match(await (await page('view=settings', { user: 'alice' })).text(), /value="bob, dave"/);
+  });
+
+  test('the read-only users form is saved only with its session\'s token (no cross-site post)', async () => {
+    const mine = await settingsForm({ user: 'alice' });
+    const other = await settingsForm({ user: 'alice' });
+    assert.match(mine.token, /^[0-9a-f]{64}$/);
+    assert.notEqual(mine.token, other.token);
+    for (const [fields, cookie] of [
+      [{ viewers: 'mallory' }, mine.cookie],
+      [{ viewers: 'mallory', smc_token: '' }, mine.cookie],
+      [{ viewers: 'mallory', smc_token: other.token }, mine.cookie],
+      [{ viewers: 'mallory', smc_token: mine.token }, ''],
+    ] as const) {
+      const html = await (await postViewers({ user: 'alice' }, fields, cookie)).text();
+      assert.match(html, /The form expired before it was sent; nothing was saved/, JSON.stringify(fields));
+      assert.match(html, /name="viewers" value="bob, dave"/);
+    }
+    const saved = await (await postViewers({ user: 'alice' }, { viewers: 'bob, dave, erin', smc_token: mine.token }, mine.cookie)).text();
+    assert.match(saved, /name="viewers" value="bob, dave, erin"/);
+    assert.doesNotMatch(saved, /form expired/);
+    await postViewers({ user: 'alice' }, { viewers: 'bob, dave', smc_token: mine.token }, mine.cookie);
+  });
+
+  test('a read-only user stays read-only however the name is typed at login (FreePBX finds "BOB " as bob)', async () => {
+    for (const typed of ['Bob', 'BOB', 'bob ', 'bób']) {
+      const identity = seenIn(await (await page('view=dashboard', { user: typed })).text()).identity;
+      assert.deepEqual([identity.user, identity.role], ['bob', 'viewer'], JSON.stringify(typed));
+      const form = await settingsForm({ user: typed });
+      assert.doesNotMatch(form.html, /name="viewers"/, `${JSON.stringify(typed)} is not offered the form`);
+      await postViewers({ user: typed }, { viewers: '', smc_token: form.token }, form.cookie);
+    }
     assert.match(await (await page('view=settings', { user: 'alice' })).text(), /value="bob, dave"/);
   });
 
@@ -282,6 +339,44 @@ describe('ajax', () => {
     }
     assert.equal((await ajax('page', '/dashboard', { user: 'alice' }, { method: 'DELETE' })).status, 405);
     assert.equal(seen.length, count);
+  });
+
+  test('an event stream under another spelling is refused at once, not held open by a PHP worker', async () => {
+    const count = seen.length;
+    for (const [command, path] of [
+      ['api', '/api/events/'],
+      ['api', '/api/Events'],
+      ['api', '/API/EVENTS?x=1'],
+      ['api', '/api//events'],
+      ['api', '/api/%65vents'],
+      ['page', '/API/EVENTS'],
+      ['page', '/Api/Events/'],
+    ] as const) {
+      const res = await ajax(command, path, { user: 'alice' }, { signal: AbortSignal.timeout(15_000) });
+      assert.equal(res.status, 400, `${command} ${path}`);
+    }
+    assert.equal(seen.length, count, 'the service was not asked');
+  });
+
+  test('an event stream where a whole answer was expected is refused (502), not read for ever', async () => {
+    const res = await ajax('api', '/api/other-stream', { user: 'alice' }, { signal: AbortSignal.timeout(15_000) });
+    assert.equal(res.status, 502);
+  });
+
+  test('forward() gives up at its overall deadline when the answer never ends', async () => {
+    const script = `
+      require $argv[1];
+      $p = new FreePBX\\modules\\Smartmissedcalls\\SmcProxy($argv[2], $argv[3], 2);
+      try {
+        $p->forward('GET', '/api/trickle', array('user' => 'alice', 'tenant' => 'default', 'role' => 'admin', 'lang' => 'en'));
+        echo 'answered';
+      } catch (Exception $e) {
+        echo get_class($e), ': ', $e->getMessage();
+      }`;
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile('php', ['-r', script, join(root, 'SmcProxy.php'), `127.0.0.1:${backendPort}`, SECRET], { timeout: 30_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+    });
+    assert.equal(out, 'FreePBX\\modules\\Smartmissedcalls\\ServiceUnavailable: the service did not finish its answer within 2 s');
   });
 
   test('streams server-sent events as they come, not when the stream ends', async () => {

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { readFileSync } from 'node:fs';
+import { connect, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { RowDataPacket } from 'mysql2/promise';
@@ -28,6 +30,7 @@ import { SyncService } from '../src/sync/service.js';
 import { createApp } from '../src/web/app.js';
 import { signIdentity } from '../src/web/identity.js';
 import { freshDatabases, repoRoot, type FreshDatabases } from './harness/db.js';
+import { SOCKET_MODE, webService } from '../src/cli/serve.js';
 
 const ACME: VitalpbxTenantModel = { id: 1, name: 'acme', main: true, model: tenantModel(demoPbx(), 1) };
 const GLOBEX: VitalpbxTenantModel = { id: 2, name: 'globex', main: false, model: tenantModel(demoPbx(), 2) };
@@ -293,5 +296,188 @@ describe('VitalPBX install pieces against the ombutel schema', () => {
     assert.equal(await verifyLogin(db.pool, 'alice', 'correct horse batterY'), null);
     assert.equal(await verifyLogin(db.pool, 'mallory', 'correct horse battery'), null);
     assert.deepEqual((await listAccounts(db.pool, 'acme')).map((a) => a.user), []);
+  });
+});
+
+describe('the VitalPBX glue (vitalpbx/www under php -S) with the running service', () => {
+  const SECRET = 'vitalpbx-glue-secret-0123456789abcdef';
+  const PASSWORD = 'victor has a long password';
+  /** The service's clock: moved by the test, never slept on. */
+  let clockMs = Date.now();
+  let dir: string;
+  let service: Server;
+  let servicePort: number;
+  let php: ChildProcess;
+  let phpPort: number;
+
+  async function waitForPort(port: number): Promise<void> {
+    for (let i = 0; i < 200; i++) {
+      const up = await new Promise<boolean>((resolve) => {
+        const socket = connect(port, '127.0.0.1', () => {
+          socket.end();
+          resolve(true);
+        });
+        socket.once('error', () => resolve(false));
+      });
+      if (up) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`nothing listens on ${port}`);
+  }
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'smc-vitalglue-'));
+    mkdirSync(join(dir, 'sessions'));
+    await addAccount(db.pool, { user: 'victor', tenant: 'acme', role: 'admin' }, PASSWORD);
+    const config = { ...db.config, server: { ...db.config.server, secret: SECRET } };
+    const app = createApp({ pool: db.pool, config, sync: new SyncService(db.pool, config), moduleDir: repoRoot(), now: () => clockMs });
+    service = await new Promise<Server>((resolve) => {
+      const s = app.listen({ host: '127.0.0.1', port: 0 }, () => resolve(s));
+    });
+    servicePort = (service.address() as AddressInfo).port;
+    writeFileSync(join(dir, 'config.yaml'), `pbx: vitalpbx\nserver:\n  listen: '127.0.0.1:${servicePort}'\n  secret: '${SECRET}'\n`);
+    phpPort = servicePort + 1;
+    for (; ; phpPort++) {
+      const free = await new Promise<boolean>((resolve) => {
+        const socket = connect(phpPort, '127.0.0.1', () => {
+          socket.end();
+          resolve(false);
+        });
+        socket.once('error', () => resolve(true));
+      });
+      if (free) break;
+    }
+    php = spawn('php', ['-d', `session.save_path=${join(dir, 'sessions')}`, '-S', `127.0.0.1:${phpPort}`, '-t', join(repoRoot(), 'vitalpbx', 'www')], {
+      env: { PATH: process.env.PATH, PHP_CLI_SERVER_WORKERS: '4', SMC_CONFIG: join(dir, 'config.yaml') },
+      detached: true,
+      stdio: 'ignore',
+    });
+    await waitForPort(phpPort);
+  });
+  after(async () => {
+    if (php?.pid) process.kill(-php.pid, 'SIGTERM');
+    service?.closeAllConnections();
+    await new Promise((r) => service?.close(r));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A browser's session with the glue: its cookie follows every answer. */
+  function visitor() {
+    let cookie = '';
+    return async (path: string, init: RequestInit = {}): Promise<Response> => {
+      const res = await fetch(`http://127.0.0.1:${phpPort}${path}`, {
+        redirect: 'manual',
+        ...init,
+        headers: { ...(cookie ? { Cookie: cookie } : {}), ...(init.headers as Record<string, string> | undefined) },
+      });
+      const set = /smc_vitalpbx=[^;]+/.exec(res.headers.get('set-cookie') ?? '')?.[0];
+      if (set) cookie = set;
+      return res;
+    };
+  }
+
+  async function logIn(browse: ReturnType<typeof visitor>, password: string): Promise<Response> {
+    const form = await (await browse('/config.php')).text();
+    const token = /name="smc_token" value="([0-9a-f]+)"/.exec(form)?.[1] ?? '';
+    return browse('/config.php', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ smc_token: token, smc_user: 'victor', smc_password: password }),
+    });
+  }
+
+  test('the service checks the password and throttles: after N wrong ones the right one waits out the backoff', async () => {
+    const browse = visitor();
+    for (let i = 0; i < 6; i++) {
+      const res = await logIn(browse, `guess number ${i}`);
+      assert.equal(res.status, 401);
+      assert.match(await res.text(), /Wrong user name or password\./);
+    }
+    const waiting = await logIn(browse, PASSWORD);
+    assert.equal(waiting.status, 429);
+    assert.match(await waiting.text(), /Too many failed logins\. Try again in 1 seconds\./);
+    clockMs += 1_000;
+    const accepted = await logIn(browse, PASSWORD);
+    assert.equal(accepted.status, 303);
+    assert.equal(accepted.headers.get('location'), 'config.php?display=smartmissedcalls');
+    const page = await browse('/config.php?display=smartmissedcalls&view=entries');
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /victor \(acme\)/);
+  });
+
+  test('the account check answers only a request signed with server.secret', async () => {
+    const ts = Math.floor(clockMs / 1000);
+    const res = await fetch(`http://127.0.0.1:${servicePort}/internal/login`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-SMC-Login-Signature': '0'.repeat(64) },
+      body: JSON.stringify({ user: 'victor', password: PASSWORD, address: '127.0.0.1', ts }),
+    });
+    assert.equal(res.status, 403);
+  });
+
+  test('every answer of the glue forbids framing by other sites, sniffing and foreign scripts', async () => {
+    const browse = visitor();
+    for (const res of [await browse('/config.php'), await browse('/ajax.php?command=api&path=%2Fapi%2Fentries')]) {
+      assert.equal(res.headers.get('x-frame-options'), 'SAMEORIGIN');
+      assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+      const csp = res.headers.get('content-security-policy') ?? '';
+      assert.match(csp, /frame-ancestors 'self'/);
+      assert.match(csp, /script-src 'self'(;|$)/);
+      assert.match(csp, /object-src 'none'/);
+    }
+  });
+
+  test("an event stream under another spelling is refused at once by ajax.php, and the service's routes are exact", async () => {
+    const browse = visitor();
+    assert.equal((await logIn(browse, PASSWORD)).status, 303);
+    for (const [command, path] of [['api', '/api/events/'], ['api', '/api/Events'], ['page', '/API/EVENTS'], ['api', '/api/%65vents']] as const) {
+      const res = await browse(`/ajax.php?command=${command}&path=${encodeURIComponent(path)}`, { signal: AbortSignal.timeout(15_000) });
+      assert.equal(res.status, 400, `${command} ${path}`);
+    }
+    const signed = signIdentity(SECRET, { user: 'victor', tenant: 'acme', role: 'admin', lang: 'en', ts: Math.floor(clockMs / 1000) });
+    const direct = (path: string) => fetch(`http://127.0.0.1:${servicePort}${path}`, {
+      headers: { 'X-SMC-Identity': signed.header, 'X-SMC-Signature': signed.signature },
+      signal: AbortSignal.timeout(15_000),
+    });
+    for (const path of ['/api/events/', '/api/Events', '/API/EVENTS', '/Entries', '/entries/']) assert.equal((await direct(path)).status, 404, path);
+    assert.equal((await direct('/entries')).status, 200);
+    assert.equal((await direct('/api/entries')).status, 200);
+  });
+});
+
+describe('VitalPBX install: secrets are never readable by others', () => {
+  test('write-config.sh creates the config 0600 under a permissive umask, with a config the service loads, and never overwrites it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'smc-writeconfig-'));
+    try {
+      const path = join(dir, 'config.yaml');
+      const script = join(repoRoot(), 'vitalpbx', 'write-config.sh');
+      execFileSync('bash', ['-c', 'umask 022; bash "$0" "$1" smartmissedcalls smartmissedcalls', script, path]);
+      assert.equal(statSync(path).mode & 0o777, 0o600);
+      const config = loadConfig({ env: {}, path });
+      assert.equal(config.pbx, 'vitalpbx');
+      assert.equal(config.db.user, 'smartmissedcalls');
+      assert.match(config.db.password, /^[A-Za-z0-9]{20,}$/);
+      assert.match(config.server.secret, /^[0-9a-f]{64}$/);
+      const before = readFileSync(path, 'utf8');
+      assert.throws(() => execFileSync('bash', [script, path, 'x', 'y'], { stdio: 'ignore' }));
+      assert.equal(readFileSync(path, 'utf8'), before);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("the service's unix socket is 0660 whatever the umask it was started with", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'smc-socket-'));
+    const config = { ...db.config, server: { ...db.config.server, secret: 'socket-secret-0123456789abcdef', listen: `unix:${join(dir, 'smc.sock')}` } };
+    const web = webService(config, db.pool, new SyncService(db.pool, config));
+    const previous = process.umask(0);
+    try {
+      await web.start();
+      assert.equal(statSync(join(dir, 'smc.sock')).mode & 0o777, SOCKET_MODE);
+    } finally {
+      process.umask(previous);
+      await web.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -41,25 +41,11 @@ getent group "$SERVICE_USER" >/dev/null || groupadd --system "$SERVICE_USER"
 id "$SERVICE_USER" >/dev/null 2>&1 || useradd --system --gid "$SERVICE_USER" --home-dir /nonexistent --shell /usr/sbin/nologin "$SERVICE_USER"
 # The voicemail spool (did the caller leave a message?) belongs to asterisk.
 getent group asterisk >/dev/null && usermod -a -G asterisk "$SERVICE_USER"
-# The PHP glue (www-data) reads server.secret and runs `smc users verify` with this config.
+# The PHP glue (www-data) reads server.listen and server.secret to sign what it asks the service.
 usermod -a -G "$SERVICE_USER" www-data
 mkdir -p "$ETC"
 if [ ! -f "$CONFIG" ]; then
-  DB_PASSWORD="$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
-  SECRET="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-  cat > "$CONFIG" <<YAML
-pbx: vitalpbx
-db:
-  user: '$DB_USER'
-  password: '$DB_PASSWORD'
-  database: '$DB_NAME'
-  cdr_database: asterisk
-  cdr_table: cdr
-  pbx_database: ombutel
-server:
-  listen: '127.0.0.1:8093'
-  secret: '$SECRET'
-YAML
+  bash "$SRC/vitalpbx/write-config.sh" "$CONFIG" "$DB_USER" "$DB_NAME"
 fi
 chown root:"$SERVICE_USER" "$ETC" "$CONFIG"
 chmod 0750 "$ETC"

@@ -1,4 +1,4 @@
-import { existsSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
@@ -54,6 +54,9 @@ function socketAnswers(path: string): Promise<boolean> {
   });
 }
 
+/** Owner and group may connect; nobody else. */
+export const SOCKET_MODE = 0o660;
+
 export function webService(config: Config, pool: Pool, sync: SyncService): Service & { server: () => Server | null } {
   let server: Server | null = null;
   return {
@@ -74,6 +77,9 @@ export function webService(config: Config, pool: Pool, sync: SyncService): Servi
         s.once('error', (err: NodeJS.ErrnoException) => reject(new ListenError(config.server.listen, err.code ?? err.message)));
         s.listen(target, () => resolve());
       });
+      // The socket is created with the umask's mode: only our user and group (the PHP glue's
+      // web server user on VitalPBX) may connect, whatever umask the service was started with.
+      if ('path' in target) chmodSync(target.path, SOCKET_MODE);
       server = s;
       log(`web listening on ${config.server.listen}`);
     },

@@ -58,6 +58,9 @@ export function createApp(opts: AppOptions): express.Express {
   // Behind a TLS proxy named in server.trust_proxy, X-Forwarded-Proto makes req.secure true.
   app.set('trust proxy', opts.config.server.trustProxy);
   app.set('etag', false);
+  // One spelling per route: /api/Events or /api/events/ must not reach a route the glue would not recognise.
+  app.set('case sensitive routing', true);
+  app.set('strict routing', true);
   app.use(securityHeaders);
 
   // Static files carry nothing of anyone's: CSS, the page script, chart.js.
@@ -78,7 +81,7 @@ export function createApp(opts: AppOptions): express.Express {
   app.use(identify({ pool: opts.pool, secret, catalogues: ctx.catalogues, logins, users: opts.config.server.users, sessions: ctx.sessions, now: opts.now ?? Date.now }));
   app.use(requireCsrf(secret));
 
-  const router = express.Router();
+  const router = express.Router({ caseSensitive: true, strict: true });
   router.get('/', (_req, res) => res.redirect(303, viewerOf(res).links.page('dashboard')));
   dashboardRoutes(router, ctx);
   entryRoutes(router, ctx);

@@ -12,6 +12,7 @@
 //                         which the Backup module's reset reads as module_functions' getInfo
 //   SMC_STANDIN_PM2_FAIL  when set, Pm2::getStatus() throws this message (as the real one does
 //                         when the pm2 command fails)
+//   SMC_STANDIN_AMPUSERS  JSON list: the user names stored in ampusers, as they were created
 
 // FreePBX's bootstrap registers Whoops, which turns every PHP warning or notice not silenced
 // with @ into an ErrorException: an unchecked rmdir() that fails aborts the whole action.
@@ -218,6 +219,27 @@ class ampuser
     public function checkSection($section)
     {
         return in_array('*', $this->sections, true) || in_array($section, $this->sections, true);
+    }
+
+    /**
+     * The stored row of a user (only its username here), found the way MariaDB's
+     * utf8mb4_unicode_ci finds it: case, accents and trailing spaces ignored.
+     */
+    public function getAmpUser($username)
+    {
+        $stored = json_decode((string)getenv('SMC_STANDIN_AMPUSERS'), true);
+        foreach (is_array($stored) ? $stored : array() as $name) {
+            if (self::collationKey($name) === self::collationKey($username)) {
+                return array('username' => $name);
+            }
+        }
+        return false;
+    }
+
+    private static function collationKey($name)
+    {
+        $decomposed = Normalizer::normalize(rtrim($name, ' '), Normalizer::FORM_D);
+        return mb_strtolower(preg_replace('/\p{Mn}+/u', '', $decomposed), 'UTF-8');
     }
 }
 

@@ -1,18 +1,21 @@
 <?php
 // TEST STAND-IN for FreePBX's config.php and ajax.php under `php -S` (see
-// freepbx-standin.php). The logged-in user comes from test headers: X-Standin-User,
-// X-Standin-Sections (comma list), X-Standin-Lang. Like FreePBX's ajax.php it asks the
-// module's ajaxRequest() first and refuses unlisted commands with 403; like config.php it
-// calls doConfigPageInit() and then includes the page.
+// freepbx-standin.php). The logged-in user comes from test headers: X-Standin-User (%-encoded),
+// X-Standin-Sections (comma list), X-Standin-Lang; the PHP session (cookie PHPSESSID, files
+// in SMC_STANDIN_SESSIONS) keeps what the module stores in it between requests, as FreePBX's
+// does. Like FreePBX's ajax.php it asks the module's ajaxRequest() first and refuses unlisted
+// commands with 403; like config.php it calls doConfigPageInit() and then includes the page.
 require __DIR__ . '/freepbx-standin.php';
 require getenv('SMC_MODULE_DIR') . '/Smartmissedcalls.class.php';
 define('FREEPBX_IS_AUTH', true);
 
-$_SESSION = array();
+session_save_path(getenv('SMC_STANDIN_SESSIONS'));
+session_start();
+unset($_SESSION['AMP_user']);
 if (!empty($_SERVER['HTTP_X_STANDIN_USER'])) {
     $sections = array_filter(explode(',', isset($_SERVER['HTTP_X_STANDIN_SECTIONS']) ? $_SERVER['HTTP_X_STANDIN_SECTIONS'] : ''));
     $lang = isset($_SERVER['HTTP_X_STANDIN_LANG']) ? $_SERVER['HTTP_X_STANDIN_LANG'] : null;
-    $_SESSION['AMP_user'] = new ampuser($_SERVER['HTTP_X_STANDIN_USER'], $sections, $lang);
+    $_SESSION['AMP_user'] = new ampuser(rawurldecode($_SERVER['HTTP_X_STANDIN_USER']), $sections, $lang);
 }
 
 $bmo = FreePBX::Smartmissedcalls();

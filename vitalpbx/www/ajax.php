@@ -5,6 +5,7 @@ require __DIR__ . '/glue.php';
 
 use FreePBX\modules\Smartmissedcalls\ServiceUnavailable;
 use FreePBX\modules\Smartmissedcalls\SmcProxy;
+use FreePBX\modules\Smartmissedcalls\UnexpectedAnswer;
 
 function smc_fail($status, $message)
 {
@@ -14,6 +15,7 @@ function smc_fail($status, $message)
     exit;
 }
 
+smc_security_headers();
 smc_session();
 $identity = smc_identity();
 session_write_close();
@@ -23,10 +25,8 @@ if ($identity === null) {
 $command = isset($_GET['command']) ? (string)$_GET['command'] : '';
 $path = isset($_GET['path']) ? (string)$_GET['path'] : '';
 $method = strtoupper($_SERVER['REQUEST_METHOD']);
-$isApi = strpos($path, '/api/') === 0;
-$isEvents = $path === '/api/events' || strpos($path, '/api/events?') === 0;
-$fits = ($command === 'events' && $isEvents) || ($command === 'api' && $isApi && !$isEvents) || ($command === 'page' && !$isApi);
-if (!$fits || !SmcProxy::isSafePath($path)) {
+// Commands are named after the kind of path they carry; /API/Events/ is the event stream too.
+if (!in_array($command, array('events', 'api', 'page'), true) || SmcProxy::pathKind($path) !== $command || !SmcProxy::isSafePath($path)) {
     smc_fail(400, 'invalid request');
 }
 if ($command !== 'api' && $method !== 'GET') {
@@ -62,6 +62,8 @@ try {
     http_response_code($answer['status']);
     header('Content-Type: ' . $answer['contentType']);
     echo $answer['body'];
+} catch (UnexpectedAnswer $e) {
+    smc_fail(502, 'invalid request');
 } catch (ServiceUnavailable $e) {
     smc_fail(503, 'the Smart Missed Calls service is not running');
 }

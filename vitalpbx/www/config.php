@@ -6,6 +6,7 @@ require __DIR__ . '/glue.php';
 
 use FreePBX\modules\Smartmissedcalls\ServiceUnavailable;
 
+smc_security_headers();
 smc_session();
 if (isset($_GET['logout'])) {
     $_SESSION = array();

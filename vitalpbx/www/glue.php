@@ -3,14 +3,33 @@
 // the Node service. It reuses SmcProxy.php (the FreePBX glue's signed-identity proxy):
 // every forwarded request carries an HMAC-signed identity the service verifies. VitalPBX's
 // own login cannot be verified from outside its encoded PHP, so who is asking comes from
-// our per-tenant accounts (`smc users add --tenant T --role admin`), checked through
-// `smc users verify` and kept in a session of our own.
-require_once '/usr/share/smartmissedcalls/SmcProxy.php';
+// our per-tenant accounts (`smc users add --tenant T --role admin`), checked by the running
+// service (which throttles guessing) and kept in a session of our own.
+require_once __DIR__ . '/../../SmcProxy.php';
 
+use FreePBX\modules\Smartmissedcalls\ServiceUnavailable;
 use FreePBX\modules\Smartmissedcalls\SmcProxy;
 
 const SMC_CONFIG = '/etc/smartmissedcalls/config.yaml';
-const SMC_BUNDLE = '/usr/share/smartmissedcalls/build/smc.js';
+
+/**
+ * Sent with every answer of ours: no framing by other sites, no content sniffing, and
+ * scripts, styles and connections from this origin only (the service's pages need no inline code).
+ */
+function smc_security_headers()
+{
+    header('X-Frame-Options: SAMEORIGIN');
+    header('X-Content-Type-Options: nosniff');
+    header('Referrer-Policy: same-origin');
+    header("Content-Security-Policy: default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'");
+}
+
+/** The config the glue reads: SMC_CONFIG when the web server sets it, else the installed one. */
+function smc_config_path()
+{
+    $fromEnv = getenv('SMC_CONFIG');
+    return is_string($fromEnv) && $fromEnv !== '' ? $fromEnv : SMC_CONFIG;
+}
 
 function smc_session()
 {
@@ -36,35 +55,38 @@ function smc_identity()
     return array('user' => $a['user'], 'tenant' => $a['tenant'], 'role' => $a['role'], 'lang' => $lang);
 }
 
-/** Runs `smc users verify <user>` with the password on stdin; the account or null. */
+/**
+ * Asks the service whether user and password match (it counts failures per user and per
+ * address and makes guessers wait).
+ * @return array account (user, tenant, role) or null; status and error: the login page's HTTP status and text
+ */
 function smc_verify_login($user, $password)
 {
-    if (!preg_match('/^[\w.@-]{1,64}$/', $user) || $password === '') {
-        return null;
+    $refused = array('account' => null, 'status' => 401, 'error' => 'Wrong user name or password.');
+    if (!preg_match('/^[\w.@-]{1,64}$/', $user) || $password === '' || !preg_match('//u', $password)) {
+        return $refused;
     }
-    $cmd = array('/usr/bin/node', SMC_BUNDLE, '--config', SMC_CONFIG, 'users', 'verify', $user);
-    $proc = proc_open(implode(' ', array_map('escapeshellarg', $cmd)), array(0 => array('pipe', 'r'), 1 => array('pipe', 'w'), 2 => array('pipe', 'w')), $pipes);
-    if (!is_resource($proc)) {
-        return null;
+    $address = isset($_SERVER['REMOTE_ADDR']) ? (string)$_SERVER['REMOTE_ADDR'] : '';
+    try {
+        $answer = smc_proxy()->checkLogin($user, $password, $address);
+    } catch (ServiceUnavailable $e) {
+        return array('account' => null, 'status' => 503, 'error' => 'The Smart Missed Calls service is not running: systemctl status smartmissedcalls');
     }
-    fwrite($pipes[0], $password);
-    fclose($pipes[0]);
-    $out = stream_get_contents($pipes[1]);
-    fclose($pipes[1]);
-    fclose($pipes[2]);
-    if (proc_close($proc) !== 0) {
-        return null;
+    if ($answer['account'] !== null) {
+        return array('account' => $answer['account'], 'status' => 200, 'error' => '');
     }
-    $account = json_decode(trim((string)$out), true);
-    if (!is_array($account) || !isset($account['user'], $account['tenant'], $account['role'])) {
-        return null;
+    if ($answer['status'] === 429) {
+        return array('account' => null, 'status' => 429, 'error' => sprintf('Too many failed logins. Try again in %d seconds.', max(1, $answer['retryAfter'])));
     }
-    return array('user' => (string)$account['user'], 'tenant' => (string)$account['tenant'], 'role' => (string)$account['role']);
+    if ($answer['status'] === 503) {
+        return array('account' => null, 'status' => 503, 'error' => 'Too many logins at once. Try again in a moment.');
+    }
+    return $refused;
 }
 
 function smc_proxy()
 {
-    return SmcProxy::fromConfigFile(SMC_CONFIG);
+    return SmcProxy::fromConfigFile(smc_config_path());
 }
 
 function smc_h($text)
@@ -81,9 +103,9 @@ function smc_login_token()
 }
 
 /** The login form; POSTed back to config.php. */
-function smc_login_page($error)
+function smc_login_page($error, $status = 401)
 {
-    http_response_code($error === '' ? 200 : 401);
+    http_response_code($error === '' ? 200 : $status);
     header('Content-Type: text/html; charset=utf-8');
     echo '<!doctype html><html><head><meta charset="utf-8"><title>Smart Missed Calls</title></head><body>',
         '<form method="post" action="config.php" class="smartmissedcalls-login"><h1>Smart Missed Calls</h1>',
@@ -101,13 +123,13 @@ function smc_handle_login()
         smc_login_page('Your login form expired; try again.');
         exit;
     }
-    $account = smc_verify_login(isset($_POST['smc_user']) ? (string)$_POST['smc_user'] : '', isset($_POST['smc_password']) ? (string)$_POST['smc_password'] : '');
-    if ($account === null) {
-        smc_login_page('Wrong user name or password.');
+    $login = smc_verify_login(isset($_POST['smc_user']) ? (string)$_POST['smc_user'] : '', isset($_POST['smc_password']) ? (string)$_POST['smc_password'] : '');
+    if ($login['account'] === null) {
+        smc_login_page($login['error'], $login['status']);
         exit;
     }
     session_regenerate_id(true);
-    $_SESSION['smc_account'] = $account;
+    $_SESSION['smc_account'] = $login['account'];
     header('Location: config.php?display=smartmissedcalls', true, 303);
     exit;
 }
