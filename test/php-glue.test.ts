@@ -5,12 +5,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { connect, createServer as createNetServer } from 'node:net';
+import { createServer as createNetServer } from 'node:net';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { signIdentity, verifyIdentity, type Identity } from '../src/web/identity.js';
 import { repoRoot } from './harness/db.js';
+import { waitForPort } from './helpers/ports.js';
 
 const root = repoRoot();
 const SECRET = 'b1946ac92492d2347c6235b4d2611184b1946ac92492d2347c6235b4d2611184';
@@ -109,20 +110,6 @@ function startBackend(): Promise<void> {
   }));
 }
 
-async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const up = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1', () => {
-        socket.end();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (up) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`php -S did not listen on ${port}`);
-}
 
 interface As {
   user?: string;
@@ -179,7 +166,7 @@ before(async () => {
     detached: true,
     stdio: 'ignore',
   });
-  await waitForPort(phpPort);
+  await waitForPort(phpPort, 'php -S');
 });
 
 after(async () => {

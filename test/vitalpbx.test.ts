@@ -29,6 +29,7 @@ import { ident } from '../src/db/pool.js';
 import { SyncService } from '../src/sync/service.js';
 import { createApp } from '../src/web/app.js';
 import { signIdentity } from '../src/web/identity.js';
+import { waitForPort } from './helpers/ports.js';
 import { freshDatabases, repoRoot, type FreshDatabases } from './harness/db.js';
 import { SOCKET_MODE, webService } from '../src/cli/serve.js';
 
@@ -310,20 +311,6 @@ describe('the VitalPBX glue (vitalpbx/www under php -S) with the running service
   let php: ChildProcess;
   let phpPort: number;
 
-  async function waitForPort(port: number): Promise<void> {
-    for (let i = 0; i < 200; i++) {
-      const up = await new Promise<boolean>((resolve) => {
-        const socket = connect(port, '127.0.0.1', () => {
-          socket.end();
-          resolve(true);
-        });
-        socket.once('error', () => resolve(false));
-      });
-      if (up) return;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`nothing listens on ${port}`);
-  }
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'smc-vitalglue-'));
@@ -352,7 +339,7 @@ describe('the VitalPBX glue (vitalpbx/www under php -S) with the running service
       detached: true,
       stdio: 'ignore',
     });
-    await waitForPort(phpPort);
+    await waitForPort(phpPort, 'php -S');
   });
   after(async () => {
     if (php?.pid) process.kill(-php.pid, 'SIGTERM');
