@@ -361,13 +361,32 @@ class Smartmissedcalls extends \FreePBX_Helpers implements \BMO
             return null;
         }
         $name = self::canonicalUserName($user);
-        $lang = isset($user->lang) && $user->lang ? $user->lang : (isset($_COOKIE['lang']) ? $_COOKIE['lang'] : '');
+        $lang = $this->uiLanguage($user);
         return array(
             'user' => $name,
             'tenant' => 'default',
             'role' => in_array(self::foldUserName($name), array_map(array(self::class, 'foldUserName'), $this->viewers()), true) ? 'viewer' : 'admin',
             'lang' => stripos((string)$lang, 'ro') === 0 ? 'ro' : 'en',
         );
+    }
+
+    /**
+     * The language FreePBX shows its own pages in: its View resolves it (Advanced Settings'
+     * UIDEFAULTLANG, falling back to English where the system lacks that locale), so our page
+     * never speaks another language than the admin UI around it. Frameworks without it: the
+     * user's own setting, else the lang cookie older admin UIs set.
+     */
+    private function uiLanguage($user)
+    {
+        try {
+            $name = $this->FreePBX->View->setLanguage();
+            if (is_string($name) && $name !== '') {
+                return $name;
+            }
+        } catch (\Exception $e) {
+            // no View class: fall through
+        }
+        return isset($user->lang) && $user->lang ? $user->lang : (isset($_COOKIE['lang']) ? $_COOKIE['lang'] : '');
     }
 
     /** @return string[] */

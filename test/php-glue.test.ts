@@ -115,6 +115,8 @@ interface As {
   user?: string;
   sections?: string;
   lang?: string;
+  /** The admin UI's language as FreePBX's View resolved it. */
+  uiLang?: string;
 }
 
 function userHeaders(as: As): Record<string, string> {
@@ -123,6 +125,7 @@ function userHeaders(as: As): Record<string, string> {
   if (as.user) h['X-Standin-User'] = encodeURIComponent(as.user);
   h['X-Standin-Sections'] = as.sections ?? 'smartmissedcalls';
   if (as.lang) h['X-Standin-Lang'] = as.lang;
+  if (as.uiLang) h['X-Standin-UI-Lang'] = as.uiLang;
   return h;
 }
 
@@ -199,6 +202,11 @@ describe('the page', () => {
 
   test('passes the user\'s language', async () => {
     assert.equal(seenIn(await (await page('view=dashboard', { user: 'alice', lang: 'ro_RO' })).text()).identity.lang, 'ro');
+  });
+
+  test('speaks the language FreePBX\'s own pages speak, whatever the user setting or cookie say', async () => {
+    assert.equal(seenIn(await (await page('view=dashboard', { user: 'alice', lang: 'en_US', uiLang: 'ro_RO' })).text()).identity.lang, 'ro');
+    assert.equal(seenIn(await (await page('view=dashboard', { user: 'alice', lang: 'ro_RO', uiLang: 'en_US' })).text()).identity.lang, 'en');
   });
 
   /** The settings page in a fresh FreePBX session: its cookie, the form's token, the HTML. */

@@ -23,6 +23,22 @@ set_error_handler(function ($level, $message, $file, $line) {
     return true;
 });
 
+class StandinView
+{
+    private $language;
+
+    public function __construct($language)
+    {
+        $this->language = $language;
+    }
+
+    /** As FreePBX's View: no argument returns the language the UI speaks. */
+    public function setLanguage($language = null, $details = false)
+    {
+        return $this->language;
+    }
+}
+
 interface BMO
 {
     public function install();
@@ -186,6 +202,11 @@ class FreePBX
         }
         if ($name === 'Dashboard') {
             return new StandinDashboard();
+        }
+        // The admin UI's language as FreePBX's View resolved it (router.php: X-Standin-UI-Lang);
+        // without the header, a framework without View.
+        if ($name === 'View' && !empty($_SERVER['HTTP_X_STANDIN_UI_LANG'])) {
+            return new StandinView($_SERVER['HTTP_X_STANDIN_UI_LANG']);
         }
         if ($name === 'Smartmissedcalls') {
             if (!isset($this->modules[$name])) {

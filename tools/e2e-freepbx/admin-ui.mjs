@@ -23,11 +23,9 @@ export class AdminUi {
     this.page = /** @type {any} */ (null);
   }
 
-  /** @param {{ lang?: string }} [opts] FreePBX takes the UI language from its `lang` cookie. */
-  async start(opts = {}) {
+  async start() {
     this.browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
     const context = await this.browser.newContext({ viewport: { width: 1400, height: 1000 } });
-    if (opts.lang) await context.addCookies([{ name: 'lang', value: opts.lang, url: this.options.base }]);
     this.page = await context.newPage();
     this.page.on('pageerror', (e) => this.problems.push(`page error: ${String(e).slice(0, 300)}`));
     this.page.on('response', (r) => {

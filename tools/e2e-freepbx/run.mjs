@@ -4,7 +4,8 @@
 // FreePBX's own Dashboard, real calls through FreePBX's dialplan checked against the list
 // (with hang-up-to-list latency), an upgrade to a newer build that keeps every row, and an
 // uninstall that leaves the PBX as it was. Not part of `npm test`: CI cannot build FreePBX.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -74,6 +75,16 @@ function pm2Status() {
   const line = fwconsole('pm2', '--list').split('\n').find((l) => l.includes(RAWNAME));
   return line ? line.replace(/[│|]/g, ' ').replace(/\s+/g, ' ').trim() : 'not in pm2';
 }
+/** Generates the system locales FreePBX needs to speak a language (Debian's locale-gen). */
+function ensureLocales(names) {
+  const have = execFileSync('locale', ['-a'], { encoding: 'utf8' }).toLowerCase().replace(/-/g, '');
+  const missing = names.filter((n) => !have.includes(n.toLowerCase().replace(/-/g, '')));
+  if (missing.length === 0) return;
+  log(`generating the system locales ${missing.join(', ')} (FreePBX falls back to English without them)`);
+  const gen = readFileSync('/etc/locale.gen', 'utf8');
+  writeFileSync('/etc/locale.gen', gen + missing.map((n) => `${n} UTF-8\n`).join(''));
+  execFileSync('locale-gen', [], { stdio: 'ignore' });
+}
 const moduleDir = '/var/www/html/admin/modules/' + RAWNAME;
 const configPath = () => (existsSync('/etc/asterisk/smartmissedcalls.yaml') ? '/etc/asterisk/smartmissedcalls.yaml' : '/etc/smartmissedcalls/config.yaml');
 /** The installed bundle, run as the service runs (the asterisk user, its config). */
@@ -141,9 +152,20 @@ try {
   if (!args['skip-calls']) await realCalls();
 
   await viewAll('en', 'after-calls');
+  // Romanian as an administrator sets it: Advanced Settings → UI default language. FreePBX
+  // speaks it only where the system has that locale, and our page speaks what FreePBX speaks.
+  ensureLocales(['en_US.UTF-8', 'ro_RO.UTF-8']);
+  const uiLanguage = /UIDEFAULTLANG" is \(\w+\)\[([^\]]*)\]/.exec(fwconsole('setting', 'UIDEFAULTLANG'))?.[1] || 'en_US';
+  fwconsole('setting', 'UIDEFAULTLANG', 'ro_RO');
+  try {
+    await ui.stop();
+    await ui.start();
+    await viewAll('ro', 'after-calls');
+  } finally {
+    fwconsole('setting', 'UIDEFAULTLANG', uiLanguage);
+  }
   await ui.stop();
-  await ui.start({ lang: 'ro_RO' });
-  await viewAll('ro', 'after-calls');
+  await ui.start();
 
   // ------------------------------------------------------------ upgrade
   const entriesBefore = Number(await scalar('SELECT COUNT(*) FROM asterisk.smart_missed_calls'));
@@ -236,9 +258,13 @@ async function realCalls() {
   })();
   const planFile = join(OUT, 'plan.json');
   try {
-    const placed = spawnSync('node', [join(ROOT, 'tools', 'e2e-freepbx', 'calls.mjs'), '--lab', LAB, '--out', planFile], { encoding: 'utf8', timeout: 1_800_000 });
-    for (const line of `${placed.stdout}${placed.stderr}`.trim().split('\n')) log(`calls: ${line}`);
-    if (placed.status !== 0) throw new Error(`calls.mjs failed (${placed.signal ?? placed.status})`);
+    // Not spawnSync: the watcher above must keep running while the calls are placed.
+    const placing = spawn('node', [join(ROOT, 'tools', 'e2e-freepbx', 'calls.mjs'), '--lab', LAB, '--out', planFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    for (const stream of [placing.stdout, placing.stderr]) {
+      createInterface({ input: stream }).on('line', (line) => log(`calls: ${line}`));
+    }
+    const code = await new Promise((resolveExit) => placing.once('close', (status, signal) => resolveExit(signal ?? status)));
+    if (code !== 0) throw new Error(`calls.mjs failed (${code})`);
     await new Promise((r) => setTimeout(r, 5000)); // the last call's settle time
   } finally {
     watching = false;
@@ -271,13 +297,13 @@ async function realCalls() {
       if (expected.missed.length === 0) {
         check(`${name}: none, nothing was missed`, listed.status === 200 && !entry, entry ? `found ${entry.status} ×${entry.missed_count}` : '');
       } else if (!expected.cleared_by) {
-        const added = entry ? entry.total_missed - missedBefore(expected.caller, expected.did) : 0;
-        check(`${name}: open, missed ${expected.missed.length}× more`, entry?.status === 'open' && added === expected.missed.length,
-          entry ? `${entry.status}, ${added} more (${entry.missed_count} this episode)` : `HTTP ${listed.status}, not on the list`);
+        const added = entry ? entry.totalMissed - missedBefore(expected.caller, expected.did) : 0;
+        check(`${name}: open, missed ${expected.missed.length}× more`, entry?.open === true && added === expected.missed.length,
+          entry ? `${entry.status}, ${added} more (${entry.missedCount} this episode)` : `HTTP ${listed.status}, not on the list`);
       } else {
         check(`${name}: cleared as ${expected.cleared_by}${expected.cleared_ext ? ` by ${expected.cleared_ext}` : ''}`,
-          entry?.status === 'cleared' && entry.cleared_by === expected.cleared_by && (!expected.cleared_ext || String(entry.cleared_ext) === expected.cleared_ext),
-          entry ? `${entry.status} ${entry.cleared_by ?? ''} ${entry.cleared_ext ?? ''}` : `HTTP ${listed.status}, not on the list`);
+          entry?.open === false && entry.clearedBy === expected.cleared_by && (!expected.cleared_ext || String(entry.clearedExt) === expected.cleared_ext),
+          entry ? `${entry.status} ${entry.clearedBy ?? ''} ${entry.clearedExt ?? ''}` : `HTTP ${listed.status}, not on the list`);
       }
     }
   }
