@@ -7,6 +7,8 @@
 // AMPDBNAME database and the load pipes the file into mysql. One difference: an empty
 // AMPDBPASS is left out of the command line ("-p" alone would make the client prompt).
 // Needs freepbx-standin.php first; $amp_conf comes from the JSON in SMC_STANDIN_AMP_CONF.
+// SMC_STANDIN_BACKUP_VERSION=15: Backup & Restore 15 instead, whose BackupBase and
+// RestoreBase have neither dumpTableIntoFile nor restoreDataFromDump (they came with 16).
 
 namespace FreePBX\modules\Backup\Models {
 
@@ -175,6 +177,23 @@ namespace FreePBX\modules\Backup {
 
     use FreePBX\modules\Backup\Models;
 
+    if (getenv('SMC_STANDIN_BACKUP_VERSION') === '15') {
+        class BackupBase extends Models\Backup
+        {
+            public function runBackup($id, $transaction)
+            {
+                $this->log('RunBackup method is not implemented', 'WARNING');
+            }
+        }
+
+        class RestoreBase extends Models\Restore
+        {
+            public function runRestore()
+            {
+                $this->log('RunRestore method is not implemented, nothing to do', 'WARNING');
+            }
+        }
+    } else {
     class BackupBase extends Models\Backup
     {
         public function runBackup($id, $transaction)
@@ -236,6 +255,7 @@ namespace FreePBX\modules\Backup {
             $this->log('Completed restoring mysql dumps of : ' . $tableName);
             return true;
         }
+    }
     }
 
     /** "-S sock -uUSER [-pPASS] DBNAME" from $amp_conf, socket before host as in the real handlers. */
