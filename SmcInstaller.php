@@ -84,7 +84,7 @@ class SmcInstaller
         $version = trim($result['stdout']);
         if ($result['code'] !== 0 || !preg_match('/^v(\d+)\./', $version, $m)) {
             throw new InstallError(sprintf(
-                _('Node.js was not found (%s). Smart Missed Calls needs Node.js %d or newer: on FreePBX 17 (Debian 12) run "apt-get install nodejs"; on FreePBX 16 install a Node.js %d build for your distribution, then install again.'),
+                _('Node.js was not found (%s). Smart Missed Calls needs Node.js %d or newer: on FreePBX 17 (Debian 12) run "apt-get install nodejs"; on SNG7 (FreePBX 14, 15, 16) or Debian 10/11 unpack a Node.js %d build for your system into /opt/smc-node (docs/install-freepbx.md), then install again.'),
                 $this->node,
                 self::MIN_NODE_MAJOR,
                 self::MIN_NODE_MAJOR
@@ -92,7 +92,7 @@ class SmcInstaller
         }
         if ((int)$m[1] < self::MIN_NODE_MAJOR) {
             throw new InstallError(sprintf(
-                _('This PBX has Node.js %s; Smart Missed Calls needs Node.js %d or newer. On FreePBX 17 (Debian 12) run "apt-get install nodejs"; on FreePBX 16 (SNG7, glibc 2.17) the official Node.js %d binaries do not run: use a glibc-2.17 build of Node.js %d or move to FreePBX 17. Then install again.'),
+                _('This PBX has Node.js %s; Smart Missed Calls needs Node.js %d or newer. On FreePBX 17 (Debian 12) run "apt-get install nodejs"; on SNG7 (FreePBX 14, 15, 16; glibc 2.17) the official Node.js %d binaries do not run: unpack a glibc-2.17 build of Node.js %d into /opt/smc-node; on Debian 10/11 unpack the official one there (docs/install-freepbx.md). Then install again.'),
                 $version,
                 self::MIN_NODE_MAJOR,
                 self::MIN_NODE_MAJOR,

@@ -49,7 +49,10 @@ export function checkNode(ctx: DoctorContext): CheckResult {
   const major = Number(ctx.nodeVersion.split('.')[0]);
   if (major >= MIN_NODE_MAJOR) return result('node', 'ok', `Node.js ${ctx.nodeVersion}`);
   return result('node', 'fail', `Node.js ${ctx.nodeVersion} is older than ${MIN_NODE_MAJOR}`,
-    `install Node.js ${MIN_NODE_MAJOR} or newer (FreePBX 17 / Debian 12: apt-get install nodejs; FreePBX 16 on SNG7 needs a glibc-2.17 build of Node.js ${MIN_NODE_MAJOR}, or an upgrade to FreePBX 17)`);
+    `install Node.js ${MIN_NODE_MAJOR} or newer beside the system's, which pm2 and UCP need as it is: FreePBX 17 / Debian 12: apt-get install nodejs; ` +
+      `SNG7 / CentOS 7 (FreePBX 14, 15, 16): the Node.js unofficial-builds project's node-v${MIN_NODE_MAJOR}.<x>-linux-x64-glibc-217.tar.xz unpacked into /opt/smc-node; ` +
+      `Debian 10 or 11: the official node-v${MIN_NODE_MAJOR}.<x>-linux-x64.tar.xz unpacked into /opt/smc-node ` +
+      '(mkdir -p /opt/smc-node && tar -xJf <file> -C /opt/smc-node --strip-components=1); docs/install-freepbx.md, "Node.js on SNG7, Debian 10 and Debian 11"');
 }
 
 export async function checkDatabase(ctx: DoctorContext): Promise<CheckResult> {
