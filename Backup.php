@@ -3,6 +3,7 @@
 // the BMO's backup(). Backup dumps no table a module does not name: ours (entries, calls,
 // audit, settings, outbox, …) go into one mysqldump taken in a single transaction, so the
 // entries, the calls and the audit chain in it agree with each other. Restore.php loads it.
+// Backup & Restore 15 has no table dump: there the settings and viewers travel alone.
 namespace FreePBX\modules\Smartmissedcalls;
 
 use FreePBX\modules\Backup as Base;
@@ -21,6 +22,12 @@ class Backup extends Base\BackupBase
     public function runBackup($id, $transaction)
     {
         $module = $this->FreePBX->Smartmissedcalls;
+        if (!method_exists($this, 'dumpTableIntoFile')) {
+            // Backup & Restore 15 cannot dump a module's tables (dumpTableIntoFile came with 16).
+            $this->log(_('This Backup module cannot dump tables (FreePBX 15): the Smart Missed Calls backup holds its settings and viewers only. After a restore, "smc backfill" rebuilds the entries from the CDR; the audit journal and manual resolutions are not in this backup.'), 'WARNING');
+            $this->addConfigs(array('state' => $module->backup(), 'viewers' => implode(',', $module->viewers())));
+            return;
+        }
         $schema = $module->schemaInfo();
         if ($schema['tables']) {
             // Uncompressed: a "| gzip" pipe would hide a failed dump; the backup archive is compressed anyway.

@@ -20,6 +20,9 @@ class Restore extends Base\RestoreBase
         $configs = $this->getConfigs();
         $module = $this->FreePBX->Smartmissedcalls;
         if (!empty($configs['tables'])) {
+            if (!method_exists($this, 'restoreDataFromDump')) {
+                throw new \RuntimeException(_('This backup holds the Smart Missed Calls tables as a database dump, which this Backup module (FreePBX 15) cannot load: restore it on FreePBX 16 or newer.'));
+            }
             $tables = implode(' ', $configs['tables']);
             $files = $this->getFiles();
             $auditKey = isset($configs['audit_key']) && is_string($configs['audit_key']) ? $configs['audit_key'] : null;

@@ -526,7 +526,7 @@ class Smartmissedcalls extends \FreePBX_Helpers implements \BMO
     private function viewersToken()
     {
         if (empty($_SESSION[self::VIEWERS_TOKEN_KEY]) || !is_string($_SESSION[self::VIEWERS_TOKEN_KEY])) {
-            $_SESSION[self::VIEWERS_TOKEN_KEY] = bin2hex(random_bytes(32));
+            $_SESSION[self::VIEWERS_TOKEN_KEY] = SmcInstaller::randomHex(32);
         }
         return $_SESSION[self::VIEWERS_TOKEN_KEY];
     }

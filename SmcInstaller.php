@@ -84,7 +84,7 @@ class SmcInstaller
         $version = trim($result['stdout']);
         if ($result['code'] !== 0 || !preg_match('/^v(\d+)\./', $version, $m)) {
             throw new InstallError(sprintf(
-                _('Node.js was not found (%s). Smart Missed Calls needs Node.js %d or newer: on FreePBX 17 (Debian 12) run "apt-get install nodejs"; on FreePBX 16 install a Node.js %d build for your distribution, then install again.'),
+                _('Node.js was not found (%s). Smart Missed Calls needs Node.js %d or newer: on FreePBX 17 (Debian 12) run "apt-get install nodejs"; on SNG7 (FreePBX 14, 15, 16) or Debian 10/11 unpack a Node.js %d build for your system into /opt/smc-node (docs/install-freepbx.md), then install again.'),
                 $this->node,
                 self::MIN_NODE_MAJOR,
                 self::MIN_NODE_MAJOR
@@ -92,7 +92,7 @@ class SmcInstaller
         }
         if ((int)$m[1] < self::MIN_NODE_MAJOR) {
             throw new InstallError(sprintf(
-                _('This PBX has Node.js %s; Smart Missed Calls needs Node.js %d or newer. On FreePBX 17 (Debian 12) run "apt-get install nodejs"; on FreePBX 16 (SNG7, glibc 2.17) the official Node.js %d binaries do not run: use a glibc-2.17 build of Node.js %d or move to FreePBX 17. Then install again.'),
+                _('This PBX has Node.js %s; Smart Missed Calls needs Node.js %d or newer. On FreePBX 17 (Debian 12) run "apt-get install nodejs"; on SNG7 (FreePBX 14, 15, 16; glibc 2.17) the official Node.js %d binaries do not run: unpack a glibc-2.17 build of Node.js %d into /opt/smc-node; on Debian 10/11 unpack the official one there (docs/install-freepbx.md). Then install again.'),
                 $version,
                 self::MIN_NODE_MAJOR,
                 self::MIN_NODE_MAJOR,
@@ -139,7 +139,7 @@ class SmcInstaller
             '  cdr_database: ' . self::quote($get('CDRDBNAME', 'asteriskcdrdb')),
             'server:',
             "  listen: '127.0.0.1:8093'",
-            '  secret: ' . self::quote(bin2hex(random_bytes(32))),
+            '  secret: ' . self::quote(self::randomHex(32)),
         );
         if (!empty($ami['user']) && !empty($ami['secret'])) {
             $lines[] = 'ami:';
@@ -358,11 +358,36 @@ class SmcInstaller
         call_user_func($this->log, $line);
     }
 
+    /**
+     * $bytes random bytes as hex, from the system's CSPRNG. OpenSSL's, since PHP 5.6
+     * (FreePBX 14) has no random_bytes(); FreePBX needs the openssl extension anyway.
+     */
+    public static function randomHex($bytes)
+    {
+        $strong = false;
+        $random = openssl_random_pseudo_bytes($bytes, $strong);
+        if ($random === false || !$strong || strlen($random) !== $bytes) {
+            throw new InstallError(_('No strong random numbers are available (openssl_random_pseudo_bytes).'));
+        }
+        return bin2hex($random);
+    }
+
     /** @return array code, stdout, stderr */
     private function run(array $command, array $env, $stdin = null)
     {
         $spec = array(0 => array('pipe', 'r'), 1 => array('pipe', 'w'), 2 => array('pipe', 'w'));
-        $process = @proc_open($command, $spec, $pipes, $this->moduleDir, array_merge(getenv(), $env));
+        // A command string and the inherited environment with $env put in for the call: an
+        // array command (PHP 7.4) and getenv() without a name (7.1) are not in PHP 5.6.
+        $line = 'exec ' . implode(' ', array_map('escapeshellarg', $command));
+        $saved = array();
+        foreach ($env as $name => $value) {
+            $saved[$name] = getenv($name);
+            putenv($name . '=' . $value);
+        }
+        $process = @proc_open($line, $spec, $pipes, $this->moduleDir);
+        foreach ($saved as $name => $value) {
+            putenv($value === false ? $name : $name . '=' . $value);
+        }
         if (!is_resource($process)) {
             return array('code' => 127, 'stdout' => '', 'stderr' => sprintf('cannot run %s', $command[0]));
         }

@@ -60,6 +60,8 @@ describe('smc doctor', () => {
     const old = checkNode(context({ nodeVersion: '16.20.2' }));
     assert.equal(old.level, 'fail');
     assert.match(old.fix, /apt-get install nodejs/);
+    assert.match(old.fix, /SNG7 \/ CentOS 7 \(FreePBX 14, 15, 16\): .*glibc-217\.tar\.xz unpacked into \/opt\/smc-node/);
+    assert.match(old.fix, /Debian 10 or 11: the official node-v18\.<x>-linux-x64\.tar\.xz unpacked into \/opt\/smc-node/);
   });
 
   test('recommends the missing cdr.linkedid index without creating it', async () => {

@@ -13,6 +13,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { LATEST_SCHEMA_VERSION, OWN_TABLES } from '../src/db/migrations.js';
 import { ident } from '../src/db/pool.js';
 import { freshDatabases, insertCdrRows, loadFixtureCdr, repoRoot, type FreshDatabases } from './harness/db.js';
+import { renderChangelog } from '../tools/changelog.mjs';
 
 const root = repoRoot();
 const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
@@ -52,7 +53,7 @@ echo json_encode(array(
   'rawname' => (string)$x->rawname, 'name' => (string)$x->name, 'version' => (string)$x->version,
   'category' => (string)$x->category, 'license' => (string)$x->license,
   'menuitems' => $list($x->menuitems), 'depends' => $list($x->depends), 'supported' => $list($x->supported),
-  'database' => isset($x->database),
+  'database' => isset($x->database), 'changelog' => trim((string)$x->changelog),
 ));`;
   const run = spawnSync('php', ['-r', php, path], { encoding: 'utf8' });
   assert.equal(run.status, 0, `${path}: ${run.stderr}`);
@@ -122,12 +123,22 @@ describe('the package', () => {
       assert.equal(xml.category, 'Reports');
       assert.equal(xml.license, 'GPLv3+');
       assert.deepEqual(xml.menuitems, [['smartmissedcalls', 'Smart Missed Calls']]);
-      assert.deepEqual(xml.supported, [['version', '16.0'], ['version', '17.0']]);
+      assert.deepEqual(xml.supported, [['version', '14.0'], ['version', '15.0'], ['version', '16.0'], ['version', '17.0']]);
       assert.deepEqual((xml.depends as string[][]).map(([tag]) => tag), ['version', 'module']);
       assert.match((xml.depends as string[][])[1]![1]!, /^pm2 ge [\d.]+$/);
       assert.equal(xml.database, false, 'our tables come from smc migrate, not module.xml');
     }
     assert.equal(readModuleXml(join(moduleDir, 'module.xml')).version, version);
+  });
+
+  test("the packaged module.xml's changelog is CHANGELOG.md's, newest version first, this version at the top", () => {
+    const changelog = readFileSync(join(root, 'CHANGELOG.md'), 'utf8');
+    const packaged = readModuleXml(join(moduleDir, 'module.xml')).changelog as string;
+    assert.equal(packaged, renderChangelog(changelog));
+    assert.ok(packaged.startsWith(`*${version}*\n- `), packaged.slice(0, 80));
+    const versions = [...packaged.matchAll(/^\*(\d+\.\d+\.\d+)\*$/gm)].map((m) => m[1]!);
+    assert.deepEqual(versions, [...changelog.matchAll(/^## (\d+\.\d+\.\d+)$/gm)].map((m) => m[1]!));
+    assert.ok(versions.includes('0.1.0') && versions.indexOf(version) < versions.indexOf('0.1.0'));
   });
 
   test("every hook resolves the way framework's Hooks class resolves it (else the Dashboard's System Overview fails for everyone)", () => {
@@ -171,6 +182,7 @@ describe('the package', () => {
       ...filesUnder(moduleDir).filter((f) => f.endsWith('.php')).map((f) => join(moduleDir, f)),
       ...readdirSync(join(root, 'test/php')).map((f) => join(root, 'test/php', f)),
       join(root, 'tools/php74-compat.php'),
+      join(root, 'tools/php56-compat.php'),
     ];
     for (const file of php) {
       const lint = spawnSync('php', ['-l', file], { encoding: 'utf8' });
@@ -181,6 +193,69 @@ describe('the package', () => {
   test('the PHP uses no syntax PHP 7.4 lacks (FreePBX 16)', () => {
     const php = filesUnder(moduleDir).filter((f) => f.endsWith('.php')).map((f) => join(moduleDir, f));
     const check = spawnSync('php', [join(root, 'tools/php74-compat.php'), ...php], { encoding: 'utf8' });
+    assert.equal(check.status, 0, check.stdout + check.stderr);
+  });
+
+  test('the PHP uses no syntax or function PHP 5.6 lacks (FreePBX 14, and 15 on its PHP 5.6)', () => {
+    const php = filesUnder(moduleDir).filter((f) => f.endsWith('.php')).map((f) => join(moduleDir, f));
+    const check = spawnSync('php', [join(root, 'tools/php56-compat.php'), ...php], { encoding: 'utf8' });
+    assert.equal(check.status, 0, check.stdout + check.stderr);
+  });
+
+  test('the PHP 5.6 check refuses each PHP 7 construct it knows, and what the 7.4 check refuses', () => {
+    const samples: Record<string, string> = {
+      coalesce: '$a = $b ?? 1;',
+      coalesceAssign: '$a ??= 1;',
+      spaceship: '$a = $b <=> $c;',
+      arrow: '$f = fn($x) => $x;',
+      scalarParam: 'function f(int $a) {}',
+      stringParam: 'class A { public function f($a, string $b = "x") {} }',
+      nullable: 'function f(?array $a) {}',
+      returnType: 'function f() : array { return array(); }',
+      closureReturnType: '$f = function ($a) use ($b): bool { return true; };',
+      anonymousClass: '$a = new class { };',
+      groupUse: 'use A\\{B, C};',
+      constVisibility: 'class A { private const X = 1; }',
+      typedProperty: 'class A { private array $x; }',
+      multiCatch: 'try { f(); } catch (A | B $e) { }',
+      shortList: '[$a, $b] = f();',
+      keyedList: 'list("a" => $a) = f();',
+      spreadInArray: '$a = [...$b];',
+      strictTypes: 'declare(strict_types=1);',
+      separator: '$a = 1_000;',
+      unicodeEscape: '$a = "\\u{1F600}";',
+      trailingCallComma: 'f($a, $b,);',
+      randomBytes: '$a = random_bytes(16);',
+      intdiv: '$a = intdiv(7, 2);',
+      getenvAll: '$env = getenv();',
+      procOpenArray: '$p = proc_open(array("ls"), $spec, $pipes);',
+      php8: '$a = $b?->c;',
+      yieldFrom: 'function g() { yield from h(); }',
+    };
+    for (const [name, code] of Object.entries(samples)) {
+      const file = join(work, `php56-${name}.php`);
+      writeFileSync(file, `<?php\n${code}\n`);
+      const check = spawnSync('php', [join(root, 'tools/php56-compat.php'), file], { encoding: 'utf8' });
+      assert.equal(check.status, 1, `${name} is refused: ${check.stdout}${check.stderr}`);
+    }
+    const fine = join(work, 'php56-fine.php');
+    writeFileSync(fine, `<?php
+namespace A;
+use B\\C;
+use D\\E as F;
+class G extends C implements \\H {
+    const X = 1;
+    private static $cache = array(1, 2,);
+    public function __construct(array $a, callable $b = null, F $c = null, &$d = null, ...$rest) { $this->f = function ($x) use ($a) { return $x ? $a : array(); }; }
+    public static function f($x = self::X) { list($a, $b) = $x; return array($a, $b)[0] . C::class; }
+}
+$a = $b ? $c : $d;
+$e = isset($f['g']) ? $f['g'] : null;
+$h = getenv('HOME');
+$p = proc_open('exec ls', array(), $pipes);
+try { f(); } catch (\\Exception $e) { }
+`);
+    const check = spawnSync('php', [join(root, 'tools/php56-compat.php'), fine], { encoding: 'utf8' });
     assert.equal(check.status, 0, check.stdout + check.stderr);
   });
 
@@ -247,8 +322,8 @@ describe('install and uninstall on a PBX database', () => {
     return spawnSync(process.execPath, [join(moduleDir, 'build/smc.js'), ...args], { env: { ...env, SMC_CONFIG: configPath }, encoding: 'utf8' });
   }
 
-  function backupModule(action: 'backup' | 'restore', tree: string) {
-    return spawnSync('php', [join(root, 'test/php/run-backup.php'), action, tree], { env, encoding: 'utf8' });
+  function backupModule(action: 'backup' | 'restore', tree: string, extraEnv: NodeJS.ProcessEnv = {}) {
+    return spawnSync('php', [join(root, 'test/php/run-backup.php'), action, tree], { env: { ...env, ...extraEnv }, encoding: 'utf8' });
   }
 
   function bmo(method: string, extraEnv: NodeJS.ProcessEnv = {}, input?: string) {
@@ -445,6 +520,41 @@ require_once('/nonexistent/admin/bootstrap.php');
     assert.equal(restore.status, 0, restore.stdout + restore.stderr);
     const [rows] = await db.pool.query<RowDataPacket[]>('SELECT tenant, settings, updated_by FROM smart_missed_calls_settings');
     assert.deepEqual(rows.map((r) => ({ ...r })), [{ tenant: 'default', settings: '{"cadence":"weekly"}', updated_by: 'user:alice' }]);
+  });
+
+  test("Backup & Restore 15, which cannot dump tables: backup carries the settings and viewers and says so, restore puts them back; a 16+ backup's dump is refused by name", async () => {
+    const fifteen = { SMC_STANDIN_BACKUP_VERSION: '15' };
+    await db.pool.query('DELETE FROM smart_missed_calls_settings');
+    await db.pool.query(
+      `INSERT INTO smart_missed_calls_settings (tenant, settings, updated_at, updated_by) VALUES ('default', '{"cadence":"monthly"}', '2026-02-03 04:05:06', 'user:bob')`,
+    );
+    const tree = mkdtempSync(join(tmpdir(), 'smc-backup15-'));
+    try {
+      const backup = backupModule('backup', tree, fifteen);
+      assert.equal(backup.status, 0, backup.stdout + backup.stderr);
+      assert.match(backup.stderr, /\[backup WARNING\] This Backup module cannot dump tables \(FreePBX 15\)/);
+      const manifest = JSON.parse(readFileSync(join(tree, 'modulejson/Smartmissedcalls.json'), 'utf8')) as { configs: Record<string, unknown>; files: unknown[] };
+      assert.deepEqual(Object.keys(manifest.configs).sort(), ['state', 'viewers']);
+      assert.deepEqual(manifest.files, []);
+      await db.pool.query('DELETE FROM smart_missed_calls_settings');
+      const restore = backupModule('restore', tree, fifteen);
+      assert.equal(restore.status, 0, restore.stdout + restore.stderr);
+      const [rows] = await db.pool.query<RowDataPacket[]>('SELECT tenant, settings, updated_by FROM smart_missed_calls_settings');
+      assert.deepEqual(rows.map((r) => ({ ...r })), [{ tenant: 'default', settings: '{"cadence":"monthly"}', updated_by: 'user:bob' }]);
+
+      const dumped = mkdtempSync(join(tmpdir(), 'smc-backup17-'));
+      try {
+        assert.equal(backupModule('backup', dumped).status, 0);
+        const on15 = backupModule('restore', dumped, fifteen);
+        assert.equal(on15.status, 1, on15.stdout + on15.stderr);
+        assert.match(on15.stderr, /which this Backup module \(FreePBX 15\) cannot load: restore it on FreePBX 16 or newer/);
+        assert.deepEqual((await db.pool.query<RowDataPacket[]>('SELECT tenant FROM smart_missed_calls_settings'))[0].length, 1);
+      } finally {
+        rmSync(dumped, { recursive: true, force: true });
+      }
+    } finally {
+      rmSync(tree, { recursive: true, force: true });
+    }
   });
 
   describe('through FreePBX Backup & Restore', () => {

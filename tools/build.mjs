@@ -6,7 +6,9 @@ import { join } from 'node:path';
 
 const nodeTarget = 'node18';
 const { version } = JSON.parse(readFileSync('package.json', 'utf8'));
-const define = { SMC_VERSION: JSON.stringify(version) };
+// The release public key goes into the bundle: `smc doctor --package` checks a new
+// package with the key of the version already installed, not with one the package brings.
+const define = { SMC_VERSION: JSON.stringify(version), SMC_RELEASE_PUBLIC_KEY: JSON.stringify(readFileSync('keys/smartmissedcalls-release.pub', 'utf8')) };
 const banner = {
   // Bundled CommonJS dependencies (mysql2, express) call require(); give them one.
   js: [

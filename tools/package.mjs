@@ -7,15 +7,21 @@
 // (build/vendor/), and whatever views/, assets/, i18n/, LICENSE and README.md exist. No
 // node_modules: the bundle carries its dependencies. The FreePBX one leaves out the source
 // map and vitalpbx/ to stay under PHP's default 2 MB upload_max_filesize, which FreePBX 17
-// does not raise. Run after `node tools/build.mjs` (npm run package does).
-import { createHash } from 'node:crypto';
+// does not raise. module.xml's <changelog> is made from CHANGELOG.md. Beside each tarball:
+// <tarball>.sha256 (sha256sum's format) and, when SMC_RELEASE_KEY names the project's
+// Ed25519 private key (PEM), the detached signature <tarball>.sig over the tarball's bytes,
+// which `smc doctor --package` and openssl check against keys/smartmissedcalls-release.pub.
+// Run after `node tools/build.mjs` (npm run package does).
+import { createHash, createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { escapeXml, parseChangelog, renderChangelog } from './changelog.mjs';
 
 const RAWNAME = 'smartmissedcalls';
+const PUBLIC_KEY = 'keys/smartmissedcalls-release.pub';
 const PHP_FILES = ['Smartmissedcalls.class.php', 'SmcProxy.php', 'SmcInstaller.php', 'page.smartmissedcalls.php', 'Backup.php', 'Restore.php'];
 const OPTIONAL = ['views', 'assets', 'i18n', 'LICENSE', 'README.md'];
 
@@ -25,6 +31,10 @@ const { values: options } = parseArgs({
 });
 const version = options.version ?? JSON.parse(readFileSync('package.json', 'utf8')).version;
 if (!/^\d+\.\d+\.\d+$/.test(version)) throw new Error(`package.json version '${version}' is not x.y.z`);
+const changelogText = readFileSync('CHANGELOG.md', 'utf8');
+const newest = parseChangelog(changelogText)[0]?.version;
+if (!options.version && newest !== version) throw new Error(`CHANGELOG.md's newest section is ${newest ?? 'missing'}, not ${version}: add "## ${version}" at the top`);
+const changelog = renderChangelog(changelogText);
 const bundle = 'build/smc.js';
 if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run \`node tools/build.mjs\` first`);
 
@@ -33,6 +43,35 @@ mkdirSync(options.out, { recursive: true });
 const freepbx = pack(`${RAWNAME}-${version}.tgz`, []);
 const vitalpbx = pack(`${RAWNAME}-vitalpbx-${version}.tgz`, ['vitalpbx']);
 console.log(`${freepbx}\n${vitalpbx}\n(bundle sha256 ${sha256})`);
+const signingKey = readSigningKey();
+for (const tarball of [freepbx, vitalpbx]) {
+  const bytes = readFileSync(tarball);
+  writeFileSync(`${tarball}.sha256`, `${createHash('sha256').update(bytes).digest('hex')}  ${basename(tarball)}\n`);
+  if (signingKey) writeFileSync(`${tarball}.sig`, sign(null, bytes, signingKey));
+  else rmSync(`${tarball}.sig`, { force: true });
+}
+if (signingKey) {
+  const own = verify(null, readFileSync(freepbx), createPublicKey(readFileSync(PUBLIC_KEY)), readFileSync(`${freepbx}.sig`));
+  console.log(own
+    ? `signed with SMC_RELEASE_KEY: ${freepbx}.sig, ${vitalpbx}.sig (and .sha256 files)`
+    : `signed with SMC_RELEASE_KEY, which is NOT the key of ${PUBLIC_KEY}: "smc doctor --package" refuses these signatures unless given that key's public half with --public-key`);
+} else {
+  console.log(`UNSIGNED: SMC_RELEASE_KEY is not set, so only ${freepbx}.sha256 and ${vitalpbx}.sha256 were written; "smc doctor --package" reports these packages as unsigned`);
+}
+
+/** The Ed25519 private key named by SMC_RELEASE_KEY (a PEM file), or null when unset. */
+function readSigningKey() {
+  const path = process.env.SMC_RELEASE_KEY;
+  if (!path) return null;
+  let key;
+  try {
+    key = createPrivateKey(readFileSync(path));
+  } catch (err) {
+    throw new Error(`SMC_RELEASE_KEY=${path}: not a readable PEM private key (${err.message})`);
+  }
+  if (key.asymmetricKeyType !== 'ed25519') throw new Error(`SMC_RELEASE_KEY=${path} is a ${key.asymmetricKeyType} key; the release key is Ed25519`);
+  return key;
+}
 
 /** Stages the module folder with `extra` folders added and writes it as one tarball; returns its path. */
 function pack(name, extra) {
@@ -43,7 +82,10 @@ function pack(name, extra) {
 
     const moduleXml = readFileSync('module.xml', 'utf8');
     if (!/<version>[^<]*<\/version>/.test(moduleXml)) throw new Error('module.xml has no <version>');
-    writeFileSync(join(top, 'module.xml'), moduleXml.replace(/<version>[^<]*<\/version>/, `<version>${version}</version>`));
+    if (!/<changelog>[^<]*<\/changelog>/.test(moduleXml)) throw new Error('module.xml has no <changelog>');
+    writeFileSync(join(top, 'module.xml'), moduleXml
+      .replace(/<version>[^<]*<\/version>/, `<version>${version}</version>`)
+      .replace(/<changelog>[^<]*<\/changelog>/, () => `<changelog>\n${escapeXml(changelog)}\n\t</changelog>`));
 
     for (const file of PHP_FILES) cpSync(file, join(top, file));
     cpSync(bundle, join(top, bundle));

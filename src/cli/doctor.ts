@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import type { Command } from 'commander';
 import type { RowDataPacket } from 'mysql2/promise';
@@ -10,6 +10,7 @@ import { explainAccessDenied, ident, serverOf, type Pool } from '../db/pool.js';
 import { amiConfigured, probeAmi, type AmiConfig } from '../pbx/ami.js';
 import { withApp } from './context.js';
 import { checkVitalpbx } from './doctor-vitalpbx.js';
+import { checkPackageFile, PROJECT_PUBLIC_KEY } from './package-check.js';
 
 /**
  * `smc doctor`: everything an install needs from the PBX, one line each — ok, warn or
@@ -48,7 +49,10 @@ export function checkNode(ctx: DoctorContext): CheckResult {
   const major = Number(ctx.nodeVersion.split('.')[0]);
   if (major >= MIN_NODE_MAJOR) return result('node', 'ok', `Node.js ${ctx.nodeVersion}`);
   return result('node', 'fail', `Node.js ${ctx.nodeVersion} is older than ${MIN_NODE_MAJOR}`,
-    `install Node.js ${MIN_NODE_MAJOR} or newer (FreePBX 17 / Debian 12: apt-get install nodejs; FreePBX 16 on SNG7 needs a glibc-2.17 build of Node.js ${MIN_NODE_MAJOR}, or an upgrade to FreePBX 17)`);
+    `install Node.js ${MIN_NODE_MAJOR} or newer beside the system's, which pm2 and UCP need as it is: FreePBX 17 / Debian 12: apt-get install nodejs; ` +
+      `SNG7 / CentOS 7 (FreePBX 14, 15, 16): the Node.js unofficial-builds project's node-v${MIN_NODE_MAJOR}.<x>-linux-x64-glibc-217.tar.xz unpacked into /opt/smc-node; ` +
+      `Debian 10 or 11: the official node-v${MIN_NODE_MAJOR}.<x>-linux-x64.tar.xz unpacked into /opt/smc-node ` +
+      '(mkdir -p /opt/smc-node && tar -xJf <file> -C /opt/smc-node --strip-components=1); docs/install-freepbx.md, "Node.js on SNG7, Debian 10 and Debian 11"');
 }
 
 export async function checkDatabase(ctx: DoctorContext): Promise<CheckResult> {
@@ -301,6 +305,14 @@ export function formatResult(r: CheckResult): string {
   return `${r.level.padEnd(4)}  ${r.check}: ${r.message}${r.fix ? `\n      → ${r.fix}` : ''}`;
 }
 
+function readPublicKeyFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new Error(`--public-key ${path}: ${(err as Error).message}`);
+  }
+}
+
 function tcpProbe(host: string, port: number): Promise<string | null> {
   return new Promise((resolve) => {
     const socket = connect({ host, port, timeout: 5000 });
@@ -329,8 +341,21 @@ function run(command: string, args: string[]): Promise<{ code: number | null; st
 export function register(program: Command): void {
   program
     .command('doctor')
-    .description('check what the service needs from the PBX: Node, database grants, cdr columns and indexes, CEL, AMI, mail, pm2')
-    .action(async (_opts: unknown, command: Command) => {
+    .description('check what the service needs from the PBX: Node, database grants, cdr columns and indexes, CEL, AMI, mail, pm2; with --package, only check a downloaded package before installing it')
+    .option('--package <file>', 'check this package tarball against its .sha256 and its .sig (the project\'s release key) and nothing else')
+    .option('--public-key <file>', 'with --package: check the signature against this Ed25519 public key (PEM) instead of the release key built in')
+    .action(async (opts: { package?: string; publicKey?: string }, command: Command) => {
+      if (opts.package !== undefined) {
+        const key = opts.publicKey !== undefined
+          ? { pem: readPublicKeyFile(opts.publicKey), name: opts.publicKey }
+          : { pem: PROJECT_PUBLIC_KEY, name: "the project's release key (keys/smartmissedcalls-release.pub)" };
+        const results = checkPackageFile(opts.package, key);
+        for (const r of results) process.stdout.write(formatResult(r) + '\n');
+        if (results.some((r) => r.level === 'fail')) process.exitCode = 1;
+        else process.stdout.write(`${opts.package} is the package its signer released: install it\n`);
+        return;
+      }
+      if (opts.publicKey !== undefined) throw new Error('--public-key goes with --package');
       await withApp(command, async (app) => {
         const results = await runDoctor({
           config: app.config,

@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
 import type { Command } from 'commander';
 import type { Config } from '../config/schema.js';
-import { migrate } from '../db/migrations.js';
+import { migrate, NewerSchemaError } from '../db/migrations.js';
 import { createPool, explainAccessDenied, serverOf, type Pool } from '../db/pool.js';
 import { chainHead, formatChainPoint } from '../ledger/audit.js';
 import { ensureAuditKey } from '../ledger/audit-key.js';
@@ -155,7 +155,14 @@ export async function startService(config: Config): Promise<void> {
   const pool = createPool(config.db, 16);
   // With the database away at start the service still comes up and says so on the page.
   log(`database: ${config.db.user} at ${serverOf(config.db)} (connection settings from ${config.db.credentialsFrom})`);
-  await migrate(pool, log).catch((err: unknown) => log(`migrations not checked: ${(explainAccessDenied(err, config.db) as Error).message}`));
+  await migrate(pool, log).catch(async (err: unknown) => {
+    // Tables of a newer release: this code must not write to them (a downgrade).
+    if (err instanceof NewerSchemaError) {
+      await pool.end();
+      throw err;
+    }
+    log(`migrations not checked: ${(explainAccessDenied(err, config.db) as Error).message}`);
+  });
   // Normally made by install's `smc migrate`; without it (and the database away) the journal
   // cannot be written, and the Syncer below refuses to start naming audit_key_file.
   await ensureAuditKey(pool, config.auditKeyFile).catch((err: Error) => log(`audit key not checked: ${err.message}`));

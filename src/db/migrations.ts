@@ -327,6 +327,7 @@ export async function migrate(pool: Pool, log: (line: string) => void = () => {}
   const done: number[] = [];
   const versions = MIGRATIONS.map((m) => m.version);
   if (new Set(versions).size !== versions.length) throw new Error(`two migration steps share a version number (${versions.join(', ')})`);
+  refuseNewerSchema([...applied]);
   for (const step of [...MIGRATIONS].sort((a, b) => a.version - b.version)) {
     if (applied.has(step.version) || step.version > upTo) continue;
     for (const sql of step.statements) {
@@ -344,6 +345,24 @@ export async function migrate(pool: Pool, log: (line: string) => void = () => {}
     done.push(step.version);
   }
   return done;
+}
+
+/**
+ * A downgrade: the tables were migrated by a newer release, whose steps this one does not
+ * know. Running this version's code (or its service) on them could write rows the newer
+ * schema forbids, so install and `smc serve` stop here, before any change.
+ */
+export class NewerSchemaError extends Error {}
+
+function refuseNewerSchema(applied: number[]): void {
+  const known = new Set(MIGRATIONS.map((m) => m.version));
+  const unknown = applied.filter((v) => !known.has(v)).sort((a, b) => a - b);
+  if (unknown.length === 0) return;
+  throw new NewerSchemaError(
+    `the Smart Missed Calls tables are at schema version ${Math.max(...applied)}, newer than this version knows (${LATEST_SCHEMA_VERSION}; ` +
+      `unknown steps ${unknown.join(', ')}): a newer Smart Missed Calls was installed here, and downgrading is not supported. ` +
+      'Nothing was changed: install that version or a newer one.',
+  );
 }
 
 export async function schemaVersion(pool: Pool): Promise<number> {

@@ -7,6 +7,8 @@
 // AMPDBNAME database and the load pipes the file into mysql. One difference: an empty
 // AMPDBPASS is left out of the command line ("-p" alone would make the client prompt).
 // Needs freepbx-standin.php first; $amp_conf comes from the JSON in SMC_STANDIN_AMP_CONF.
+// SMC_STANDIN_BACKUP_VERSION=15: Backup & Restore 15 instead, whose BackupBase and
+// RestoreBase have neither dumpTableIntoFile nor restoreDataFromDump (they came with 16).
 
 namespace FreePBX\modules\Backup\Models {
 
@@ -175,66 +177,84 @@ namespace FreePBX\modules\Backup {
 
     use FreePBX\modules\Backup\Models;
 
-    class BackupBase extends Models\Backup
-    {
-        public function runBackup($id, $transaction)
+    if (getenv('SMC_STANDIN_BACKUP_VERSION') === '15') {
+        class BackupBase extends Models\Backup
         {
-            $this->log('RunBackup method is not implemented', 'WARNING');
+            public function runBackup($id, $transaction)
+            {
+                $this->log('RunBackup method is not implemented', 'WARNING');
+            }
         }
 
-        /** mysqldump of $tableName (mysqldump takes a space-separated list) into <tmp>/<module>_dump/<module>.sql[.gz]. */
-        public function dumpTableIntoFile($moduleName, $tableName, $dumpOtherOptions = false, $zipDump = false)
+        class RestoreBase extends Models\Restore
         {
-            $dir = sys_get_temp_dir() . "/{$moduleName}_dump";
-            if (is_dir($dir)) {
-                exec('rm -rf ' . escapeshellarg($dir));
+            public function runRestore()
+            {
+                $this->log('RunRestore method is not implemented, nothing to do', 'WARNING');
             }
-            mkdir($dir, 0777, true);
-            $file = $dir . '/' . $moduleName . ($zipDump ? '.sql.gz' : '.sql');
-            $command = 'mysqldump ' . standin_mysql_credentials() . ' ' . ($dumpOtherOptions ? $dumpOtherOptions . ' ' : '') . $tableName . ' '
-                . ($zipDump ? '| gzip -9 > ' . escapeshellarg($file) : '--result-file=' . escapeshellarg($file));
-            $this->log('Starting mysql dumps of : ' . $tableName);
-            exec($command . ' 2>&1', $output, $code);
-            if ($code !== 0) {
-                $this->log($tableName . ' table Backup Error ' . implode("\n", $output), 'ERROR');
-                return false;
-            }
-            $info = new \SplFileInfo($file);
-            $this->addSplFile($info);
-            $this->addGarbage($dir);
-            return $info;
         }
-    }
-
-    class RestoreBase extends Models\Restore
-    {
-        public function runRestore()
+    } else {
+        class BackupBase extends Models\Backup
         {
-            $this->log('RunRestore method is not implemented, nothing to do', 'WARNING');
+            public function runBackup($id, $transaction)
+            {
+                $this->log('RunBackup method is not implemented', 'WARNING');
+            }
+
+            /** mysqldump of $tableName (mysqldump takes a space-separated list) into <tmp>/<module>_dump/<module>.sql[.gz]. */
+            public function dumpTableIntoFile($moduleName, $tableName, $dumpOtherOptions = false, $zipDump = false)
+            {
+                $dir = sys_get_temp_dir() . "/{$moduleName}_dump";
+                if (is_dir($dir)) {
+                    exec('rm -rf ' . escapeshellarg($dir));
+                }
+                mkdir($dir, 0777, true);
+                $file = $dir . '/' . $moduleName . ($zipDump ? '.sql.gz' : '.sql');
+                $command = 'mysqldump ' . standin_mysql_credentials() . ' ' . ($dumpOtherOptions ? $dumpOtherOptions . ' ' : '') . $tableName . ' '
+                    . ($zipDump ? '| gzip -9 > ' . escapeshellarg($file) : '--result-file=' . escapeshellarg($file));
+                $this->log('Starting mysql dumps of : ' . $tableName);
+                exec($command . ' 2>&1', $output, $code);
+                if ($code !== 0) {
+                    $this->log($tableName . ' table Backup Error ' . implode("\n", $output), 'ERROR');
+                    return false;
+                }
+                $info = new \SplFileInfo($file);
+                $this->addSplFile($info);
+                $this->addGarbage($dir);
+                return $info;
+            }
         }
 
-        /** Loads $files[0] (an extracted dump) with the mysql client; true when it did, false on error. */
-        public function restoreDataFromDump($tableName, $tmppath, $files)
+        class RestoreBase extends Models\Restore
         {
-            if (empty($files[0])) {
-                return false;
+            public function runRestore()
+            {
+                $this->log('RunRestore method is not implemented, nothing to do', 'WARNING');
             }
-            $dumpfile = $tmppath . '/files/' . ltrim($files[0]->getPathTo(), '/') . '/' . $files[0]->getFilename();
-            if (!file_exists($dumpfile)) {
-                return null;
+
+            /** Loads $files[0] (an extracted dump) with the mysql client; true when it did, false on error. */
+            public function restoreDataFromDump($tableName, $tmppath, $files)
+            {
+                if (empty($files[0])) {
+                    return false;
+                }
+                $dumpfile = $tmppath . '/files/' . ltrim($files[0]->getPathTo(), '/') . '/' . $files[0]->getFilename();
+                if (!file_exists($dumpfile)) {
+                    return null;
+                }
+                $client = 'mysql ' . standin_mysql_credentials();
+                $command = strpos($dumpfile, '.gz') !== false
+                    ? 'gunzip < ' . escapeshellarg($dumpfile) . ' | ' . $client
+                    : $client . ' < ' . escapeshellarg($dumpfile);
+                $this->log('Started restoring mysql dumps of : ' . $tableName);
+                exec($command . ' 2>&1', $output, $code);
+                if ($code !== 0) {
+                    $this->log($tableName . ' table Restore Error ' . implode("\n", $output), 'ERROR');
+                    return false;
+                }
+                $this->log('Completed restoring mysql dumps of : ' . $tableName);
+                return true;
             }
-            $client = 'mysql ' . standin_mysql_credentials();
-            $command = strpos($dumpfile, '.gz') !== false
-                ? 'gunzip < ' . escapeshellarg($dumpfile) . ' | ' . $client
-                : $client . ' < ' . escapeshellarg($dumpfile);
-            $this->log('Started restoring mysql dumps of : ' . $tableName);
-            exec($command . ' 2>&1', $output, $code);
-            if ($code !== 0) {
-                $this->log($tableName . ' table Restore Error ' . implode("\n", $output), 'ERROR');
-                return false;
-            }
-            $this->log('Completed restoring mysql dumps of : ' . $tableName);
-            return true;
         }
     }
 
