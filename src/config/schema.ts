@@ -6,7 +6,7 @@
  * of a refused change is applied.
  */
 
-import { parseNetwork } from '../notify/target-address.js';
+import { parseNetwork } from './networks.js';
 
 export class ConfigError extends Error {
   /** What is wrong with the field, in English with the values filled in. */

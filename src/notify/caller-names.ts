@@ -6,7 +6,7 @@ import { ident } from '../db/pool.js';
 import { numberRules } from '../ledger/entries.js';
 import { readState, writeState } from '../sync/state.js';
 import { OutboundError, outboundRequest, type OutboundResponse } from './outbound.js';
-import { parseNetworks, type Network } from './target-address.js';
+import { parseNetworks, type Network } from '../config/networks.js';
 
 export type NameSource = 'contactmanager' | 'csv' | 'http' | 'cnam';
 

@@ -2,11 +2,11 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
-import { classifyAddress, isAllowedTarget, type Network } from './target-address.js';
+import { classifyAddress, isAllowedTarget, type Network } from '../config/networks.js';
 
 /**
  * HTTP requests to URLs a tenant admin typed (webhooks, the caller-name lookup). The host is
- * resolved once, every address it resolves to is checked (target-address.ts), and the
+ * resolved once, every address it resolves to is checked (src/config/networks.ts), and the
  * connection goes to that checked address through a pinned lookup, so a DNS answer that
  * changes between the check and the connect (rebinding) cannot move the request elsewhere.
  * Redirects are not followed by the HTTP client: each hop is checked the same way, and only

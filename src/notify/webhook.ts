@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { outboundRequest, type OutboundError } from './outbound.js';
-import type { Network } from './target-address.js';
+import type { Network } from '../config/networks.js';
 
 /**
  * Signed webhook POSTs. The receiver recomputes

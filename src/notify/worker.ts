@@ -15,7 +15,7 @@ import { readAuditKey, type AuditKey } from '../ledger/audit-key.js';
 import { createMailer, type Mailer } from './mailer.js';
 import { composeRealtime, decideRealtime, markFolded, markHeld, queueHeldSummaries } from './realtime.js';
 import { MailRenderer, type RenderedMail } from './templates.js';
-import { parseNetworks, type Network } from './target-address.js';
+import { parseNetworks, type Network } from '../config/networks.js';
 import { postWebhook } from './webhook.js';
 
 /**

@@ -2,7 +2,7 @@ import type { Request, Response, Router } from 'express';
 import { CADENCES, collectSettingErrors, ConfigError, WEBHOOK_EVENTS } from '../config/schema.js';
 import { loadSettings, saveSettings } from '../config/settings-store.js';
 import { lookupProblemOf } from '../notify/caller-names.js';
-import { literalInternalTarget, parseNetworks, type Network } from '../notify/target-address.js';
+import { literalInternalTarget, parseNetworks, type Network } from '../config/networks.js';
 import type { Translate } from '../detect/explain.js';
 import { requireChange, viewerOf } from './auth.js';
 import type { WebContext } from './context.js';

@@ -12,7 +12,7 @@ import type { Config } from '../../src/config/schema.js';
 import { saveSettings } from '../../src/config/settings-store.js';
 import { httpLookup, lookupProblemOf, resolveCallerName } from '../../src/notify/caller-names.js';
 import { recentDeliveries } from '../../src/notify/deliveries.js';
-import { parseNetworks } from '../../src/notify/target-address.js';
+import { parseNetworks } from '../../src/config/networks.js';
 import { postWebhook } from '../../src/notify/webhook.js';
 import { Notifier } from '../../src/notify/worker.js';
 import { SyncService } from '../../src/sync/service.js';

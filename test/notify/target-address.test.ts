@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import { applySettings, ConfigError, DEFAULT_SETTINGS } from '../../src/config/schema.js';
-import { classifyAddress, isAllowedTarget, literalInternalTarget, parseNetworks } from '../../src/notify/target-address.js';
+import { classifyAddress, isAllowedTarget, literalInternalTarget, parseNetworks } from '../../src/config/networks.js';
 
 const kindOf = (host: string) => classifyAddress(host)?.kind ?? 'name';
 

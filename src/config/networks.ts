@@ -4,7 +4,8 @@ import { isIPv4, isIPv6 } from 'node:net';
  * Which addresses the service may send webhooks and caller-name lookups to. A tenant admin
  * types those URLs; without this check the service would post to, and show the answers of,
  * the PBX's own loopback services, the LAN and cloud metadata endpoints (SSRF). Pure: the
- * DNS resolution and the connection live in outbound.ts.
+ * DNS resolution and the connection live in src/notify/outbound.ts; config.yaml's allow-list and
+ * server.trust_proxy are parsed here too.
  */
 
 export type AddressKind = 'public' | 'loopback' | 'private' | 'link-local' | 'unspecified' | 'multicast' | 'reserved';
