@@ -1,7 +1,7 @@
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import type { DbConfig } from '../config/schema.js';
 import { ident } from '../db/pool.js';
-import type { RouteLabels } from '../detect/classify.js';
+import type { RouteLabels } from '../detect/explain.js';
 
 /** What the PBX's own configuration tells us: who is an extension, and what routes are called. */
 export interface PbxDirectory {

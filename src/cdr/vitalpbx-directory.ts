@@ -2,10 +2,10 @@ import type { Pool, RowDataPacket } from 'mysql2/promise';
 import type { DbConfig } from '../config/schema.js';
 import { ident } from '../db/pool.js';
 import { extensionTest, type ExtensionTest } from '../detect/channels.js';
-import type { RouteLabels } from '../detect/classify.js';
+import type { RouteLabels } from '../detect/explain.js';
 import { explain } from '../detect/explain.js';
 import { byExtension, type RangExtension, type Verdict } from '../detect/verdict.js';
-import type { CallDirectory, OwnedRow } from './directory.js';
+import type { CallDirectory, OwnedRow } from './call-directory.js';
 import type { CdrRow } from './row.js';
 
 /**

@@ -1,6 +1,6 @@
 import { findCdrTables, recentTenants } from '../cdr/discover.js';
 import { readVitalpbxDirectory } from '../cdr/vitalpbx-directory.js';
-import type { CheckResult, DoctorContext } from './doctor.js';
+import { result, type CheckResult, type DoctorContext } from './doctor-check.js';
 
 /**
  * VitalPBX: where the CDR really is (field reports disagree: one asterisk.cdr stamped
@@ -10,7 +10,7 @@ import type { CheckResult, DoctorContext } from './doctor.js';
 export async function checkVitalpbx(ctx: DoctorContext): Promise<CheckResult[]> {
   const { db } = ctx.config;
   const out: CheckResult[] = [];
-  const add = (check: string, level: CheckResult['level'], message: string, fix = '') => out.push({ check, level, message, fix });
+  const add = (...args: Parameters<typeof result>) => out.push(result(...args));
 
   const tables = await findCdrTables(ctx.pool);
   const where = tables.map((t) => `${t.database}.${t.table}${t.vitalpbxColumns.length ? ` (${t.vitalpbxColumns.join(', ')})` : ''}`);

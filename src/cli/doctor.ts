@@ -6,10 +6,13 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { CDR_COLUMNS } from '../cdr/row.js';
 import type { Config } from '../config/schema.js';
 import { MIGRATIONS, schemaVersion } from '../db/migrations.js';
-import { explainAccessDenied, ident, serverOf, type Pool } from '../db/pool.js';
-import { amiConfigured, probeAmi, type AmiConfig } from '../pbx/ami.js';
+import { explainAccessDenied, ident, serverOf } from '../db/pool.js';
+import { amiConfigured, probeAmi } from '../pbx/ami.js';
 import { withApp } from './context.js';
+import { result, type CheckResult, type DoctorContext, type Level } from './doctor-check.js';
 import { checkVitalpbx } from './doctor-vitalpbx.js';
+
+export type { CheckResult, DoctorContext, Level };
 import { checkPackageFile, PROJECT_PUBLIC_KEY } from './package-check.js';
 
 /**
@@ -18,32 +21,9 @@ import { checkPackageFile, PROJECT_PUBLIC_KEY } from './package-check.js';
  * (a missing index is recommended, never created).
  */
 
-export type Level = 'ok' | 'warn' | 'fail';
-
-export interface CheckResult {
-  check: string;
-  level: Level;
-  message: string;
-  /** What to do; empty when nothing is. */
-  fix: string;
-}
-
-export interface DoctorContext {
-  config: Config;
-  pool: Pool;
-  /** process.versions.node of the Node that runs the service. */
-  nodeVersion: string;
-  probeAmi(ami: AmiConfig): Promise<string>;
-  /** null when the port answers, else why not. */
-  tcpProbe(host: string, port: number): Promise<string | null>;
-  isExecutable(path: string): boolean;
-  /** Runs a command; code null when it could not be started. */
-  run(command: string, args: string[]): Promise<{ code: number | null; stdout: string }>;
-}
 
 export const MIN_NODE_MAJOR = 18;
 
-const result = (check: string, level: Level, message: string, fix = ''): CheckResult => ({ check, level, message, fix });
 
 export function checkNode(ctx: DoctorContext): CheckResult {
   const major = Number(ctx.nodeVersion.split('.')[0]);

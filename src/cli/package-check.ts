@@ -1,7 +1,7 @@
 import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import type { CheckResult } from './doctor.js';
+import { result, type CheckResult } from './doctor-check.js';
 
 /**
  * `smc doctor --package FILE`: before an install, is FILE the tarball the project released?
@@ -22,7 +22,6 @@ export interface PublicKeySource {
 
 const ED25519_SIGNATURE_BYTES = 64;
 
-const result = (check: string, level: CheckResult['level'], message: string, fix = ''): CheckResult => ({ check, level, message, fix });
 
 function readOrNull(path: string): Buffer | null {
   try {

@@ -6,7 +6,9 @@ import {
   type ExtensionTest,
   type Party,
 } from './channels.js';
-import { explain, routeLabel } from './explain.js';
+import { explain, routeLabel, type RouteLabels } from './explain.js';
+
+export type { RouteLabels };
 import { byExtension, type RangExtension, type ReasonCode, type Route, type RouteKind, type Verdict } from './verdict.js';
 
 export interface ClassifyOptions {
@@ -17,15 +19,6 @@ export interface ClassifyOptions {
   countIvrAbandon: boolean;
   /** Route labels (queue 400 → "Sales"); a missing label falls back to "Queue 400". */
   labels?: RouteLabels;
-}
-
-export interface RouteLabels {
-  queue?: Record<string, string>;
-  ringgroup?: Record<string, string>;
-  ivr?: Record<string, string>;
-  extension?: Record<string, string>;
-  /** Inbound route descriptions by DID. */
-  route?: Record<string, string>;
 }
 
 interface Leg {

@@ -1,5 +1,13 @@
-import type { RouteLabels } from './classify.js';
 import type { RouteKind, Verdict } from './verdict.js';
+
+export interface RouteLabels {
+  queue?: Record<string, string>;
+  ringgroup?: Record<string, string>;
+  ivr?: Record<string, string>;
+  extension?: Record<string, string>;
+  /** Inbound route descriptions by DID. */
+  route?: Record<string, string>;
+}
 
 /** gettext-style: the English text is the message id; {name} placeholders are filled after translation. */
 export type Translate = (text: string, params?: Record<string, string | number>) => string;

@@ -4,26 +4,9 @@ import { dirname } from 'node:path';
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import { ConfigError } from '../config/schema.js';
 import { inTransaction } from '../db/pool.js';
-import { lockChainHead } from './audit.js';
+import { lockChainHead, type AuditKey, type ChainPoint } from './audit.js';
 
-/** A row of the journal named by id and hash: where the unkeyed chain ends, a remembered head. */
-export interface ChainPoint {
-  id: number;
-  hash: string;
-}
-
-/**
- * The secret the journal's chain is keyed with, kept in a file and never in the database:
- * whoever can write the database (the service's own user can) cannot recompute a chain
- * `smc audit verify` accepts. Rows written before the key existed carry the plain SHA-256
- * chain; the file names the last of them (`unkeyed_until`), so those rows still verify —
- * by the old rule and anchored at that row — and no later row may use the old rule.
- */
-export interface AuditKey {
-  secret: Buffer;
-  /** The newest row written before the switch to the keyed chain; null: there was none. */
-  unkeyedUntil: ChainPoint | null;
-}
+export type { AuditKey, ChainPoint };
 
 const FIELD = 'audit_key_file';
 

@@ -1,8 +1,26 @@
 import { createHash, createHmac } from 'node:crypto';
 import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
-import type { AuditKey, ChainPoint } from './audit-key.js';
 // A note longer than this is cut here too (the web refuses longer ones first).
 import { NOTE_MAX_CHARS } from './entries.js';
+
+/** A row of the journal named by id and hash: where the unkeyed chain ends, a remembered head. */
+export interface ChainPoint {
+  id: number;
+  hash: string;
+}
+
+/**
+ * The secret the journal's chain is keyed with, kept in a file and never in the database:
+ * whoever can write the database (the service's own user can) cannot recompute a chain
+ * `smc audit verify` accepts. Rows written before the key existed carry the plain SHA-256
+ * chain; the file names the last of them (`unkeyed_until`), so those rows still verify —
+ * by the old rule and anchored at that row — and no later row may use the old rule.
+ */
+export interface AuditKey {
+  secret: Buffer;
+  /** The newest row written before the switch to the keyed chain; null: there was none. */
+  unkeyedUntil: ChainPoint | null;
+}
 
 /**
  * The append-only journal. Rows are chained: each row's hash covers its fields and the

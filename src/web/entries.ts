@@ -1,5 +1,5 @@
 import type { Request, Response, Router } from 'express';
-import type { RouteLabels } from '../detect/classify.js';
+import type { RouteLabels } from '../detect/explain.js';
 import { explain } from '../detect/explain.js';
 import type { Verdict } from '../detect/verdict.js';
 import { NotFound, resolveEntry } from '../ledger/actions.js';

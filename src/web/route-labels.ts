@@ -1,7 +1,7 @@
 import type { Pool } from 'mysql2/promise';
 import { loadDirectory, type CallDirectory, type OwnedRow } from '../cdr/directory.js';
 import type { Config } from '../config/schema.js';
-import type { RouteLabels } from '../detect/classify.js';
+import type { RouteLabels } from '../detect/explain.js';
 
 const TTL_MS = 300_000;
 
