@@ -76,6 +76,15 @@ export function extensionTest(ranges: string, known: Iterable<string> = []): Ext
   };
 }
 
+/**
+ * A number a person can be reached on: digits, with a leading + or the * and # of feature
+ * codes — never a dialplan name like `s` or `PAGE101`, which Local channels of FreePBX's own
+ * applications (paging, intercom, conferences) carry as their exten.
+ */
+export function isPhoneNumber(text: string): boolean {
+  return /^\+?[\d*#]*\d[\d*#]*$/.test(text);
+}
+
 /** The number a Dial() sent to a trunk: PJSIP/0722000120@trunk, SIP/trunk/0722…, DAHDI/g0/0722… */
 export function dialledNumberFromLastdata(lastdata: string): string {
   const first = (lastdata ?? '').split(/[,&]/)[0] ?? '';
