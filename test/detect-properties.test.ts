@@ -122,13 +122,13 @@ test('an external answer always names a number, never `s` or `PAGE101` (random a
   );
 });
 
-test('an external answer always names a number: generated traffic and both real lab sets', () => {
+test('an external answer always names a number: generated traffic and every real lab set', () => {
   const model = demoPbx();
   const generatedOptions = { ...options, isExtension: extensionTest('', model.extensions.map((e) => e.number)) };
   for (const call of generateRange(model, { seed: 11, from: '2026-10-01', to: '2026-10-07', callsPerDay: 300 })) {
     assertExternalIsNumber(classifyCall(call.rows, generatedOptions).answeredBy, call.label.linkedid);
   }
-  const sets: LabSet[] = ['asterisk-lab/public', 'freepbx17-lab'];
+  const sets: LabSet[] = ['asterisk-lab/public', 'freepbx17-lab', 'freepbx17-internal'];
   for (const set of sets) {
     const rows = readTsv(fixtureText('cdr.tsv', set)).map((r) => toCdrRow(r));
     for (const [linkedid, call] of groupByCall(rows)) assertExternalIsNumber(classifyCall(call, options).answeredBy, `${set} ${linkedid}`);
