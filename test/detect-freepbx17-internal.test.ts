@@ -17,17 +17,18 @@ import { checkCalls, checkEntries, labLabels } from './helpers/lab-labels.js';
 // Issue 24: calls FreePBX's own applications make are not inbound calls. Real CDR rows a
 // FreePBX 17.0.28 (paging, conferences and parking modules added) wrote for a page to a page
 // group, an intercom call, a conference, a parked call retrieved and a *97 call, with every
-// call those applications started by themselves (the companions), next to three real inbound
-// calls (test/fixtures/freepbx17-internal/README.md).
+// call those applications started by themselves (the companions), next to four real inbound
+// calls, one of them an outside caller paging the office (test/fixtures/freepbx17-internal/README.md).
 
 const SET = 'freepbx17-internal';
 
 // Hand count of the calls that came in from outside (the carrier trunk), from the scenario
 // table in the set's README: S23 (answered by 101, then parked and retrieved by 102), S25 (queue
-// 400, nobody answered: missed), S26 (hung up in the IVR: abandoned). Everything else — the
-// page, the intercom call, both conference legs, the retrieval, *97 and every companion call —
-// started inside the PBX. So: 3 inbound calls, 1 missed, 1 abandoned, miss rate 1/3.
-const HAND_COUNT = { inbound: 3, missed: 1, abandoned: 1 };
+// 400, nobody answered: missed), S26 (hung up in the IVR: abandoned), S27 (DID 5551009 pages
+// the office; the paged phones auto-answered: answered). Everything else — the page from 103,
+// the intercom call, both conference legs, the retrieval, *97 and the 8 companion calls of the
+// two pages — started inside the PBX. So: 4 inbound calls, 1 missed, 1 abandoned, miss rate 1/4.
+const HAND_COUNT = { inbound: 4, missed: 1, abandoned: 1 };
 
 const cdrRows = () => readTsv(fixtureText('cdr.tsv', SET));
 const smc = (...args: string[]) =>
@@ -68,7 +69,12 @@ test('explain path: pages, intercom, conference, parking and *97 are internal; t
   const verdicts = new Map(result.calls.map((v) => [v.linkedid, v]));
   checkCalls(verdicts, { set: SET, knownGaps: new Set(labLabels(SET).calls.filter((c) => (c as { cdr_rows?: number }).cdr_rows === 0).map((c) => c.scenario)) });
   assertNeverInbound(verdicts, 'explain');
-  assert.deepEqual(result.calls.filter((v) => v.direction === 'inbound').map((v) => v.verdict).sort(), ['abandoned', 'answered', 'missed']);
+  assert.deepEqual(result.calls.filter((v) => v.direction === 'inbound').map((v) => v.verdict).sort(), ['abandoned', 'answered', 'answered', 'missed']);
+  // An outside caller paging the office: the page's Local/PAGE101@app-paging legs are phones 101
+  // and 102 auto-answering (their channels answered), not `external:PAGE101`, not an abandon.
+  const page = verdicts.get(labLabels(SET).calls.find((c) => c.scenario === 'S27.call')!.linkedid)!;
+  assert.deepEqual([page.verdict, page.rang.map((r) => r.ext)], ['answered', ['101', '102']]);
+  assert.ok(['101', '102'].includes(page.answeredBy ?? ''), `the page was answered by ${page.answeredBy}`);
   checkEntries(result.entries, undefined, { set: SET });
 });
 

@@ -244,10 +244,11 @@ const scenarios = [
 ];
 
 // The internal set (S20+): calls FreePBX's own applications make, which must never count as
-// inbound, and three inbound calls around them for the dashboard's figures. Hand count of the
+// inbound, and four inbound calls around them for the dashboard's figures. Hand count of the
 // inbound calls: S23 (answered by 101, then parked and retrieved), S25 (missed), S26 (abandoned
-// in the IVR) = 3 inbound, 1 missed, 1 abandoned.
-const PAGE_GROUP = '700', CONFERENCE = '800', PARK = '70', FIRST_SLOT = '71';
+// in the IVR), S27 (an outside caller paging the office; the paged phones answered) = 4 inbound,
+// 1 missed, 1 abandoned.
+const PAGE_GROUP = '700', PAGE_DID = '5551009', CONFERENCE = '800', PARK = '70', FIRST_SLOT = '71';
 const internalScenarios = [
   {
     id: 'S20', title: 'phone 103 pages group 700 (101, 102 answer as auto-answer phones) and speaks 8 s',
@@ -297,6 +298,13 @@ const internalScenarios = [
     async run(c) { await c.inbound('call', caller(26), IVR, 3); },
     calls: { call: { missed: false, abandoned: true, rang: [] } },
     entries: [{ caller: caller(26), did: IVR, missed: [] }],
+  },
+  {
+    id: 'S27', title: 'outside call to DID 5551009 -> page group 700; 101 and 102 answer as auto-answer phones; the caller speaks 10 s',
+    async run(c) { mode('101', 'ans:0:20'); mode('102', 'ans:0:20'); await c.inbound('call', caller(27), PAGE_DID, 10); },
+    // The paged phones' channels answered (auto-answer, both within the same second): answered, like any extension that answers.
+    calls: { call: { missed: false, rang: ['101', '102'] } },
+    entries: [{ caller: caller(27), did: PAGE_DID, missed: [] }],
   },
 ];
 

@@ -86,8 +86,11 @@ const cel = table(mysqlBatch(`SELECT * FROM cel WHERE linkedid IN (${inList}) OR
 // --- what CEL saw of each call ----------------------------------------------------------------
 
 const device = (channame) => /^PJSIP\/(\d{3})-[0-9a-f]+$/.exec(channame)?.[1] ?? null;
+/** Linkedids of the calls an application started for this one (a page's legs to the phones): where its phones' channels are. */
+const companionsOf = (call) => (call.kind === 'inbound' ? calls.filter((c) => c.scenario === call.scenario && c.kind === 'companion').map((c) => c.linkedid) : []);
 function observed(call) {
-  const events = cel.rows.map((r) => r.cells).filter((e) => e.linkedid === call.linkedid);
+  const linked = new Set([call.linkedid, ...companionsOf(call)]);
+  const events = cel.rows.map((r) => r.cells).filter((e) => linked.has(e.linkedid));
   const origin = call.kind === 'from_phone' ? call.ext : null;
   const rang = new Set();
   const answering = new Set();
@@ -103,7 +106,7 @@ function observed(call) {
   const dispositions = new Map();
   for (const r of cdrRows) dispositions.set(r.disposition, (dispositions.get(r.disposition) ?? 0) + 1);
   return {
-    rang: [...rang].sort(), answering: [...answering].sort(), viaTrunk, cdrRows: cdrRows.length, celRows: events.length,
+    rang: [...rang].sort(), answering: [...answering].sort(), viaTrunk, cdrRows: cdrRows.length, celRows: events.filter((e) => e.linkedid === call.linkedid).length,
     dispositions: [...dispositions], voicemailApp: events.some((e) => e.eventtype === 'APP_START' && /^voicemail$/i.test(e.appname)),
   };
 }

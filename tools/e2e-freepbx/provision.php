@@ -13,7 +13,8 @@
 //   inbound DIDs: 5551000 queue, 5551001 ext 103, 5551002 ring group, 5551003 IVR,
 //                 5551004 ext 104, 5551005 ext 105, 5551006 ext 106, 5551007 ext 101
 //   when the paging and conferences modules are installed (the internal-call scenarios S20+):
-//   page group 700 (101, 102; one-way, ConfBridge), conference room 800; intercom (*80) and the
+//   page group 700 (101, 102; one-way, ConfBridge) also reached from outside on DID 5551009,
+//   conference room 800; intercom (*80) and the
 //   parking module's default lot (70, slots 71-78) come with their modules
 $bootstrap_settings['freepbx_auth'] = false;
 include '/etc/freepbx.conf';
@@ -155,6 +156,13 @@ if ($freepbx->Modules->checkStatus('paging')) {
 	} else {
 		$paging->addGroup('700', array('101', '102'), 0, 0, 'Office');
 		say('page group 700', 'added');
+	}
+	// an outside caller paging the office (a door phone, an after-hours line)
+	if ($core->getDID('5551009', '')) {
+		say('did 5551009', 'exists');
+	} else {
+		$ok = $core->addDID(array('extension' => '5551009', 'cidnum' => '', 'destination' => 'app-pagegroups,700,1', 'description' => 'Office page'));
+		say('did 5551009 -> page group 700', var_export($ok, true));
 	}
 }
 if ($freepbx->Modules->checkStatus('conferences')) {
