@@ -6,6 +6,8 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { explainRows } from '../src/cli/explain.js';
 import { naiveDatetime, naiveSeconds, toCdrRow, type CdrRow } from '../src/cdr/row.js';
 import { readTsv } from '../src/cdr/tsv.js';
+import { extensionTest } from '../src/detect/channels.js';
+import { classifyCall } from '../src/detect/classify.js';
 import type { Verdict } from '../src/detect/verdict.js';
 import { Syncer } from '../src/sync/cycle.js';
 import { dashboardData } from '../src/web/dashboard-queries.js';
@@ -84,6 +86,25 @@ test('`smc explain --json` on the internal set says the same (the service\'s cod
   assert.equal([...verdicts.values()].filter((v) => v.direction === 'inbound').length, HAND_COUNT.inbound);
 });
 
+/**
+ * CRAFTED, not recorded: the lab has no FreePBX application that dials out by itself. A call
+ * some application (a reminder, a wake-up call) starts on a Local channel and sends out a trunk:
+ * neither an extension's call nor one from outside — direction and verdict "other".
+ */
+function craftedOtherCall(calldate: string): CdrRow {
+  return toCdrRow({
+    calldate, clid: '', src: '', dst: 's', dcontext: 'custom-reminder', channel: 'Local/s@custom-reminder-000000a1;2',
+    dstchannel: 'PJSIP/carrier-000000a2', lastapp: 'Dial', lastdata: 'PJSIP/0722000120@carrier,60', duration: 20, billsec: 12,
+    disposition: 'ANSWERED', uniqueid: '1796249999.901', linkedid: '1796249999.901', sequence: 901, did: '', cnum: '', cnam: '', outbound_cnum: '',
+  });
+}
+
+test('crafted: a call an application sends out a trunk is "other", and says why it is not inbound', () => {
+  const v = classifyCall([craftedOtherCall('2026-12-02 22:00:00')], { isExtension: extensionTest(''), queueAbandonMinWait: 10, countIvrAbandon: false });
+  assert.deepEqual([v.direction, v.verdict, v.answeredBy, v.reasons], ['other', 'other', null, ['not_from_outside']]);
+  assert.deepEqual(v.explanation, ['Neither placed by an extension nor come in from outside (custom-reminder): counted as other, never as an inbound call.']);
+});
+
 let db: FreshDatabases;
 before(async () => {
   db = await freshDatabases('fpbx17internal');
@@ -121,4 +142,12 @@ test('live sync path: the calls land as internal, and the dashboard counts exact
   )) as unknown as [[{ n: number }]];
   assert.equal(Number(abandoned.n), HAND_COUNT.abandoned);
   assert.deepEqual(d.routes.map((r) => r.inbound).reduce((a, b) => a + b, 0), HAND_COUNT.inbound, 'per-route inbound figures add up to the same calls');
+
+  // The crafted "other" call joins the table and none of the inbound figures.
+  await insertCdrRows(db.pool, db.names.cdr, [craftedOtherCall(naiveDatetime(startAt + 60))]);
+  await new Syncer(db.pool, { ...db.config, sync: { ...db.config.sync, settleSeconds: 0 } }).cycle();
+  const [[other]] = (await db.pool.query<RowDataPacket[]>("SELECT direction, verdict FROM smart_missed_calls_calls WHERE linkedid = '1796249999.901'")) as unknown as [[{ direction: string; verdict: string }]];
+  assert.deepEqual({ ...other }, { direction: 'other', verdict: 'other' });
+  const again = await dashboardData(new TenantScope(db.pool, 'default'), { from: addDays(today, -1), to: today, route: '', did: '' }, today);
+  assert.deepEqual([again.kpis.inbound, again.kpis.missed], [HAND_COUNT.inbound, HAND_COUNT.missed]);
 });
