@@ -36,7 +36,7 @@ export function parseChannel(raw: string, isExtension: ExtensionTest): Party {
     const at = body.indexOf('@');
     const exten = at >= 0 ? body.slice(0, at) : body;
     const context = at >= 0 ? body.slice(at + 1).replace(/-[0-9a-f]+$/i, '') : '';
-    return { raw: text, kind: 'local', tech, name: followMeTarget(exten), context, localId: `${tech}/${body}`, side };
+    return { raw: text, kind: 'local', tech, name: localTarget(exten, context), context, localId: `${tech}/${body}`, side };
   }
   // Device channels end in -<hex counter>; a dialled resource (PJSIP/0740@trunk) does not.
   const name = resource.replace(/-[0-9a-f]+$/i, '').replace(/[;,].*$/, '');
@@ -44,13 +44,16 @@ export function parseChannel(raw: string, isExtension: ExtensionTest): Party {
 }
 
 /**
- * FreePBX's follow-me dials its list through Local channels named after the member, not as
- * the member: `FMPR-105` is the primary extension, `FMGL-0740999888#` a list entry (`#` marks
- * an outside number). What rang (or answered) is the member itself.
+ * FreePBX dials some parties through Local channels named after them, not as them. Follow-me:
+ * `FMPR-105` is the primary extension, `FMGL-0740999888#` a list entry (`#` marks an outside
+ * number). Paging: `PAGE101@app-paging` is the page reaching extension 101's phone, which
+ * auto-answers. What rang (or answered) is the member itself.
  */
-function followMeTarget(exten: string): string {
-  const m = /^FM(?:PR|GL)-([^#]+)#?$/.exec(exten);
-  return m ? m[1]! : exten;
+function localTarget(exten: string, context: string): string {
+  const followMe = /^FM(?:PR|GL)-([^#]+)#?$/.exec(exten);
+  if (followMe) return followMe[1]!;
+  const paged = context === 'app-paging' ? /^PAGE(\d+)$/.exec(exten) : null;
+  return paged ? paged[1]! : exten;
 }
 
 /**
@@ -74,6 +77,15 @@ export function extensionTest(ranges: string, known: Iterable<string> = []): Ext
     const n = Number(name);
     return spans.some(([from, to]) => n >= from && n <= to);
   };
+}
+
+/**
+ * A number a person can be reached on: digits, with a leading + or the * and # of feature
+ * codes — never a dialplan name like `s` or `PAGE101`, which Local channels of FreePBX's own
+ * applications (paging, intercom, conferences) carry as their exten.
+ */
+export function isPhoneNumber(text: string): boolean {
+  return /^\+?[\d*#]*\d[\d*#]*$/.test(text);
 }
 
 /** The number a Dial() sent to a trunk: PJSIP/0722000120@trunk, SIP/trunk/0722…, DAHDI/g0/0722… */

@@ -2,6 +2,7 @@ import { byText, naiveDatetime, naiveSeconds, type CdrRow } from '../cdr/row.js'
 import {
   dialledNumberFromLastdata,
   dialTargetFromLastdata,
+  isPhoneNumber,
   parseChannel,
   type ExtensionTest,
   type Party,
@@ -29,6 +30,13 @@ interface Leg {
 }
 
 const ANONYMOUS = /^(anonymous|restricted|unknown|unavailable|private|withheld)$/i;
+
+/**
+ * Dialplan contexts FreePBX runs calls from trunks through: a trunk's own context (from-pstn,
+ * from-trunk, and their -e164-us / -<tech>-<name> variants), the inbound routes (ext-did,
+ * ext-did-0001/0002) and a DID routed straight to an extension (from-did-direct).
+ */
+const FROM_OUTSIDE_CONTEXT = /^(from-pstn|from-trunk|from-did-direct|ext-did)(-|$)/;
 
 /**
  * The verdict on one call: every CDR row sharing one linkedid. Pure and total — odd or
@@ -81,7 +89,46 @@ export function classifyCall(input: readonly CdrRow[], options: ClassifyOptions)
 
   const originExt = originExtension(root.channel, options.isExtension);
   if (originExt) return finish(classifyFromExtension(base, legs, originExt, options.isExtension), options);
-  return finish(classifyInbound(base, legs, root, options), options);
+  if (enteredFromOutside(rootLegs.length ? rootLegs : legs)) return finish(classifyInbound(base, legs, root, options), options);
+  return finish(classifyNeitherWay(base, legs, root), options);
+}
+
+/**
+ * A call is inbound only when it came in from outside: its root channel is a trunk, or its
+ * root row carries the DID or a context FreePBX uses for calls from trunks. FreePBX's own
+ * applications (a page's Local/s@app-page-stream and Local/PAGE101@app-paging legs,
+ * conferences, parking) start calls of their own whose rows have none of these (Local
+ * rows have an empty did). With no root row, every row is the evidence.
+ */
+function enteredFromOutside(evidence: Leg[]): boolean {
+  return evidence.some(
+    (l) =>
+      l.channel.kind === 'trunk' ||
+      l.row.did.trim() !== '' ||
+      FROM_OUTSIDE_CONTEXT.test(l.row.dcontext) ||
+      (l.channel.kind === 'local' && FROM_OUTSIDE_CONTEXT.test(l.channel.context)),
+  );
+}
+
+/**
+ * Neither placed by an extension nor come in from outside: a call the PBX's own applications
+ * started (the streams of a page, a conference, a parking lot's ring-back). Made only of
+ * Local channels and extensions it is internal; if it reached a trunk it is "other". Neither
+ * is ever an inbound call, a miss, or part of the inbound figures. `dialled` keeps the
+ * application's dialplan context, which the explanation names.
+ */
+function classifyNeitherWay(v: Verdict, legs: Leg[], root: Leg): Verdict {
+  const reachedTrunk = legs.some((l) => l.channel.kind === 'trunk' || l.dst.kind === 'trunk');
+  const source = (root.row.cnum || root.row.src || '').trim();
+  v.caller = isPhoneNumber(source) ? source : '';
+  v.dialled = root.channel.kind === 'local' ? root.channel.context : root.row.dcontext;
+  v.did = '';
+  const target = legs.find((l) => l.dst.kind === 'extension')?.dst.name ?? '';
+  v.route = { kind: 'extension', id: target, label: '' };
+  v.verdict = reachedTrunk ? 'other' : 'internal';
+  v.direction = reachedTrunk ? 'other' : 'internal';
+  v.reasons.push(reachedTrunk ? 'not_from_outside' : 'pbx_application');
+  return v;
 }
 
 function finish(verdict: Verdict, options: ClassifyOptions): Verdict {
@@ -100,7 +147,9 @@ function originExtension(channel: Party, isExtension: ExtensionTest): string {
 function classifyFromExtension(v: Verdict, legs: Leg[], ext: string, isExtension: ExtensionTest): Verdict {
   v.caller = ext;
   v.callerName = legs[0]?.row.cnam ?? '';
-  const trunkLegs = legs.filter((l) => l.dst.kind === 'trunk' || (l.dst.kind === 'local' && !isExtension(l.dst.name)));
+  // A Local leg leads outside only when it dials a number (a ring group's or follow-me's outside
+  // member); Local/PAGE101@app-paging or Local/s@app-page-stream are the PBX's own applications.
+  const trunkLegs = legs.filter((l) => l.dst.kind === 'trunk' || (l.dst.kind === 'local' && isPhoneNumber(l.dst.name) && !isExtension(l.dst.name)));
   const looksExternal = legs.some((l) => /^\+?\d{5,}$/.test(l.row.dst) && !l.row.dst.startsWith('*'));
   if (trunkLegs.length === 0 && !looksExternal) {
     v.verdict = 'internal';
@@ -116,7 +165,7 @@ function classifyFromExtension(v: Verdict, legs: Leg[], ext: string, isExtension
   v.dialled = dialledNumberFromLastdata(dialLeg.row.lastdata) || dialLeg.row.dst;
   const answered = trunkLegs.find((l) => isAnswered(l.row));
   if (answered) {
-    v.answeredBy = `external:${v.dialled}`;
+    v.answeredBy = `external:${isPhoneNumber(v.dialled) ? v.dialled : ''}`;
     v.reasons.push('outbound_answered');
   } else {
     v.reasons.push('outbound_unanswered');
@@ -182,15 +231,18 @@ function classifyInbound(v: Verdict, legs: Leg[], root: Leg, options: ClassifyOp
     } else if (leg.dst.kind === 'local') {
       // The inner half (;2) of this Local channel has its own rows that tell what really
       // answered (a phone, a mobile, or nothing); only without them does this row decide.
+      // A Local leg that is neither an extension nor a number is one of the PBX's own
+      // applications (a conference, a page): it answers the caller, no person does.
       if (!innerLocalIds.has(leg.dst.localId)) {
         if (options.isExtension(leg.dst.name)) ring(leg.dst.name, leg, outcomeOf(row), ringSeconds);
-        else if (answered) answers.push({ by: `external:${leg.dst.name}`, at: leg.start, reason: 'answered_external' });
+        else if (answered && isPhoneNumber(leg.dst.name)) answers.push({ by: `external:${leg.dst.name}`, at: leg.start, reason: 'answered_external' });
       }
       if (app === 'queue') queueWait = Math.max(queueWait, row.duration);
     } else if (leg.dst.kind === 'trunk' && row.dstchannel !== rootChannel) {
       if (answered) {
-        const number = leg.channel.kind === 'local' ? leg.channel.name : dialledNumberFromLastdata(row.lastdata) || row.dst;
-        answers.push({ by: `external:${number}`, at: leg.start, reason: 'answered_external' });
+        // Someone outside answered a line the PBX dialled, even when no row names the number.
+        const candidates = [leg.channel.kind === 'local' ? leg.channel.name : '', dialledNumberFromLastdata(row.lastdata), row.dst];
+        answers.push({ by: `external:${candidates.find(isPhoneNumber) ?? ''}`, at: leg.start, reason: 'answered_external' });
       }
     } else if (leg.dst.kind === 'none' && app === 'dial' && !answered) {
       const target = dialTargetFromLastdata(row.lastdata);

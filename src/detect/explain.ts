@@ -24,7 +24,17 @@ export function explain(v: Verdict, t: Translate = english): string[] {
   const where = v.route.label || v.route.id;
   switch (v.direction) {
     case 'internal':
+      if (v.reasons.includes('pbx_application')) {
+        return [
+          t('Started by the PBX itself ({application}), not by a caller from outside: not an inbound call.', { application: v.dialled || '?' }),
+          t('Internal calls are never missed calls.'),
+        ];
+      }
       return [t('Internal call from {ext}; internal calls are never missed calls.', { ext: v.caller })];
+    case 'other':
+      return [
+        t('Neither placed by an extension nor come in from outside ({application}): counted as other, never as an inbound call.', { application: v.dialled || '?' }),
+      ];
     case 'outbound':
       return [
         v.answeredBy
@@ -55,9 +65,11 @@ export function explain(v: Verdict, t: Translate = english): string[] {
   if (v.reasons.includes('marked_missed')) lines.push(t('The dialplan marked this call as missed.'));
   if (v.verdict === 'answered' && v.answeredBy) {
     lines.push(
-      v.answeredBy.startsWith('external:')
-        ? t('Answered on the external number {number} the PBX forwarded to.', { number: v.answeredBy.slice(9) })
-        : t('Answered by extension {ext}.', { ext: v.answeredBy }),
+      !v.answeredBy.startsWith('external:')
+        ? t('Answered by extension {ext}.', { ext: v.answeredBy })
+        : v.answeredBy === 'external:'
+          ? t('Answered on an outside line the PBX dialled.')
+          : t('Answered on the external number {number} the PBX forwarded to.', { number: v.answeredBy.slice(9) }),
     );
     if (v.voicemail) lines.push(t('Later reached voicemail {box}; it had already been answered by the team.', { box: v.voicemail.box }));
     return lines;

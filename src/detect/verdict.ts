@@ -1,7 +1,13 @@
 /** What the classifier concludes about one call (all CDR rows sharing a linkedid). */
 /** abandoned: hung up in an IVR or announcement before any phone rang - neither answered nor missed. */
-export type VerdictKind = 'missed' | 'answered' | 'abandoned' | 'internal' | 'outbound';
-export type Direction = 'inbound' | 'outbound' | 'internal';
+export type VerdictKind = 'missed' | 'answered' | 'abandoned' | 'internal' | 'outbound' | 'other';
+/**
+ * inbound: came in from outside (a trunk). outbound: an extension out a trunk. internal: between
+ * extensions, or the PBX's own applications (paging, intercom, conferences, parking) with its
+ * extensions. other: none of these (started inside the PBX, yet reached a trunk). Only inbound
+ * calls are ever missed or counted in the inbound figures.
+ */
+export type Direction = 'inbound' | 'outbound' | 'internal' | 'other';
 export type RouteKind = 'queue' | 'ringgroup' | 'ivr' | 'extension' | 'route';
 
 export type ReasonCode =
@@ -20,6 +26,8 @@ export type ReasonCode =
   | 'hung_up_before_ringing'
   | 'no_root_row'
   | 'internal_call'
+  | 'pbx_application'
+  | 'not_from_outside'
   | 'outbound_answered'
   | 'outbound_unanswered'
   | 'anonymous_caller';
@@ -46,13 +54,19 @@ export interface Verdict {
   callerName: string;
   anonymous: boolean;
   did: string;
-  /** Outbound: the number that was dialled, outbound prefixes not yet stripped. */
+  /**
+   * Outbound: the number that was dialled, outbound prefixes not yet stripped. A call the PBX's
+   * own application started (internal via pbx_application, other): that application's context.
+   */
   dialled: string;
   startedAt: string;
   endedAt: string;
   waitSeconds: number;
   rang: RangExtension[];
-  /** Extension that answered, or 'external:<number>' for a follow-me/forward target. */
+  /**
+   * Extension that answered, or 'external:<number>' for a follow-me/forward target or an
+   * outbound call's callee; the number is digits (+, *, #) or empty when no row names it.
+   */
   answeredBy: string | null;
   route: Route;
   /** messageLeft: null = unknown (CDR cannot tell; the voicemail spool can, see cdr/voicemail-spool). */

@@ -256,7 +256,7 @@ function callbackNumber(entry: Entry): string {
 function verdictName(viewer: Viewer, verdict: string, direction: string): string {
   const { t } = viewer;
   if (direction === 'outbound') return t('Outbound call');
-  const names: Record<string, string> = { missed: t('Missed call'), answered: t('Answered call'), abandoned: t('Abandoned'), internal: t('Internal call') };
+  const names: Record<string, string> = { missed: t('Missed call'), answered: t('Answered call'), abandoned: t('Abandoned'), internal: t('Internal call'), other: t('Other call') };
   return names[verdict] ?? verdict;
 }
 

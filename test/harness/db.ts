@@ -148,9 +148,10 @@ export function repoRoot(): string {
 /**
  * The real lab recordings, copied into the repository with the README that says how each set
  * was made: tests read nothing outside the tree. `asterisk-lab/public` is a real Asterisk
- * behind a FreePBX-like dialplan; `freepbx17-lab` is a real FreePBX 17 (tools/e2e-freepbx).
+ * behind a FreePBX-like dialplan; `freepbx17-lab` is a real FreePBX 17 (tools/e2e-freepbx);
+ * `freepbx17-internal` the same FreePBX's paging, intercom, conference, parking and feature-code calls.
  */
-export type LabSet = 'asterisk-lab/public' | 'freepbx17-lab';
+export type LabSet = 'asterisk-lab/public' | 'freepbx17-lab' | 'freepbx17-internal';
 
 export function fixturesDir(): string {
   const dir = join(repoRoot(), 'test', 'fixtures', 'asterisk-lab');

@@ -7,7 +7,8 @@ import { fixtureText, type LabSet } from '../harness/db.js';
 /** labels.json of a lab set: what really happened on the phones. */
 export interface LabCall {
   scenario: string;
-  kind: 'inbound' | 'outbound';
+  /** internal: a phone's call to a PBX application, or a call an application started itself (freepbx17-internal). */
+  kind: 'inbound' | 'outbound' | 'internal';
   linkedid: string;
   caller?: string;
   did?: string;
@@ -48,6 +49,7 @@ export function labLabels(set?: LabSet): { calls: LabCall[]; entries: LabEntry[]
 
 /** The verdict a correct team-level detector gives each labelled call. */
 export function expectedVerdict(call: LabCall): Verdict['verdict'] {
+  if (call.kind === 'internal') return 'internal';
   if (call.kind === 'outbound') return call.internal ? 'internal' : 'outbound';
   if (call.missed) return 'missed';
   // Not missed and nobody answered: hung up in the IVR before any phone rang (G2).

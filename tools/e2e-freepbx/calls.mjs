@@ -6,7 +6,13 @@
 // intended and what happened (linkedid, hang-up time from CEL's LINKEDID_END) to a plan file
 // that export-fixture.mjs turns into a labelled fixture set.
 //
-//   LAB=/var/tmp/fpbx-lab node tools/e2e-freepbx/calls.mjs [--out FILE] [--only S01,S02]
+//   LAB=/var/tmp/fpbx-lab node tools/e2e-freepbx/calls.mjs [--out FILE] [--only S01,S02] [--set internal]
+//
+// `--set internal` places S20+ instead (test/fixtures/freepbx17-internal): paging, intercom, a
+// conference, parking, a feature code, and inbound calls around them; it needs the paging,
+// conferences and parking modules and provision.php's page group 700 and room 800. Those
+// applications start calls of their own (Local channels, own linkedids) next to the one placed:
+// every linkedid that began during a scenario is recorded as a `companion` of it.
 //
 // Runs as root on the lab machine (asterisk -rx on both instances, mysql over the local socket).
 import { execFileSync } from 'node:child_process';
@@ -16,7 +22,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 const { values: args } = parseArgs({
-  options: { lab: { type: 'string' }, out: { type: 'string' }, only: { type: 'string' } },
+  options: { lab: { type: 'string' }, out: { type: 'string' }, only: { type: 'string' }, set: { type: 'string' } },
 });
 const LAB = args.lab ?? process.env.LAB;
 if (!LAB) throw new Error('set LAB or pass --lab: the folder build.sh used');
@@ -49,7 +55,7 @@ function inbound(caller, did, giveUp, { dtmf = '', audio = false } = {}) {
   world(`channel originate Local/${exten}@mkcall application ${audio ? 'Milliwatt' : `Wait ${giveUp + 5}`}`);
 }
 
-/** Phone `ext` dials `number` into FreePBX (callback, **ext pickup), ringing at most `ring` s and talking `talk` s once answered. */
+/** Phone `ext` dials `number` into FreePBX (callback, **ext pickup, *80ext, a page group), ringing at most `ring` s and talking `talk` s once answered. */
 function fromPhone(ext, number, ring, talk) {
   world(`channel originate Local/${ext}-${number}-${ring}@mkout application Wait ${talk}`);
 }
@@ -80,6 +86,12 @@ function findLinkedid({ caller, ext, number }, since) {
     : `channame LIKE ${quote(`PJSIP/${ext}-%`)} AND exten = ${quote(number)}`;
   const rows = sql(`SELECT linkedid FROM cel WHERE eventtype = 'CHAN_START' AND ${where} AND eventtime >= FROM_UNIXTIME(${Math.floor(since) - 1}) ORDER BY id LIMIT 1`);
   return rows[0]?.[0] ?? null;
+}
+
+/** Linkedids whose first channel began in [from, to] (the scenario's window), other than those already known. */
+function linkedidsBetween(from, to, known) {
+  const rows = sql(`SELECT DISTINCT linkedid FROM cel WHERE eventtype = 'CHAN_START' AND eventtime >= FROM_UNIXTIME(${Math.floor(from) - 1}) AND eventtime <= FROM_UNIXTIME(${Math.ceil(to)}) ORDER BY id`);
+  return rows.map((r) => r[0]).filter((id) => !known.has(id));
 }
 
 function linkedidEnd(linkedid) {
@@ -231,6 +243,71 @@ const scenarios = [
   },
 ];
 
+// The internal set (S20+): calls FreePBX's own applications make, which must never count as
+// inbound, and four inbound calls around them for the dashboard's figures. Hand count of the
+// inbound calls: S23 (answered by 101, then parked and retrieved), S25 (missed), S26 (abandoned
+// in the IVR), S27 (an outside caller paging the office; the paged phones answered) = 4 inbound,
+// 1 missed, 1 abandoned.
+const PAGE_GROUP = '700', PAGE_DID = '5551009', CONFERENCE = '800', PARK = '70', FIRST_SLOT = '71';
+const internalScenarios = [
+  {
+    id: 'S20', title: 'phone 103 pages group 700 (101, 102 answer as auto-answer phones) and speaks 8 s',
+    async run(c) { mode('101', 'ans:0:20'); mode('102', 'ans:0:20'); await c.fromPhone('page', '103', PAGE_GROUP, 10, 8); },
+    calls: { page: { internal: true } },
+    entries: [],
+  },
+  {
+    id: 'S21', title: 'phone 105 intercoms 101 (*80101); 101 answers after 1 s, talks 5 s',
+    async run(c) { mode('101', 'ans:1:5'); await c.fromPhone('intercom', '105', '*80101', 10, 8); },
+    calls: { intercom: { internal: true } },
+    entries: [],
+  },
+  {
+    id: 'S22', title: 'phone 106 joins conference room 800, 102 joins 3 s later; both stay ~8 s',
+    async run(c) {
+      c.fromPhone('first', '106', CONFERENCE, 10, 10, { wait: false });
+      await sleep(3);
+      await c.fromPhone('second', '102', CONFERENCE, 10, 8);
+    },
+    calls: { first: { internal: true }, second: { internal: true } },
+    entries: [],
+  },
+  {
+    id: 'S23', title: 'outside call to 101, who answers after 3 s and parks it (##70); after 9 s phone 102 retrieves slot 71 and talks 5 s',
+    async run(c) {
+      mode('101', `bx:3:${PARK}`);
+      await c.inbound('call', caller(23), DIRECT_101, 45, {}, async () => { await sleep(12); await c.fromPhone('retrieve', '102', FIRST_SLOT, 10, 5, { wait: false }); });
+    },
+    calls: { call: { missed: false, answered_by: '101', rang: ['101'] }, retrieve: { internal: true } },
+    entries: [{ caller: caller(23), did: DIRECT_101, missed: [] }],
+  },
+  {
+    id: 'S24', title: 'phone 104 dials *97 (its voicemail) and hangs up after 6 s at the password prompt',
+    async run(c) { await c.fromPhone('featurecode', '104', '*97', 10, 6); },
+    calls: { featurecode: { internal: true } },
+    entries: [],
+  },
+  {
+    id: 'S25', title: 'outside call to queue 400, both agents ring, nobody answers, the caller gives up after 10 s',
+    async run(c) { await c.inbound('call', caller(25), QUEUE, 10); },
+    calls: { call: { missed: true, rang: ['101', '102'] } },
+    entries: [{ caller: caller(25), did: QUEUE, missed: ['call'], cleared_by: null }],
+  },
+  {
+    id: 'S26', title: 'outside call to the IVR, the caller hangs up after 3 s without choosing',
+    async run(c) { await c.inbound('call', caller(26), IVR, 3); },
+    calls: { call: { missed: false, abandoned: true, rang: [] } },
+    entries: [{ caller: caller(26), did: IVR, missed: [] }],
+  },
+  {
+    id: 'S27', title: 'outside call to DID 5551009 -> page group 700; 101 and 102 answer as auto-answer phones; the caller speaks 10 s',
+    async run(c) { mode('101', 'ans:0:20'); mode('102', 'ans:0:20'); await c.inbound('call', caller(27), PAGE_DID, 10); },
+    // The paged phones' channels answered (auto-answer, both within the same second): answered, like any extension that answers.
+    calls: { call: { missed: false, rang: ['101', '102'] } },
+    entries: [{ caller: caller(27), did: PAGE_DID, missed: [] }],
+  },
+];
+
 // ---------------------------------------------------------------------------------------------
 
 /** Ring groups and follow-me run dialparties.agi on core's FastAGI server (pm2 app core-fastagi); without it they go straight to their failover. */
@@ -247,16 +324,18 @@ async function main() {
       `php -r '$bootstrap_settings["freepbx_auth"]=false; include "/etc/freepbx.conf"; FreePBX::Core()->startFreepbx(null, true, false);'`);
   }
   const only = args.only ? new Set(args.only.split(',')) : null;
+  const chosen = args.set === 'internal' ? internalScenarios : scenarios;
   const started = now();
   for (const run of [pbx, world]) if (activeChannels(run) !== 0) throw new Error('a call is still up: wait for it to end first');
   sql('SELECT 1');
   // MariaDB's general log keeps the moment each CDR row was INSERTed (export-fixture.mjs reads it).
   execFileSync('mysql', ['-e', "SET GLOBAL log_output = 'TABLE'; SET GLOBAL general_log = 'ON'"]);
   const results = [];
-  for (const scenario of scenarios.filter((s) => !only || only.has(s.id))) {
+  for (const scenario of chosen.filter((s) => !only || only.has(s.id))) {
     log(`${scenario.id} ${scenario.title}`);
     resetWorld();
     const placed = [];
+    const scenarioStart = now();
     const context = {
       async inbound(role, from, did, giveUp, options = {}, meanwhile = null) {
         const at = now();
@@ -265,11 +344,11 @@ async function main() {
         if (meanwhile) await meanwhile();
         await waitIdle();
       },
-      async fromPhone(role, ext, number, ring, talk) {
+      async fromPhone(role, ext, number, ring, talk, { wait = !role.startsWith('pickup') } = {}) {
         const at = now();
         fromPhone(ext, number, ring, talk);
         placed.push({ role, kind: 'from_phone', ext, number, placed_at: at, ring_s: ring, talk_s: talk });
-        if (!role.startsWith('pickup')) await waitIdle();
+        if (wait) await waitIdle();
       },
     };
     await scenario.run(context);
@@ -279,6 +358,13 @@ async function main() {
       call.expect = scenario.calls[call.role] ?? {};
       log(`  ${call.role}: linkedid ${call.linkedid ?? '(none)'}, ended ${call.hung_up_at ?? '?'}`);
       if (!call.linkedid) throw new Error(`${scenario.id} ${call.role}: no CEL CHAN_START found — is CEL on and the world up?`);
+    }
+    if (chosen === internalScenarios) {
+      const known = new Set(placed.map((call) => call.linkedid));
+      linkedidsBetween(scenarioStart, now(), known).forEach((linkedid, i) => {
+        placed.push({ role: `companion${i + 1}`, kind: 'companion', linkedid, hung_up_at: linkedidEnd(linkedid), expect: { internal: true } });
+        log(`  companion${i + 1}: linkedid ${linkedid}`);
+      });
     }
     results.push({ id: scenario.id, title: scenario.title, calls: placed, entries: scenario.entries });
   }

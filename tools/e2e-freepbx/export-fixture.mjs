@@ -8,7 +8,7 @@
 //   LAB=/var/tmp/fpbx-lab node tools/e2e-freepbx/export-fixture.mjs [--plan FILE] [--out DIR]
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -68,7 +68,7 @@ function parseInsert(statement) {
   return Object.fromEntries(columns.map((c, k) => [c, values[k]]));
 }
 
-const firstPlaced = new Date(Math.min(...calls.map((c) => c.placed_at)) * 1000 - 5000).toISOString().slice(0, 19).replace('T', ' ');
+const firstPlaced = new Date(Math.min(...calls.filter((c) => c.placed_at).map((c) => c.placed_at)) * 1000 - 5000).toISOString().slice(0, 19).replace('T', ' ');
 const insertLog = table(mysqlBatch(
   `SELECT event_time, argument FROM mysql.general_log WHERE command_type IN ('Query', 'Execute') AND argument LIKE 'INSERT INTO cdr %' AND event_time >= ${quote(firstPlaced)} ORDER BY event_time`,
   'mysql',
@@ -86,8 +86,11 @@ const cel = table(mysqlBatch(`SELECT * FROM cel WHERE linkedid IN (${inList}) OR
 // --- what CEL saw of each call ----------------------------------------------------------------
 
 const device = (channame) => /^PJSIP\/(\d{3})-[0-9a-f]+$/.exec(channame)?.[1] ?? null;
+/** Linkedids of the calls an application started for this one (a page's legs to the phones): where its phones' channels are. */
+const companionsOf = (call) => (call.kind === 'inbound' ? calls.filter((c) => c.scenario === call.scenario && c.kind === 'companion').map((c) => c.linkedid) : []);
 function observed(call) {
-  const events = cel.rows.map((r) => r.cells).filter((e) => e.linkedid === call.linkedid);
+  const linked = new Set([call.linkedid, ...companionsOf(call)]);
+  const events = cel.rows.map((r) => r.cells).filter((e) => linked.has(e.linkedid));
   const origin = call.kind === 'from_phone' ? call.ext : null;
   const rang = new Set();
   const answering = new Set();
@@ -103,7 +106,7 @@ function observed(call) {
   const dispositions = new Map();
   for (const r of cdrRows) dispositions.set(r.disposition, (dispositions.get(r.disposition) ?? 0) + 1);
   return {
-    rang: [...rang].sort(), answering: [...answering].sort(), viaTrunk, cdrRows: cdrRows.length, celRows: events.length,
+    rang: [...rang].sort(), answering: [...answering].sort(), viaTrunk, cdrRows: cdrRows.length, celRows: events.filter((e) => e.linkedid === call.linkedid).length,
     dispositions: [...dispositions], voicemailApp: events.some((e) => e.eventtype === 'APP_START' && /^voicemail$/i.test(e.appname)),
   };
 }
@@ -119,15 +122,19 @@ for (const call of calls) {
     if (seen.cdrRows) problems.push(`${name}: the pickup call kept ${seen.cdrRows} CDR rows of its own`);
     continue;
   }
-  const outbound = call.kind === 'from_phone';
+  // Internal: a phone's call to a PBX application (page, intercom, conference, *97, a parking
+  // slot) or a call an application started by itself (a companion: Local channels only).
+  const internal = !!expect.internal;
+  const outbound = call.kind === 'from_phone' && !internal;
+  const companion = call.kind === 'companion';
   const label = {
     scenario: name,
-    kind: outbound ? 'outbound' : 'inbound',
+    kind: internal ? 'internal' : outbound ? 'outbound' : 'inbound',
     linkedid: call.linkedid,
-    started: new Date(call.placed_at * 1000).toISOString().slice(0, 19).replace('T', ' '),
+    started: companion ? null : new Date(call.placed_at * 1000).toISOString().slice(0, 19).replace('T', ' '),
     hung_up: call.hung_up_at,
-    caller: outbound ? call.ext : call.caller,
-    ...(outbound ? { dialled: call.number } : { did: call.did }),
+    caller: companion ? '' : call.kind === 'from_phone' ? call.ext : call.caller,
+    ...(companion ? {} : call.kind === 'from_phone' ? { dialled: call.number } : { did: call.did }),
     missed: !outbound && !!expect.missed,
     ...(expect.answered_by ? { expected_answered_by: expect.answered_by.replace(/^external:/, '') } : {}),
     observed_rang_extensions: seen.rang,
@@ -140,14 +147,16 @@ for (const call of calls) {
     cdr_rows: seen.cdrRows,
     cel_rows: seen.celRows,
     cdr_dispositions: seen.dispositions,
-    caller_behaviour: outbound
+    caller_behaviour: companion ? null : call.kind === 'from_phone'
       ? { ring_s: call.ring_s, talk_s: call.talk_s }
       : { giveup_s: call.give_up_s, dtmf: call.dtmf, sends_audio: call.audio },
     note: call.title,
   };
   labelCalls.push(label);
   // Intent against what the PBX did.
-  if (!outbound) {
+  if (internal) {
+    if (seen.viaTrunk) problems.push(`${name}: meant to stay inside the PBX, CEL shows an answered trunk leg`);
+  } else if (!outbound) {
     const want = [...(expect.rang ?? [])].sort();
     if (JSON.stringify(want) !== JSON.stringify(seen.rang)) problems.push(`${name}: meant to ring ${want.join(',') || 'nobody'}, CEL shows ${seen.rang.join(',') || 'nobody'}`);
     if (expect.answered_by && !expect.via_trunk && !seen.answering.includes(expect.answered_by)) problems.push(`${name}: ${expect.answered_by} was to answer, CEL shows ${seen.answering.join(',') || 'nobody'}`);
@@ -182,7 +191,7 @@ writeFileSync(join(OUT, 'cdr.tsv'), [cdr.head, ...cdr.rows.map((r) => r.line)].j
 writeFileSync(join(OUT, 'cel.tsv'), [cel.head, ...cel.rows.map((r) => r.line)].join('\n') + '\n');
 writeFileSync(join(OUT, 'cdr_insert_log.tsv'), ['inserted_at\tuniqueid\tsequence\tlinkedid', ...insertLog.map((x) => `${x.at}\t${x.row.uniqueid}\t${x.row.sequence}\t${x.row.linkedid}`)].join('\n') + '\n');
 const labels = {
-  set: 'freepbx17-lab',
+  set: basename(OUT),
   freepbx: '17.0.28',
   asterisk_version: plan.asterisk.replace(/^Asterisk /, ''),
   cdr_backend: 'cdr_adaptive_odbc -> MariaDB asteriskcdrdb.cdr (FreePBX 17 defaults: unanswered=no)',
@@ -196,6 +205,7 @@ const labels = {
     cleared_by_returned: 'an answered outbound call from an extension to the caller after the miss',
     cleared_by_answered_later: 'a later inbound call from the same caller that an extension answered',
     unanswered_callback: 'an outbound attempt nobody answered does not clear (callback_attempted)',
+    internal: 'kind internal: a call that never came in from outside (a phone calling a PBX application, or a call an application started by itself with Local channels only, a companion); never inbound, never an entry, not in the inbound figures',
   },
   counts: { cdr_rows: cdr.rows.length, cel_rows: cel.rows.length, cdr_insert_log_rows: insertLog.length, calls: labelCalls.length, entries: labelEntries.length },
   calls: labelCalls,

@@ -12,6 +12,10 @@
 //   trunk "carrier" (PJSIP, 127.0.0.3:5070, from-pstn), outbound route "pstn" 0XXXXXXXXX
 //   inbound DIDs: 5551000 queue, 5551001 ext 103, 5551002 ring group, 5551003 IVR,
 //                 5551004 ext 104, 5551005 ext 105, 5551006 ext 106, 5551007 ext 101
+//   when the paging and conferences modules are installed (the internal-call scenarios S20+):
+//   page group 700 (101, 102; one-way, ConfBridge) also reached from outside on DID 5551009,
+//   conference room 800; intercom (*80) and the
+//   parking module's default lot (70, slots 71-78) come with their modules
 $bootstrap_settings['freepbx_auth'] = false;
 include '/etc/freepbx.conf';
 
@@ -141,6 +145,34 @@ foreach ($dids as $did => list($destination, $description)) {
 	if ($core->getDID($did, '')) { say("did $did", 'exists'); continue; }
 	$ok = $core->addDID(array('extension' => $did, 'cidnum' => '', 'destination' => $destination, 'description' => $description));
 	say("did $did -> $destination", var_export($ok, true));
+}
+
+// --- page group 700 and conference room 800 (Applications > Paging and Intercom, > Conferences)
+if ($freepbx->Modules->checkStatus('paging')) {
+	$paging = $freepbx->Paging;
+	// getPageGroupById() warns on a group that does not exist: look in the list instead
+	if (in_array('700', array_column($paging->listGroups(), 'page_group'), true)) {
+		say('page group 700', 'exists');
+	} else {
+		$paging->addGroup('700', array('101', '102'), 0, 0, 'Office');
+		say('page group 700', 'added');
+	}
+	// an outside caller paging the office (a door phone, an after-hours line)
+	if ($core->getDID('5551009', '')) {
+		say('did 5551009', 'exists');
+	} else {
+		$ok = $core->addDID(array('extension' => '5551009', 'cidnum' => '', 'destination' => 'app-pagegroups,700,1', 'description' => 'Office page'));
+		say('did 5551009 -> page group 700', var_export($ok, true));
+	}
+}
+if ($freepbx->Modules->checkStatus('conferences')) {
+	$conferences = $freepbx->Conferences;
+	if ($conferences->getConference('800')) {
+		say('conference 800', 'exists');
+	} else {
+		$conferences->addConference('800', 'Team room', '', '', '');
+		say('conference 800', 'added');
+	}
 }
 
 // --- CEL on (Settings > Advanced Settings > CEL_ENABLED; cel.conf then says events=all)
