@@ -84,7 +84,10 @@ export async function startMariadb({ dir, log = () => {} }) {
     try {
       execFileSync(
         findBinary('mariadb-install-db'),
-        ['--no-defaults', `--datadir=${dataDir}`, `--tmpdir=${tmp}`, '--auth-root-authentication-method=normal', '--skip-test-db', ...runAsUser()],
+        ['--no-defaults', `--datadir=${dataDir}`, `--tmpdir=${tmp}`, '--auth-root-authentication-method=normal', '--skip-test-db',
+          // The server listens on its socket only: no host names to resolve (a fresh machine may
+          // have no /etc/hosts, and then resolveip makes mariadb-install-db give up).
+          '--skip-name-resolve', ...runAsUser()],
         { stdio: ['ignore', 'pipe', 'pipe'] },
       );
     } catch (err) {
