@@ -85,9 +85,9 @@ export async function startMariadb({ dir, log = () => {} }) {
       execFileSync(
         findBinary('mariadb-install-db'),
         ['--no-defaults', `--datadir=${dataDir}`, `--tmpdir=${tmp}`, '--auth-root-authentication-method=normal', '--skip-test-db',
-          // The server listens on its socket only: no host names to resolve (a fresh machine may
-          // have no /etc/hosts, and then resolveip makes mariadb-install-db give up).
-          '--skip-name-resolve', ...runAsUser()],
+          // The server listens on its socket only: no host names to resolve. A fresh machine may
+          // have no /etc/hosts, and then mariadb-install-db's resolveip check gives up unless forced.
+          '--skip-name-resolve', '--force', ...runAsUser()],
         { stdio: ['ignore', 'pipe', 'pipe'] },
       );
     } catch (err) {
