@@ -14,7 +14,12 @@ const TEST_BINARIES = [
   ['mariadbd', 'mariadb-server-core'],
   ['mariadb-install-db', 'mariadb-server-core'],
   ['my_print_defaults', 'mariadb-client-core'],
+  // The backup stand-in dumps our tables as FreePBX's Backup module does.
+  ['mysqldump', 'mariadb-client'],
   ['php', 'php-cli'],
+  // What FreePBX's PHP always has and our glue uses: simplexml (module.xml), mb_* (user names).
+  ['php-ext:SimpleXML', 'php-xml'],
+  ['php-ext:mbstring', 'php-mbstring'],
   ['chromium', 'chromium'],
   ['msgfmt', 'gettext'],
 ];
@@ -22,7 +27,7 @@ const TEST_BINARIES = [
 const TEST_FILES = [['/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf', 'fonts-dejavu-core']];
 
 /** A private MariaDB server: mariadbd, mariadb-install-db and the my_print_defaults it runs. */
-export const MARIADB_BINARIES = TEST_BINARIES.filter(([, pkg]) => pkg.startsWith('mariadb-'));
+export const MARIADB_BINARIES = TEST_BINARIES.filter(([, pkg]) => pkg === 'mariadb-server-core' || pkg === 'mariadb-client-core');
 
 /**
  * @param {string} who  prefix of every line we print
@@ -45,6 +50,16 @@ export function findBinary(name) {
   return dirs.map((dir) => join(dir, name)).find((path) => existsSync(path)) ?? null;
 }
 
+/** A binary on the PATH, an absolute path, or `php-ext:<name>` (a module `php -m` lists). */
+function present(what) {
+  if (what.startsWith('/')) return existsSync(what);
+  if (!what.startsWith('php-ext:')) return findBinary(what) !== null;
+  const php = findBinary('php');
+  if (!php) return false;
+  const modules = spawnSync(php, ['-m'], { encoding: 'utf8' }).stdout ?? '';
+  return modules.split('\n').some((line) => line.trim().toLowerCase() === what.slice('php-ext:'.length).toLowerCase());
+}
+
 /** npm ci when node_modules is missing or older than package-lock.json. */
 export function ensureDependencies(who) {
   const installed = join(ROOT, 'node_modules', '.package-lock.json');
@@ -59,7 +74,7 @@ export function ensureDependencies(who) {
  * @param {string[][]} needs
  */
 export function ensureDebianPackages(who, needs) {
-  const missing = needs.filter(([what]) => (what.startsWith('/') ? !existsSync(what) : !findBinary(what)));
+  const missing = needs.filter(([what]) => !present(what));
   const packages = [...new Set(missing.map(([, pkg]) => pkg))];
   if (packages.length === 0) return;
   const install = ['apt-get', 'install', '-y', '--no-install-recommends', ...packages];
@@ -71,7 +86,7 @@ export function ensureDebianPackages(who, needs) {
   process.env.DEBIAN_FRONTEND = 'noninteractive';
   run(who, 'apt-get', ['update']);
   run(who, install[0], install.slice(1));
-  const still = needs.filter(([what]) => (what.startsWith('/') ? !existsSync(what) : !findBinary(what)));
+  const still = needs.filter(([what]) => !present(what));
   if (still.length) throw new Error(`apt-get did not bring ${still.map(([what, pkg]) => `${what} (${pkg})`).join(', ')}`);
 }
 
