@@ -42,3 +42,10 @@ function rootOf(command: Command): Command {
   while (c.parent) c = c.parent;
   return c;
 }
+
+/** All of stdin as text (secrets and keys come this way, never on the command line). */
+export async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}

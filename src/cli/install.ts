@@ -5,7 +5,7 @@ import { LATEST_SCHEMA_VERSION, migrate, OWN_TABLES, schemaVersion } from '../db
 import { ident, type Pool } from '../db/pool.js';
 import { verifyAudit } from '../ledger/audit.js';
 import { auditKeyText, endAuditKeyRestore, ensureAuditKey, readAuditKey, restoreAuditKey } from '../ledger/audit-key.js';
-import { withApp } from './context.js';
+import { withApp, readStdin } from './context.js';
 
 /**
  * The commands the PBX module runs at install, uninstall, backup and restore
@@ -174,12 +174,6 @@ export function register(program: Command): void {
 const STATE_FORMAT = 'smartmissedcalls-state-1';
 
 /** What Backup.php records: the schema the rows belong to and the tables it dumps. */
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 interface SchemaInfo {
   version: number;
   tables: string[];

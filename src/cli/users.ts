@@ -4,13 +4,11 @@ import { FREEPBX_TENANT } from '../cdr/directory.js';
 import { addAccount, listAccounts, removeAccount, setPassword, verifyLogin, type AccountRole } from '../config/accounts.js';
 import type { Config } from '../config/schema.js';
 import type { Pool } from '../db/pool.js';
-import { withApp } from './context.js';
+import { withApp, readStdin } from './context.js';
 
 /** The password comes on stdin (one line), never on the command line where `ps` shows it. */
 async function passwordFromStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return (await readStdin()).replace(/\r?\n$/, '');
 }
 
 /** A tenant the PBX has: VitalPBX's ombu_tenants names, FreePBX's single `default`. */
