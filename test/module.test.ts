@@ -6,9 +6,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
 import { LATEST_SCHEMA_VERSION, OWN_TABLES } from '../src/db/migrations.js';
 import { ident } from '../src/db/pool.js';
@@ -623,21 +623,26 @@ require_once('/nonexistent/admin/bootstrap.php');
     });
   });
 
-  // PHP runs as nobody and must read the glue in this checkout: a clone inside a private
-  // folder (mktemp -d, /root) cannot be read by it.
-  const nobodyReadsRepo = asRoot && spawnSync('runuser', ['-u', 'nobody', '--', 'test', '-r', join(root, 'test/php/freepbx-standin.php')]).status === 0;
   test('uninstall goes on past a folder it may not remove, and says what was left', {
-    skip: !asRoot ? 'needs root to act as the asterisk user' : !nobodyReadsRepo && 'this checkout lies in a folder the user nobody cannot read (mktemp -d, /root)',
+    skip: !asRoot && 'needs root to act as the asterisk user',
   }, () => {
     // As the asterisk user on a real PBX: the folder is its own, the folder above is root's.
     const parent = mkdtempSync(join(tmpdir(), 'smc-etc-root-'));
     chmodSync(parent, 0o755);
+    // PHP runs as nobody, who may not read this checkout (a clone under mktemp -d or /root):
+    // it gets its own readable copy of the two files it runs.
+    const glue = join(parent, 'glue');
+    mkdirSync(glue);
+    for (const file of [join(root, 'test/php/freepbx-standin.php'), join(moduleDir, 'SmcInstaller.php')]) {
+      copyFileSync(file, join(glue, basename(file)));
+      chmodSync(join(glue, basename(file)), 0o644);
+    }
     const folder = join(parent, 'smartmissedcalls');
     mkdirSync(folder);
     writeFileSync(join(folder, 'config.yaml'), 'pbx: freepbx\n');
     chownSync(folder, 65534, 65534);
     chownSync(join(folder, 'config.yaml'), 65534, 65534);
-    const script = `require '${join(root, 'test/php/freepbx-standin.php')}'; require '${join(moduleDir, 'SmcInstaller.php')}';
+    const script = `require '${join(glue, 'freepbx-standin.php')}'; require '${join(glue, 'SmcInstaller.php')}';
       $installer = new FreePBX\\modules\\Smartmissedcalls\\SmcInstaller('${moduleDir}', 'node', function ($line) { echo $line, "\\n"; });
       echo json_encode($installer->removeConfig($argv[1]), JSON_UNESCAPED_SLASHES), "\\n";`;
     const run = spawnSync('runuser', ['-u', 'nobody', '--', 'php', '-r', script, join(folder, 'config.yaml')], { encoding: 'utf8' });

@@ -20,6 +20,8 @@ const TEST_BINARIES = [
   // What FreePBX's PHP always has and our glue uses: simplexml (module.xml), mb_* (user names).
   ['php-ext:SimpleXML', 'php-xml'],
   ['php-ext:mbstring', 'php-mbstring'],
+  // The FreePBX stand-in compares user names as MariaDB's accent-insensitive collation does.
+  ['php-ext:intl', 'php-intl'],
   ['chromium', 'chromium'],
   ['msgfmt', 'gettext'],
 ];
