@@ -61,7 +61,8 @@ export class ServeProcess {
     child.stderr!.on('data', (text: string) => {
       this.stderr += text;
     });
-    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    // 'close', not 'exit': by then every line it wrote on stderr has been read.
+    this.exited = new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
     this.child = child;
     this.starts += 1;
   }
