@@ -5,7 +5,7 @@ import { naiveDatetime, naiveSeconds, type CdrRow } from '../src/cdr/row.js';
 import type { Config } from '../src/config/schema.js';
 import { verifyAudit } from '../src/ledger/audit.js';
 import { entryFromRow } from '../src/ledger/store.js';
-import { CallEndWatcher } from '../src/cdr/cel-reader.js';
+import { CelFeed } from '../src/cdr/cel-reader.js';
 import { Syncer } from '../src/sync/cycle.js';
 import { readTsv } from '../src/cdr/tsv.js';
 import { freshDatabases, fixtureText, insertCdrRows, loadFixtureCdr, type FreshDatabases } from './harness/db.js';
@@ -177,12 +177,12 @@ test('CEL is read by id, each new row once: the cursor moves past rows that are 
       [events.map(([eventtype, linkedid]) => [eventtype, '2026-01-02 03:04:05', '', '', '', '', '', '', '', '', '', '', 3, '', linkedid, linkedid, '', '', ''])],
     );
   await insertCel([['CHAN_START', 'w0']]);
-  const watcher = new CallEndWatcher(db.pool, db.config.db, 3);
-  await watcher.ended();
+  const watcher = new CelFeed(db.pool, db.config.db, 3);
+  await watcher.read();
   await insertCel([['CHAN_START', 'w1'], ['ANSWER', 'w1'], ['HANGUP', 'w1'], ['CHAN_END', 'w1'], ['LINKEDID_END', 'w1']]);
-  assert.deepEqual(await watcher.ended(), [], 'the first three new rows, none a call end');
-  assert.deepEqual(await watcher.ended(), ['w1'], 'the rest, not the first three again');
-  assert.deepEqual(await watcher.ended(), []);
+  assert.deepEqual(await watcher.read(), [], 'the first three new rows, none a call end');
+  assert.deepEqual(await watcher.read(), ['w1'], 'the rest, not the first three again');
+  assert.deepEqual(await watcher.read(), []);
 });
 
 test('a call older than the hot window (a long queue wait) still settles, through the full scans', async () => {
