@@ -2,11 +2,17 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import type { RowDataPacket } from 'mysql2/promise';
 import { explainRows } from '../src/cli/explain.js';
-import { readTsv } from '../src/cdr/tsv.js';
+import { naiveDatetime, naiveSeconds, toCdrRow } from '../src/cdr/row.js';
+import { readTsv, type TsvRecord } from '../src/cdr/tsv.js';
+import { ident } from '../src/db/pool.js';
+import type { Entry } from '../src/ledger/entries.js';
+import { entryFromRow } from '../src/ledger/store.js';
+import { Syncer } from '../src/sync/cycle.js';
 import type { Verdict } from '../src/detect/verdict.js';
-import { fixtureText, labFixturePath, repoRoot } from './harness/db.js';
-import { checkCall, checkCalls, checkEntries, labLabels } from './helpers/lab-labels.js';
+import { freshDatabases, fixtureText, insertCdrRows, labFixturePath, repoRoot, type FreshDatabases } from './harness/db.js';
+import { checkCalls, checkEntries, labLabels } from './helpers/lab-labels.js';
 
 // The judge, second set: CDR rows a real FreePBX 17.0.28 (Asterisk 22) wrote through its own
 // dialplan for calls placed by tools/e2e-freepbx/calls.mjs, and what really happened on the
@@ -15,22 +21,17 @@ import { checkCall, checkCalls, checkEntries, labLabels } from './helpers/lab-la
 const SET = 'freepbx17-lab';
 
 /**
- * Calls today's classifier cannot get right, each with the exact reason. They are checked in
- * their own `todo` tests, strictly, so the day they pass the todo shows it.
+ * S19: a direct call to an extension on DND with no voicemail is refused by macro-exten-vm
+ * without a Dial; with cdr.conf unanswered=no FreePBX writes no CDR row, only CEL (CHAN_START,
+ * HANGUP cause 17 in s-BUSY, LINKEDID_END). With CEL it is a miss; with CDR alone it cannot be seen.
  */
-const KNOWN_GAPS = new Map<string, string>([
-  [
-    'S19.call',
-    'issue 22: a direct call to an extension on DND with no voicemail is refused by macro-exten-vm without a Dial; with cdr.conf unanswered=no FreePBX writes no CDR row, only CEL (CHAN_START, HANGUP s-BUSY, LINKEDID_END) sees the miss',
-  ],
-  ['S19', 'issue 22: the DND miss leaves no CDR row, so it never becomes an entry (only CEL sees it)'],
-]);
-
-const knownGaps = new Set(KNOWN_GAPS.keys());
+const CDR_INVISIBLE = new Set(['S19.call', 'S19']);
 const cdrRows = () => readTsv(fixtureText('cdr.tsv', SET));
+const celRows = () => readTsv(fixtureText('cel.tsv', SET));
 const smc = (...args: string[]) =>
   execFileSync(process.execPath, [join(repoRoot(), 'build', 'smc.js'), 'explain', '--cdr-file', labFixturePath('cdr.tsv', SET), ...args], { encoding: 'utf8' })
     .trim().split('\n').map((line) => JSON.parse(line));
+const s19 = () => labLabels(SET).calls.find((c) => c.scenario === 'S19.call')!;
 
 test('the FreePBX 17 set is whole: labels agree with CEL, every CDR row has its insert time', () => {
   const labels = JSON.parse(fixtureText('labels.json', SET)) as { consistency_problems: string[] };
@@ -41,34 +42,44 @@ test('the FreePBX 17 set is whole: labels agree with CEL, every CDR row has its 
   for (const row of rows) assert.ok(inserted.has(`${row.uniqueid}|${row.sequence}`), `row ${row.uniqueid}/${row.sequence} has an insert time`);
 });
 
-test('every labelled call of the FreePBX 17 lab gets the right verdict', () => {
-  const result = explainRows(cdrRows());
+test('every labelled call of the FreePBX 17 lab gets the right verdict from CDR and CEL, S19 included', () => {
+  const result = explainRows(cdrRows(), { cel: celRows() });
   assert.equal(result.badRows, 0);
-  checkCalls(new Map(result.calls.map((v) => [v.linkedid, v])), { set: SET, knownGaps });
+  checkCalls(new Map(result.calls.map((v) => [v.linkedid, v])), { set: SET });
 });
 
-test('replaying the FreePBX 17 lab through the ledger gives exactly the expected missed-call list', () => {
-  checkEntries(explainRows(cdrRows()).entries, undefined, { set: SET, knownGaps });
+test('from CEL alone (no CDR row at all), every labelled call of the FreePBX 17 lab gets the same verdict', () => {
+  checkCalls(new Map(explainRows([], { cel: celRows() }).calls.map((v) => [v.linkedid, v])), { set: SET });
+});
+
+test('with CEL off, the calls CDR shows come out right and S19 (no CDR row) is, as expected, not seen', () => {
+  const result = explainRows(cdrRows());
+  checkCalls(new Map(result.calls.map((v) => [v.linkedid, v])), { set: SET, knownGaps: CDR_INVISIBLE });
+  assert.equal(result.calls.find((v) => v.linkedid === s19().linkedid), undefined);
+  checkEntries(result.entries, undefined, { set: SET, knownGaps: CDR_INVISIBLE });
+  assert.equal(result.entries.find((e) => e.caller === s19().caller), undefined);
+});
+
+test('replaying the FreePBX 17 lab (CDR and CEL) through the ledger gives exactly the expected missed-call list', () => {
+  checkEntries(explainRows(cdrRows(), { cel: celRows() }).entries, undefined, { set: SET });
 });
 
 test('`smc explain --json` / `--entries --json` on the FreePBX 17 files say the same (the service\'s code path)', () => {
-  checkCalls(new Map(smc('--json').map((v: Verdict) => [v.linkedid, v])), { set: SET, knownGaps });
-  checkEntries(smc('--cel-file', labFixturePath('cel.tsv', SET), '--entries', '--json'), undefined, { set: SET, knownGaps });
+  checkCalls(new Map(smc('--json').map((v: Verdict) => [v.linkedid, v])), { set: SET, knownGaps: CDR_INVISIBLE });
+  const celFile = labFixturePath('cel.tsv', SET);
+  checkCalls(new Map(smc('--cel-file', celFile, '--json').map((v: Verdict) => [v.linkedid, v])), { set: SET });
+  checkEntries(smc('--cel-file', celFile, '--entries', '--json'), undefined, { set: SET });
 });
 
-for (const [scenario, reason] of KNOWN_GAPS) {
-  test(`known gap ${scenario}`, { todo: reason }, () => {
-    const { calls, entries } = labLabels(SET);
-    const result = explainRows(cdrRows());
-    const call = calls.find((c) => c.scenario === scenario);
-    if (call) checkCall(call, result.calls.find((v) => v.linkedid === call.linkedid));
-    for (const want of entries.filter((e) => e.scenario === scenario && e.expected_entry)) {
-      const got = result.entries.find((e) => e.caller === want.caller && e.did === want.did);
-      assert.ok(got, `scenario ${scenario}: no entry for ${want.caller} on ${want.did}`);
-      assert.equal(got.missedCount, want.missed_count);
-    }
-  });
-}
+test('S19 (DND, no voicemail, no CDR row) explains itself: refused as busy, and the verdict comes from CEL', () => {
+  const verdict = explainRows(cdrRows(), { cel: celRows() }).calls.find((v) => v.linkedid === s19().linkedid)!;
+  assert.deepEqual(
+    [verdict.verdict, verdict.reasons, verdict.caller, verdict.did, verdict.rang, verdict.rowCount],
+    ['missed', ['cel_only', 'refused_busy'], '0612345019', '5551006', [], 0],
+  );
+  assert.ok(verdict.explanation.includes('FreePBX wrote no CDR row for this call: this verdict comes from its CEL events.'));
+  assert.ok(verdict.explanation.some((line) => line.startsWith('The PBX turned the caller away as busy')));
+});
 
 test('FreePBX 17 shapes explain themselves: pickup, follow-me, maxwait failover to voicemail, IVR hang-up', () => {
   const { calls } = labLabels(SET);
@@ -83,4 +94,69 @@ test('FreePBX 17 shapes explain themselves: pickup, follow-me, maxwait failover 
   const failover = of('S03.call');
   assert.deepEqual([failover.verdict, failover.route.kind, failover.route.id, failover.voicemail?.box], ['missed', 'queue', '400', '104']);
   assert.deepEqual(of('S06.call').reasons, ['ivr_abandon']);
+});
+
+/**
+ * The live path: the lab's rows in the harness MariaDB's cdr and cel tables, in the order
+ * FreePBX wrote them, moved so the lab starts ten minutes ago, and one sync cycle.
+ */
+async function syncLab(db: FreshDatabases, withCel: boolean): Promise<void> {
+  const [[{ now }]] = (await db.pool.query<RowDataPacket[]>('SELECT NOW() AS now')) as unknown as [[{ now: string }]];
+  const cdr = cdrRows();
+  const first = Math.min(...cdr.map((r) => naiveSeconds(String(r.calldate))));
+  const shift = (at: string) => naiveDatetime(naiveSeconds(at) - first + naiveSeconds(now) - 600);
+  await insertCdrRows(db.pool, db.names.cdr, cdr.map((r) => toCdrRow({ ...r, calldate: shift(String(r.calldate)) })));
+  if (withCel) {
+    const cel = celRows().sort((a, b) => Number(a.id) - Number(b.id));
+    const columns = Object.keys(cel[0]!).filter((c) => c !== 'id');
+    await db.pool.query(
+      `INSERT INTO ${ident(db.names.cdr)}.cel (${columns.map(ident).join(', ')}) VALUES ?`,
+      [cel.map((r: TsvRecord) => columns.map((c) => (c === 'eventtime' ? shift(String(r[c])) : r[c] ?? '')))],
+    );
+  }
+  const syncer = new Syncer(db.pool, { ...db.config, sync: { ...db.config.sync, settleSeconds: 0 } });
+  await syncer.cycle();
+}
+
+async function ledger(db: FreshDatabases) {
+  const [calls] = await db.pool.query<RowDataPacket[]>('SELECT linkedid, verdict, answered_by, rang, reasons FROM smart_missed_calls_calls');
+  const [rows] = await db.pool.query<RowDataPacket[]>("SELECT * FROM smart_missed_calls WHERE tenant = 'default' ORDER BY id");
+  const [audit] = await db.pool.query<RowDataPacket[]>('SELECT entry_id, event, reason, ext FROM smart_missed_calls_audit ORDER BY id');
+  return {
+    calls: new Map(calls.map((c) => [String(c.linkedid), { verdict: c.verdict, answeredBy: c.answered_by, rang: JSON.parse(c.rang), reasons: JSON.parse(c.reasons) as string[] }])),
+    entries: rows.map(entryFromRow),
+    history: (entry: Entry) => audit.filter((a) => Number(a.entry_id) === entry.id).map((a) => ({ event: String(a.event), reason: a.reason as string | null, ext: a.ext as string | null })),
+  };
+}
+
+test('live sync with CEL on: the ledger holds exactly labels.json\'s entries, S19 included, and a second cycle changes nothing', async () => {
+  const db = await freshDatabases('fpbx17cel');
+  try {
+    await syncLab(db, true);
+    const { calls, entries, history } = await ledger(db);
+    checkCalls(calls, { set: SET });
+    checkEntries(entries, history, { set: SET });
+    assert.deepEqual(calls.get(s19().linkedid)?.reasons, ['cel_only', 'refused_busy']);
+    const [[before]] = (await db.pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM smart_missed_calls_audit')) as unknown as [[{ n: number }]];
+    const again = await new Syncer(db.pool, { ...db.config, sync: { ...db.config.sync, settleSeconds: 0 } }).cycle();
+    assert.equal(again.classified, 0, 'CEL-only calls are not classified again');
+    const [[afterwards]] = (await db.pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM smart_missed_calls_audit')) as unknown as [[{ n: number }]];
+    assert.equal(afterwards.n, before.n);
+  } finally {
+    await db.cleanup();
+  }
+});
+
+test('live sync with CEL off: the calls CDR shows come out right, and S19 is (expectedly) not seen', async () => {
+  const db = await freshDatabases('fpbx17nocel');
+  try {
+    await syncLab(db, false);
+    const { calls, entries, history } = await ledger(db);
+    checkCalls(calls, { set: SET, knownGaps: CDR_INVISIBLE });
+    checkEntries(entries, history, { set: SET, knownGaps: CDR_INVISIBLE });
+    assert.equal(calls.has(s19().linkedid), false);
+    assert.equal(entries.find((e) => e.caller === s19().caller), undefined);
+  } finally {
+    await db.cleanup();
+  }
 });

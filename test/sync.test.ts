@@ -5,7 +5,7 @@ import { naiveDatetime, naiveSeconds, type CdrRow } from '../src/cdr/row.js';
 import type { Config } from '../src/config/schema.js';
 import { verifyAudit } from '../src/ledger/audit.js';
 import { entryFromRow } from '../src/ledger/store.js';
-import { CallEndWatcher } from '../src/cdr/cel-reader.js';
+import { CelFeed } from '../src/cdr/cel-reader.js';
 import { Syncer } from '../src/sync/cycle.js';
 import { readTsv } from '../src/cdr/tsv.js';
 import { freshDatabases, fixtureText, insertCdrRows, loadFixtureCdr, type FreshDatabases } from './harness/db.js';
@@ -177,12 +177,12 @@ test('CEL is read by id, each new row once: the cursor moves past rows that are 
       [events.map(([eventtype, linkedid]) => [eventtype, '2026-01-02 03:04:05', '', '', '', '', '', '', '', '', '', '', 3, '', linkedid, linkedid, '', '', ''])],
     );
   await insertCel([['CHAN_START', 'w0']]);
-  const watcher = new CallEndWatcher(db.pool, db.config.db, 3);
-  await watcher.ended();
+  const watcher = new CelFeed(db.pool, db.config.db, 3);
+  await watcher.read();
   await insertCel([['CHAN_START', 'w1'], ['ANSWER', 'w1'], ['HANGUP', 'w1'], ['CHAN_END', 'w1'], ['LINKEDID_END', 'w1']]);
-  assert.deepEqual(await watcher.ended(), [], 'the first three new rows, none a call end');
-  assert.deepEqual(await watcher.ended(), ['w1'], 'the rest, not the first three again');
-  assert.deepEqual(await watcher.ended(), []);
+  assert.deepEqual(await watcher.read(), [], 'the first three new rows, none a call end');
+  assert.deepEqual(await watcher.read(), ['w1'], 'the rest, not the first three again');
+  assert.deepEqual(await watcher.read(), []);
 });
 
 test('a call older than the hot window (a long queue wait) still settles, through the full scans', async () => {
@@ -224,4 +224,40 @@ test('DIDs that differ only in case or a trailing space are different entries, a
   ]);
   const [rows] = await db.pool.query<RowDataPacket[]>("SELECT did FROM smart_missed_calls WHERE caller_key = '722000777' ORDER BY id");
   assert.deepEqual(rows.map((r) => r.did), ['sales', 'Sales', 'sales ']);
+});
+
+test('a call classified from CEL alone and later seen in CDR is one call and one entry, not two', async () => {
+  const fresh = await freshDatabases('synccel');
+  try {
+    const now = await dbNow();
+    const at = (offset: number) => naiveDatetime(now - 30 + offset);
+    // S19 of the FreePBX 17 lab: a DND refusal, CEL only; then the caller's row, as cdr.conf unanswered=yes would write it.
+    const cel = readTsv(fixtureText('cel.tsv', 'freepbx17-lab')).filter((r) => r.linkedid === '1796244086.153');
+    const columns = Object.keys(cel[0]!).filter((c) => c !== 'id');
+    await fresh.pool.query(
+      `INSERT INTO ${fresh.names.cdr}.cel (${columns.join(', ')}) VALUES ?`,
+      [cel.map((r) => columns.map((c) => (c === 'eventtime' ? at(0) : r[c] ?? '')))],
+    );
+    const syncer = new Syncer(fresh.pool, { ...fresh.config, sync: { ...fresh.config.sync, settleSeconds: 0 } });
+    await syncer.cycle();
+    const state = async () => {
+      const [calls] = await fresh.pool.query<RowDataPacket[]>('SELECT linkedid, verdict, row_count, entry_id FROM smart_missed_calls_calls');
+      const [list] = await fresh.pool.query<RowDataPacket[]>('SELECT id, missed_count FROM smart_missed_calls');
+      return { calls: calls.map((c) => [c.linkedid, c.verdict, Number(c.row_count)]), entries: list.map((e) => [Number(e.id), Number(e.missed_count)]) };
+    };
+    const fromCel = await state();
+    assert.deepEqual(fromCel.calls, [['1796244086.153', 'missed', 0]]);
+    assert.equal(fromCel.entries.length, 1);
+    await insertCdrRows(fresh.pool, fresh.names.cdr, [{
+      calldate: at(0), clid: '"0612345019" <0612345019>', src: '0612345019', dst: 's-BUSY', dcontext: 'macro-exten-vm',
+      channel: 'PJSIP/carrier-00000059', dstchannel: '', lastapp: 'Busy', lastdata: '20', duration: 0, billsec: 0, disposition: 'BUSY',
+      uniqueid: '1796244086.153', linkedid: '1796244086.153', sequence: 1, did: '5551006', cnum: '0612345019', cnam: '', outbound_cnum: '',
+    }]);
+    assert.equal((await syncer.cycle()).classified, 1, 'the CDR row makes the call be classified again');
+    const both = await state();
+    assert.deepEqual(both.calls, [['1796244086.153', 'missed', 1]]);
+    assert.deepEqual(both.entries, fromCel.entries, 'the same entry, still missed once');
+  } finally {
+    await fresh.cleanup();
+  }
 });

@@ -91,7 +91,7 @@ export function naiveDatetime(seconds: number): string {
   return new Date(Math.round(seconds) * 1000).toISOString().slice(0, 19).replace('T', ' ');
 }
 
-function formatNaive(date: Date): string {
+export function formatNaive(date: Date): string {
   return naiveDatetime(date.getTime() / 1000);
 }
 

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DEFAULT_SETTINGS } from '../config/schema.js';
+import { groupCelByCall, toCelEvent, type CelEvent } from '../cdr/cel-row.js';
 import { groupByCall } from '../cdr/reader.js';
 import { BadCdrRow, toCdrRow, type CdrRow } from '../cdr/row.js';
 import { readTsv } from '../cdr/tsv.js';
@@ -16,10 +17,12 @@ export interface ExplainResult {
 }
 
 /**
- * Classifies a CDR export and replays it through the ledger in memory: the same
- * classifier and state machine the service uses, for support and offline checks.
+ * Classifies a CDR export (and, given one, the CEL export of the same calls) and replays it
+ * through the ledger in memory: the same classifier and state machine the service uses, for
+ * support and offline checks. With CEL, a call is every CDR row and CEL event of one
+ * linkedid, and calls with CEL events only are classified too.
  */
-export function explainRows(rawRows: Record<string, unknown>[], options: { extensions?: string } = {}): ExplainResult {
+export function explainRows(rawRows: Record<string, unknown>[], options: { extensions?: string; cel?: Record<string, unknown>[] } = {}): ExplainResult {
   const rows: CdrRow[] = [];
   let badRows = 0;
   for (const raw of rawRows) {
@@ -36,8 +39,11 @@ export function explainRows(rawRows: Record<string, unknown>[], options: { exten
     queueAbandonMinWait: settings.queueAbandonMinWait,
     countIvrAbandon: settings.countIvrAbandon,
   };
-  const calls = [...groupByCall(rows).values()]
-    .map((callRows) => classifyCall(callRows, classifyOptions))
+  const events = (options.cel ?? []).map(toCelEvent).filter((e): e is CelEvent => e !== null);
+  const cdrCalls = groupByCall(rows);
+  const celCalls = groupCelByCall(events);
+  const calls = [...new Set([...cdrCalls.keys(), ...celCalls.keys()])]
+    .map((linkedid) => classifyCall(cdrCalls.get(linkedid) ?? [], classifyOptions, celCalls.get(linkedid) ?? []))
     .sort((a, b) => a.startedAt.localeCompare(b.startedAt) || a.linkedid.localeCompare(b.linkedid));
   const entries = new CallerEntries();
   for (const verdict of calls) applyCall(entries, 'default', verdict, settings);
@@ -49,12 +55,13 @@ export function register(program: Command): void {
     .command('explain')
     .description('classify CDR rows from a tab-separated file (as `mysql --batch` prints them) and explain each call')
     .requiredOption('--cdr-file <file>', 'CDR export with a header row of column names')
-    .option('--cel-file <file>', 'CEL export (accepted for completeness; CDR alone decides)')
+    .option('--cel-file <file>', 'CEL export of the same calls: fills what CDR does not show (a queue failover\'s queue) and classifies calls with no CDR row (an extension on DND with no voicemail)')
     .option('--extensions <ranges>', 'internal extensions, e.g. 100-199,2000 (default: 2–6 digit endpoints)')
     .option('--entries', 'print the missed-call entries the ledger would hold after replaying the file')
     .option('--json', 'one JSON object per line')
-    .action((opts: { cdrFile: string; extensions?: string; entries?: boolean; json?: boolean }) => {
-      const result = explainRows(readTsv(readFileSync(opts.cdrFile, 'utf8')), { extensions: opts.extensions });
+    .action((opts: { cdrFile: string; celFile?: string; extensions?: string; entries?: boolean; json?: boolean }) => {
+      const cel = opts.celFile ? readTsv(readFileSync(opts.celFile, 'utf8')) : undefined;
+      const result = explainRows(readTsv(readFileSync(opts.cdrFile, 'utf8')), { extensions: opts.extensions, cel });
       const items: object[] = opts.entries ? result.entries : result.calls;
       for (const item of items) {
         if (opts.json) process.stdout.write(JSON.stringify(item) + '\n');

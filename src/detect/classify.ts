@@ -1,4 +1,6 @@
+import type { CelEvent } from '../cdr/cel-row.js';
 import { byText, naiveDatetime, naiveSeconds, type CdrRow } from '../cdr/row.js';
+import { readCelCall, type CelAnswer, type CelCall } from './cel.js';
 import {
   dialledNumberFromLastdata,
   dialTargetFromLastdata,
@@ -39,19 +41,27 @@ const ANONYMOUS = /^(anonymous|restricted|unknown|unavailable|private|withheld)$
 const FROM_OUTSIDE_CONTEXT = /^(from-pstn|from-trunk|from-did-direct|ext-did)(-|$)/;
 
 /**
- * The verdict on one call: every CDR row sharing one linkedid. Pure and total — odd or
- * partial rows degrade the answer, they never throw — and independent of row order.
+ * The verdict on one call: every CDR row and CEL event sharing one linkedid. Pure and total —
+ * CDR only, CEL only or both; odd or partial input degrades the answer, it never throws — and
+ * independent of the order rows and events come in.
  *
  * The rule: a call is answered only when a human answered it somewhere (an internal
  * extension's device, the agent behind a queue's Local leg, a transfer target, or an
  * external number the PBX itself dialled); it is missed only when there is evidence that
  * someone should have answered (a phone rang, was busy or unavailable, voicemail took it,
- * the caller waited in a queue, or custom dialplan marked it). The caller's own row proves
- * nothing: queues and voicemail answer the caller.
+ * the caller waited in a queue, the PBX turned the caller away as busy, or custom dialplan
+ * marked it). The caller's own row proves nothing: queues and voicemail answer the caller.
+ *
+ * CDR decides when it has rows; CEL fills what they do not show (the queue a maxwait failover
+ * left out of the caller's row), and alone decides a call FreePBX wrote no CDR row for (a DND
+ * extension with no voicemail refuses the caller before any Dial, and cdr.conf's
+ * unanswered=no keeps such a call out of CDR).
  */
-export function classifyCall(input: readonly CdrRow[], options: ClassifyOptions): Verdict {
+export function classifyCall(input: readonly CdrRow[], options: ClassifyOptions, celEvents: readonly CelEvent[] = []): Verdict {
+  const cel = readCelCall(celEvents, options.isExtension);
+  if (input.length === 0 && cel?.root) return finish(classifyFromCel(cel, options), options);
   const rows = [...input].sort(compareRows);
-  const linkedid = rows[0]?.linkedid ?? '';
+  const linkedid = rows[0]?.linkedid ?? cel?.linkedid ?? '';
   const legs: Leg[] = rows.map((row) => ({
     row,
     channel: parseChannel(row.channel, options.isExtension),
@@ -65,14 +75,25 @@ export function classifyCall(input: readonly CdrRow[], options: ClassifyOptions)
   const startedAt = legs.length ? Math.min(...legs.map((l) => l.start)) : 0;
   const endedAt = legs.length ? Math.max(...legs.map((l) => l.start + l.row.duration)) : 0;
 
-  const base: Verdict = {
+  const base = emptyVerdict(linkedid, startedAt, endedAt, rows.length, reasons);
+  base.did = rows.find((r) => r.did)?.did ?? '';
+  if (!root) return finish(base, options);
+
+  const originExt = originExtension(root.channel, options.isExtension);
+  if (originExt) return finish(classifyFromExtension(base, legs, originExt, options.isExtension), options);
+  if (enteredFromOutside(rootLegs.length ? rootLegs : legs)) return finish(classifyInbound(base, legs, root, options, cel), options);
+  return finish(classifyNeitherWay(base, legs, root), options);
+}
+
+function emptyVerdict(linkedid: string, startedAt: number, endedAt: number, rowCount: number, reasons: ReasonCode[]): Verdict {
+  return {
     linkedid,
     verdict: 'abandoned',
     direction: 'inbound',
     caller: '',
     callerName: '',
     anonymous: false,
-    did: rows.find((r) => r.did)?.did ?? '',
+    did: '',
     dialled: '',
     startedAt: naiveDatetime(startedAt),
     endedAt: naiveDatetime(endedAt),
@@ -83,14 +104,8 @@ export function classifyCall(input: readonly CdrRow[], options: ClassifyOptions)
     voicemail: null,
     reasons,
     explanation: [],
-    rowCount: rows.length,
+    rowCount,
   };
-  if (!root) return finish(base, options);
-
-  const originExt = originExtension(root.channel, options.isExtension);
-  if (originExt) return finish(classifyFromExtension(base, legs, originExt, options.isExtension), options);
-  if (enteredFromOutside(rootLegs.length ? rootLegs : legs)) return finish(classifyInbound(base, legs, root, options), options);
-  return finish(classifyNeitherWay(base, legs, root), options);
 }
 
 /**
@@ -174,7 +189,7 @@ function classifyFromExtension(v: Verdict, legs: Leg[], ext: string, isExtension
   return v;
 }
 
-function classifyInbound(v: Verdict, legs: Leg[], root: Leg, options: ClassifyOptions): Verdict {
+function classifyInbound(v: Verdict, legs: Leg[], root: Leg, options: ClassifyOptions, cel: CelCall | null): Verdict {
   v.direction = 'inbound';
   const caller = (root.row.src || root.row.cnum || '').trim();
   v.caller = caller;
@@ -185,7 +200,7 @@ function classifyInbound(v: Verdict, legs: Leg[], root: Leg, options: ClassifyOp
   const innerLocalIds = new Set(legs.filter((l) => l.channel.kind === 'local' && l.channel.side === 2).map((l) => l.channel.localId));
   const rootChannel = root.row.channel;
   const rang = new Map<string, RangExtension>();
-  const answers: { by: string; at: number; reason: ReasonCode }[] = [];
+  const answers: CelAnswer[] = [];
   let voicemail: Verdict['voicemail'] = null;
   let queueWait = 0;
   let sawQueue = false;
@@ -255,8 +270,50 @@ function classifyInbound(v: Verdict, legs: Leg[], root: Leg, options: ClassifyOp
   }
 
   v.rang = [...rang.values()].sort(byExtension);
-  v.voicemail = voicemail;
   v.route = routeOf(legs, root, v.did);
+  const evidence: InboundEvidence = { answers, voicemail, queueWait, sawQueue, sawIvr, marked, refusedBusy: false };
+  if (cel) fillFromCel(v, evidence, cel);
+  return decideInbound(v, evidence, options);
+}
+
+/** What a call from outside left behind, from CDR or CEL, for one decision. */
+interface InboundEvidence {
+  answers: CelAnswer[];
+  voicemail: Verdict['voicemail'];
+  queueWait: number;
+  sawQueue: boolean;
+  sawIvr: boolean;
+  marked: boolean;
+  refusedBusy: boolean;
+}
+
+/**
+ * CDR decides; CEL fills only what the rows do not show. A queue whose maxwait sent the
+ * caller to a failover (hang up, another destination) leaves a caller row naming the
+ * failover and not the queue: CEL's APP_START Queue shows the queue and the wait there. A
+ * DND refusal (cause 17 on the caller's channel) shows only in CEL.
+ */
+function fillFromCel(v: Verdict, evidence: InboundEvidence, cel: CelCall): void {
+  if (!evidence.sawQueue && cel.queue) {
+    evidence.sawQueue = true;
+    evidence.queueWait = cel.queue.waitSeconds;
+  }
+  if (v.route.kind === 'route' || v.route.kind === 'ivr') {
+    const shown = celRoute(cel, v.did);
+    if (shown.kind !== 'route' && (v.route.kind === 'route' || shown.kind !== 'ivr')) {
+      v.route = shown;
+      v.reasons.push('route_from_cel');
+    }
+  }
+  evidence.sawIvr ||= cel.ivr !== null;
+  evidence.voicemail ??= cel.voicemail && { ...cel.voicemail, messageLeft: null };
+  evidence.refusedBusy = cel.refusedBusy;
+}
+
+/** The rule, over the evidence of either source. */
+function decideInbound(v: Verdict, evidence: InboundEvidence, options: ClassifyOptions): Verdict {
+  const { answers, voicemail, queueWait, sawQueue, sawIvr, marked } = evidence;
+  v.voicemail = voicemail;
   v.waitSeconds = queueWait || Math.max(0, ...v.rang.map((r) => r.ringSeconds / Math.max(1, r.tries)));
 
   if (answers.length) {
@@ -274,14 +331,83 @@ function classifyInbound(v: Verdict, legs: Leg[], root: Leg, options: ClassifyOp
   if (voicemail) v.reasons.push('voicemail');
   if (marked) v.reasons.push('marked_missed');
   if (sawQueue && v.rang.length === 0) v.reasons.push(queueWait >= options.queueAbandonMinWait ? 'queue_abandon' : 'queue_short_wait');
-  const evidence = v.rang.length > 0 || voicemail !== null || marked || v.reasons.includes('queue_abandon');
-  if (evidence) {
+  // Refused as busy before any phone rang: the extension it was meant for was on DND (or
+  // busy, with no voicemail behind it). Someone should have answered: missed.
+  const refused = evidence.refusedBusy && v.rang.length === 0 && !voicemail && !sawQueue;
+  if (refused) v.reasons.push('refused_busy');
+  const missedEvidence = v.rang.length > 0 || voicemail !== null || marked || refused || v.reasons.includes('queue_abandon');
+  if (missedEvidence) {
     v.verdict = 'missed';
     return v;
   }
   if (!sawQueue) v.reasons.push(sawIvr ? 'ivr_abandon' : 'hung_up_before_ringing');
   v.verdict = sawIvr && options.countIvrAbandon ? 'missed' : 'abandoned';
   return v;
+}
+
+/**
+ * A call FreePBX wrote no CDR row for, from its CEL events alone: who called from where (the
+ * root channel's CHAN_START), which extensions' phones were created to ring and how each
+ * ended, who answered, the queue, IVR and voicemail the caller reached, and a refusal.
+ */
+function classifyFromCel(cel: CelCall, options: ClassifyOptions): Verdict {
+  const root = cel.root!;
+  const v = emptyVerdict(cel.linkedid, cel.startedAt, cel.endedAt, 0, ['cel_only']);
+  const originExt = originExtension(root.party, options.isExtension);
+  if (originExt) {
+    v.caller = originExt;
+    v.callerName = root.callerName;
+    if (cel.trunkLegs.length === 0) {
+      v.verdict = 'internal';
+      v.direction = 'internal';
+      v.reasons.push('internal_call');
+      v.route = { kind: 'extension', id: cel.rang[0]?.ext ?? root.exten, label: '' };
+      return v;
+    }
+    v.verdict = 'outbound';
+    v.direction = 'outbound';
+    v.dialled = root.exten;
+    const answered = cel.trunkLegs.some((leg) => leg.answeredAt !== null);
+    if (answered) v.answeredBy = `external:${isPhoneNumber(v.dialled) ? v.dialled : ''}`;
+    v.reasons.push(answered ? 'outbound_answered' : 'outbound_unanswered');
+    v.route = { kind: 'extension', id: originExt, label: '' };
+    return v;
+  }
+  if (root.party.kind !== 'trunk' && !FROM_OUTSIDE_CONTEXT.test(root.context)) {
+    const reachedTrunk = cel.trunkLegs.length > 0;
+    v.caller = isPhoneNumber(root.callerNum) ? root.callerNum : '';
+    v.dialled = root.party.kind === 'local' ? root.party.context : root.context;
+    v.route = { kind: 'extension', id: cel.rang[0]?.ext ?? '', label: '' };
+    v.verdict = reachedTrunk ? 'other' : 'internal';
+    v.direction = reachedTrunk ? 'other' : 'internal';
+    v.reasons.push(reachedTrunk ? 'not_from_outside' : 'pbx_application');
+    return v;
+  }
+  v.direction = 'inbound';
+  v.caller = root.callerNum;
+  v.callerName = root.callerName === root.callerNum || ANONYMOUS.test(root.callerName) ? '' : root.callerName;
+  v.anonymous = v.caller === '' || ANONYMOUS.test(v.caller) || !/\d/.test(v.caller);
+  if (v.anonymous) v.reasons.push('anonymous_caller');
+  v.did = isPhoneNumber(root.exten) ? root.exten : '';
+  v.rang = [...cel.rang].sort(byExtension);
+  v.route = celRoute(cel, v.did);
+  return decideInbound(v, {
+    answers: [...cel.answers],
+    voicemail: cel.voicemail && { ...cel.voicemail, messageLeft: null },
+    queueWait: cel.queue?.waitSeconds ?? 0,
+    sawQueue: cel.queue !== null,
+    sawIvr: cel.ivr !== null,
+    marked: false,
+    refusedBusy: cel.refusedBusy,
+  }, options);
+}
+
+/** Where CEL shows the caller went: the queue, else the extension dialled, else the IVR, else the inbound route. */
+function celRoute(cel: CelCall, did: string): Route {
+  if (cel.queue) return { kind: 'queue', id: cel.queue.id, label: '' };
+  if (cel.extension) return { kind: 'extension', id: cel.extension, label: '' };
+  if (cel.ivr) return { kind: 'ivr', id: cel.ivr, label: '' };
+  return { kind: 'route', id: did, label: '' };
 }
 
 /**

@@ -49,6 +49,8 @@ export function explain(v: Verdict, t: Translate = english): string[] {
       ? t('Call from {caller} to {did}, routed to {where}.', { caller: v.anonymous ? t('a withheld number') : v.caller, did: v.did, where })
       : t('Call from {caller}, routed to {where}.', { caller: v.anonymous ? t('a withheld number') : v.caller, where }),
   );
+  if (v.reasons.includes('cel_only')) lines.push(t('FreePBX wrote no CDR row for this call: this verdict comes from its CEL events.'));
+  if (v.reasons.includes('route_from_cel')) lines.push(t('The CDR rows do not show {where}; the CEL events do.', { where }));
   const rang = v.rang.filter((r) => r.outcome !== 'answered');
   if (rang.length) {
     const longest = Math.max(...rang.map((r) => r.ringSeconds));
@@ -62,6 +64,7 @@ export function explain(v: Verdict, t: Translate = english): string[] {
   if (v.reasons.includes('queue_short_wait')) lines.push(t('Hung up after {seconds} s in the queue, before any phone rang; too short to count.', { seconds: v.waitSeconds }));
   if (v.reasons.includes('ivr_abandon')) lines.push(t('Hung up in the IVR before any phone rang.'));
   if (v.reasons.includes('hung_up_before_ringing')) lines.push(t('Hung up before any phone rang.'));
+  if (v.reasons.includes('refused_busy')) lines.push(t('The PBX turned the caller away as busy before any phone rang (do not disturb, or busy with no voicemail).'));
   if (v.reasons.includes('marked_missed')) lines.push(t('The dialplan marked this call as missed.'));
   if (v.verdict === 'answered' && v.answeredBy) {
     lines.push(

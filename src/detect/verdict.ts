@@ -30,7 +30,13 @@ export type ReasonCode =
   | 'not_from_outside'
   | 'outbound_answered'
   | 'outbound_unanswered'
-  | 'anonymous_caller';
+  | 'anonymous_caller'
+  /** Refused as busy (cause 17) before any phone rang: an extension on DND, or busy with no voicemail. */
+  | 'refused_busy'
+  /** No CDR row: the verdict comes from the call's CEL events alone. */
+  | 'cel_only'
+  /** The CDR rows do not show where the caller went (a queue's maxwait failover); CEL does. */
+  | 'route_from_cel';
 
 export interface RangExtension {
   ext: string;

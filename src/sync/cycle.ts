@@ -1,7 +1,8 @@
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import type { Config, TenantSettings } from '../config/schema.js';
 import { loadSettings } from '../config/settings-store.js';
-import { CallEndWatcher } from '../cdr/cel-reader.js';
+import { CelFeed } from '../cdr/cel-reader.js';
+import { celDigest, type CelEvent } from '../cdr/cel-row.js';
 import { freepbxCallDirectory, loadDirectory, type CallDirectory, type TenantOf } from '../cdr/directory.js';
 import { EMPTY_DIRECTORY } from '../cdr/freepbx-directory.js';
 import { countBad, groupByCall, readWindow, rowsDigest } from '../cdr/reader.js';
@@ -30,9 +31,12 @@ export interface CycleReport {
 
 export type { TenantOf };
 
-/** A call's CDR rows and their fingerprint, waiting to be classified. */
+/** A call's CDR rows (and CEL events, when CEL is on) and their fingerprint, waiting to be classified. */
 export interface PendingCall {
   rows: CdrRow[];
+  /** With CDR rows, they decide and CEL fills their gaps; with none, CEL alone decides. */
+  cel?: CelEvent[];
+  /** rowsDigest of the rows, or celDigest of the events for a call with no CDR row. */
   digest: string;
 }
 
@@ -51,7 +55,7 @@ const SETTINGS_TTL_MS = 60_000;
  */
 export class Syncer {
   private tracker: SettleTracker;
-  private callEnds: CallEndWatcher;
+  private cel: CelFeed;
   private directory: CallDirectory = freepbxCallDirectory(EMPTY_DIRECTORY);
   private directoryAt = 0;
   private lastFullScan = 0;
@@ -73,7 +77,7 @@ export class Syncer {
   ) {
     this.auditKey = readAuditKey(config.auditKeyFile);
     this.tracker = new SettleTracker(config.sync.settleSeconds);
-    this.callEnds = new CallEndWatcher(pool, config.db);
+    this.cel = new CelFeed(pool, config.db);
   }
 
   /** Settings change on the page; the sync reads them again at the next cycle. */
@@ -108,12 +112,16 @@ export class Syncer {
     }
     const groups = groupByCall(read.rows);
     const known = await this.storedDigests(since);
+    this.tracker.callEnded(await this.cel.read(), read.now);
+    // VitalPBX's CEL is read for call ends only: its tenants are told by CDR rows.
+    const celDecides = this.config.pbx !== 'vitalpbx';
     const pending = new Map<string, PendingCall>();
     for (const [linkedid, rows] of groups) {
       const digest = rowsDigest(rows);
-      if (known.get(linkedid) !== digest) pending.set(linkedid, { rows, digest });
+      if (known.get(linkedid) !== digest) pending.set(linkedid, { rows, digest, cel: celDecides ? this.cel.eventsOf(linkedid) : undefined });
     }
-    this.tracker.callEnded(await this.callEnds.ended(), read.now);
+    if (celDecides) this.addCelOnlyCalls(pending, groups, known, windowStart);
+    this.cel.forget(t - this.config.sync.hotWindowSeconds, t - this.config.sync.maxCallSeconds);
     const ready = this.tracker.settled(pending, read.now);
     // Only a full scan sees every call still in play; a hot cycle must not forget a long
     // call it cannot see, or that call's settle clock would restart at every full scan.
@@ -125,8 +133,10 @@ export class Syncer {
     const waiting = [...pending.keys()].filter((id) => !readySet.has(id));
     // The cursor follows calls that are about to settle; root-less fragments (a long call still
     // up, a lost root row) are found by the periodic full scan and must not hold it back.
-    const nearlyDone = waiting.filter((id) => pending.get(id)!.rows.some((r) => r.uniqueid === id));
-    const oldestWaiting = nearlyDone.length ? Math.min(...nearlyDone.map((id) => Math.min(...pending.get(id)!.rows.map((r) => naiveSeconds(r.calldate))))) : Infinity;
+    const nearlyDone = waiting.filter((id) => pending.get(id)!.rows.some((r) => r.uniqueid === id) || this.celCallOver(pending.get(id)!));
+    const startOf = (call: PendingCall) =>
+      call.rows.length ? Math.min(...call.rows.map((r) => naiveSeconds(r.calldate))) : Math.min(...(call.cel ?? []).map((e) => naiveSeconds(e.eventtime)));
+    const oldestWaiting = nearlyDone.length ? Math.min(...nearlyDone.map((id) => startOf(pending.get(id)!))) : Infinity;
     this.cursor = naiveDatetime(Math.min(oldestWaiting, naiveSeconds(read.now) - this.config.sync.settleSeconds));
     await writeState(this.pool, { cdr_cursor: this.cursor, last_cycle: read.now });
     return {
@@ -150,10 +160,10 @@ export class Syncer {
    */
   async classify(calls: PendingCall[]): Promise<ClassifiedBatch> {
     const byTenant: ClassifiedBatch = new Map();
-    for (const [i, { rows, digest }] of calls.entries()) {
+    for (const [i, { rows, cel, digest }] of calls.entries()) {
       if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((resolve) => setImmediate(resolve));
       const tenant = (this.tenantOf ?? this.directory.tenantOf)(rows);
-      const classified = classifyCall(this.directory.adapt(tenant, rows), await this.optionsFor(tenant));
+      const classified = classifyCall(this.directory.adapt(tenant, rows), await this.optionsFor(tenant), cel);
       const verdict = this.withVoicemailMessage(this.directory.present(tenant, classified));
       faultPoint('after-classify');
       const list = byTenant.get(tenant) ?? [];
@@ -223,6 +233,31 @@ export class Syncer {
     this.directory = await loadDirectory(this.pool, this.config);
     this.directoryAt = t;
     this.optionsCache.clear();
+  }
+
+  /**
+   * Calls CEL knows and CDR does not (FreePBX writes no row for a caller refused before any
+   * Dial), once they started inside the CDR window: only there does "no CDR row" mean none was
+   * written. A call whose stored verdict came from CDR rows (now outside the window) is left
+   * to them. The same linkedid keys both, so a call later seen in CDR is classified again,
+   * never twice.
+   */
+  private addCelOnlyCalls(pending: Map<string, PendingCall>, groups: Map<string, CdrRow[]>, known: Map<string, string>, windowStart: number): void {
+    for (const linkedid of this.cel.linkedids()) {
+      if (groups.has(linkedid)) continue;
+      const stored = known.get(linkedid);
+      if (stored !== undefined && !stored.startsWith('cel:')) continue;
+      const events = this.cel.eventsOf(linkedid);
+      const rootStart = events.find((e) => e.eventtype === 'CHAN_START' && e.uniqueid === linkedid);
+      if (!rootStart || naiveSeconds(rootStart.eventtime) < windowStart) continue;
+      const digest = celDigest(events);
+      if (stored !== digest) pending.set(linkedid, { rows: [], cel: events, digest });
+    }
+  }
+
+  /** A call known from CEL alone whose caller's channel is gone: about to settle. */
+  private celCallOver(call: PendingCall): boolean {
+    return call.rows.length === 0 && (call.cel ?? []).some((e) => e.eventtype === 'LINKEDID_END' || (e.eventtype === 'CHAN_END' && e.uniqueid === e.linkedid));
   }
 
   private async storedDigests(since: string): Promise<Map<string, string>> {

@@ -1,3 +1,4 @@
+import type { CelEvent } from '../cdr/cel-row.js';
 import { naiveSeconds, type CdrRow } from '../cdr/row.js';
 
 /**
@@ -7,6 +8,9 @@ import { naiveSeconds, type CdrRow } from '../cdr/row.js';
  * all arrive when the caller hangs up). We therefore watch the rows arrive: a call is
  * settled once its root row (uniqueid = linkedid) is present and no new row has come for
  * settleSeconds. A row that comes later still re-evaluates the call (reclassification).
+ *
+ * A call known from CEL alone (no CDR row) has its own end: its caller's channel hung up
+ * (HANGUP or CHAN_END of uniqueid = linkedid) or LINKEDID_END came, and no new event since.
  */
 export class SettleTracker {
   private seen = new Map<string, { digest: string; changedAt: number }>();
@@ -19,19 +23,25 @@ export class SettleTracker {
     for (const id of linkedids) this.over.set(id, naiveSeconds(now));
   }
 
-  /** Returns the linkedids that are settled at `now` (DB clock), given their current rows. */
-  settled(calls: Map<string, { rows: CdrRow[]; digest: string }>, now: string): string[] {
+  /** Returns the linkedids that are settled at `now` (DB clock), given their current rows (or, with none, CEL events). */
+  settled(calls: Map<string, { rows: CdrRow[]; digest: string; cel?: CelEvent[] }>, now: string): string[] {
     const t = naiveSeconds(now);
     const ready: string[] = [];
-    for (const [linkedid, { rows, digest }] of calls) {
+    for (const [linkedid, { rows, digest, cel = [] }] of calls) {
       const before = this.seen.get(linkedid);
       if (!before || before.digest !== digest) this.seen.set(linkedid, { digest, changedAt: t });
       const changedAt = this.seen.get(linkedid)!.changedAt;
-      const lastEnd = Math.max(...rows.map((r) => naiveSeconds(r.calldate) + r.duration));
+      const fromCel = rows.length === 0;
+      const lastEnd = fromCel
+        ? Math.max(...cel.map((e) => naiveSeconds(e.eventtime)))
+        : Math.max(...rows.map((r) => naiveSeconds(r.calldate) + r.duration));
       const quiet = t - Math.max(changedAt, lastEnd);
-      const hasRoot = rows.some((r) => r.uniqueid === linkedid);
+      const hasRoot = fromCel
+        ? cel.some((e) => e.eventtype === 'LINKEDID_END' || (e.uniqueid === linkedid && (e.eventtype === 'HANGUP' || e.eventtype === 'CHAN_END')))
+        : rows.some((r) => r.uniqueid === linkedid);
       const wait = this.over.has(linkedid) ? Math.min(1, this.settleSeconds) : this.settleSeconds;
-      if ((hasRoot && quiet >= wait) || (!hasRoot && t - lastEnd >= this.orphanSeconds)) ready.push(linkedid);
+      // A CEL-only call still up is no orphan: it settles when it ends, or leaves with the window.
+      if ((hasRoot && quiet >= wait) || (!hasRoot && !fromCel && t - lastEnd >= this.orphanSeconds)) ready.push(linkedid);
     }
     return ready;
   }
