@@ -112,7 +112,7 @@ export class Syncer {
     }
     const groups = groupByCall(read.rows);
     const known = await this.storedDigests(since);
-    this.tracker.callEnded(await this.cel.read(), read.now);
+    this.tracker.callEnded(await this.cel.read(since), read.now);
     // VitalPBX's CEL is read for call ends only: its tenants are told by CDR rows.
     const celDecides = this.config.pbx !== 'vitalpbx';
     const pending = new Map<string, PendingCall>();
