@@ -384,8 +384,8 @@ const failoverScenarios = [
     entries: [{ caller: caller(35), did: SUPPORT_QUEUE, missed: [] }],
   },
   {
-    id: 'S36', title: 'direct to 107 with follow-me: 107 alone 5 s, then 107 + 0740999777 for 12 s, nobody answers; failover voicemail 104, message',
-    async run(c) { await c.inbound('call', caller(36), FOLLOWME_107, 36, { audio: true }); },
+    id: 'S36', title: 'direct to 107 with follow-me (107 alone 5 s, then 107 + 0740999777), nobody answers; failover voicemail 104, the caller leaves a message',
+    async run(c) { await c.inbound('call', caller(36), FOLLOWME_107, 55, { audio: true }); },
     calls: { call: { missed: true, rang: ['107'], voicemail: '104' } },
     entries: [{ caller: caller(36), did: FOLLOWME_107, missed: ['call'], cleared_by: null }],
   },
