@@ -151,7 +151,7 @@ export function repoRoot(): string {
  * behind a FreePBX-like dialplan; `freepbx17-lab` is a real FreePBX 17 (tools/e2e-freepbx);
  * `freepbx17-internal` the same FreePBX's paging, intercom, conference, parking and feature-code calls.
  */
-export type LabSet = 'asterisk-lab/public' | 'freepbx17-lab' | 'freepbx17-internal';
+export type LabSet = 'asterisk-lab/public' | 'freepbx17-lab' | 'freepbx17-internal' | 'freepbx17-failovers';
 
 export function fixturesDir(): string {
   const dir = join(repoRoot(), 'test', 'fixtures', 'asterisk-lab');

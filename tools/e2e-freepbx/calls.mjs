@@ -6,13 +6,19 @@
 // intended and what happened (linkedid, hang-up time from CEL's LINKEDID_END) to a plan file
 // that export-fixture.mjs turns into a labelled fixture set.
 //
-//   LAB=/var/tmp/fpbx-lab node tools/e2e-freepbx/calls.mjs [--out FILE] [--only S01,S02] [--set internal]
+//   LAB=/var/tmp/fpbx-lab node tools/e2e-freepbx/calls.mjs [--out FILE] [--only S01,S02] [--set internal|failovers]
 //
 // `--set internal` places S20+ instead (test/fixtures/freepbx17-internal): paging, intercom, a
 // conference, parking, a feature code, and inbound calls around them; it needs the paging,
 // conferences and parking modules and provision.php's page group 700 and room 800. Those
 // applications start calls of their own (Local channels, own linkedids) next to the one placed:
 // every linkedid that began during a scenario is recorded as a `companion` of it.
+//
+// `--set failovers` places S28+ (test/fixtures/freepbx17-failovers): DND and busy with and without
+// voicemail, queues that send the caller on (joinempty, leavewhenempty, maxwait, a failover loop,
+// a hang-up), a ring group and a follow-me failing over to voicemail, a blind transfer to
+// voicemail, call waiting on and off, and callers coming back into a queue; it needs
+// provision.php's ext 107, queues 401-404 and ring group 601.
 //
 // Runs as root on the lab machine (asterisk -rx on both instances, mysql over the local socket).
 import { execFileSync } from 'node:child_process';
@@ -27,7 +33,7 @@ const { values: args } = parseArgs({
 const LAB = args.lab ?? process.env.LAB;
 if (!LAB) throw new Error('set LAB or pass --lab: the folder build.sh used');
 const OUT = args.out ?? join(LAB, 'e2e-calls', 'plan.json');
-const PHONES = ['101', '102', '103', '104', '105', '106'];
+const PHONES = ['101', '102', '103', '104', '105', '106', '107'];
 const FOLLOWME_OUTSIDE = '0740999888';
 
 const world = (command) => execFileSync('asterisk', ['-C', join(LAB, 'world', 'etc', 'asterisk.conf'), '-rx', command], { encoding: 'utf8' });
@@ -308,6 +314,146 @@ const internalScenarios = [
   },
 ];
 
+// The failover set (S28+; S20-S27 are the internal set's). Each call says what the test made
+// happen; export-fixture.mjs checks it against CEL. A second caller in one scenario (call
+// waiting) is 06123460NN.
+const secondCaller = (n) => `06123460${String(n).padStart(2, '0')}`;
+const OVERFLOW_QUEUE = '5551010', SUPPORT_QUEUE = '5551011', BACKOFFICE = '5551012', FOLLOWME_107 = '5551013';
+const LOOP_QUEUE = '5551014', NIGHT_QUEUE = '5551015', DIRECT_106 = DND_106;
+const SUPPORT_MEMBER = 'Local/101@from-queue/n';
+
+/** Runs `body` with an AstDB key set on the PBX (DND, call waiting), putting the old value back after. */
+async function withPbxKey(family, key, value, body) {
+  const before = /Value: (.*)/.exec(pbx(`database get ${family} ${key}`))?.[1]?.trim() ?? null;
+  pbx(value === null ? `database del ${family} ${key}` : `database put ${family} ${key} ${value}`);
+  try { await body(); } finally { pbx(before === null ? `database del ${family} ${key}` : `database put ${family} ${key} ${before}`); }
+}
+
+const failoverScenarios = [
+  {
+    id: 'S28', title: 'direct to 104 (voicemail) on DND: no phone rings, voicemail 104 answers at once, the caller leaves a message',
+    async run(c) { await withPbxKey('DND', '104', 'YES', () => c.inbound('call', caller(28), DIRECT_104, 15, { audio: true })); },
+    calls: { call: { missed: true, rang: [], voicemail: '104' } },
+    entries: [{ caller: caller(28), did: DIRECT_104, missed: ['call'], cleared_by: null }],
+  },
+  {
+    id: 'S29', title: 'direct to 106 (no voicemail) on DND: refused at once, no phone rings; the caller hangs up after 8 s',
+    async run(c) { await withPbxKey('DND', '106', 'YES', () => c.inbound('call', caller(29), DIRECT_106, 8)); },
+    calls: { call: { missed: true, rang: [], cdr_invisible: true } },
+    entries: [{ caller: caller(29), did: DIRECT_106, missed: ['call'], cleared_by: null, cdr_invisible: true }],
+  },
+  {
+    id: 'S30', title: 'direct to 104 (voicemail), the phone answers 486 Busy: busy voicemail 104, the caller leaves a message',
+    async run(c) { mode('104', 'busy'); await c.inbound('call', caller(30), DIRECT_104, 15, { audio: true }); },
+    calls: { call: { missed: true, rang: ['104'], voicemail: '104' } },
+    entries: [{ caller: caller(30), did: DIRECT_104, missed: ['call'], cleared_by: null }],
+  },
+  {
+    id: 'S31', title: 'direct to 106 (no voicemail), the phone answers 486 Busy; the caller hangs up after 8 s',
+    async run(c) { mode('106', 'busy'); await c.inbound('call', caller(31), DIRECT_106, 8); },
+    calls: { call: { missed: true, rang: ['106'] } },
+    entries: [{ caller: caller(31), did: DIRECT_106, missed: ['call'], cleared_by: null }],
+  },
+  {
+    id: 'S32', title: 'queue 401 has no members (joinempty=no): the caller never joins, failover ring group 601 (102, 103) rings 12 s, then voicemail 104, message',
+    async run(c) { await c.inbound('call', caller(32), OVERFLOW_QUEUE, 32, { audio: true }); },
+    calls: { call: { missed: true, rang: ['102', '103'], voicemail: '104' } },
+    entries: [{ caller: caller(32), did: OVERFLOW_QUEUE, missed: ['call'], cleared_by: null }],
+  },
+  {
+    id: 'S33', title: 'queue 401 empty (joinempty=no) -> ring group 601; 103 answers after 4 s and talks 5 s',
+    async run(c) { mode('103', 'ans:4:5'); await c.inbound('call', caller(33), OVERFLOW_QUEUE, 30); },
+    calls: { call: { missed: false, answered_by: '103', rang: ['102', '103'] } },
+    entries: [{ caller: caller(33), did: OVERFLOW_QUEUE, missed: [] }],
+  },
+  {
+    id: 'S34', title: 'queue 402: 101 rings (6 s rounds), nobody answers; maxwait 20 s -> ring group 601 rings 12 s -> voicemail 104, message',
+    async run(c) { await c.inbound('call', caller(34), SUPPORT_QUEUE, 48, { audio: true }); },
+    calls: { call: { missed: true, rang: ['101', '102', '103'], voicemail: '104' } },
+    entries: [{ caller: caller(34), did: SUPPORT_QUEUE, missed: ['call'], cleared_by: null }],
+  },
+  {
+    id: 'S35', title: 'queue 402: 101 rings; after 2 s 101 is paused (the only member): leavewhenempty sends the caller to ring group 601, 102 answers after 3 s',
+    async run(c) {
+      mode('102', 'ans:3:5');
+      try {
+        await c.inbound('call', caller(35), SUPPORT_QUEUE, 40, {}, async () => { await sleep(2); pbx(`queue pause member ${SUPPORT_MEMBER} queue 402`); });
+      } finally { pbx(`queue unpause member ${SUPPORT_MEMBER} queue 402`); }
+    },
+    calls: { call: { missed: false, answered_by: '102', rang: ['101', '102', '103'] } },
+    entries: [{ caller: caller(35), did: SUPPORT_QUEUE, missed: [] }],
+  },
+  {
+    id: 'S36', title: 'direct to 107 with follow-me (107 alone 5 s, then 107 + 0740999777), nobody answers; failover voicemail 104, the caller leaves a message',
+    async run(c) { await c.inbound('call', caller(36), FOLLOWME_107, 55, { audio: true }); },
+    calls: { call: { missed: true, rang: ['107'], voicemail: '104' } },
+    entries: [{ caller: caller(36), did: FOLLOWME_107, missed: ['call'], cleared_by: null }],
+  },
+  {
+    id: 'S37', title: 'ring group 601 (102, 103) rings 12 s, nobody answers; failover voicemail 104, message',
+    async run(c) { await c.inbound('call', caller(37), BACKOFFICE, 28, { audio: true }); },
+    calls: { call: { missed: true, rang: ['102', '103'], voicemail: '104' } },
+    entries: [{ caller: caller(37), did: BACKOFFICE, missed: ['call'], cleared_by: null }],
+  },
+  {
+    id: 'S38', title: 'direct to 101, answers after 3 s, blind-transfers (##*104) to voicemail 104; the caller leaves a message',
+    async run(c) { mode('101', 'bx:3:*104'); await c.inbound('call', caller(38), DIRECT_101, 32, { audio: true }); },
+    // 101 talked to the caller: answered, whatever came after the transfer.
+    calls: { call: { missed: false, answered_by: '101', rang: ['101'], voicemail: '104' } },
+    entries: [{ caller: caller(38), did: DIRECT_101, missed: [] }],
+  },
+  {
+    id: 'S39', title: 'call waiting on: 101 answers a first caller and talks 25 s; 6 s in, a second caller rings 101 (call waiting), nobody picks up, gives up after 12 s',
+    async run(c) {
+      mode('101', 'ans1:2:25');
+      await c.inbound('first', caller(39), DIRECT_101, 40, {}, async () => { await sleep(6); await c.inbound('second', secondCaller(39), DIRECT_101, 12, { wait: false }); });
+    },
+    calls: { first: { missed: false, answered_by: '101', rang: ['101'] }, second: { missed: true, rang: ['101'] } },
+    entries: [{ caller: caller(39), did: DIRECT_101, missed: [] }, { caller: secondCaller(39), did: DIRECT_101, missed: ['second'], cleared_by: null }],
+  },
+  {
+    id: 'S40', title: 'call waiting off: 101 answers a first caller and talks 20 s; 6 s in, a second caller is refused busy (101 has no voicemail), hangs up after 8 s',
+    async run(c) {
+      mode('101', 'ans1:2:20');
+      await withPbxKey('CW', '101', null, () =>
+        c.inbound('first', caller(40), DIRECT_101, 35, {}, async () => { await sleep(6); await c.inbound('second', secondCaller(40), DIRECT_101, 8, { wait: false }); }));
+    },
+    calls: { first: { missed: false, answered_by: '101', rang: ['101'] }, second: { missed: true, rang: [], cdr_invisible: true } },
+    entries: [{ caller: caller(40), did: DIRECT_101, missed: [] }, { caller: secondCaller(40), did: DIRECT_101, missed: ['second'], cleared_by: null, cdr_invisible: true }],
+  },
+  {
+    id: 'S41', title: 'a caller comes back into queue 402: gives up after 6 s (101 rang), calls again and gives up after 28 s in the failover ring group',
+    async run(c) {
+      await c.inbound('first', caller(41), SUPPORT_QUEUE, 6);
+      await c.inbound('again', caller(41), SUPPORT_QUEUE, 28);
+    },
+    calls: { first: { missed: true, rang: ['101'] }, again: { missed: true, rang: ['101', '102', '103'] } },
+    entries: [{ caller: caller(41), did: SUPPORT_QUEUE, missed: ['first', 'again'], cleared_by: null }],
+  },
+  {
+    id: 'S42', title: 'queue 401 empty -> ring group 601, the caller gives up after 8 s; calls again and 103 answers after 3 s (answered_later)',
+    async run(c) {
+      await c.inbound('miss', caller(42), OVERFLOW_QUEUE, 8);
+      mode('103', 'ans:3:5');
+      await c.inbound('again', caller(42), OVERFLOW_QUEUE, 30);
+    },
+    calls: { miss: { missed: true, rang: ['102', '103'] }, again: { missed: false, answered_by: '103', rang: ['102', '103'] } },
+    entries: [{ caller: caller(42), did: OVERFLOW_QUEUE, missed: ['miss'], cleared_by: 'answered_later', clearing: 'again' }],
+  },
+  {
+    id: 'S43', title: 'queue 403 fails over to itself: 101 rings, maxwait 8 s, the caller re-enters the queue twice more and gives up after 25 s',
+    async run(c) { await c.inbound('call', caller(43), LOOP_QUEUE, 25); },
+    calls: { call: { missed: true, rang: ['101'] } },
+    entries: [{ caller: caller(43), did: LOOP_QUEUE, missed: ['call'], cleared_by: null }],
+  },
+  {
+    id: 'S44', title: 'queue 404: 102 rings, nobody answers; maxwait 10 s -> failover hang up',
+    async run(c) { await c.inbound('call', caller(44), NIGHT_QUEUE, 25); },
+    calls: { call: { missed: true, rang: ['102'] } },
+    entries: [{ caller: caller(44), did: NIGHT_QUEUE, missed: ['call'], cleared_by: null }],
+  },
+];
+
 // ---------------------------------------------------------------------------------------------
 
 /** Ring groups and follow-me run dialparties.agi on core's FastAGI server (pm2 app core-fastagi); without it they go straight to their failover. */
@@ -324,7 +470,9 @@ async function main() {
       `php -r '$bootstrap_settings["freepbx_auth"]=false; include "/etc/freepbx.conf"; FreePBX::Core()->startFreepbx(null, true, false);'`);
   }
   const only = args.only ? new Set(args.only.split(',')) : null;
-  const chosen = args.set === 'internal' ? internalScenarios : scenarios;
+  const sets = { internal: internalScenarios, failovers: failoverScenarios };
+  if (args.set && !sets[args.set]) throw new Error(`--set ${args.set}: one of ${Object.keys(sets).join(', ')}`);
+  const chosen = args.set ? sets[args.set] : scenarios;
   const started = now();
   for (const run of [pbx, world]) if (activeChannels(run) !== 0) throw new Error('a call is still up: wait for it to end first');
   sql('SELECT 1');
@@ -342,7 +490,7 @@ async function main() {
         inbound(from, did, giveUp, options);
         placed.push({ role, kind: 'inbound', caller: from, did, placed_at: at, give_up_s: giveUp, dtmf: options.dtmf ?? null, audio: !!options.audio });
         if (meanwhile) await meanwhile();
-        await waitIdle();
+        if (options.wait !== false) await waitIdle();
       },
       async fromPhone(role, ext, number, ring, talk, { wait = !role.startsWith('pickup') } = {}) {
         const at = now();

@@ -6,6 +6,7 @@
 //
 //   ext 101-103  plain phones (no voicemail); 104 with voicemail; 105 follow-me to 0740999888;
 //   106 no voicemail, put on DND by calls.mjs (AstDB DND/106, what the DND feature code sets)
+//   107 no voicemail, follow-me 107 alone 5 s then 107 + 0740999777 for 12 s -> voicemail 104
 //   queue 400    101+102, ringall, ring 15 s, retry 5 s, maxwait 20 s -> voicemail 104
 //   ring group 600  101,102,103, ringall 15 s -> hang up
 //   IVR "Main"   digit 1 -> queue 400; timeout (5 s, once) and invalid -> hang up
@@ -16,10 +17,19 @@
 //   page group 700 (101, 102; one-way, ConfBridge) also reached from outside on DID 5551009,
 //   conference room 800; intercom (*80) and the
 //   parking module's default lot (70, slots 71-78) come with their modules
+//   the failover shapes (calls.mjs --set failovers, S28+):
+//   ring group 601  102,103, ringall 12 s -> voicemail 104
+//   queue 401    no members, joinempty=no -> ring group 601 (the caller never joins)
+//   queue 402    101, ring 6 s, retry 3 s, maxwait 20 s, leavewhenempty=yes -> ring group 601
+//   queue 403    101, ring 5 s, retry 2 s, maxwait 8 s -> queue 403 again (a failover loop)
+//   queue 404    102, ring 5 s, retry 2 s, maxwait 10 s -> hang up
+//   inbound DIDs: 5551010 queue 401, 5551011 queue 402, 5551012 ring group 601, 5551013 ext 107,
+//                 5551014 queue 403, 5551015 queue 404
 $bootstrap_settings['freepbx_auth'] = false;
 include '/etc/freepbx.conf';
 
 const FOLLOWME_OUTSIDE = '0740999888';
+const FOLLOWME_OUTSIDE_107 = '0740999777';
 
 $freepbx = FreePBX::create();
 $core = $freepbx->Core;
@@ -30,6 +40,7 @@ function say($what, $result) { echo $what . ': ' . (is_string($result) ? $result
 $extensions = array(
 	'101' => array('Alice', false), '102' => array('Bob', false), '103' => array('Carol', false),
 	'104' => array('Dave', true), '105' => array('Erin', false), '106' => array('Frank', false),
+	'107' => array('Grace', false),
 );
 foreach ($extensions as $ext => list($name, $voicemail)) {
 	if ($core->getDevice($ext)) { say("ext $ext", 'exists'); continue; }
@@ -51,6 +62,16 @@ if ($followme->get('105')) {
 	));
 	say('follow-me 105', 'added (ddial DIRECT = follow-me on)');
 }
+// follow-me on 107 whose failover (no one answered the list) is voicemail 104
+if ($followme->get('107')) {
+	say('follow-me 107', 'exists');
+} else {
+	$followme->add('107', array(
+		'strategy' => 'ringallv2-prim', 'grptime' => '12', 'pre_ring' => '5', 'grplist' => '107-' . FOLLOWME_OUTSIDE_107,
+		'postdest' => 'ext-local,vmu104,1', 'ddial' => '', 'changecid' => 'default', 'ringing' => 'Ring',
+	));
+	say('follow-me 107', 'added (failover voicemail 104)');
+}
 
 // --- queue 400 (Applications > Queues); queues_add reads the advanced fields from $_REQUEST, as the form posts them
 if (queues_get('400')) {
@@ -66,6 +87,24 @@ if (queues_get('400')) {
 	$_REQUEST = array();
 }
 
+// --- the failover shapes' queues: number => name, members, joinempty, leavewhenempty, ring, retry, maxwait, failover
+$failoverQueues = array(
+	'401' => array('Overflow', array(), 'no', 'no', '15', '5', '', 'ext-group,601,1'),
+	'402' => array('Support line', array('Local/101@from-queue/n,0'), 'yes', 'yes', '6', '3', '20', 'ext-group,601,1'),
+	'403' => array('Loop', array('Local/101@from-queue/n,0'), 'yes', 'no', '5', '2', '8', 'ext-queues,403,1'),
+	'404' => array('Night', array('Local/102@from-queue/n,0'), 'yes', 'no', '5', '2', '10', 'app-blackhole,hangup,1'),
+);
+foreach ($failoverQueues as $queue => list($name, $members, $joinempty, $leavewhenempty, $ring, $retry, $maxwait, $failover)) {
+	if (queues_get($queue)) { say("queue $queue", 'exists'); continue; }
+	$_REQUEST = array('maxlen' => '0', 'joinempty' => $joinempty, 'leavewhenempty' => $leavewhenempty, 'strategy' => 'ringall',
+		'timeout' => $ring, 'retry' => $retry, 'wrapuptime' => '0', 'announcefreq' => '0', 'min-announce' => '15',
+		'announceholdtime' => 'no', 'announceposition' => 'no', 'recording' => 'dontcare', 'autofill' => '',
+		'music' => 'inherit', 'pannouncefreq' => '0', 'eventwhencalled' => 'yes', 'eventmemberstatus' => 'yes');
+	$ok = queues_add($queue, $name, '', '', $failover, '', $members, '', $maxwait, '', '0', '', '0', '0', array());
+	say("queue $queue -> $failover", var_export($ok, true));
+	$_REQUEST = array();
+}
+
 // --- ring group 600 (Applications > Ring Groups)
 $ringgroups = $freepbx->Ringgroups;
 if ($ringgroups->get('600')) {
@@ -73,6 +112,12 @@ if ($ringgroups->get('600')) {
 } else {
 	$ringgroups->add('600', 'ringall', '15', '101-102-103', 'app-blackhole,hangup,1', 'Support');
 	say('ring group 600', 'added');
+}
+if ($ringgroups->get('601')) {
+	say('ring group 601', 'exists');
+} else {
+	$ringgroups->add('601', 'ringall', '12', '102-103', 'ext-local,vmu104,1', 'Backoffice');
+	say('ring group 601', 'added (failover voicemail 104)');
 }
 
 // --- IVR "Main" (Applications > IVR): no announcement, 5 s to choose once, then hang up
@@ -140,6 +185,12 @@ $dids = array(
 	'5551005' => array('from-did-direct,105,1', 'Erin direct (follow-me)'),
 	'5551006' => array('from-did-direct,106,1', 'Frank direct (DND, no voicemail)'),
 	'5551007' => array('from-did-direct,101,1', 'Alice direct (transfers)'),
+	'5551010' => array('ext-queues,401,1', 'Overflow queue (empty)'),
+	'5551011' => array('ext-queues,402,1', 'Support line queue'),
+	'5551012' => array('ext-group,601,1', 'Backoffice ring group'),
+	'5551013' => array('from-did-direct,107,1', 'Grace direct (follow-me)'),
+	'5551014' => array('ext-queues,403,1', 'Loop queue'),
+	'5551015' => array('ext-queues,404,1', 'Night queue'),
 );
 foreach ($dids as $did => list($destination, $description)) {
 	if ($core->getDID($did, '')) { say("did $did", 'exists'); continue; }

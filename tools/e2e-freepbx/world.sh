@@ -1,5 +1,5 @@
 #!/bin/bash
-# The "world" Asterisk of the FreePBX 17 lab: phones 101-106 (registered from 127.0.0.2:5070) and
+# The "world" Asterisk of the FreePBX 17 lab: phones 101-107 (registered from 127.0.0.2:5070) and
 # the carrier (127.0.0.3:5070), configured from world-conf/ next to this script into $LAB/world.
 # usage: LAB=/var/tmp/fpbx-lab world.sh start|stop|status
 set -eu
@@ -18,11 +18,11 @@ case "${1:-}" in
       for _ in $(seq 20); do $WA 'core waitfullybooted' >/dev/null 2>&1 && break; sleep 1; done
     fi
     for _ in $(seq 30); do                        # wait until FreePBX sees every phone registered
-      n=$(asterisk -rx 'pjsip show contacts' | grep -cE 'Contact: +10[1-6]/sip:10[1-6]@127\.0\.0\.2:5070' || true)
-      [ "$n" -ge 6 ] && { echo "world up: 6 phones registered"; exit 0; }
+      n=$(asterisk -rx 'pjsip show contacts' | grep -cE 'Contact: +10[1-7]/sip:10[1-7]@127\.0\.0\.2:5070' || true)
+      [ "$n" -ge 7 ] && { echo "world up: 7 phones registered"; exit 0; }
       sleep 2
     done
-    echo "world up, but only $n of 6 phones registered" >&2; exit 1 ;;
+    echo "world up, but only $n of 7 phones registered" >&2; exit 1 ;;
   stop) [ -f "$W/run/asterisk.pid" ] && $WA 'core stop now' || true ;;
   status) $WA 'pjsip show registrations' ;;
   *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
