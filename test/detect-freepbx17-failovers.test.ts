@@ -1,15 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import type { RowDataPacket } from 'mysql2/promise';
+import { test } from 'node:test';
 import { explainRows } from '../src/cli/explain.js';
-import { naiveDatetime, naiveSeconds, toCdrRow, type CdrRow } from '../src/cdr/row.js';
 import { readTsv } from '../src/cdr/tsv.js';
 import type { Verdict } from '../src/detect/verdict.js';
-import { Syncer } from '../src/sync/cycle.js';
-import { fixtureText, freshDatabases, insertCdrRows, labFixturePath, repoRoot, type FreshDatabases } from './harness/db.js';
-import { checkCall, checkCalls, checkEntries, labLabels } from './helpers/lab-labels.js';
+import { fixtureText, freshDatabases, labFixturePath, repoRoot } from './harness/db.js';
+import { checkCalls, checkEntries, labLabels } from './helpers/lab-labels.js';
+import { ledgerOf, syncLabSet } from './helpers/lab-replay.js';
 
 // Issue 22, item 3: the failover shapes of SPEC §7 on a real FreePBX 17.0.28 (Asterisk 22):
 // DND and busy with and without voicemail, queues that send the caller on (joinempty,
@@ -21,24 +19,12 @@ import { checkCall, checkCalls, checkEntries, labLabels } from './helpers/lab-la
 const SET = 'freepbx17-failovers';
 
 /**
- * Calls today's classifier cannot get right, each with the exact reason. They are checked in
- * their own `todo` tests, strictly, so the day they pass the todo shows it.
+ * The two refusals FreePBX decides without a Dial (DND with no voicemail, call waiting off)
+ * write no CDR row (cdr.conf unanswered=no): with CEL they are misses, with CDR alone unseen.
  */
-const KNOWN_GAPS = new Map<string, string>([
-  [
-    'S29.call',
-    'issue 22: a direct call to an extension on DND with no voicemail is refused by macro-exten-vm without a Dial; with cdr.conf unanswered=no FreePBX writes no CDR row, only CEL (CHAN_START, HANGUP cause 17 in macro-exten-vm s-BUSY, LINKEDID_END) sees the miss',
-  ],
-  ['S29', 'issue 22: the DND miss leaves no CDR row, so it never becomes an entry (only CEL sees it)'],
-  [
-    'S40.second',
-    'issue 22: a second call to an extension in a call with call waiting off is refused busy by macro-dial-one without a Dial and hung up in macro-exten-vm (no voicemail behind it): no CDR row, only CEL (the same four events as DND) sees the miss',
-  ],
-  ['S40', 'issue 22: the call-waiting-off miss leaves no CDR row, so the second caller never becomes an entry (only CEL sees it)'],
-]);
-
-const knownGaps = new Set(KNOWN_GAPS.keys());
+const CDR_INVISIBLE = new Set(['S29.call', 'S29', 'S40.second', 'S40']);
 const cdrRows = () => readTsv(fixtureText('cdr.tsv', SET));
+const celRows = () => readTsv(fixtureText('cel.tsv', SET));
 const smc = (...args: string[]) =>
   execFileSync(process.execPath, [join(repoRoot(), 'build', 'smc.js'), 'explain', '--cdr-file', labFixturePath('cdr.tsv', SET), ...args], { encoding: 'utf8' })
     .trim().split('\n').map((line) => JSON.parse(line));
@@ -56,34 +42,32 @@ test('the failover set is whole: labels agree with CEL, every CDR row has its in
   for (const scenario of ['S29.call', 'S40.second']) assert.ok(!linkedids.has(linkedidOf(scenario)), `${scenario} has no CDR row`);
 });
 
-test('every labelled call of the failover set gets the right verdict', () => {
-  const result = explainRows(cdrRows());
+test('every labelled call of the failover set gets the right verdict from CDR and CEL, the refusals without a row included', () => {
+  const result = explainRows(cdrRows(), { cel: celRows() });
   assert.equal(result.badRows, 0);
-  checkCalls(new Map(result.calls.map((v) => [v.linkedid, v])), { set: SET, knownGaps });
+  checkCalls(new Map(result.calls.map((v) => [v.linkedid, v])), { set: SET });
+  for (const scenario of ['S29.call', 'S40.second']) {
+    assert.deepEqual(result.calls.find((v) => v.linkedid === linkedidOf(scenario))?.reasons, ['cel_only', 'refused_busy'], scenario);
+  }
 });
 
-test('replaying the failover set through the ledger gives exactly the expected missed-call list', () => {
-  checkEntries(explainRows(cdrRows()).entries, undefined, { set: SET, knownGaps });
+test('with CEL off, every call CDR shows comes out right and the refusals without a row are, as expected, not seen', () => {
+  const result = explainRows(cdrRows());
+  checkCalls(new Map(result.calls.map((v) => [v.linkedid, v])), { set: SET, knownGaps: CDR_INVISIBLE });
+  checkEntries(result.entries, undefined, { set: SET, knownGaps: CDR_INVISIBLE });
+  for (const scenario of ['S29.call', 'S40.second']) assert.equal(result.calls.find((v) => v.linkedid === linkedidOf(scenario)), undefined);
+});
+
+test('replaying the failover set (CDR and CEL) through the ledger gives exactly the expected missed-call list', () => {
+  checkEntries(explainRows(cdrRows(), { cel: celRows() }).entries, undefined, { set: SET });
 });
 
 test('`smc explain --json` / `--entries --json` on the failover files say the same (the service\'s code path)', () => {
-  checkCalls(new Map(smc('--json').map((v: Verdict) => [v.linkedid, v])), { set: SET, knownGaps });
-  checkEntries(smc('--cel-file', labFixturePath('cel.tsv', SET), '--entries', '--json'), undefined, { set: SET, knownGaps });
+  checkCalls(new Map(smc('--json').map((v: Verdict) => [v.linkedid, v])), { set: SET, knownGaps: CDR_INVISIBLE });
+  const celFile = labFixturePath('cel.tsv', SET);
+  checkCalls(new Map(smc('--cel-file', celFile, '--json').map((v: Verdict) => [v.linkedid, v])), { set: SET });
+  checkEntries(smc('--cel-file', celFile, '--entries', '--json'), undefined, { set: SET });
 });
-
-for (const [scenario, reason] of KNOWN_GAPS) {
-  test(`known gap ${scenario}`, { todo: reason }, () => {
-    const { calls, entries } = labLabels(SET);
-    const result = explainRows(cdrRows());
-    const call = calls.find((c) => c.scenario === scenario);
-    if (call) checkCall(call, result.calls.find((v) => v.linkedid === call.linkedid));
-    for (const want of entries.filter((e) => e.scenario === scenario && e.expected_entry && e.cdr_invisible)) {
-      const got = result.entries.find((e) => e.caller === want.caller && e.did === want.did);
-      assert.ok(got, `scenario ${scenario}: no entry for ${want.caller} on ${want.did}`);
-      assert.equal(got.missedCount, want.missed_count);
-    }
-  });
-}
 
 test('failover shapes explain themselves: voicemail after DND, busy, a ring group, a follow-me; a transfer to voicemail stays answered', () => {
   const result = explainRows(cdrRows());
@@ -131,23 +115,22 @@ test('queue failovers: joinempty leaves no queue row, maxwait and leavewhenempty
   assert.deepEqual([of('S44.call').verdict, of('S44.call').route.kind, of('S44.call').route.id], ['missed', 'queue', '404']);
 });
 
-let db: FreshDatabases;
-before(async () => {
-  db = await freshDatabases('fpbx17failovers');
-});
-after(async () => {
-  await db.cleanup();
-});
+for (const withCel of [true, false]) {
+  test(`live sync path with CEL ${withCel ? 'on: every call and exactly the expected entries' : 'off: every call CDR shows, the refusals without a row unseen'}`, async () => {
+    const db = await freshDatabases(withCel ? 'fpbx17fo_cel' : 'fpbx17fo_nocel');
+    try {
+      await syncLabSet(db, SET, withCel);
+      const { calls, entries, history } = await ledgerOf(db);
+      const knownGaps = withCel ? undefined : CDR_INVISIBLE;
+      checkCalls(calls, { set: SET, knownGaps });
+      checkEntries(entries, history, { set: SET, knownGaps });
+      if (!withCel) for (const scenario of ['S29.call', 'S40.second']) assert.equal(calls.has(linkedidOf(scenario)), false);
+    } finally {
+      await db.cleanup();
+    }
+  });
+}
 
-test('live sync path: the failover set lands with the same verdicts', async () => {
-  const [[now]] = (await db.pool.query<RowDataPacket[]>('SELECT NOW() AS now')) as unknown as [[{ now: string }]];
-  // The set's rows moved to end fifteen minutes ago, in the order FreePBX INSERTed them.
-  const rows: CdrRow[] = cdrRows().map((r) => toCdrRow(r));
-  const first = Math.min(...rows.map((r) => naiveSeconds(r.calldate)));
-  const startAt = naiveSeconds(String(now.now)) - 900;
-  await insertCdrRows(db.pool, db.names.cdr, rows.map((r) => ({ ...r, calldate: naiveDatetime(naiveSeconds(r.calldate) - first + startAt) })));
-  const report = await new Syncer(db.pool, { ...db.config, sync: { ...db.config.sync, settleSeconds: 0 } }).cycle();
-  assert.equal(report.classified, new Set(rows.map((r) => r.linkedid)).size);
-  const [stored] = await db.pool.query<RowDataPacket[]>('SELECT linkedid, verdict, answered_by, rang FROM smart_missed_calls_calls');
-  checkCalls(new Map(stored.map((c) => [String(c.linkedid), { verdict: c.verdict, answeredBy: c.answered_by, rang: JSON.parse(c.rang) }])), { set: SET, knownGaps });
+test('from CEL alone (no CDR row at all), every labelled call of the failover set gets the same verdict', () => {
+  checkCalls(new Map(explainRows([], { cel: celRows() }).calls.map((v) => [v.linkedid, v])), { set: SET });
 });

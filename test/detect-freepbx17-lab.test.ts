@@ -4,15 +4,12 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { RowDataPacket } from 'mysql2/promise';
 import { explainRows } from '../src/cli/explain.js';
-import { naiveDatetime, naiveSeconds, toCdrRow } from '../src/cdr/row.js';
-import { readTsv, type TsvRecord } from '../src/cdr/tsv.js';
-import { ident } from '../src/db/pool.js';
-import type { Entry } from '../src/ledger/entries.js';
-import { entryFromRow } from '../src/ledger/store.js';
+import { readTsv } from '../src/cdr/tsv.js';
 import { Syncer } from '../src/sync/cycle.js';
 import type { Verdict } from '../src/detect/verdict.js';
-import { freshDatabases, fixtureText, insertCdrRows, labFixturePath, repoRoot, type FreshDatabases } from './harness/db.js';
+import { freshDatabases, fixtureText, labFixturePath, repoRoot } from './harness/db.js';
 import { checkCalls, checkEntries, labLabels } from './helpers/lab-labels.js';
+import { ledgerOf, syncLabSet } from './helpers/lab-replay.js';
 
 // The judge, second set: CDR rows a real FreePBX 17.0.28 (Asterisk 22) wrote through its own
 // dialplan for calls placed by tools/e2e-freepbx/calls.mjs, and what really happened on the
@@ -96,44 +93,11 @@ test('FreePBX 17 shapes explain themselves: pickup, follow-me, maxwait failover 
   assert.deepEqual(of('S06.call').reasons, ['ivr_abandon']);
 });
 
-/**
- * The live path: the lab's rows in the harness MariaDB's cdr and cel tables, in the order
- * FreePBX wrote them, moved so the lab starts ten minutes ago, and one sync cycle.
- */
-async function syncLab(db: FreshDatabases, withCel: boolean): Promise<void> {
-  const [[{ now }]] = (await db.pool.query<RowDataPacket[]>('SELECT NOW() AS now')) as unknown as [[{ now: string }]];
-  const cdr = cdrRows();
-  const first = Math.min(...cdr.map((r) => naiveSeconds(String(r.calldate))));
-  const shift = (at: string) => naiveDatetime(naiveSeconds(at) - first + naiveSeconds(now) - 600);
-  await insertCdrRows(db.pool, db.names.cdr, cdr.map((r) => toCdrRow({ ...r, calldate: shift(String(r.calldate)) })));
-  if (withCel) {
-    const cel = celRows().sort((a, b) => Number(a.id) - Number(b.id));
-    const columns = Object.keys(cel[0]!).filter((c) => c !== 'id');
-    await db.pool.query(
-      `INSERT INTO ${ident(db.names.cdr)}.cel (${columns.map(ident).join(', ')}) VALUES ?`,
-      [cel.map((r: TsvRecord) => columns.map((c) => (c === 'eventtime' ? shift(String(r[c])) : r[c] ?? '')))],
-    );
-  }
-  const syncer = new Syncer(db.pool, { ...db.config, sync: { ...db.config.sync, settleSeconds: 0 } });
-  await syncer.cycle();
-}
-
-async function ledger(db: FreshDatabases) {
-  const [calls] = await db.pool.query<RowDataPacket[]>('SELECT linkedid, verdict, answered_by, rang, reasons FROM smart_missed_calls_calls');
-  const [rows] = await db.pool.query<RowDataPacket[]>("SELECT * FROM smart_missed_calls WHERE tenant = 'default' ORDER BY id");
-  const [audit] = await db.pool.query<RowDataPacket[]>('SELECT entry_id, event, reason, ext FROM smart_missed_calls_audit ORDER BY id');
-  return {
-    calls: new Map(calls.map((c) => [String(c.linkedid), { verdict: c.verdict, answeredBy: c.answered_by, rang: JSON.parse(c.rang), reasons: JSON.parse(c.reasons) as string[] }])),
-    entries: rows.map(entryFromRow),
-    history: (entry: Entry) => audit.filter((a) => Number(a.entry_id) === entry.id).map((a) => ({ event: String(a.event), reason: a.reason as string | null, ext: a.ext as string | null })),
-  };
-}
-
 test('live sync with CEL on: the ledger holds exactly labels.json\'s entries, S19 included, and a second cycle changes nothing', async () => {
   const db = await freshDatabases('fpbx17cel');
   try {
-    await syncLab(db, true);
-    const { calls, entries, history } = await ledger(db);
+    await syncLabSet(db, SET, true);
+    const { calls, entries, history } = await ledgerOf(db);
     checkCalls(calls, { set: SET });
     checkEntries(entries, history, { set: SET });
     assert.deepEqual(calls.get(s19().linkedid)?.reasons, ['cel_only', 'refused_busy']);
@@ -150,8 +114,8 @@ test('live sync with CEL on: the ledger holds exactly labels.json\'s entries, S1
 test('live sync with CEL off: the calls CDR shows come out right, and S19 is (expectedly) not seen', async () => {
   const db = await freshDatabases('fpbx17nocel');
   try {
-    await syncLab(db, false);
-    const { calls, entries, history } = await ledger(db);
+    await syncLabSet(db, SET, false);
+    const { calls, entries, history } = await ledgerOf(db);
     checkCalls(calls, { set: SET, knownGaps: CDR_INVISIBLE });
     checkEntries(entries, history, { set: SET, knownGaps: CDR_INVISIBLE });
     assert.equal(calls.has(s19().linkedid), false);
