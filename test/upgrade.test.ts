@@ -8,7 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,9 +18,10 @@ import { LATEST_SCHEMA_VERSION, OWN_TABLES } from '../src/db/migrations.js';
 import { ident } from '../src/db/pool.js';
 import { signIdentity } from '../src/web/identity.js';
 import { freshDatabases, insertCdrRows, loadFixtureCdr, repoRoot, type FreshDatabases } from './harness/db.js';
+import { buildPreviousPackage, packageJson } from './helpers/previous-release.js';
 
 const root = repoRoot();
-const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string; previousRelease: { version: string; commit: string } };
+const pkg = packageJson();
 const previous = pkg.previousRelease;
 const PASSWORD = 'upgrade-pass-123456';
 const SETTINGS = '{"cadence":"weekly","language":"ro","matchDigits":8}';
@@ -34,33 +35,6 @@ let db: FreshDatabases;
 let etc: string;
 let configPath: string;
 let env: NodeJS.ProcessEnv;
-
-/**
- * The previous release's package, built from its commit: git archive into a folder, the
- * current node_modules linked in, its own build and package scripts. Fails saying what to
- * do when the commit is not in this clone (a shallow clone).
- */
-function buildPreviousPackage(into: string): string {
-  const has = spawnSync('git', ['-C', root, 'cat-file', '-e', `${previous.commit}^{commit}`], { encoding: 'utf8' });
-  if (has.status !== 0) {
-    throw new Error(
-      `the previous release ${previous.version} (commit ${previous.commit}, package.json previousRelease) is not in this clone's git history` +
-        ` (${(has.stderr || has.error?.message || '').trim() || 'git failed'}): the upgrade test builds that release from it. In a shallow clone run "git fetch --unshallow"; CI clones fully.`,
-    );
-  }
-  const tree = join(into, `smartmissedcalls-${previous.version}-source`);
-  mkdirSync(tree);
-  const archive = join(into, 'previous.tar');
-  execFileSync('git', ['-C', root, 'archive', '--format=tar', '-o', archive, previous.commit]);
-  execFileSync('tar', ['-xf', archive, '-C', tree]);
-  symlinkSync(join(root, 'node_modules'), join(tree, 'node_modules'));
-  execFileSync(process.execPath, ['tools/build.mjs'], { cwd: tree, stdio: 'pipe' });
-  // That release's package script knows no --out: it writes to its build/.
-  execFileSync(process.execPath, ['tools/package.mjs'], { cwd: tree, stdio: 'pipe' });
-  const built = join(tree, 'build', `smartmissedcalls-${previous.version}.tgz`);
-  assert.ok(existsSync(built), `${built} was built`);
-  return built;
-}
 
 /** Replaces the module folder with a package's, as Module Admin's upload does. */
 function unpack(tarball: string): void {

@@ -32,29 +32,35 @@ node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 18 ? 0 : 1)
 "${MYSQL[@]}" -e 'SELECT 1' >/dev/null || die "cannot reach MariaDB as root over its socket"
 "${MYSQL[@]}" -e 'SELECT 1 FROM ombutel.ombu_tenants LIMIT 1' >/dev/null || die "ombutel.ombu_tenants not found: is this a VitalPBX 4 box?"
 
-echo "== files"
-mkdir -p "$DEST"
-cp -a "$SRC/build" "$SRC/views" "$SRC/assets" "$SRC/i18n" "$SRC/SmcProxy.php" "$SRC/vitalpbx" "$DEST/"
+# Our tables come first, migrated by this package's own smc before anything else on the
+# machine changes: a database a newer release migrated is refused here (downgrading is not
+# supported), leaving the installed files, accounts, grants and service as they were.
+echo "== config and our tables"
+mkdir -p "$ETC"
+if [ ! -f "$CONFIG" ]; then
+  bash "$SRC/vitalpbx/write-config.sh" "$CONFIG" "$DB_USER" "$DB_NAME"
+fi
+DB_PASSWORD="$(sed -n "s/^  password: '\(.*\)'$/\1/p" "$CONFIG" | head -1)"
+"${MYSQL[@]}" -e "CREATE DATABASE IF NOT EXISTS \`$DB_NAME\` DEFAULT CHARACTER SET utf8mb4"
+# Creating and changing our tables and the journal's triggers is root's, not the service's.
+ROOT_SOCKET="$("${MYSQL[@]}" -NBe 'SELECT @@socket')"
+SMC_DB_USER=root SMC_DB_PASSWORD='' SMC_DB_SOCKET="$ROOT_SOCKET" node "$SRC/build/smc.js" --config "$CONFIG" migrate \
+  || die "Smart Missed Calls was not installed: smc migrate refused or failed (its message is above)"
 
-echo "== user and config"
+echo "== user and database grants"
 getent group "$SERVICE_USER" >/dev/null || groupadd --system "$SERVICE_USER"
 id "$SERVICE_USER" >/dev/null 2>&1 || useradd --system --gid "$SERVICE_USER" --home-dir /nonexistent --shell /usr/sbin/nologin "$SERVICE_USER"
 # The voicemail spool (did the caller leave a message?) belongs to asterisk.
 getent group asterisk >/dev/null && usermod -a -G asterisk "$SERVICE_USER"
 # The PHP glue (www-data) reads server.listen and server.secret to sign what it asks the service.
 usermod -a -G "$SERVICE_USER" www-data
-mkdir -p "$ETC"
-if [ ! -f "$CONFIG" ]; then
-  bash "$SRC/vitalpbx/write-config.sh" "$CONFIG" "$DB_USER" "$DB_NAME"
-fi
 chown root:"$SERVICE_USER" "$ETC" "$CONFIG"
 chmod 0750 "$ETC"
 chmod 0640 "$CONFIG"
-DB_PASSWORD="$(sed -n "s/^  password: '\(.*\)'$/\1/p" "$CONFIG" | head -1)"
-
-echo "== database"
+# The journal's key: read by the service alone (not by www-data, which reads the config).
+chown "$SERVICE_USER":"$SERVICE_USER" "$ETC/smartmissedcalls-audit.key"
+chmod 0600 "$ETC/smartmissedcalls-audit.key"
 "${MYSQL[@]}" <<SQL
-CREATE DATABASE IF NOT EXISTS \`$DB_NAME\` DEFAULT CHARACTER SET utf8mb4;
 CREATE USER IF NOT EXISTS '$DB_USER'@'localhost' IDENTIFIED BY '$DB_PASSWORD';
 ALTER USER '$DB_USER'@'localhost' IDENTIFIED BY '$DB_PASSWORD';
 REVOKE ALL PRIVILEGES, GRANT OPTION FROM '$DB_USER'@'localhost';
@@ -66,12 +72,10 @@ SQL
 if "${MYSQL[@]}" -e 'SELECT 1 FROM asterisk.cel LIMIT 1' >/dev/null 2>&1; then
   "${MYSQL[@]}" -e "GRANT SELECT ON \`asterisk\`.\`cel\` TO '$DB_USER'@'localhost'"
 fi
-# Creating and changing our tables and the journal's triggers is root's, not the service's.
-ROOT_SOCKET="$("${MYSQL[@]}" -NBe 'SELECT @@socket')"
-SMC_DB_USER=root SMC_DB_PASSWORD='' SMC_DB_SOCKET="$ROOT_SOCKET" node "$DEST/build/smc.js" --config "$CONFIG" migrate
-# The journal's key: read by the service alone (not by www-data, which reads the config).
-chown "$SERVICE_USER":"$SERVICE_USER" "$ETC/smartmissedcalls-audit.key"
-chmod 0600 "$ETC/smartmissedcalls-audit.key"
+
+echo "== files"
+mkdir -p "$DEST"
+cp -a "$SRC/build" "$SRC/views" "$SRC/assets" "$SRC/i18n" "$SRC/SmcProxy.php" "$SRC/vitalpbx" "$DEST/"
 
 echo "== service"
 install -m 0644 "$DEST/vitalpbx/smartmissedcalls.service" /etc/systemd/system/smartmissedcalls.service
