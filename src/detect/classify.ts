@@ -7,6 +7,8 @@ import {
   type ExtensionTest,
   type Party,
 } from './channels.js';
+import type { PbxRoutes } from '../cdr/pbx-routes.js';
+import { placeByConfiguration } from './configured-route.js';
 import { explain, routeLabel, type RouteLabels } from './explain.js';
 
 export type { RouteLabels };
@@ -20,6 +22,11 @@ export interface ClassifyOptions {
   countIvrAbandon: boolean;
   /** Route labels (queue 400 → "Sales"); a missing label falls back to "Queue 400". */
   labels?: RouteLabels;
+  /**
+   * The PBX's routing configuration (inbound routes, failovers, time conditions). When the
+   * rows name only where the caller was sent, it names the route they waited in, and how long.
+   */
+  routes?: PbxRoutes;
 }
 
 interface Leg {
@@ -257,6 +264,17 @@ function classifyInbound(v: Verdict, legs: Leg[], root: Leg, options: ClassifyOp
   v.rang = [...rang.values()].sort(byExtension);
   v.voicemail = voicemail;
   v.route = routeOf(legs, root, v.did);
+  const configured = options.routes
+    ? placeByConfiguration(options.routes, v.did, caller, legs.filter((l) => l.row.channel === root.row.channel).map((l) => l.row), naiveSeconds(v.startedAt))
+    : null;
+  if (configured) {
+    v.reasons.push('route_from_config');
+    v.configuredRoute = configured.paths;
+    if (configured.route) v.route = configured.route;
+    if (configured.route?.kind === 'ivr') sawIvr = true;
+    if (configured.route?.kind === 'queue') queueWait = Math.max(queueWait, configured.waitSeconds ?? 0);
+  }
+  const queueOnlyByConfig = !sawQueue && configured?.route?.kind === 'queue';
   v.waitSeconds = queueWait || Math.max(0, ...v.rang.map((r) => r.ringSeconds / Math.max(1, r.tries)));
 
   if (answers.length) {
@@ -274,12 +292,13 @@ function classifyInbound(v: Verdict, legs: Leg[], root: Leg, options: ClassifyOp
   if (voicemail) v.reasons.push('voicemail');
   if (marked) v.reasons.push('marked_missed');
   if (sawQueue && v.rang.length === 0) v.reasons.push(queueWait >= options.queueAbandonMinWait ? 'queue_abandon' : 'queue_short_wait');
-  const evidence = v.rang.length > 0 || voicemail !== null || marked || v.reasons.includes('queue_abandon');
+  if (queueOnlyByConfig && v.rang.length === 0 && queueWait >= options.queueAbandonMinWait) v.reasons.push('queue_failover');
+  const evidence = v.rang.length > 0 || voicemail !== null || marked || v.reasons.includes('queue_abandon') || v.reasons.includes('queue_failover');
   if (evidence) {
     v.verdict = 'missed';
     return v;
   }
-  if (!sawQueue) v.reasons.push(sawIvr ? 'ivr_abandon' : 'hung_up_before_ringing');
+  if (!sawQueue && !queueOnlyByConfig) v.reasons.push(sawIvr ? 'ivr_abandon' : 'hung_up_before_ringing');
   v.verdict = sawIvr && options.countIvrAbandon ? 'missed' : 'abandoned';
   return v;
 }
