@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DEFAULT_SETTINGS } from '../config/schema.js';
+import { routeLabelsOf, routesFromTables, type FreepbxRouteTables, type PbxRoutes } from '../cdr/pbx-routes.js';
 import { groupByCall } from '../cdr/reader.js';
 import { BadCdrRow, toCdrRow, type CdrRow } from '../cdr/row.js';
 import { readTsv } from '../cdr/tsv.js';
@@ -19,7 +20,11 @@ export interface ExplainResult {
  * Classifies a CDR export and replays it through the ledger in memory: the same
  * classifier and state machine the service uses, for support and offline checks.
  */
-export function explainRows(rawRows: Record<string, unknown>[], options: { extensions?: string } = {}): ExplainResult {
+/**
+ * @param options.routes the PBX's routing configuration (`--pbx-config`): without it the rows
+ *   alone decide, as when the PBX's tables cannot be read.
+ */
+export function explainRows(rawRows: Record<string, unknown>[], options: { extensions?: string; routes?: PbxRoutes } = {}): ExplainResult {
   const rows: CdrRow[] = [];
   let badRows = 0;
   for (const raw of rawRows) {
@@ -35,6 +40,7 @@ export function explainRows(rawRows: Record<string, unknown>[], options: { exten
     isExtension: extensionTest(options.extensions ?? ''),
     queueAbandonMinWait: settings.queueAbandonMinWait,
     countIvrAbandon: settings.countIvrAbandon,
+    ...(options.routes ? { routes: options.routes, labels: routeLabelsOf(options.routes) } : {}),
   };
   const calls = [...groupByCall(rows).values()]
     .map((callRows) => classifyCall(callRows, classifyOptions))
@@ -50,11 +56,13 @@ export function register(program: Command): void {
     .description('classify CDR rows from a tab-separated file (as `mysql --batch` prints them) and explain each call')
     .requiredOption('--cdr-file <file>', 'CDR export with a header row of column names')
     .option('--cel-file <file>', 'CEL export (accepted for completeness; CDR alone decides)')
+    .option('--pbx-config <file>', "the PBX's routing tables as JSON ({\"incoming\": [...], \"queues_config\": [...], ...}, FreePBX's column names): names the route a failover came from")
     .option('--extensions <ranges>', 'internal extensions, e.g. 100-199,2000 (default: 2–6 digit endpoints)')
     .option('--entries', 'print the missed-call entries the ledger would hold after replaying the file')
     .option('--json', 'one JSON object per line')
-    .action((opts: { cdrFile: string; extensions?: string; entries?: boolean; json?: boolean }) => {
-      const result = explainRows(readTsv(readFileSync(opts.cdrFile, 'utf8')), { extensions: opts.extensions });
+    .action((opts: { cdrFile: string; pbxConfig?: string; extensions?: string; entries?: boolean; json?: boolean }) => {
+      const routes = opts.pbxConfig ? routesFromTables(JSON.parse(readFileSync(opts.pbxConfig, 'utf8')) as FreepbxRouteTables) : undefined;
+      const result = explainRows(readTsv(readFileSync(opts.cdrFile, 'utf8')), { extensions: opts.extensions, routes });
       const items: object[] = opts.entries ? result.entries : result.calls;
       for (const item of items) {
         if (opts.json) process.stdout.write(JSON.stringify(item) + '\n');

@@ -102,13 +102,18 @@ function rowShows(row: CdrRow, step: RouteStep): boolean {
 
 /**
  * The configured ways through `route` and on beyond it, for a stored call the page explains
- * again (its rows are not re-read); every way when the call kept its inbound route (the ways
- * disagreed).
+ * again without its rows: those ending where the call ended (the voicemail box it reached, else
+ * a hang-up) when there are such, else all of them. Every way, when the call kept its inbound
+ * route (the ways disagreed).
  */
-export function pathsThrough(paths: RoutePath[], route: Pick<Route, 'kind' | 'id'>): RoutePath[] {
-  if (route.kind === 'route') return paths;
-  return paths.filter((p) => {
-    const i = p.steps.findIndex((s) => s.kind === route.kind && s.id === route.id);
-    return i >= 1 && i < p.steps.length - 1;
-  });
+export function pathsThrough(paths: RoutePath[], route: Pick<Route, 'kind' | 'id'>, voicemailBox: string | null): RoutePath[] {
+  const through = route.kind === 'route'
+    ? paths
+    : paths.filter((p) => {
+      const i = p.steps.findIndex((s) => s.kind === route.kind && s.id === route.id);
+      return i >= 1 && i < p.steps.length - 1;
+    });
+  const last = (p: RoutePath) => p.steps[p.steps.length - 1]!;
+  const ended = through.filter((p) => (voicemailBox ? last(p).kind === 'voicemail' && last(p).id === voicemailBox : last(p).kind === 'hangup'));
+  return ended.length ? ended : through;
 }

@@ -50,7 +50,12 @@ export function explain(v: Verdict, t: Translate = english): string[] {
       ? t('Call from {caller} to {did}, routed to {where}.', { caller: v.anonymous ? t('a withheld number') : v.caller, did: v.did, where })
       : t('Call from {caller}, routed to {where}.', { caller: v.anonymous ? t('a withheld number') : v.caller, where }),
   );
-  if (v.reasons.includes('route_from_config') && v.configuredRoute?.length) lines.push(configuredRouteLine(v.configuredRoute, t));
+  if (v.reasons.includes('route_from_config') && v.configuredRoute?.length) {
+    lines.push(configuredRouteLine(v.configuredRoute, t));
+    if (v.route.kind !== 'route' && v.waitSeconds > 0 && !v.reasons.includes('queue_failover')) {
+      lines.push(t('{seconds} s in {where} before the PBX sent the caller on.', { seconds: v.waitSeconds, where }));
+    }
+  }
   const rang = v.rang.filter((r) => r.outcome !== 'answered');
   if (rang.length) {
     const longest = Math.max(...rang.map((r) => r.ringSeconds));
