@@ -1,6 +1,7 @@
 import type { ExtensionTest } from '../detect/channels.js';
 import type { RouteLabels } from '../detect/explain.js';
 import type { Verdict } from '../detect/verdict.js';
+import type { PbxRoutes } from './pbx-routes.js';
 import type { CdrRow } from './row.js';
 
 /** Which tenant a call belongs to. FreePBX has one tenant, `default`; VitalPBX resolves per call. */
@@ -16,6 +17,8 @@ export interface CallDirectory {
   tenantOf: TenantOf;
   isExtension(tenant: string, ranges: string): ExtensionTest;
   labels(tenant: string): RouteLabels;
+  /** Where the tenant's inbound routes, failovers and time conditions send a call (the classifier's `routes`). */
+  routes(tenant: string): PbxRoutes;
   /** The rows of one call of this tenant as the classifier reads them (FreePBX contexts). */
   adapt(tenant: string, rows: CdrRow[]): CdrRow[];
   /** The verdict with extensions as the tenant's users know them (101, not T2_101). */

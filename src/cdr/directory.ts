@@ -14,6 +14,7 @@ export function freepbxCallDirectory(directory: PbxDirectory): CallDirectory {
     tenantOf: () => FREEPBX_TENANT,
     isExtension: (_tenant, ranges) => extensionTest(ranges, directory.extensions),
     labels: () => directory.labels,
+    routes: () => directory.routes,
     adapt: (_tenant, rows) => rows,
     present: (_tenant, verdict) => verdict,
     ownsRow: () => true,

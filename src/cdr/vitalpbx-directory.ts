@@ -6,6 +6,7 @@ import type { RouteLabels } from '../detect/explain.js';
 import { explain } from '../detect/explain.js';
 import { byExtension, type RangExtension, type Verdict } from '../detect/verdict.js';
 import type { CallDirectory, OwnedRow } from './call-directory.js';
+import { NO_ROUTES } from './pbx-routes.js';
 import type { CdrRow } from './row.js';
 
 /**
@@ -227,6 +228,8 @@ export function vitalCallDirectory(data: VitalDirectoryData): CallDirectory {
     tenantOf: (rows) => resolveTenant(data, rows).key,
     isExtension: (key, ranges) => vitalExtensionTest(data.tenants, byKey(key), ranges),
     labels: (key) => byKey(key).labels,
+    // VitalPBX's route tables are not read yet: its calls are judged by their rows alone.
+    routes: () => NO_ROUTES,
     adapt: (key, rows) => adaptRows(byKey(key), rows),
     present: (key, verdict) => presentVerdict(byKey(key), verdict),
     ownsRow: (key, row) => {

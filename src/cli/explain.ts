@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DEFAULT_SETTINGS } from '../config/schema.js';
 import { groupCelByCall, toCelEvent, type CelEvent } from '../cdr/cel-row.js';
+import { routeLabelsOf, routesFromTables, type FreepbxRouteTables, type PbxRoutes } from '../cdr/pbx-routes.js';
 import { groupByCall } from '../cdr/reader.js';
 import { BadCdrRow, toCdrRow, type CdrRow } from '../cdr/row.js';
 import { readTsv } from '../cdr/tsv.js';
@@ -22,7 +23,11 @@ export interface ExplainResult {
  * support and offline checks. With CEL, a call is every CDR row and CEL event of one
  * linkedid, and calls with CEL events only are classified too.
  */
-export function explainRows(rawRows: Record<string, unknown>[], options: { extensions?: string; cel?: Record<string, unknown>[] } = {}): ExplainResult {
+/**
+ * @param options.routes the PBX's routing configuration (`--pbx-config`): without it the rows
+ *   alone decide, as when the PBX's tables cannot be read.
+ */
+export function explainRows(rawRows: Record<string, unknown>[], options: { extensions?: string; cel?: Record<string, unknown>[]; routes?: PbxRoutes } = {}): ExplainResult {
   const rows: CdrRow[] = [];
   let badRows = 0;
   for (const raw of rawRows) {
@@ -38,6 +43,7 @@ export function explainRows(rawRows: Record<string, unknown>[], options: { exten
     isExtension: extensionTest(options.extensions ?? ''),
     queueAbandonMinWait: settings.queueAbandonMinWait,
     countIvrAbandon: settings.countIvrAbandon,
+    ...(options.routes ? { routes: options.routes, labels: routeLabelsOf(options.routes) } : {}),
   };
   const events = (options.cel ?? []).map(toCelEvent).filter((e): e is CelEvent => e !== null);
   const cdrCalls = groupByCall(rows);
@@ -56,12 +62,14 @@ export function register(program: Command): void {
     .description('classify CDR rows from a tab-separated file (as `mysql --batch` prints them) and explain each call')
     .requiredOption('--cdr-file <file>', 'CDR export with a header row of column names')
     .option('--cel-file <file>', 'CEL export of the same calls: fills what CDR does not show (a queue failover\'s queue) and classifies calls with no CDR row (an extension on DND with no voicemail)')
+    .option('--pbx-config <file>', "the PBX's routing tables as JSON ({\"incoming\": [...], \"queues_config\": [...], ...}, FreePBX's column names): names the route a failover came from")
     .option('--extensions <ranges>', 'internal extensions, e.g. 100-199,2000 (default: 2–6 digit endpoints)')
     .option('--entries', 'print the missed-call entries the ledger would hold after replaying the file')
     .option('--json', 'one JSON object per line')
-    .action((opts: { cdrFile: string; celFile?: string; extensions?: string; entries?: boolean; json?: boolean }) => {
+    .action((opts: { cdrFile: string; celFile?: string; pbxConfig?: string; extensions?: string; entries?: boolean; json?: boolean }) => {
       const cel = opts.celFile ? readTsv(readFileSync(opts.celFile, 'utf8')) : undefined;
-      const result = explainRows(readTsv(readFileSync(opts.cdrFile, 'utf8')), { extensions: opts.extensions, cel });
+      const routes = opts.pbxConfig ? routesFromTables(JSON.parse(readFileSync(opts.pbxConfig, 'utf8')) as FreepbxRouteTables) : undefined;
+      const result = explainRows(readTsv(readFileSync(opts.cdrFile, 'utf8')), { extensions: opts.extensions, cel, routes });
       const items: object[] = opts.entries ? result.entries : result.calls;
       for (const item of items) {
         if (opts.json) process.stdout.write(JSON.stringify(item) + '\n');

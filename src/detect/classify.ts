@@ -9,6 +9,8 @@ import {
   type ExtensionTest,
   type Party,
 } from './channels.js';
+import type { PbxRoutes } from '../cdr/pbx-routes.js';
+import { placeByConfiguration } from './configured-route.js';
 import { explain, routeLabel, type RouteLabels } from './explain.js';
 
 export type { RouteLabels };
@@ -22,6 +24,11 @@ export interface ClassifyOptions {
   countIvrAbandon: boolean;
   /** Route labels (queue 400 → "Sales"); a missing label falls back to "Queue 400". */
   labels?: RouteLabels;
+  /**
+   * The PBX's routing configuration (inbound routes, failovers, time conditions). When the
+   * rows name only where the caller was sent, it names the route they waited in, and how long.
+   */
+  routes?: PbxRoutes;
 }
 
 interface Leg {
@@ -271,8 +278,12 @@ function classifyInbound(v: Verdict, legs: Leg[], root: Leg, options: ClassifyOp
 
   v.rang = [...rang.values()].sort(byExtension);
   v.route = routeOf(legs, root, v.did);
-  const evidence: InboundEvidence = { answers, voicemail, queueWait, sawQueue, sawIvr, marked, refusedBusy: false };
+  const evidence: InboundEvidence = { answers, voicemail, queueWait, sawQueue, sawIvr, marked, refusedBusy: false, queueByConfig: false };
   if (cel) fillFromCel(v, evidence, cel);
+  if (options.routes) {
+    const callerRows = legs.filter((l) => l.row.channel === root.row.channel).map((l) => l.row);
+    placeFromConfiguration(v, evidence, placeByConfiguration(options.routes, v.did, caller, callerRows, naiveSeconds(v.startedAt)));
+  }
   return decideInbound(v, evidence, options);
 }
 
@@ -285,6 +296,8 @@ interface InboundEvidence {
   sawIvr: boolean;
   marked: boolean;
   refusedBusy: boolean;
+  /** Only the PBX's configuration, not the call's rows or events, puts the caller in a queue. */
+  queueByConfig: boolean;
 }
 
 /**
@@ -310,9 +323,26 @@ function fillFromCel(v: Verdict, evidence: InboundEvidence, cel: CelCall): void 
   evidence.refusedBusy = cel.refusedBusy;
 }
 
+/**
+ * When the rows show where the PBX sent the caller on but not from where (a failover), the
+ * route of the DID in the PBX's own configuration names the queue, ring group or IVR they
+ * waited in, and for how long.
+ */
+function placeFromConfiguration(v: Verdict, evidence: InboundEvidence, configured: ReturnType<typeof placeByConfiguration>): void {
+  if (!configured) return;
+  v.reasons.push('route_from_config');
+  v.configuredRoute = configured.paths;
+  if (configured.route) v.route = configured.route;
+  if (configured.route?.kind === 'ivr') evidence.sawIvr = true;
+  if (configured.route?.kind === 'queue') {
+    evidence.queueWait = Math.max(evidence.queueWait, configured.waitSeconds ?? 0);
+    evidence.queueByConfig = !evidence.sawQueue;
+  }
+}
+
 /** The rule, over the evidence of either source. */
 function decideInbound(v: Verdict, evidence: InboundEvidence, options: ClassifyOptions): Verdict {
-  const { answers, voicemail, queueWait, sawQueue, sawIvr, marked } = evidence;
+  const { answers, voicemail, queueWait, sawQueue, sawIvr, marked, queueByConfig } = evidence;
   v.voicemail = voicemail;
   v.waitSeconds = queueWait || Math.max(0, ...v.rang.map((r) => r.ringSeconds / Math.max(1, r.tries)));
 
@@ -335,12 +365,13 @@ function decideInbound(v: Verdict, evidence: InboundEvidence, options: ClassifyO
   // busy, with no voicemail behind it). Someone should have answered: missed.
   const refused = evidence.refusedBusy && v.rang.length === 0 && !voicemail && !sawQueue;
   if (refused) v.reasons.push('refused_busy');
-  const missedEvidence = v.rang.length > 0 || voicemail !== null || marked || refused || v.reasons.includes('queue_abandon');
+  if (queueByConfig && v.rang.length === 0 && queueWait >= options.queueAbandonMinWait) v.reasons.push('queue_failover');
+  const missedEvidence = v.rang.length > 0 || voicemail !== null || marked || refused || v.reasons.includes('queue_abandon') || v.reasons.includes('queue_failover');
   if (missedEvidence) {
     v.verdict = 'missed';
     return v;
   }
-  if (!sawQueue) v.reasons.push(sawIvr ? 'ivr_abandon' : 'hung_up_before_ringing');
+  if (!sawQueue && !queueByConfig) v.reasons.push(sawIvr ? 'ivr_abandon' : 'hung_up_before_ringing');
   v.verdict = sawIvr && options.countIvrAbandon ? 'missed' : 'abandoned';
   return v;
 }
@@ -399,6 +430,7 @@ function classifyFromCel(cel: CelCall, options: ClassifyOptions): Verdict {
     sawIvr: cel.ivr !== null,
     marked: false,
     refusedBusy: cel.refusedBusy,
+    queueByConfig: false,
   }, options);
 }
 

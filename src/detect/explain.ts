@@ -1,3 +1,4 @@
+import type { RoutePath, RouteStep } from '../cdr/pbx-routes.js';
 import type { RouteKind, Verdict } from './verdict.js';
 
 export interface RouteLabels {
@@ -51,6 +52,12 @@ export function explain(v: Verdict, t: Translate = english): string[] {
   );
   if (v.reasons.includes('cel_only')) lines.push(t('FreePBX wrote no CDR row for this call: this verdict comes from its CEL events.'));
   if (v.reasons.includes('route_from_cel')) lines.push(t('The CDR rows do not show {where}; the CEL events do.', { where }));
+  if (v.reasons.includes('route_from_config') && v.configuredRoute?.length) {
+    lines.push(configuredRouteLine(v.configuredRoute, t));
+    if (v.route.kind !== 'route' && v.waitSeconds > 0 && !v.reasons.includes('queue_failover')) {
+      lines.push(t('{seconds} s in {where} before the PBX sent the caller on.', { seconds: v.waitSeconds, where }));
+    }
+  }
   const rang = v.rang.filter((r) => r.outcome !== 'answered');
   if (rang.length) {
     const longest = Math.max(...rang.map((r) => r.ringSeconds));
@@ -62,6 +69,7 @@ export function explain(v: Verdict, t: Translate = english): string[] {
   }
   if (v.reasons.includes('queue_abandon')) lines.push(t('Waited {seconds} s in the queue and hung up before any phone rang.', { seconds: v.waitSeconds }));
   if (v.reasons.includes('queue_short_wait')) lines.push(t('Hung up after {seconds} s in the queue, before any phone rang; too short to count.', { seconds: v.waitSeconds }));
+  if (v.reasons.includes('queue_failover')) lines.push(t('Waited {seconds} s in the queue until the PBX sent the caller on; no phone rang.', { seconds: v.waitSeconds }));
   if (v.reasons.includes('ivr_abandon')) lines.push(t('Hung up in the IVR before any phone rang.'));
   if (v.reasons.includes('hung_up_before_ringing')) lines.push(t('Hung up before any phone rang.'));
   if (v.reasons.includes('refused_busy')) lines.push(t('The PBX turned the caller away as busy before any phone rang (do not disturb, or busy with no voicemail).'));
@@ -85,6 +93,56 @@ export function explain(v: Verdict, t: Translate = english): string[] {
   if (v.verdict === 'missed') lines.push(t('Nobody in the team answered: missed.'));
   else lines.push(t('Not counted as missed: no phone rang.'));
   return lines;
+}
+
+/**
+ * "Route from the PBX's configuration: DID 5551000 → queue 400 Sales → failover voicemail 104."
+ * Several ways when the rows cannot tell which one the call took (a time condition's branch).
+ */
+function configuredRouteLine(paths: RoutePath[], t: Translate): string {
+  const ways = paths.map((p) => routePathText(p, t));
+  return ways.length === 1
+    ? t("Route from the PBX's configuration: {route}.", { route: ways[0]! })
+    : t("Routes from the PBX's configuration that lead here; the rows do not tell which one the call took: {routes}.", { routes: ways.join('; ') });
+}
+
+function routePathText(path: RoutePath, t: Translate): string {
+  const text = path.steps.map((step) => stepText(step, t)).join(' → ');
+  if (path.ends === 'loop') return `${text} ${t('(back to an earlier step)')}`;
+  if (path.ends === 'missing') return `${text} ${t('(not in the configuration)')}`;
+  if (path.ends === 'limit') return `${text} → …`;
+  return text;
+}
+
+function stepText(step: RouteStep, t: Translate): string {
+  const what: Record<RouteStep['kind'], string> = {
+    did: t('DID {id}', { id: step.id }),
+    queue: t('queue {id}', { id: step.id }),
+    ringgroup: t('ring group {id}', { id: step.id }),
+    ivr: t('IVR {id}', { id: step.id }),
+    extension: t('extension {id}', { id: step.id }),
+    timecondition: t('time condition {id}', { id: step.id }),
+    voicemail: t('voicemail {id}', { id: step.id }),
+    hangup: t('hang up'),
+    other: t('destination {id}', { id: step.id }),
+  };
+  const place = step.name && step.kind !== 'did' ? `${what[step.kind]} ${step.name}` : what[step.kind];
+  switch (step.via) {
+    case 'failover':
+      return t('failover {step}', { step: place });
+    case 'timeout':
+      return t('on timeout {step}', { step: place });
+    case 'invalid':
+      return t('on an invalid choice {step}', { step: place });
+    case 'choice':
+      return t('on {digit} {step}', { digit: step.choice ?? '', step: place });
+    case 'matched':
+      return t('in its time {step}', { step: place });
+    case 'unmatched':
+      return t('out of its time {step}', { step: place });
+    default:
+      return place;
+  }
 }
 
 /** "Queue 400 (Sales)", "Extension 102 (Maria Ionescu)", an inbound route's own description. */

@@ -1,3 +1,5 @@
+import type { RoutePath } from '../cdr/pbx-routes.js';
+
 /** What the classifier concludes about one call (all CDR rows sharing a linkedid). */
 /** abandoned: hung up in an IVR or announcement before any phone rang - neither answered nor missed. */
 export type VerdictKind = 'missed' | 'answered' | 'abandoned' | 'internal' | 'outbound' | 'other';
@@ -20,6 +22,10 @@ export type ReasonCode =
   | 'extension_unavailable'
   | 'queue_abandon'
   | 'queue_short_wait'
+  /** No phone rang, and the PBX's configuration says the caller waited in a queue until its failover took them. */
+  | 'queue_failover'
+  /** The rows name where the caller was sent (a failover, a time condition's branch); the PBX's configuration names the route. */
+  | 'route_from_config'
   | 'voicemail'
   | 'marked_missed'
   | 'ivr_abandon'
@@ -80,6 +86,8 @@ export interface Verdict {
   reasons: ReasonCode[];
   explanation: string[];
   rowCount: number;
+  /** With reason route_from_config: the ways through the PBX's configuration that lead to what the rows show. */
+  configuredRoute?: RoutePath[];
 }
 
 /** One collator for all: `localeCompare` with options builds a new one on every call. */

@@ -206,6 +206,7 @@ export class Syncer {
       queueAbandonMinWait: settings.queueAbandonMinWait,
       countIvrAbandon: settings.countIvrAbandon,
       labels: this.directory.labels(tenant),
+      routes: this.directory.routes(tenant),
     };
   }
 

@@ -1,5 +1,7 @@
 import type { Request, Response, Router } from 'express';
 import type { RouteLabels } from '../detect/explain.js';
+import { routePaths, type PbxRoutes } from '../cdr/pbx-routes.js';
+import { pathsThrough } from '../detect/configured-route.js';
 import { explain } from '../detect/explain.js';
 import type { Verdict } from '../detect/verdict.js';
 import { NotFound, resolveEntry } from '../ledger/actions.js';
@@ -66,14 +68,20 @@ function filterParams(f: ListFilter): Record<string, string | number> {
   return { status: f.status, from: f.from, to: f.to, route: f.route, did: f.did, ext: f.ext, q: f.q, sort: f.sort, dir: f.dir };
 }
 
-/** A stored call as the Verdict explain() reads, so its lines can be written in the reader's language. */
-function verdictOf(c: StoredCall, directory: RouteLabels, viewer: Viewer): Verdict {
+/**
+ * A stored call as the Verdict explain() reads, so its lines can be written in the reader's
+ * language. A route the PBX's configuration named is traced again through today's configuration.
+ */
+function verdictOf(c: StoredCall, directory: RouteLabels, routes: PbxRoutes, viewer: Viewer): Verdict {
+  const route = { kind: c.routeKind as Verdict['route']['kind'], id: c.routeId };
+  const configured = c.reasons.includes('route_from_config') ? pathsThrough(routePaths(routes, c.did, c.caller), route, c.voicemail?.box ?? null) : [];
   return {
     linkedid: c.linkedid, verdict: c.verdict as Verdict['verdict'], direction: c.direction as Verdict['direction'], caller: c.caller,
     callerName: '', anonymous: c.callerKey === 'anonymous', did: c.did, dialled: c.dialled, startedAt: c.startedAt, endedAt: c.endedAt,
     waitSeconds: c.waitSeconds, rang: c.rang as Verdict['rang'], answeredBy: c.answeredBy,
-    route: { kind: c.routeKind as Verdict['route']['kind'], id: c.routeId, label: routeLabel({ kind: c.routeKind, id: c.routeId }, directory, viewer.t) },
+    route: { ...route, label: routeLabel(route, directory, viewer.t) },
     voicemail: c.voicemail, reasons: c.reasons as Verdict['reasons'], explanation: [], rowCount: c.rowCount,
+    ...(configured.length ? { configuredRoute: configured } : {}),
   };
 }
 
@@ -139,6 +147,7 @@ export function entryRoutes(router: Router, ctx: WebContext): void {
     }
     const directory = await ctx.labels.current(viewer.tenant);
     const calls = await callsOfEntry(viewer.scope, entry);
+    const routes = await ctx.labels.routes(viewer.tenant);
     const owns = await ctx.labels.rowFilter(viewer.tenant);
     const attempts = [];
     for (const [i, c] of calls.entries()) {
@@ -148,7 +157,7 @@ export function entryRoutes(router: Router, ctx: WebContext): void {
         startedAt: viewer.fmt.datetime(c.startedAt),
         verdict: c.verdict,
         verdictLabel: verdictName(viewer, c.verdict, c.direction),
-        explanation: explain(verdictOf(c, directory, viewer), viewer.t),
+        explanation: explain(verdictOf(c, directory, routes, viewer), viewer.t),
         reasons: c.reasons,
         rang: c.rang.map((r) => ({ ...r, label: extensionLabel(r.ext, directory), outcomeLabel: outcomeName(viewer, r.outcome) })),
         cdr: recent ? await cdrRowsOf(viewer.scope, ctx.config.db, c, owns) : null,

@@ -1,6 +1,7 @@
 import type { Pool } from 'mysql2/promise';
 import { loadDirectory, type CallDirectory, type OwnedRow } from '../cdr/directory.js';
 import type { Config } from '../config/schema.js';
+import { NO_ROUTES, type PbxRoutes } from '../cdr/pbx-routes.js';
 import type { RouteLabels } from '../detect/explain.js';
 
 const TTL_MS = 300_000;
@@ -20,6 +21,11 @@ export class PbxLabels {
   async current(tenant: string): Promise<RouteLabels> {
     // Labels are a nicety: without the directory routes show by kind and number.
     return (await this.loaded())?.labels(tenant) ?? {};
+  }
+
+  /** Where the PBX's inbound routes and failovers send a call, to explain a call's route again in the reader's language. */
+  async routes(tenant: string): Promise<PbxRoutes> {
+    return (await this.loaded())?.routes(tenant) ?? NO_ROUTES;
   }
 
   /**

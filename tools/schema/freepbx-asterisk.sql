@@ -154,6 +154,59 @@ CREATE TABLE `ivr_details` (
   PRIMARY KEY (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
+-- ivr_entries (the digits a caller may press; dest a goto like 'ext-queues,400,1'): ivr module,
+-- module.xml <table name="ivr_entries">.
+CREATE TABLE `ivr_entries` (
+  `ivr_id` int(11) NOT NULL,
+  `selection` varchar(30) DEFAULT NULL,
+  `dest` varchar(200) DEFAULT NULL,
+  `ivr_ret` tinyint(1) NOT NULL DEFAULT 0
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- timeconditions (truegoto when the time group matches, falsegoto otherwise; dialplan
+-- 'timeconditions,<id>,1'): timeconditions module, module.xml <table name="timeconditions">.
+CREATE TABLE `timeconditions` (
+  `timeconditions_id` int(11) NOT NULL AUTO_INCREMENT,
+  `displayname` varchar(50) DEFAULT NULL,
+  `time` int(11) DEFAULT NULL,
+  `truegoto` varchar(50) DEFAULT NULL,
+  `falsegoto` varchar(50) DEFAULT NULL,
+  `deptname` varchar(50) DEFAULT NULL,
+  `generate_hint` tinyint(1) DEFAULT 0,
+  `invert_hint` tinyint(1) DEFAULT 0,
+  `fcc_password` varchar(20) DEFAULT '',
+  `priority` varchar(50) DEFAULT NULL,
+  `timezone` varchar(255) DEFAULT NULL,
+  `mode` varchar(20) DEFAULT 'time-group',
+  `calendar_id` varchar(150) DEFAULT NULL,
+  `calendar_group_id` varchar(150) DEFAULT NULL,
+  PRIMARY KEY (`timeconditions_id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- findmefollow (follow-me per extension; postdest when nobody answered, 'ext-local,<ext>,dest'
+-- = the extension's normal behaviour): findmefollow module, module.xml <table name="findmefollow">.
+CREATE TABLE `findmefollow` (
+  `grpnum` varchar(20) NOT NULL,
+  `strategy` varchar(50) DEFAULT NULL,
+  `grptime` smallint(6) DEFAULT NULL,
+  `grppre` varchar(100) DEFAULT NULL,
+  `grplist` varchar(255) DEFAULT NULL,
+  `annmsg_id` int(11) DEFAULT NULL,
+  `postdest` varchar(255) DEFAULT NULL,
+  `dring` varchar(255) DEFAULT NULL,
+  `rvolume` varchar(2) DEFAULT NULL,
+  `remotealert_id` int(11) DEFAULT NULL,
+  `needsconf` varchar(10) DEFAULT NULL,
+  `toolate_id` int(11) DEFAULT NULL,
+  `pre_ring` smallint(6) DEFAULT 0,
+  `ringing` varchar(80) DEFAULT NULL,
+  `calendar_enable` tinyint(1) DEFAULT 0,
+  `calendar_id` varchar(80) DEFAULT '',
+  `calendar_group_id` varchar(80) DEFAULT '',
+  `calendar_match` varchar(4) DEFAULT 'yes',
+  PRIMARY KEY (`grpnum`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
 -- contactmanager_groups: contactmanager module, module.xml <table name="contactmanager_groups">.
 CREATE TABLE `contactmanager_groups` (
   `id` int(11) NOT NULL AUTO_INCREMENT,
