@@ -31,7 +31,7 @@ export interface AppOptions {
   /** Folder holding views/, assets/, i18n/ and build/vendor/; default: the module folder (config/module-dir.ts). */
   moduleDir?: string;
   i18nDir?: string;
-  /** Milliseconds; tests move the clock to check stale identities. */
+  /** Milliseconds; tests move the clock to check stale identities and to let the health checks run again. */
   now?: () => number;
   /** Caps on the live event streams; tests make them small. */
   streamLimits?: StreamLimits;
@@ -58,7 +58,7 @@ export function createApp(opts: AppOptions): express.Express {
     health: new HealthMonitor((tenant) => ({
       ...machineContext(opts.config, opts.pool, { tenant, insideService: { supervisor: supervisorOf(process.env) } }),
       ...(opts.asteriskEtc !== undefined ? { asteriskEtc: opts.asteriskEtc } : {}),
-    })),
+    }), opts.now ?? Date.now),
   };
   const log = opts.log ?? (() => {});
   const app = express();
