@@ -7,12 +7,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Pool } from 'mysql2/promise';
+import { chromium } from 'playwright-core';
 import type { Config } from '../../src/config/schema.js';
 import { createPool, ident } from '../../src/db/pool.js';
 import { SyncService } from '../../src/sync/service.js';
@@ -23,6 +24,11 @@ import { freshDatabases, repoRoot, type FreshDatabases } from '../harness/db.js'
 
 const SECRET = 'health-test-secret-0123456789abcdef0123456789abcdef';
 const USER = `smc_health_${process.pid}`;
+const SCREENS = join(repoRoot(), 'test-artifacts', 'screens');
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync',
+];
 
 interface Shown {
   status: string;
@@ -74,7 +80,7 @@ describe('health panel', () => {
       ...db.config,
       db: { ...db.config.db, user: USER, password: 'pw' },
       mail: { ...db.config.mail, transport: 'none' },
-      server: { ...db.config.server, secret: SECRET, listen: '127.0.0.1:0' },
+      server: { ...db.config.server, secret: SECRET, listen: '127.0.0.1:0', users: [{ user: 'admin', password: 'admin-pass', tenant: 'default', role: 'admin' }] },
     };
     freepbx = await serve(config);
     vitalpbx = await serve({ ...config, pbx: 'vitalpbx' });
@@ -115,6 +121,30 @@ describe('health panel', () => {
     assert.match(html, new RegExp(`${USER} nu are SELECT on ${db.names.cdr}\\.cel`));
     assert.match(html, /ca utilizatorul root al MariaDB: GRANT/);
     assert.match(html, /Verificări care cer atenție: \d+ din \d+ \(1 roșii, \d+ galbene\)\./);
+  });
+
+  test('in a browser, English and Romanian: the red check stands out with its fix (screenshots)', async () => {
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    mkdirSync(SCREENS, { recursive: true });
+    try {
+      for (const [lang, locale, found] of [['en', 'en-GB', 'lacks SELECT on'], ['ro', 'ro-RO', 'nu are SELECT on']] as const) {
+        const context = await browser.newContext({ locale, viewport: { width: 1360, height: 900 } });
+        const page = await context.newPage();
+        await page.goto(`http://${freepbx}/login`);
+        await page.fill('#smc-user', 'admin');
+        await page.fill('#smc-password', 'admin-pass');
+        await Promise.all([page.waitForURL(/\/dashboard/), page.click('button[type=submit]')]);
+        await page.goto(`http://${freepbx}/settings`);
+        const red = page.locator('#smc-health tr[data-status="fail"]');
+        assert.equal(await red.count(), 1);
+        assert.match(await red.innerText(), new RegExp(found));
+        assert.equal(await red.locator('td').nth(0).locator('.label-danger').count(), 1);
+        await page.locator('#smc-health').screenshot({ path: join(SCREENS, `${lang}-health.png`) });
+        await context.close();
+      }
+    } finally {
+      await browser.close();
+    }
   });
 
   test('a viewer sees how many checks need attention and nothing of them', async () => {
