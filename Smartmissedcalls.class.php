@@ -321,18 +321,24 @@ class Smartmissedcalls extends \FreePBX_Helpers implements \BMO
         }
     }
 
+    /** The Dashboard waits for every line of its System Overview: the health checks get this long. */
+    const DASHBOARD_TIMEOUT_SECONDS = 3;
+
     /**
      * Dashboard "System Overview" line (module.xml hook on Overview::getSummary). The icon
      * comes from the Dashboard's own genStatusIcon(), which knows its version's icon font
      * (glyphicon up to 16, Font Awesome in 17); an exception here would fail the whole
-     * System Overview for every administrator.
+     * System Overview for every administrator. While the service runs, the line is the
+     * worst of its health checks (the settings page's health panel, `smc doctor`), their
+     * count in the tooltip and a link to the panel, for a user who may open the module.
      */
     public function dashboardService()
     {
+        $title = htmlspecialchars(_('Smart Missed Calls'), ENT_QUOTES, 'UTF-8');
         try {
             $status = $this->serviceStatus();
             if ($status === 'online') {
-                list($type, $tooltip) = array('ok', _('Running'));
+                list($type, $tooltip, $title) = $this->dashboardHealth($title);
             } elseif ($status === null) {
                 list($type, $tooltip) = array('unknown', _('The pm2 module is not available.'));
             } else {
@@ -343,9 +349,38 @@ class Smartmissedcalls extends \FreePBX_Helpers implements \BMO
         }
         $service = $this->FreePBX->Dashboard->genStatusIcon($type, $tooltip);
         // The overview prints the title as HTML; genStatusIcon() escapes only the tooltip.
-        $service['title'] = htmlspecialchars(_('Smart Missed Calls'), ENT_QUOTES, 'UTF-8');
+        $service['title'] = $title;
         $service['order'] = 999;
         return array($service);
+    }
+
+    /**
+     * The running service's health checks as the Dashboard shows them: icon type, tooltip,
+     * title (HTML). Only said to a user with the module; for others, only that it runs.
+     */
+    private function dashboardHealth($title)
+    {
+        $identity = $this->identity();
+        if ($identity === null) {
+            return array('ok', _('Running'), $title);
+        }
+        try {
+            $answer = SmcProxy::fromConfigFile($this->configPath(), self::DASHBOARD_TIMEOUT_SECONDS)
+                ->forward('GET', '/api/health/checks', $identity, array('Accept' => 'application/json'));
+        } catch (\Exception $e) {
+            return array('warning', sprintf(_('Running, but its health checks did not answer: %s'), $e->getMessage()), $title);
+        }
+        $health = json_decode($answer['body'], true);
+        $types = array('ok' => 'ok', 'warn' => 'warning', 'fail' => 'error');
+        if ($answer['status'] !== 200 || !is_array($health) || !isset($health['status'], $health['summary']) || !isset($types[$health['status']])) {
+            return array('warning', sprintf(_('Running, but its health checks answered with HTTP %d.'), $answer['status']), $title);
+        }
+        $link = 'config.php?display=' . self::NAME . '&view=settings#smc-health';
+        return array(
+            $types[$health['status']],
+            sprintf(_('Running. %s'), (string)$health['summary']),
+            '<a href="' . htmlspecialchars($link, ENT_QUOTES, 'UTF-8') . '">' . $title . '</a>',
+        );
     }
 
     // ---------------------------------------------------------------- internals

@@ -39,13 +39,13 @@ class SmcProxy
     }
 
     /** Reads server.listen and server.secret from our config.yaml. */
-    public static function fromConfigFile($path)
+    public static function fromConfigFile($path, $timeoutSeconds = 30)
     {
         $server = ConfigFile::readServerSection($path);
         if ($server['secret'] === '') {
             throw new ServiceUnavailable(sprintf('server.secret is missing in %s', $path));
         }
-        return new self($server['listen'], $server['secret']);
+        return new self($server['listen'], $server['secret'], $timeoutSeconds);
     }
 
     /**

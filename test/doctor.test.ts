@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type Server } from 'node:net';
 import type { RowDataPacket } from 'mysql2/promise';
+import type { DoctorContext } from '../src/health/check.js';
 import {
-  checkAmi, checkCdrTable, checkCel, checkGrants, checkMail, checkNode, checkService, privilegesOn, runDoctor,
-  type DoctorContext,
-} from '../src/cli/doctor.js';
+  checkAmi, checkCdrTable, checkCel, checkGrants, checkMail, checkNode, checkService, privilegesOn, runChecks,
+} from '../src/health/checks.js';
 import { createPool, ident } from '../src/db/pool.js';
 import { probeAmi } from '../src/pbx/ami.js';
 import { freshDatabases, repoRoot, type FreshDatabases } from './harness/db.js';
@@ -28,6 +28,9 @@ function context(overrides: Partial<DoctorContext> = {}): DoctorContext {
     tcpProbe: async () => null,
     isExecutable: () => true,
     run: async () => ({ code: null, stdout: '' }),
+    readText: () => null,
+    asteriskEtc: '/etc/asterisk',
+    tenant: null,
     ...overrides,
   };
 }
@@ -127,11 +130,27 @@ describe('smc doctor', () => {
     assert.ok(!privilegesOn(grants, 'cols', 'cdr').has('SELECT'));
   });
 
-  test('CEL: off is fine, on without events is a warning, events recorded is ok', async () => {
+  test('CEL: off says which misses cannot be seen and what each remedy costs; unanswered CDR on is enough for those; on without events warns; events recorded is ok', async () => {
     const setCel = (value: string) => db.pool.query(
       `REPLACE INTO ${ident(db.names.pbx)}.freepbx_settings (keyword, value) VALUES ('CEL_ENABLED', ?)`, [value]);
     await setCel('0');
-    assert.match((await checkCel(context())).message, /CEL is off; CDR alone is enough/);
+    const off = await checkCel(context());
+    assert.equal(off.level, 'warn');
+    assert.match(off.message, /CEL is off, so some misses cannot be seen: a call that never reaches a Dial \(an extension on Do Not Disturb, or busy, with no voicemail behind it\) leaves no cdr row at all, because FreePBX has Asterisk write CDR with unanswered=no/);
+    assert.match(off.message, /a queue whose maximum wait sends the caller to its failover leaves a row that names only the failover/);
+    assert.match(off.fix, /"Enable CEL Reporting" \(CEL_ENABLED\) to Yes.*about 20 rows per call to .*\.cel/);
+    assert.match(off.fix, /unanswered=yes in \/etc\/asterisk\/cdr_general_custom\.conf, then fwconsole reload; one more cdr row per phone rung and not answered/);
+    // As FreePBX 17 writes it: cdr.conf includes the two, and the custom one is the admin's.
+    const files: Record<string, string> = {
+      '/etc/asterisk/cdr.conf': '[general]\n#include cdr_general_additional.conf\n#include cdr_general_custom.conf\n',
+      '/etc/asterisk/cdr_general_additional.conf': 'enable=yes\nbatch=no\n',
+      '/etc/asterisk/cdr_general_custom.conf': 'unanswered = yes\n',
+    };
+    const unanswered = await checkCel(context({ readText: (path) => files[path] ?? null }));
+    assert.equal(unanswered.level, 'ok');
+    assert.match(unanswered.message, /unanswered CDR is on/);
+    files['/etc/asterisk/cdr_general_custom.conf'] = ';unanswered=yes\nunanswered=no\n';
+    assert.equal((await checkCel(context({ readText: (path) => files[path] ?? null }))).level, 'warn');
     await setCel('1');
     assert.equal((await checkCel(context())).level, 'warn');
     await db.pool.query(
@@ -196,7 +215,7 @@ describe('smc doctor', () => {
   test('wrong database credentials fail once and skip the checks that need the database', async () => {
     const bad = createPool({ ...db.config.db, user: 'nobody_here', password: 'x' });
     try {
-      const results = await runDoctor(context({ pool: bad }));
+      const results = await runChecks(context({ pool: bad }));
       assert.deepEqual(results.map((r) => r.check), ['node', 'database', 'ami', 'mail', 'service']);
       assert.equal(results[1]!.level, 'fail');
     } finally {

@@ -264,6 +264,18 @@
     });
   }
 
+  // ---- health panel ----------------------------------------------------------------------
+
+  /** "Check again": the service runs every check now; the page is then shown again with the new results. */
+  function setupHealth() {
+    var button = document.getElementById('smc-health-recheck');
+    if (!button) return;
+    button.addEventListener('click', function () {
+      button.disabled = true;
+      send(button.getAttribute('data-url'), 'POST').then(function () { window.location.reload(); }, function () { button.disabled = false; });
+    });
+  }
+
   // ---- settings --------------------------------------------------------------------------
 
   function setupSettings() {
@@ -342,6 +354,7 @@
     setupResolve();
     setupCallback();
     setupSettings();
+    setupHealth();
     setupCalculator();
   }
 

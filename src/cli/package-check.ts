@@ -1,7 +1,7 @@
 import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { result, type CheckResult } from './doctor-check.js';
+import { result, type CheckResult } from '../health/check.js';
 
 /**
  * `smc doctor --package FILE`: before an install, is FILE the tarball the project released?

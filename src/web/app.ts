@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Pool } from 'mysql2/promise';
 import { findModuleDir } from '../config/module-dir.js';
+import { machineContext, supervisorOf } from '../health/probes.js';
 import type { Config } from '../config/schema.js';
 import { readAuditKey } from '../ledger/audit-key.js';
 import type { SyncService } from '../sync/service.js';
@@ -14,6 +15,7 @@ import { requireCsrf } from './csrf.js';
 import { dashboardRoutes } from './dashboard.js';
 import { callbackRoute, entryRoutes } from './entries.js';
 import { EventStreams, eventRoutes, STREAM_LIMITS, type StreamLimits } from './events.js';
+import { HealthMonitor, healthRoutes } from './health.js';
 import { Catalogues, defaultI18nDir } from './i18n.js';
 import { loginRoutes } from './login.js';
 import { renderPage } from './render.js';
@@ -29,11 +31,13 @@ export interface AppOptions {
   /** Folder holding views/, assets/, i18n/ and build/vendor/; default: the module folder (config/module-dir.ts). */
   moduleDir?: string;
   i18nDir?: string;
-  /** Milliseconds; tests move the clock to check stale identities. */
+  /** Milliseconds; tests move the clock to check stale identities and to let the health checks run again. */
   now?: () => number;
   /** Caps on the live event streams; tests make them small. */
   streamLimits?: StreamLimits;
   log?: (line: string) => void;
+  /** Asterisk's configuration folder the health checks read (cdr.conf); default /etc/asterisk. */
+  asteriskEtc?: string;
 }
 
 export function createApp(opts: AppOptions): express.Express {
@@ -51,6 +55,10 @@ export function createApp(opts: AppOptions): express.Express {
     auditKey: readAuditKey(opts.config.auditKeyFile),
     secret,
     sessions: new SessionStore(secret),
+    health: new HealthMonitor((tenant) => ({
+      ...machineContext(opts.config, opts.pool, { tenant, insideService: { supervisor: supervisorOf(process.env) } }),
+      ...(opts.asteriskEtc !== undefined ? { asteriskEtc: opts.asteriskEtc } : {}),
+    }), opts.now ?? Date.now),
   };
   const log = opts.log ?? (() => {});
   const app = express();
@@ -87,6 +95,7 @@ export function createApp(opts: AppOptions): express.Express {
   entryRoutes(router, ctx);
   callbackRoute(router, ctx);
   settingsRoutes(router, ctx);
+  healthRoutes(router, ctx);
   calculatorRoutes(router, ctx);
   eventRoutes(router, ctx, new EventStreams(opts.sync, opts.streamLimits ?? STREAM_LIMITS));
   app.use(router);

@@ -6,6 +6,7 @@ import { literalInternalTarget, parseNetworks, type Network } from '../config/ne
 import type { Translate } from '../detect/explain.js';
 import { requireChange, viewerOf } from './auth.js';
 import type { WebContext } from './context.js';
+import { healthOf } from './health.js';
 import { renderPage } from './render.js';
 import { HIDDEN, shownSettings, withStoredSecrets, type ShownSettings } from './settings-secrets.js';
 
@@ -89,6 +90,7 @@ export function settingsRoutes(router: Router, ctx: WebContext): void {
     const settings = shownSettings(await loadSettings(ctx.pool, viewer.tenant), audienceOf(res));
     const t = viewer.t;
     const lookupProblem = settings.lookupUrlTemplate ? await lookupProblemOf(ctx.pool, viewer.tenant) : null;
+    const health = await healthOf(ctx, viewer);
     await renderPage(ctx, res, 'settings', {
       view: 'settings',
       values: formValues(settings),
@@ -101,6 +103,12 @@ export function settingsRoutes(router: Router, ctx: WebContext): void {
       webhookEvents: WEBHOOK_EVENTS,
       hidden: HIDDEN,
       saveUrl: viewer.links.api('/api/settings'),
+      health: {
+        shown: health,
+        checkedAgo: viewer.fmt.duration((Date.now() - Date.parse(health.checkedAt)) / 1000),
+        recheckUrl: viewer.links.api('/api/health/checks'),
+        statusWords: { ok: t('OK'), warn: t('Attention'), fail: t('Failing') },
+      },
     });
   });
 

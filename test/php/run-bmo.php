@@ -4,10 +4,15 @@
 // restore (reads the backup from stdin), start|stop (the fwconsole start/stop hooks),
 // dashboard (the System Overview hook; prints its answer as JSON). Prints what the module
 // says; exit 1 when install returns false (framework's failed install) or with the message
-// on an exception.
+// on an exception. SMC_STANDIN_SESSION_USER logs that user in first (every section; the
+// language in SMC_STANDIN_SESSION_LANG), as the Dashboard's own request is.
 require __DIR__ . '/freepbx-standin.php';
 require getenv('SMC_MODULE_DIR') . '/Smartmissedcalls.class.php';
 define('FREEPBX_IS_AUTH', true);
+
+if (getenv('SMC_STANDIN_SESSION_USER')) {
+    $_SESSION['AMP_user'] = new ampuser(getenv('SMC_STANDIN_SESSION_USER'), array('*'), getenv('SMC_STANDIN_SESSION_LANG') ?: null);
+}
 
 $bmo = FreePBX::Smartmissedcalls();
 try {
