@@ -8,6 +8,8 @@ import type { Verdict } from '../src/detect/verdict.js';
 import { fixtureText, freshDatabases, labFixturePath, repoRoot } from './harness/db.js';
 import { checkCalls, checkEntries, labLabels } from './helpers/lab-labels.js';
 import { ledgerOf, syncLabSet } from './helpers/lab-replay.js';
+import { labConfigTables } from './helpers/pbx-config.js';
+import { routesFromTables } from '../src/cdr/pbx-routes.js';
 
 // Issue 22, item 3: the failover shapes of SPEC §7 on a real FreePBX 17.0.28 (Asterisk 22):
 // DND and busy with and without voicemail, queues that send the caller on (joinempty,
@@ -133,4 +135,20 @@ for (const withCel of [true, false]) {
 
 test('from CEL alone (no CDR row at all), every labelled call of the failover set gets the same verdict', () => {
   checkCalls(new Map(explainRows([], { cel: celRows() }).calls.map((v) => [v.linkedid, v])), { set: SET });
+});
+
+test("with the PBX's configuration, a queue the caller never joined (joinempty) is the route, and every verdict stays right", () => {
+  const routes = routesFromTables(labConfigTables(SET));
+  const withCel = explainRows(cdrRows(), { cel: celRows(), routes });
+  checkCalls(new Map(withCel.calls.map((v) => [v.linkedid, v])), { set: SET });
+  checkEntries(withCel.entries, undefined, { set: SET });
+  // CDR and the configuration alone: the route comes from the configuration, not from CEL.
+  const result = explainRows(cdrRows(), { routes });
+  checkCalls(new Map(result.calls.map((v) => [v.linkedid, v])), { set: SET, knownGaps: CDR_INVISIBLE });
+  const of = (scenario: string) => result.calls.find((v) => v.linkedid === linkedidOf(scenario))!;
+  // 5551010 -> queue 401 (no member, joinempty=no) -> ring group 601: no row names the queue.
+  for (const scenario of ['S32.call', 'S33.call', 'S42.miss']) {
+    const call = of(scenario);
+    assert.deepEqual([call.route.kind, call.route.id, call.reasons.includes('route_from_config')], ['queue', '401', true], scenario);
+  }
 });

@@ -2,13 +2,13 @@ import { naiveDatetime, naiveSeconds, toCdrRow, type CdrRow } from '../../src/cd
 import { routesFromTables, type FreepbxRouteTables, type PbxRoutes } from '../../src/cdr/pbx-routes.js';
 import { readTsv } from '../../src/cdr/tsv.js';
 import { ident, type Pool } from '../../src/db/pool.js';
-import { fixtureText } from '../harness/db.js';
+import { fixtureText, type LabSet } from '../harness/db.js';
 
 const SET = 'freepbx17-lab';
 
-/** test/fixtures/freepbx17-lab/config.json: the lab's routing tables as provisioned. */
-export function labConfigTables(): FreepbxRouteTables {
-  return JSON.parse(fixtureText('config.json', SET)) as FreepbxRouteTables;
+/** A fixture set's config.json: the lab's routing tables when the set was recorded. */
+export function labConfigTables(set: LabSet = SET): FreepbxRouteTables {
+  return JSON.parse(fixtureText('config.json', set)) as FreepbxRouteTables;
 }
 
 export function labRoutes(): PbxRoutes {
