@@ -15,6 +15,7 @@ import { addDays } from '../src/web/filters.js';
 import { TenantScope } from '../src/web/tenant-scope.js';
 import { fixtureText, freshDatabases, insertCdrRows, labFixturePath, repoRoot, type FreshDatabases } from './harness/db.js';
 import { checkCalls, checkEntries, labLabels } from './helpers/lab-labels.js';
+import { ledgerOf, syncLabSet } from './helpers/lab-replay.js';
 
 // Issue 24: calls FreePBX's own applications make are not inbound calls. Real CDR rows a
 // FreePBX 17.0.28 (paging, conferences and parking modules added) wrote for a page to a page
@@ -33,6 +34,7 @@ const SET = 'freepbx17-internal';
 const HAND_COUNT = { inbound: 4, missed: 1, abandoned: 1 };
 
 const cdrRows = () => readTsv(fixtureText('cdr.tsv', SET));
+const celRows = () => readTsv(fixtureText('cel.tsv', SET));
 const smc = (...args: string[]) =>
   execFileSync(process.execPath, [join(repoRoot(), 'build', 'smc.js'), 'explain', '--cdr-file', labFixturePath('cdr.tsv', SET), ...args], { encoding: 'utf8' })
     .trim().split('\n').map((line) => JSON.parse(line) as Verdict);
@@ -78,6 +80,26 @@ test('explain path: pages, intercom, conference, parking and *97 are internal; t
   assert.deepEqual([page.verdict, page.rang.map((r) => r.ext)], ['answered', ['101', '102']]);
   assert.ok(['101', '102'].includes(page.answeredBy ?? ''), `the page was answered by ${page.answeredBy}`);
   checkEntries(result.entries, undefined, { set: SET });
+});
+
+test('with CEL on, every labelled call of the internal set is right, the ones with no CDR row included, and nothing is inbound that was not', () => {
+  const result = explainRows(cdrRows(), { cel: celRows() });
+  const verdicts = new Map(result.calls.map((v) => [v.linkedid, v]));
+  checkCalls(verdicts, { set: SET });
+  assertNeverInbound(verdicts, 'explain with CEL');
+  checkEntries(result.entries, undefined, { set: SET });
+});
+
+test('live sync path with CEL on: the same verdicts and entries', async () => {
+  const db = await freshDatabases('fpbx17int_cel');
+  try {
+    await syncLabSet(db, SET, true);
+    const { calls, entries, history } = await ledgerOf(db);
+    checkCalls(calls, { set: SET });
+    checkEntries(entries, history, { set: SET });
+  } finally {
+    await db.cleanup();
+  }
 });
 
 test('`smc explain --json` on the internal set says the same (the service\'s code path)', () => {

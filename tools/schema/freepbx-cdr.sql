@@ -1,11 +1,14 @@
--- FreePBX's CDR database (asteriskcdrdb), as the lab PBX that recorded our fixtures has it.
--- Copied from shared/fixtures/asterisk-lab/public/asteriskcdrdb.sql (mysqldump of the lab).
+-- FreePBX's CDR database (asteriskcdrdb) as a real FreePBX 17.0.28 has it (SHOW CREATE TABLE on
+-- the lab that recorded test/fixtures/freepbx17-*: framework 17.0.28, cdr 17.0.11.1, cel 17.0.2.13).
+-- Older installs (the asterisk-lab set's, test/fixtures/asterisk-lab/schema.sql) differ in the
+-- character set (latin1), calldate's zero default, cel.peer varchar(80) and a NOT NULL appdata;
+-- the rows FreePBX 17 writes (a peer longer than 80) need these.
 
 -- cdr: framework installlib/SQL/cdr.sql base table plus the columns the cdr module's
 -- install.php adds (cnum, cnam, outbound_cnum, outbound_cnam, dst_cnam, linkedid,
 -- peeraccount, sequence) and its index on recordingfile.
 CREATE TABLE `cdr` (
-  `calldate` datetime NOT NULL DEFAULT '0000-00-00 00:00:00',
+  `calldate` datetime NOT NULL DEFAULT '1000-01-01 00:00:00',
   `clid` varchar(80) NOT NULL DEFAULT '',
   `src` varchar(80) NOT NULL DEFAULT '',
   `dst` varchar(80) NOT NULL DEFAULT '',
@@ -36,8 +39,9 @@ CREATE TABLE `cdr` (
   KEY `accountcode` (`accountcode`),
   KEY `uniqueid` (`uniqueid`),
   KEY `did` (`did`),
-  KEY `recordingfile` (`recordingfile`)
-) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_swedish_ci;
+  KEY `recordingfile` (`recordingfile`),
+  KEY `dstchannel` (`dstchannel`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 -- cel: cel module install.php.
 CREATE TABLE `cel` (
@@ -53,16 +57,16 @@ CREATE TABLE `cel` (
   `context` varchar(80) NOT NULL,
   `channame` varchar(80) NOT NULL,
   `appname` varchar(80) NOT NULL,
-  `appdata` varchar(1024) NOT NULL,
+  `appdata` varchar(1024) DEFAULT NULL,
   `amaflags` int(11) NOT NULL,
   `accountcode` varchar(20) NOT NULL,
   `uniqueid` varchar(32) NOT NULL,
   `linkedid` varchar(32) NOT NULL,
-  `peer` varchar(80) NOT NULL,
+  `peer` varchar(255) NOT NULL,
   `userdeftype` varchar(255) NOT NULL,
   `extra` varchar(512) NOT NULL,
   PRIMARY KEY (`id`),
   KEY `uniqueid_index` (`uniqueid`),
   KEY `linkedid_index` (`linkedid`),
   KEY `context_index` (`context`)
-) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_swedish_ci;
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
