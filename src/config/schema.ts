@@ -316,6 +316,8 @@ export interface TenantSettings {
   language: 'en' | 'ro';
   webhooks: Webhook[];
   lookupUrlTemplate: string;
+  /** Days of the PBX's call history a fresh install classifies in the background. */
+  historyDays: number;
 }
 
 export const DEFAULT_SETTINGS: TenantSettings = {
@@ -334,6 +336,7 @@ export const DEFAULT_SETTINGS: TenantSettings = {
   language: 'en',
   webhooks: [],
   lookupUrlTemplate: '',
+  historyDays: 30,
 };
 
 export const WEBHOOK_EVENTS = ['entry.created', 'entry.incremented', 'entry.cleared', 'entry.reopened'] as const;
@@ -436,6 +439,7 @@ const SETTING_CHECKS: { [K in keyof TenantSettings]: (value: unknown, field: str
       return { url: httpUrl(str({ max: SETTING_LIMITS.urlLength })(h.url ?? '', `${at}.url`) as string, `${at}.url`), secret, events };
     });
   },
+  historyDays: (v, f) => int(1, 3660)(v, f) as number,
   lookupUrlTemplate: (v, f) => {
     const t = str({ max: SETTING_LIMITS.urlLength })(v, f) as string;
     if (t === '') return t;

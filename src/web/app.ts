@@ -14,6 +14,8 @@ import { requireCsrf } from './csrf.js';
 import { dashboardRoutes } from './dashboard.js';
 import { callbackRoute, entryRoutes } from './entries.js';
 import { EventStreams, eventRoutes, STREAM_LIMITS, type StreamLimits } from './events.js';
+import { historyProgress } from '../sync/history.js';
+import { historyRoutes } from './history.js';
 import { Catalogues, defaultI18nDir } from './i18n.js';
 import { loginRoutes } from './login.js';
 import { renderPage } from './render.js';
@@ -88,7 +90,9 @@ export function createApp(opts: AppOptions): express.Express {
   callbackRoute(router, ctx);
   settingsRoutes(router, ctx);
   calculatorRoutes(router, ctx);
-  eventRoutes(router, ctx, new EventStreams(opts.sync, opts.streamLimits ?? STREAM_LIMITS));
+  historyRoutes(router, ctx);
+  const progressOf = (tenant: string) => historyProgress(opts.pool, tenant, (job) => opts.sync.history.etaSeconds(job));
+  eventRoutes(router, ctx, new EventStreams(opts.sync, opts.streamLimits ?? STREAM_LIMITS, progressOf));
   app.use(router);
 
   app.use(async (req: Request, res: Response) => {

@@ -7,6 +7,8 @@ import type { Translate } from '../detect/explain.js';
 import { requireChange, viewerOf } from './auth.js';
 import type { WebContext } from './context.js';
 import { renderPage } from './render.js';
+import { todayOf } from './dashboard-queries.js';
+import { addDays } from './filters.js';
 import { HIDDEN, shownSettings, withStoredSecrets, type ShownSettings } from './settings-secrets.js';
 
 /** The form's values as text, the way the inputs show them. */
@@ -26,6 +28,7 @@ function formValues(s: ShownSettings): Record<string, string | boolean> {
     timezone: s.timezone,
     language: s.language,
     lookupUrlTemplate: s.lookupUrlTemplate,
+    historyDays: String(s.historyDays),
   };
 }
 
@@ -88,6 +91,7 @@ export function settingsRoutes(router: Router, ctx: WebContext): void {
     const viewer = viewerOf(res);
     const settings = shownSettings(await loadSettings(ctx.pool, viewer.tenant), audienceOf(res));
     const t = viewer.t;
+    const today = await todayOf(viewer.scope);
     const lookupProblem = settings.lookupUrlTemplate ? await lookupProblemOf(ctx.pool, viewer.tenant) : null;
     await renderPage(ctx, res, 'settings', {
       view: 'settings',
@@ -101,6 +105,9 @@ export function settingsRoutes(router: Router, ctx: WebContext): void {
       webhookEvents: WEBHOOK_EVENTS,
       hidden: HIDDEN,
       saveUrl: viewer.links.api('/api/settings'),
+      historyUrl: viewer.links.api('/api/history'),
+      today,
+      historySince: addDays(today, -settings.historyDays),
     });
   });
 
