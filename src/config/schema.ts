@@ -77,6 +77,11 @@ export interface Config {
     hotWindowSeconds: number;
     maxCallSeconds: number;
     fullScanEverySeconds: number;
+    /**
+     * How much calldate one step of the background history covers. A live cycle waits for
+     * at most one step, so a very busy PBX may want smaller steps (they cost more queries).
+     */
+    historyChunkSeconds: number;
     /** Extension ranges used when the PBX tables cannot be read, e.g. "100-199,2000". */
     extensions: string;
   };
@@ -136,6 +141,7 @@ export const DEFAULT_CONFIG: Config = {
     hotWindowSeconds: 900,
     maxCallSeconds: 14_400,
     fullScanEverySeconds: 60,
+    historyChunkSeconds: 3600,
     extensions: '',
   },
   mail: {
@@ -248,6 +254,7 @@ const CONFIG_SHAPE: Shape = {
   sync: {
     intervalSeconds: int(1, 3600), settleSeconds: int(0, 600), hotWindowSeconds: int(60, 86_400),
     maxCallSeconds: int(600, 7 * 86_400), fullScanEverySeconds: int(5, 3600),
+    historyChunkSeconds: int(60, 86_400),
     extensions: str({ pattern: /^\s*\d+(\s*-\s*\d+)?(\s*,\s*\d+(\s*-\s*\d+)?)*\s*$/ }),
   },
   mail: {

@@ -27,8 +27,6 @@ export interface HistoryJob {
 const JOB_KEY = 'history_job:';
 /** Set once the service decided whether this install wants its history (so an upgrade is not asked again). */
 const INSTALL_KEY = 'history_install';
-/** Small enough that a live cycle waits for at most one of them; a busy hour is a few thousand rows. */
-const CHUNK_SECONDS = 3600;
 /** How often an idle service looks for a request made by another process (the page wakes it at once). */
 const IDLE_LOOK_MS = 30_000;
 /** An estimate needs some work done in this run to be honest. */
@@ -237,7 +235,7 @@ export class HistoryRunner {
       chunks: backfillChunks(this.pool, this.config, {
         since: job.since,
         until: job.until,
-        chunkSeconds: CHUNK_SECONDS,
+        chunkSeconds: this.config.sync.historyChunkSeconds,
         resumeKey: resumeKeyOf(job),
         syncer: this.syncer,
         keep: (tenant, call) => {
