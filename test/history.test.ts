@@ -42,7 +42,7 @@ const liveLinkedids: string[] = [];
 const streams: HistoryStream[] = [];
 
 interface HistoryEventData {
-  history: { running: boolean; percent: number; text: string; summary: string } | null;
+  history: { running: boolean; percent: number; text: string; eta: string; summary: string } | null;
 }
 
 /** The page's event stream over the service's unix socket, keeping its "history" events in arrival order. */
@@ -202,6 +202,7 @@ test('kill -9 mid-history, then a restart resumes where it stopped: progress in 
     assert.ok(percents.length > 0, `stream ${i} got progress`);
     assert.deepEqual(percents, [...percents].sort((a, b) => a - b), `stream ${i}: progress in order`);
   }
+  assert.ok(resumed.events.some((e) => /^about .+ left$/.test(e.history!.eta)), 'a time-left estimate once the run had some pace');
   const last = resumed.events.at(-1)!.history!;
   assert.equal(last.running, false);
   assert.equal(last.percent, 100);

@@ -46,12 +46,17 @@ async function saveJob(pool: Pool, job: HistoryJob): Promise<void> {
   await writeState(pool, { [JOB_KEY + job.scope]: JSON.stringify(job) });
 }
 
-/** Asks for the history of `scope` from `since` (a date or date and time) up to now. */
-export async function requestHistory(pool: Pool, scope: string, since: string, requestedBy: string): Promise<HistoryJob> {
+/**
+ * Asks for the history of `scope` from `since` (a date or date and time) up to where the
+ * live sync's window begins (sync.max_call_seconds ago): the live sync owns the recent calls,
+ * and a call taken by the history would never be mailed about.
+ */
+export async function requestHistory(pool: Pool, config: Config, scope: string, since: string, requestedBy: string): Promise<HistoryJob> {
   const [[{ now }]] = (await pool.query<RowDataPacket[]>("SELECT DATE_FORMAT(NOW(), '%Y-%m-%d %H:%i:%s') AS now")) as unknown as [[{ now: string }]];
   const from = normaliseDate(since, 'since');
   if (from >= now) throw new RangeError('since must be in the past');
-  const job: HistoryJob = { scope, since: from, until: now, requestedAt: now, requestedBy, finishedAt: null };
+  const until = naiveDatetime(Math.max(naiveSeconds(from), naiveSeconds(now) - config.sync.maxCallSeconds));
+  const job: HistoryJob = { scope, since: from, until, requestedAt: now, requestedBy, finishedAt: null };
   await saveJob(pool, job);
   return job;
 }
@@ -121,7 +126,7 @@ export async function historyProgress(pool: Pool, tenant: string, etaOf: (job: H
  * every tenant, reaching back the longest history_days of any tenant (each tenant keeps its
  * own). Decided once; an upgrade of a running install finds its calls and asks for nothing.
  */
-export async function ensureInstallHistory(pool: Pool, tenants: string[]): Promise<HistoryJob | null> {
+export async function ensureInstallHistory(pool: Pool, config: Config, tenants: string[]): Promise<HistoryJob | null> {
   if (await readState(pool, INSTALL_KEY)) return null;
   const [[{ any }]] = (await pool.query<RowDataPacket[]>('SELECT EXISTS (SELECT 1 FROM smart_missed_calls_calls) AS `any`')) as unknown as [[{ any: number }]];
   if (Number(any)) {
@@ -134,7 +139,7 @@ export async function ensureInstallHistory(pool: Pool, tenants: string[]): Promi
     "SELECT DATE_FORMAT(NOW() - INTERVAL ? DAY, '%Y-%m-%d %H:%i:%s') AS since",
     [days],
   )) as unknown as [[{ since: string }]];
-  const job = await requestHistory(pool, ALL_TENANTS, since, 'install');
+  const job = await requestHistory(pool, config, ALL_TENANTS, since, 'install');
   await writeState(pool, { [INSTALL_KEY]: `asked ${job.requestedAt}` });
   return job;
 }
@@ -210,7 +215,7 @@ export class HistoryRunner {
   /** Before the first live cycle, which would otherwise make a fresh install's ledger look used. */
   async checkInstall(): Promise<void> {
     if (this.installChecked) return;
-    const job = await ensureInstallHistory(this.pool, await this.tenants());
+    const job = await ensureInstallHistory(this.pool, this.config, await this.tenants());
     this.installChecked = true;
     if (job) this.log(`history: classifying the calls since ${job.since} in the background`);
   }

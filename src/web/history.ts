@@ -62,7 +62,7 @@ export function historyRoutes(router: Router, ctx: WebContext): void {
       res.status(422).json({ errors: { since: viewer.t('A day between {earliest} and today.', { earliest }) } });
       return;
     }
-    await requestHistory(ctx.pool, viewer.tenant, since, `user:${viewer.user}`);
+    await requestHistory(ctx.pool, ctx.config, viewer.tenant, since, `user:${viewer.user}`);
     ctx.sync.history.wake();
     res.json({ ok: true, message: viewer.t('The calls since {day} are being classified in the background; the dashboard shows the progress.', { day: since }) });
   });
