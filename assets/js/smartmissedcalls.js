@@ -207,6 +207,8 @@
     var pending = null;
     source.addEventListener('health', function (e) { setHealth(JSON.parse(e.data).ok); });
     source.addEventListener('changes', function () {
+      // The first call: the page's explanation gives way to the figures.
+      if (document.getElementById('smc-empty')) { window.location.reload(); return; }
       // Several commits in a burst: one refresh.
       if (pending) return;
       pending = setTimeout(function () {
@@ -214,6 +216,51 @@
         if (view === 'dashboard') refreshDashboard();
         if (view === 'entries') refreshList();
       }, 150);
+    });
+    var grown = 0;
+    source.addEventListener('history', function (e) {
+      var h = JSON.parse(e.data).history;
+      showHistory(h);
+      if (!h || h.calls === 0) return;
+      if (document.getElementById('smc-empty')) { window.location.reload(); return; }
+      // The figures grow as days are done: shown again every few seconds, and once at the end.
+      if (h.running && Date.now() - grown < 3000) return;
+      grown = Date.now();
+      if (view === 'dashboard') refreshDashboard();
+      if (view === 'entries') refreshList();
+    });
+  }
+
+  function showHistory(h) {
+    var box = document.getElementById('smc-history');
+    if (!box) return;
+    box.hidden = !h;
+    if (!h) return;
+    document.getElementById('smc-history-running').hidden = !h.running;
+    document.getElementById('smc-history-summary').hidden = h.running;
+    document.getElementById('smc-history-text').textContent = h.text;
+    document.getElementById('smc-history-eta').textContent = h.eta;
+    document.getElementById('smc-history-note').textContent = h.note;
+    document.getElementById('smc-history-percent').textContent = h.percentText;
+    document.getElementById('smc-history-bar').value = h.percent;
+    document.getElementById('smc-history-summary').textContent = h.summary;
+  }
+
+  function setupHistoryRequest() {
+    var form = document.getElementById('smc-history-request');
+    if (!form) return;
+    form.addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      var done = document.getElementById('smc-history-requested');
+      done.textContent = '';
+      send(form.getAttribute('data-url'), 'POST', { since: form.elements.since.value }).then(function (r) {
+        if (r.status === 200) {
+          showErrors(form, {});
+          done.textContent = r.data.message;
+        } else {
+          showErrors(form, r.data.errors || { since: r.data.message || ('HTTP ' + r.status) });
+        }
+      });
     });
   }
 
@@ -285,7 +332,7 @@
       ev.preventDefault();
       var body = {};
       ['cadence', 'recipients', 'realtimeDedupeMinutes', 'maxEmailsPerHour', 'retentionDays', 'queueAbandonMinWait',
-        'defaultCountry', 'outboundPrefixes', 'matchDigits', 'timezone', 'language', 'lookupUrlTemplate'].forEach(function (name) {
+        'defaultCountry', 'outboundPrefixes', 'matchDigits', 'timezone', 'language', 'lookupUrlTemplate', 'historyDays'].forEach(function (name) {
         body[name] = form.elements[name].value;
       });
       body.clearAcrossDids = form.elements.clearAcrossDids.checked;
@@ -355,6 +402,7 @@
     setupCallback();
     setupSettings();
     setupHealth();
+    setupHistoryRequest();
     setupCalculator();
   }
 

@@ -77,6 +77,11 @@ export interface Config {
     hotWindowSeconds: number;
     maxCallSeconds: number;
     fullScanEverySeconds: number;
+    /**
+     * How much calldate one step of the background history covers. A live cycle waits for
+     * at most one step, so a very busy PBX may want smaller steps (they cost more queries).
+     */
+    historyChunkSeconds: number;
     /** Extension ranges used when the PBX tables cannot be read, e.g. "100-199,2000". */
     extensions: string;
   };
@@ -136,6 +141,7 @@ export const DEFAULT_CONFIG: Config = {
     hotWindowSeconds: 900,
     maxCallSeconds: 14_400,
     fullScanEverySeconds: 60,
+    historyChunkSeconds: 3600,
     extensions: '',
   },
   mail: {
@@ -248,6 +254,7 @@ const CONFIG_SHAPE: Shape = {
   sync: {
     intervalSeconds: int(1, 3600), settleSeconds: int(0, 600), hotWindowSeconds: int(60, 86_400),
     maxCallSeconds: int(600, 7 * 86_400), fullScanEverySeconds: int(5, 3600),
+    historyChunkSeconds: int(60, 86_400),
     extensions: str({ pattern: /^\s*\d+(\s*-\s*\d+)?(\s*,\s*\d+(\s*-\s*\d+)?)*\s*$/ }),
   },
   mail: {
@@ -316,6 +323,8 @@ export interface TenantSettings {
   language: 'en' | 'ro';
   webhooks: Webhook[];
   lookupUrlTemplate: string;
+  /** Days of the PBX's call history a fresh install classifies in the background. */
+  historyDays: number;
 }
 
 export const DEFAULT_SETTINGS: TenantSettings = {
@@ -334,6 +343,7 @@ export const DEFAULT_SETTINGS: TenantSettings = {
   language: 'en',
   webhooks: [],
   lookupUrlTemplate: '',
+  historyDays: 30,
 };
 
 export const WEBHOOK_EVENTS = ['entry.created', 'entry.incremented', 'entry.cleared', 'entry.reopened'] as const;
@@ -436,6 +446,7 @@ const SETTING_CHECKS: { [K in keyof TenantSettings]: (value: unknown, field: str
       return { url: httpUrl(str({ max: SETTING_LIMITS.urlLength })(h.url ?? '', `${at}.url`) as string, `${at}.url`), secret, events };
     });
   },
+  historyDays: (v, f) => int(1, 3660)(v, f) as number,
   lookupUrlTemplate: (v, f) => {
     const t = str({ max: SETTING_LIMITS.urlLength })(v, f) as string;
     if (t === '') return t;

@@ -16,6 +16,8 @@ import { dashboardRoutes } from './dashboard.js';
 import { callbackRoute, entryRoutes } from './entries.js';
 import { EventStreams, eventRoutes, STREAM_LIMITS, type StreamLimits } from './events.js';
 import { HealthMonitor, healthRoutes } from './health.js';
+import { historyProgress } from '../sync/history.js';
+import { historyRoutes } from './history.js';
 import { Catalogues, defaultI18nDir } from './i18n.js';
 import { loginRoutes } from './login.js';
 import { renderPage } from './render.js';
@@ -97,7 +99,9 @@ export function createApp(opts: AppOptions): express.Express {
   settingsRoutes(router, ctx);
   healthRoutes(router, ctx);
   calculatorRoutes(router, ctx);
-  eventRoutes(router, ctx, new EventStreams(opts.sync, opts.streamLimits ?? STREAM_LIMITS));
+  historyRoutes(router, ctx);
+  const progressOf = (tenant: string) => historyProgress(opts.pool, tenant, (job) => opts.sync.history.etaSeconds(job));
+  eventRoutes(router, ctx, new EventStreams(opts.sync, opts.streamLimits ?? STREAM_LIMITS, progressOf));
   app.use(router);
 
   app.use(async (req: Request, res: Response) => {

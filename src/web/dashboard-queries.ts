@@ -30,6 +30,12 @@ export interface DashboardData {
   callbacks: { ext: string; returned: number; attempts: number }[];
 }
 
+/** Whether this tenant has any classified call at all: without one the pages explain themselves instead. */
+export async function anyCalls(scope: TenantScope): Promise<boolean> {
+  const row = await scope.one<{ found: number }>('SELECT EXISTS (SELECT 1 FROM smart_missed_calls_calls WHERE tenant = @tenant) AS found');
+  return Number(row?.found) === 1;
+}
+
 export async function todayOf(scope: TenantScope): Promise<string> {
   const [row] = await scope.pool.query('SELECT CURDATE() AS today');
   return String((row as { today: string }[])[0]!.today);

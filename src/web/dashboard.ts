@@ -1,7 +1,8 @@
 import type { Request, Response, Router } from 'express';
 import { viewerOf, type Viewer } from './auth.js';
 import type { WebContext } from './context.js';
-import { dashboardData, filterChoices, todayOf } from './dashboard-queries.js';
+import { anyCalls, dashboardData, filterChoices, todayOf } from './dashboard-queries.js';
+import { currentHistory } from './history.js';
 import { MAX_RANGE_DAYS, rangeFilter } from './filters.js';
 import { renderPage } from './render.js';
 import { extensionLabel, routeLabel } from '../detect/explain.js';
@@ -81,6 +82,8 @@ export function dashboardRoutes(router: Router, ctx: WebContext): void {
     await renderPage(ctx, res, 'dashboard', {
       view: 'dashboard',
       ...model,
+      history: await currentHistory(ctx, viewer, await todayOf(viewer.scope)),
+      firstVisit: !(await anyCalls(viewer.scope)),
       routeChoices: choices.routes.map((r) => ({ value: `${r.kind}:${r.id}`, label: routeLabel({ kind: r.kind, id: r.id }, directory, viewer.t) })),
       didChoices: choices.dids,
       apiUrl: viewer.links.api('/api/dashboard', { ...model.data.range }),

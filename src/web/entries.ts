@@ -10,10 +10,11 @@ import { NOTE_MAX_CHARS, type Entry } from '../ledger/entries.js';
 import { requireChange, viewerOf, type Viewer } from './auth.js';
 import type { WebContext } from './context.js';
 import { csvLine } from './csv.js';
-import { filterChoices } from './dashboard-queries.js';
+import { filterChoices, todayOf } from './dashboard-queries.js';
+import { currentHistory } from './history.js';
 import { reasonNames } from './dashboard.js';
 import {
-  callsOfEntry, cdrRowsOf, CDR_REPORT_COLUMNS, CSV_LIMIT, findEntry, journalOf, listEntries, PAGE_SIZE, type StoredCall,
+  anyEntries, callsOfEntry, cdrRowsOf, CDR_REPORT_COLUMNS, CSV_LIMIT, findEntry, journalOf, listEntries, PAGE_SIZE, type StoredCall,
 } from './entry-queries.js';
 import { decimal, listFilter, type ListFilter } from './filters.js';
 import { renderFile, renderPage } from './render.js';
@@ -95,6 +96,8 @@ export function entryRoutes(router: Router, ctx: WebContext): void {
     await renderPage(ctx, res, 'entries', {
       view: 'entries',
       ...model,
+      history: await currentHistory(ctx, viewer, await todayOf(viewer.scope)),
+      firstVisit: !(await anyEntries(viewer.scope)),
       params,
       routeChoices: choices.routes.map((r) => ({ value: `${r.kind}:${r.id}`, label: routeLabel({ kind: r.kind, id: r.id }, directory, viewer.t) })),
       didChoices: choices.dids,

@@ -65,6 +65,12 @@ export async function listEntries(scope: TenantScope, f: ListFilter, limit = PAG
   return { entries: rows.map(entryFromRow), total: Number(count?.n ?? 0) };
 }
 
+/** Whether this tenant's list ever held an entry: without one the page explains itself. */
+export async function anyEntries(scope: TenantScope): Promise<boolean> {
+  const row = await scope.one<{ found: number }>('SELECT EXISTS (SELECT 1 FROM smart_missed_calls WHERE tenant = @tenant) AS found');
+  return Number(row?.found) === 1;
+}
+
 export async function findEntry(scope: TenantScope, id: number): Promise<Entry | null> {
   const row = await scope.one<RowDataPacket>('SELECT * FROM smart_missed_calls WHERE tenant = @tenant AND id = ?', [id]);
   return row ? entryFromRow(row) : null;

@@ -1,8 +1,10 @@
 import type { Request, Response, Router } from 'express';
 import type { LedgerEvent } from '../ledger/entries.js';
+import { ALL_TENANTS, type HistoryJob, type HistoryProgress } from '../sync/history.js';
 import type { SyncService } from '../sync/service.js';
 import { viewerOf } from './auth.js';
 import type { WebContext } from './context.js';
+import { historyView } from './history.js';
 
 const KEEPALIVE_MS = 15_000;
 /** How long the browser waits before it reconnects a stream that ended. */
@@ -27,19 +29,27 @@ interface Stream {
   tenant: string;
   owner: string;
   res: Response;
+  /** The history progress in this reader's language. */
+  describe: (p: HistoryProgress | null) => unknown;
 }
 
 /**
  * Every open event stream, fed by ONE listener on the sync (not one per stream): after each
- * sync commit, the ids of the tenant's entries that changed, and the sync's health.
+ * sync commit, the ids of the tenant's entries that changed, the sync's health, and how far
+ * the history job of the stream's tenant got.
  */
 export class EventStreams {
   private readonly streams = new Set<Stream>();
   private readonly perOwner = new Map<string, number>();
   private keepalive: NodeJS.Timeout | null = null;
 
-  constructor(sync: SyncService, readonly limits: StreamLimits) {
+  constructor(
+    sync: SyncService,
+    readonly limits: StreamLimits,
+    private readonly progressOf: (tenant: string) => Promise<HistoryProgress | null> = async () => null,
+  ) {
     sync.on('changes', (events: LedgerEvent[]) => this.changed(events));
+    sync.on('history', (job: HistoryJob) => void this.historyMoved(job).catch(() => {}));
     sync.on('health', (health: { ok: boolean }) => {
       for (const s of this.streams) send(s.res, 'health', { ok: health.ok });
     });
@@ -86,6 +96,20 @@ export class EventStreams {
       if (mine) send(s.res, 'changes', { entries: [...new Set(mine.map((e) => e.entry.id))], events: mine.map((e) => e.event) });
     }
   }
+
+  /** Progress in order: one count per tenant with a page open, sent before the next is asked. */
+  private historyQueue: Promise<void> = Promise.resolve();
+
+  private historyMoved(job: HistoryJob): Promise<void> {
+    this.historyQueue = this.historyQueue.then(async () => {
+      const tenants = new Set([...this.streams].map((s) => s.tenant).filter((t) => job.scope === ALL_TENANTS || t === job.scope));
+      for (const tenant of tenants) {
+        const progress = await this.progressOf(tenant);
+        for (const s of this.streams) if (s.tenant === tenant) send(s.res, 'history', s.describe(progress));
+      }
+    }).catch(() => {});
+    return this.historyQueue;
+  }
 }
 
 function send(res: Response, event: string, data: unknown): void {
@@ -120,7 +144,8 @@ export function eventRoutes(router: Router, ctx: WebContext, streams: EventStrea
     res.write(`retry: ${RECONNECT_MS}\n\n`);
     send(res, 'health', { ok: ctx.sync.healthy });
 
-    const close = streams.open({ tenant: viewer.tenant, owner, res });
+    const describe = (p: HistoryProgress | null) => ({ history: historyView(p, viewer, (p?.finishedAt ?? p?.until ?? '').slice(0, 10)) });
+    const close = streams.open({ tenant: viewer.tenant, owner, res, describe });
     const lifetime = setTimeout(() => res.end(), streams.limits.lifetimeMs);
     const stop = () => {
       clearTimeout(lifetime);

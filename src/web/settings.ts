@@ -8,6 +8,8 @@ import { requireChange, viewerOf } from './auth.js';
 import type { WebContext } from './context.js';
 import { healthOf } from './health.js';
 import { renderPage } from './render.js';
+import { todayOf } from './dashboard-queries.js';
+import { addDays } from './filters.js';
 import { HIDDEN, shownSettings, withStoredSecrets, type ShownSettings } from './settings-secrets.js';
 
 /** The form's values as text, the way the inputs show them. */
@@ -27,6 +29,7 @@ function formValues(s: ShownSettings): Record<string, string | boolean> {
     timezone: s.timezone,
     language: s.language,
     lookupUrlTemplate: s.lookupUrlTemplate,
+    historyDays: String(s.historyDays),
   };
 }
 
@@ -89,6 +92,7 @@ export function settingsRoutes(router: Router, ctx: WebContext): void {
     const viewer = viewerOf(res);
     const settings = shownSettings(await loadSettings(ctx.pool, viewer.tenant), audienceOf(res));
     const t = viewer.t;
+    const today = await todayOf(viewer.scope);
     const lookupProblem = settings.lookupUrlTemplate ? await lookupProblemOf(ctx.pool, viewer.tenant) : null;
     const health = await healthOf(ctx, viewer);
     await renderPage(ctx, res, 'settings', {
@@ -109,6 +113,9 @@ export function settingsRoutes(router: Router, ctx: WebContext): void {
         recheckUrl: viewer.links.api('/api/health/checks'),
         statusWords: { ok: t('OK'), warn: t('Attention'), fail: t('Failing') },
       },
+      historyUrl: viewer.links.api('/api/history'),
+      today,
+      historySince: addDays(today, -settings.historyDays),
     });
   });
 

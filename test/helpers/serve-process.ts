@@ -17,6 +17,7 @@ export interface ServeConfigOptions {
   smtpPort?: number;
   sync?: Record<string, number | string>;
   server?: Record<string, unknown>;
+  notify?: Record<string, unknown>;
 }
 
 /** Writes config.yaml for `smc serve` against one test database; returns its path. */
@@ -31,6 +32,7 @@ export function writeServeConfig(o: ServeConfigOptions): string {
       mail: o.smtpPort ? { transport: 'smtp', host: '127.0.0.1', port: o.smtpPort, from: 'SMC <smc@localhost>' } : { transport: 'none' },
       voicemail_spool: join(o.dir, 'no-voicemail-spool'),
       audit_key_file: testAuditKeyFile(),
+      ...(o.notify ? { notify: o.notify } : {}),
     }),
   );
   return file;
