@@ -132,6 +132,7 @@ try {
   check('the service is online under pm2', /online/i.test(pm2Status()), pm2Status());
   check('install created our tables', Number(await ourTables()) > 0, `${await ourTables()} tables`);
   log(`Apply Config: ${await ui.applyConfig()}`);
+  await historyAtInstall();
 
   // ------------------------------------------------------------ the page inside the admin UI
   await ui.open('display=modules');
@@ -236,6 +237,37 @@ async function viewAll(lang, when) {
       status === 200 && !/answered with HTTP|service is not running|Whoops|Fatal error/i.test(text) && problems.length === 0,
       [shot, ...problems].join('; '));
   }
+}
+
+/**
+ * The PBX's own history, classified by the service right after install (issue 21): the
+ * dashboard inside the admin UI while the bar runs and once it has turned into its summary,
+ * and every call of the last 30 days in the CDR classified exactly once.
+ */
+async function historyAtInstall() {
+  const history = async () => JSON.parse((await ui.ajax(`module=${RAWNAME}&command=api&path=${encodeURIComponent('/api/history')}`)).body).history;
+  await ui.open(`display=${RAWNAME}&view=dashboard`);
+  await ui.page.waitForTimeout(300);
+  const first = await history();
+  await ui.shot('04-history-first-look');
+  log(`history right after install: ${JSON.stringify(first)}`);
+  let state = first;
+  for (let i = 0; i < 120 && (!state || state.running); i += 1) {
+    await new Promise((r) => setTimeout(r, 1000));
+    state = await history();
+  }
+  await ui.open(`display=${RAWNAME}&view=dashboard`);
+  await ui.page.waitForTimeout(1500);
+  await ui.shot('04-history-done');
+  const text = await ui.text('#page_body, body');
+  const calls = Number(await scalar(
+    `SELECT COUNT(DISTINCT linkedid) FROM asteriskcdrdb.cdr WHERE calldate >= CURDATE() - INTERVAL 30 DAY AND calldate < NOW() - INTERVAL 2 MINUTE`));
+  const classified = Number(await scalar(
+    `SELECT COUNT(*) FROM asterisk.smart_missed_calls_calls WHERE started_at >= CURDATE() - INTERVAL 30 DAY AND started_at < NOW() - INTERVAL 2 MINUTE AND rows_digest NOT LIKE 'cel:%'`));
+  check('install classifies the PBX\'s history by itself: the bar ends in its summary on the dashboard',
+    state && !state.running && text.includes(state.summary), JSON.stringify(state));
+  check('every call of the last 30 days in the CDR is classified, once', classified === calls, `${classified} of ${calls} calls`);
+  check('history sends nobody anything (no outbox row)', Number(await scalar('SELECT COUNT(*) FROM asterisk.smart_missed_calls_outbox')) === 0);
 }
 
 /**
