@@ -39,6 +39,7 @@ let serve: ServeProcess;
 let hook: { server: Server; bodies: string[] };
 const smtp = new TestSmtp();
 const liveLinkedids: string[] = [];
+let recentHistoryLinkedid = '';
 const streams: HistoryStream[] = [];
 
 interface HistoryEventData {
@@ -107,12 +108,18 @@ async function position(): Promise<string | null> {
   return rows[0] ? String(rows[0].v) : null;
 }
 
-/** A missed call that ended a moment ago, all its rows written at once (the live sync's business, not the history's). */
+/**
+ * A missed call that began just after the install, all its rows written at once: the live
+ * sync's business, not the history's, which owns every call over before the install.
+ */
 async function liveMissedCall(n: number): Promise<string> {
+  const [[{ ago }]] = (await db.pool.query<RowDataPacket[]>(
+    "SELECT GREATEST(0, TIMESTAMPDIFF(SECOND, v, NOW()) - 1) AS ago FROM smart_missed_calls_state WHERE k = 'notify_calls_since'",
+  )) as unknown as [[{ ago: number }]];
   const linkedid = await new PastCalls(db.pool, db.names.cdr, model, 5_000_000 + n * 1000).insert(
     'direct_missed',
     { caller: { number: `${LIVE_PREFIX}${String(n).padStart(3, '0')}`, name: `Live ${n}` }, did: '0215550102' },
-    90,
+    Number(ago),
     500 + n,
   );
   liveLinkedids.push(linkedid);
@@ -143,13 +150,17 @@ before(async () => {
   const day = (n: number) => new Date(Date.parse(`${today}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);
   // The PBX's last 30 days, up to yesterday: what install finds in the cdr table.
   await writeVolume({ pool: db.pool, cdrDb: db.names.cdr, model, seed: 21, from: day(-(DAYS - 1)), to: day(-1), callsPerDay: 120 });
+  // Missed an hour before the install, inside the live sync's window: history all the same.
+  recentHistoryLinkedid = await new PastCalls(db.pool, db.names.cdr, model, 4_000_000).insert(
+    'direct_missed', { caller: { number: '0799111001', name: 'Before install' }, did: '0215550102' }, 3600, 7);
   configFile = writeServeConfig({
     dir, name: 'history', db: { names: db.names, socket: db.config.db.socket }, smtpPort: smtp.port,
-    // Two-minute steps: many of them, so the test can act while the history is still running.
-    sync: { history_chunk_seconds: 120, max_call_seconds: 600 },
+    // Hour steps, each held back 100 ms: the history lasts over a minute however fast the
+    // machine, so the test acts while it still runs.
+    sync: { history_chunk_seconds: 3600, max_call_seconds: 7200 },
     notify: { allow_private_networks: ['127.0.0.0/8'] },
   });
-  serve = new ServeProcess(configFile);
+  serve = new ServeProcess(configFile, { SMC_HISTORY_CHUNK_DELAY_MS: '100' });
 });
 
 after(async () => {
@@ -232,6 +243,8 @@ test('kill -9 mid-history, then a restart resumes where it stopped: progress in 
   const verify = execFileSync(process.execPath, [join(repoRoot(), 'build', 'smc.js'), '--config', configFile, 'audit', 'verify'], { encoding: 'utf8' });
   assert.match(verify, /chain intact/);
 
+  // A call missed before the install, inside the live window, is on the list and told to nobody.
+  assert.equal(await count('SELECT COUNT(*) AS n FROM smart_missed_calls_calls WHERE linkedid = ?', [recentHistoryLinkedid]), 1);
   // Only the live calls notify anyone.
   const [outbox] = await db.pool.query<RowDataPacket[]>('SELECT DISTINCT linkedid FROM smart_missed_calls_outbox');
   assert.ok(outbox.length > 0);

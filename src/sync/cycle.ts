@@ -17,7 +17,7 @@ import { readAuditKey, type AuditKey } from '../ledger/audit-key.js';
 import { recordCalls, type ClassifiedCall } from '../ledger/store.js';
 import { faultPoint } from './faults.js';
 import { SettleTracker } from './settle.js';
-import { readState, writeState } from './state.js';
+import { QUIET_BEFORE_KEY, readState, writeState } from './state.js';
 
 export interface CycleReport {
   now: string;
@@ -61,6 +61,8 @@ export class Syncer {
   private lastFullScan = 0;
   /** Our own cursor after the first cycle; read from the state table only at start. */
   private cursor: string | null | undefined;
+  /** Calls over before the install are history: nobody is told about them (state.ts). */
+  private quietBefore: string | null | undefined;
   /** Tenant settings, read once a minute (the page calls forgetSettings() on a change). */
   private settingsCache = new Map<string, TenantSettings>();
   /** Each tenant's classifier options, built from its settings and the directory: once per refresh, not per call. */
@@ -99,6 +101,7 @@ export class Syncer {
     const t = naiveSeconds(now);
     const full = t - this.lastFullScan >= this.config.sync.fullScanEverySeconds;
     if (this.cursor === undefined) this.cursor = await readState(this.pool, 'cdr_cursor');
+    if (this.quietBefore === undefined) this.quietBefore = await readState(this.pool, QUIET_BEFORE_KEY);
     const cursor = this.cursor;
     let windowStart = t - (full ? this.config.sync.maxCallSeconds : this.config.sync.hotWindowSeconds);
     // After a stop, start where we left off (bounded: older history is `smc backfill`'s job).
@@ -176,15 +179,25 @@ export class Syncer {
     return byTenant;
   }
 
-  /** Records classified calls in the ledger, in transactions of up to BATCH calls. */
+  /**
+   * Records classified calls in the ledger, in order, in transactions of up to BATCH calls.
+   * Calls that were over before the install are history, told to nobody.
+   */
   async write(byTenant: ClassifiedBatch, notify = true): Promise<LedgerEvent[]> {
     const events: LedgerEvent[] = [];
+    const quietBefore = notify ? this.quietBefore ?? null : null;
+    const tell = (call: ClassifiedCall) => notify && (quietBefore === null || call.verdict.endedAt >= quietBefore);
     for (const [tenant, list] of byTenant) {
       const settings = await this.settings(tenant);
-      for (let i = 0; i < list.length; i += BATCH) {
-        const result = await inTransaction(this.pool, (conn) => recordCalls(conn, this.auditKey, tenant, list.slice(i, i + BATCH), settings, { notify }));
+      for (let i = 0; i < list.length; ) {
+        // A run of calls told alike, at most BATCH, keeps the ledger's chronological order.
+        let end = i + 1;
+        while (end < list.length && end - i < BATCH && tell(list[end]!) === tell(list[i]!)) end += 1;
+        const run = list.slice(i, end);
+        const result = await inTransaction(this.pool, (conn) => recordCalls(conn, this.auditKey, tenant, run, settings, { notify: tell(run[0]!) }));
         faultPoint('after-commit');
         events.push(...result.events);
+        i = end;
       }
     }
     return events;

@@ -38,3 +38,10 @@ export function faultPoint(name: FaultPoint): void {
     process.kill(process.pid, 'SIGKILL');
   }
 }
+
+/**
+ * For the tests of history at install: SMC_HISTORY_CHUNK_DELAY_MS holds each history chunk
+ * back that long, as a slow database would, so a test can act while the history still runs
+ * however fast the machine. Unset, nothing waits.
+ */
+export const historyChunkDelayMs = Math.max(0, Number(process.env.SMC_HISTORY_CHUNK_DELAY_MS ?? 0) || 0);

@@ -4,7 +4,8 @@ import { loadSettings } from '../config/settings-store.js';
 import { naiveDatetime, naiveSeconds } from '../cdr/row.js';
 import { backfillChunks, normaliseDate, type BackfillChunk } from './backfill.js';
 import type { Syncer } from './cycle.js';
-import { readState, writeState } from './state.js';
+import { historyChunkDelayMs } from './faults.js';
+import { QUIET_BEFORE_KEY, readState, writeState } from './state.js';
 
 /** A job's scope when it covers every tenant (the one install asks for). */
 export const ALL_TENANTS = '*';
@@ -140,7 +141,9 @@ export async function ensureInstallHistory(pool: Pool, config: Config, tenants: 
     [days],
   )) as unknown as [[{ since: string }]];
   const job = await requestHistory(pool, config, ALL_TENANTS, since, 'install');
-  await writeState(pool, { [INSTALL_KEY]: `asked ${job.requestedAt}` });
+  // Every call that began before the install is history, also the recent ones the live sync
+  // takes (its window reaches sync.max_call_seconds back): listed, but nobody is told.
+  await writeState(pool, { [INSTALL_KEY]: `asked ${job.requestedAt}`, [QUIET_BEFORE_KEY]: job.requestedAt });
   return job;
 }
 
@@ -208,6 +211,7 @@ export class HistoryRunner {
       }
       c.position = naiveSeconds(step.value.done);
       c.chunksDone += 1;
+      if (historyChunkDelayMs) await new Promise((resolve) => setTimeout(resolve, historyChunkDelayMs));
       if (Date.now() - this.toldAt >= TELL_EVERY_MS) this.tell(c.job);
     }
   }

@@ -1,6 +1,12 @@
 import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 
 /** Small named values in smart_missed_calls_state: cursors, counters, the audit chain head. */
+/**
+ * Calls over before this moment (naive DB time; set at install) are history: recorded,
+ * but no mail, webhook or outbox event is made for them.
+ */
+export const QUIET_BEFORE_KEY = 'notify_calls_since';
+
 export async function readState(db: Pool | PoolConnection, key: string): Promise<string | null> {
   const [rows] = await db.query<RowDataPacket[]>('SELECT v FROM smart_missed_calls_state WHERE k = ?', [key]);
   return rows[0] ? String(rows[0].v) : null;
