@@ -271,3 +271,35 @@ test('a call classified from CEL alone and later seen in CDR is one call and one
     await fresh.cleanup();
   }
 });
+
+test('history recorded after the live calls: a miss that a later recorded call answered or returned comes in cleared, and an open later episode is left as it is', async () => {
+  const entryOf = async (caller: string) => {
+    const [rows] = await db.pool.query<RowDataPacket[]>("SELECT * FROM smart_missed_calls WHERE tenant = 'default' AND caller_raw = ?", [caller]);
+    return rows.map(entryFromRow);
+  };
+  // Answered an hour ago (the live sync took it first); missed three days ago (the history, after).
+  await record(db.pool, 'default', [callVerdict('answered', { caller: '0744100001', at: '2026-11-29 10:00:00', ext: '102' })]);
+  await record(db.pool, 'default', [callVerdict('missed', { caller: '0744100001', at: '2026-11-26 09:00:00' })]);
+  const [answered] = await entryOf('0744100001');
+  assert.deepEqual([answered?.status, answered?.clearedBy, answered?.clearedExt, answered?.clearedAt], ['cleared', 'answered_later', '102', '2026-11-29 10:00:00']);
+
+  // Called back (an answered outbound call) after the miss, recorded before it.
+  await record(db.pool, 'default', [callVerdict('callback', { caller: '0744100002', at: '2026-11-29 11:00:00', ext: '104' })]);
+  await record(db.pool, 'default', [callVerdict('missed', { caller: '0744100002', at: '2026-11-28 08:00:00' })]);
+  const [returned] = await entryOf('0744100002');
+  assert.deepEqual([returned?.status, returned?.clearedBy, returned?.clearedExt], ['cleared', 'returned', '104']);
+
+  // Answered, then missed again (open, one miss); an older miss before the answer belongs to the episode that answer ended.
+  await record(db.pool, 'default', [
+    callVerdict('answered', { caller: '0744100003', at: '2026-11-29 10:00:00', ext: '101' }),
+    callVerdict('missed', { caller: '0744100003', at: '2026-11-29 12:00:00' }),
+  ]);
+  await record(db.pool, 'default', [callVerdict('missed', { caller: '0744100003', at: '2026-11-27 09:00:00' })]);
+  const [later] = await entryOf('0744100003');
+  assert.deepEqual([later?.status, later?.missedCount, later?.firstAttempt], ['open', 1, '2026-11-29 12:00:00']);
+
+  // In order, nothing changes: a miss after the last answer opens the entry.
+  await record(db.pool, 'default', [callVerdict('missed', { caller: '0744100001', at: '2026-11-29 13:00:00' })]);
+  const [reopened] = await entryOf('0744100001');
+  assert.deepEqual([reopened?.status, reopened?.missedCount], ['open', 1]);
+});

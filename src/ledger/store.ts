@@ -93,6 +93,7 @@ export async function recordCalls(
   const recorded: { live: LedgerEvent; asOf: Entry }[] = [];
   const callEntry = new Map<string, Entry | null>();
   const [[{ now }]] = (await conn.query<RowDataPacket[]>('SELECT NOW() AS now')) as unknown as [[{ now: string }]];
+  const clearers = await laterClearers(conn, tenant, todo, callerKeys);
 
   for (const { verdict } of todo) {
     const previous = stored.get(verdict.linkedid);
@@ -107,7 +108,16 @@ export async function recordCalls(
         events.push({ entry, event: 'reclassified', reason: null, actor: 'agent', ext: null, linkedid: verdict.linkedid, note: `${previous.verdict} -> ${verdict.verdict}` });
       }
     }
-    if (!previous || previous.verdict !== verdict.verdict) {
+    const clearer = !previous || previous.verdict !== verdict.verdict ? firstClearerAfter(clearers.get(callerKeys.get(verdict.linkedid)!), verdict, settings) : undefined;
+    if (clearer) {
+      // A miss older than a call already recorded that clears it (history classified after
+      // the live calls, a backfill of an earlier day): its episode ended with that call.
+      const current = entries.withKey(callerKeys.get(verdict.linkedid)!).find((e) => e.did === verdict.did);
+      if (!(current?.status === 'open' && current.firstAttempt > clearer.startedAt)) {
+        events.push(...applyCall(entries, tenant, verdict, settings), ...applyCall(entries, tenant, clearer, settings));
+      }
+      // Otherwise the open entry is a later episode: the old miss counts on the dashboard only.
+    } else if (!previous || previous.verdict !== verdict.verdict) {
       events.push(...applyCall(entries, tenant, verdict, settings));
     } else if (verdict.verdict === 'missed' && previous.entryId !== null) {
       // Same verdict, more rows (a voicemail row arrived late): fold the new details in.
@@ -135,6 +145,42 @@ export async function recordCalls(
   faultPoint('in-ledger');
   result.calls = todo.length;
   return result;
+}
+
+/**
+ * The calls already recorded that would have cleared this batch's misses, had they come
+ * after them: answered calls from those callers and answered callbacks to them, at or after
+ * the batch's oldest miss, by caller key, oldest first. Live calls come in order and find
+ * none; history classified after them does.
+ */
+async function laterClearers(conn: PoolConnection, tenant: string, todo: ClassifiedCall[], callerKeys: Map<string, string>): Promise<Map<string, Verdict[]>> {
+  const out = new Map<string, Verdict[]>();
+  const misses = todo.filter((c) => c.verdict.verdict === 'missed' && !c.verdict.anonymous);
+  if (misses.length === 0) return out;
+  const oldest = misses.reduce((a, c) => (c.verdict.startedAt < a ? c.verdict.startedAt : a), misses[0]!.verdict.startedAt);
+  const [rows] = await conn.query<RowDataPacket[]>(
+    `SELECT linkedid, verdict, direction, caller, caller_key, did, dialled, started_at, ended_at, answered_by FROM smart_missed_calls_calls
+      WHERE tenant = ? AND caller_key IN (?) AND started_at >= ? AND linkedid NOT IN (?)
+        AND ((verdict = 'answered' AND direction = 'inbound') OR (verdict = 'outbound' AND answered_by IS NOT NULL))
+      ORDER BY started_at, linkedid`,
+    [tenant, [...new Set(misses.map((c) => callerKeys.get(c.verdict.linkedid)!))], oldest, todo.map((c) => c.verdict.linkedid)],
+  );
+  for (const r of rows) {
+    const list = out.get(r.caller_key) ?? [];
+    list.push({
+      linkedid: r.linkedid, verdict: r.verdict, direction: r.direction, caller: r.caller, callerName: '', anonymous: false,
+      did: r.did, dialled: r.dialled, startedAt: r.started_at, endedAt: r.ended_at, waitSeconds: 0, rang: [],
+      answeredBy: r.answered_by, route: { kind: 'route', id: r.did, label: '' }, voicemail: null, reasons: [], explanation: [], rowCount: 0,
+    });
+    out.set(r.caller_key, list);
+  }
+  return out;
+}
+
+/** The first of a caller's recorded clearing calls that came after this miss and clears it (the DID rule of applyCall). */
+function firstClearerAfter(clearers: Verdict[] | undefined, miss: Verdict, settings: TenantSettings): Verdict | undefined {
+  if (!clearers || miss.verdict !== 'missed' || miss.anonymous) return undefined;
+  return clearers.find((c) => c.startedAt >= miss.startedAt && (c.direction === 'outbound' || settings.clearAcrossDids || c.did === miss.did));
 }
 
 export function auditRecordOf(e: LedgerEvent): AuditRecord {

@@ -5,7 +5,7 @@ import { naiveDatetime, naiveSeconds } from '../cdr/row.js';
 import { backfillChunks, normaliseDate, type BackfillChunk } from './backfill.js';
 import type { Syncer } from './cycle.js';
 import { historyChunkDelayMs } from './faults.js';
-import { QUIET_BEFORE_KEY, readState, writeState } from './state.js';
+import { INSTALL_HISTORY_KEY, QUIET_BEFORE_KEY, readState, writeState } from './state.js';
 
 /** A job's scope when it covers every tenant (the one install asks for). */
 export const ALL_TENANTS = '*';
@@ -27,7 +27,6 @@ export interface HistoryJob {
 
 const JOB_KEY = 'history_job:';
 /** Set once the service decided whether this install wants its history (so an upgrade is not asked again). */
-const INSTALL_KEY = 'history_install';
 /** How often an idle service looks for a request made by another process (the page wakes it at once). */
 const IDLE_LOOK_MS = 30_000;
 /** An estimate needs some work done in this run to be honest. */
@@ -128,10 +127,10 @@ export async function historyProgress(pool: Pool, tenant: string, etaOf: (job: H
  * own). Decided once; an upgrade of a running install finds its calls and asks for nothing.
  */
 export async function ensureInstallHistory(pool: Pool, config: Config, tenants: string[]): Promise<HistoryJob | null> {
-  if (await readState(pool, INSTALL_KEY)) return null;
+  if (await readState(pool, INSTALL_HISTORY_KEY)) return null;
   const [[{ any }]] = (await pool.query<RowDataPacket[]>('SELECT EXISTS (SELECT 1 FROM smart_missed_calls_calls) AS `any`')) as unknown as [[{ any: number }]];
   if (Number(any)) {
-    await writeState(pool, { [INSTALL_KEY]: 'not asked: the ledger already held calls' });
+    await writeState(pool, { [INSTALL_HISTORY_KEY]: 'not asked: the ledger already held calls' });
     return null;
   }
   let days = 1;
@@ -143,7 +142,7 @@ export async function ensureInstallHistory(pool: Pool, config: Config, tenants: 
   const job = await requestHistory(pool, config, ALL_TENANTS, since, 'install');
   // Every call that began before the install is history, also the recent ones the live sync
   // takes (its window reaches sync.max_call_seconds back): listed, but nobody is told.
-  await writeState(pool, { [INSTALL_KEY]: `asked ${job.requestedAt}`, [QUIET_BEFORE_KEY]: job.requestedAt });
+  await writeState(pool, { [INSTALL_HISTORY_KEY]: `asked ${job.requestedAt}`, [QUIET_BEFORE_KEY]: job.requestedAt });
   return job;
 }
 

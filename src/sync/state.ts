@@ -7,6 +7,9 @@ import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
  */
 export const QUIET_BEFORE_KEY = 'notify_calls_since';
 
+/** Whether the service's first start asked for the PBX's history (history.ts); set once. */
+export const INSTALL_HISTORY_KEY = 'history_install';
+
 export async function readState(db: Pool | PoolConnection, key: string): Promise<string | null> {
   const [rows] = await db.query<RowDataPacket[]>('SELECT v FROM smart_missed_calls_state WHERE k = ?', [key]);
   return rows[0] ? String(rows[0].v) : null;
