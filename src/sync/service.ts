@@ -7,6 +7,7 @@ import { expireEntries } from '../ledger/actions.js';
 import type { LedgerEvent } from '../ledger/entries.js';
 import { Syncer, type TenantOf } from './cycle.js';
 import { NamedLock } from '../db/named-lock.js';
+import { CALL_END_GRACE_MS } from './settle.js';
 
 export interface SyncServiceEvents {
   /** List changes, right after they were committed (the page's live updates listen here). */
@@ -19,12 +20,22 @@ export interface SyncServiceEvents {
  * The sync loop of `smc serve`: every interval, if this instance holds the sync lock, one
  * cycle. A failing cycle (database down) is logged, reported as unhealthy and retried at
  * the next tick; the cursor makes the next good cycle catch up.
+ *
+ * A call the PBX says is over (callOver, from AMI; CEL's call ends, found by a cycle) wakes
+ * the loop CALL_END_GRACE_MS later instead of at the next interval; wake-ups that come
+ * together share one cycle, a wake-up during a cycle gets one more right after it, and the
+ * interval keeps running beside them, so a lost event costs the settle time, never the call.
  */
 export class SyncService extends EventEmitter<SyncServiceEvents> {
   readonly syncer: Syncer;
   private lock: NamedLock;
   private timer: NodeJS.Timeout | null = null;
-  private running = false;
+  /** When the timer fires, on performance.now(); a wake-up only ever brings it forward. */
+  private dueAt = Infinity;
+  private started = false;
+  /** The cycle under way, and whether something asked for another while it ran. */
+  private current: Promise<void> | null = null;
+  private again = false;
   private lockState: 'acquired' | 'busy' | null = null;
   private retention: cron.ScheduledTask | null = null;
   healthy = true;
@@ -37,30 +48,65 @@ export class SyncService extends EventEmitter<SyncServiceEvents> {
   }
 
   start(): void {
-    const tick = () => {
-      void this.tick().finally(() => {
-        if (this.timer) this.timer = setTimeout(tick, this.config.sync.intervalSeconds * 1000);
-      });
-    };
-    this.timer = setTimeout(tick, 0);
+    this.started = true;
+    this.wakeIn(0);
     this.retention = cron.schedule('17 * * * *', () => void this.expire());
   }
 
   async stop(): Promise<void> {
+    this.started = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.retention?.stop();
-    while (this.running) await new Promise((r) => setTimeout(r, 20));
+    await this.current;
     await this.lock.release();
+  }
+
+  /** The PBX says this call is over: it is classified right after its grace. */
+  callOver(linkedid: string): void {
+    // A standing-by instance does not sync; its marks would only pile up.
+    if (this.lockState !== 'acquired') return;
+    this.syncer.callsOver([linkedid]);
+    this.wakeIn(CALL_END_GRACE_MS);
+  }
+
+  private wakeIn(ms: number): void {
+    if (!this.started) return;
+    const due = performance.now() + ms;
+    if (this.timer && due >= this.dueAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.dueAt = due;
+    this.timer = setTimeout(() => void this.timerTick(), ms);
+  }
+
+  private async timerTick(): Promise<void> {
+    this.timer = null;
+    this.dueAt = Infinity;
+    await this.tick();
+    const interval = this.config.sync.intervalSeconds * 1000;
+    const endDue = this.syncer.nextCallEndDue();
+    const untilEnd = endDue === null ? interval : Math.max(0, endDue - performance.now());
+    this.wakeIn(this.again ? 0 : Math.min(interval, untilEnd));
   }
 
   get isSyncing(): boolean {
     return this.lock.held;
   }
 
-  async tick(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
+  /** One cycle now; during one, the promise of that one (and another follows it). */
+  tick(): Promise<void> {
+    if (this.current) {
+      this.again = true;
+      return this.current;
+    }
+    this.again = false;
+    this.current = this.cycle().finally(() => {
+      this.current = null;
+    });
+    return this.current;
+  }
+
+  private async cycle(): Promise<void> {
     try {
       const lock = await this.lock.acquire();
       // Said once per change, so an operator running two instances sees which one works.
@@ -74,8 +120,6 @@ export class SyncService extends EventEmitter<SyncServiceEvents> {
       this.setHealth(true);
     } catch (err) {
       this.setHealth(false, (err as Error).message);
-    } finally {
-      this.running = false;
     }
   }
 

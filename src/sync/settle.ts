@@ -1,6 +1,14 @@
 import { naiveSeconds, type CdrRow } from '../cdr/row.js';
 
 /**
+ * How long after a call is known to be over (AMI: its last channel hung up; CEL:
+ * LINKEDID_END) its rows are taken as complete. Asterisk writes a leg's CDR row as the leg
+ * hangs up (cdr.conf batch=no), the call's last ones right as its last channel goes: this
+ * only covers the INSERTs still under way on the PBX's side.
+ */
+export const CALL_END_GRACE_MS = 300;
+
+/**
  * Decides when a call's rows are complete enough to classify. Asterisk writes a CDR row
  * when each leg hangs up, with calldate = the leg's START, so a call's rows trickle in and
  * calldate+duration says little about when the last one will come (a queue caller's rows
@@ -10,18 +18,40 @@ import { naiveSeconds, type CdrRow } from '../cdr/row.js';
  */
 export class SettleTracker {
   private seen = new Map<string, { digest: string; changedAt: number }>();
-  /** Calls CEL reported as over (LINKEDID_END): they need only a moment, not the full settle time. */
+  /**
+   * Calls known to be over (AMI or CEL), with when we learned it on our own clock in ms: they
+   * need only CALL_END_GRACE_MS, not the settle time, and the whole seconds of the DB clock
+   * would add up to one more.
+   */
   private over = new Map<string, number>();
 
-  constructor(private readonly settleSeconds: number, private readonly orphanSeconds = 600) {}
+  constructor(
+    private readonly settleSeconds: number,
+    private readonly orphanSeconds = 600,
+    private readonly graceMs = CALL_END_GRACE_MS,
+    private readonly clockMs: () => number = () => performance.now(),
+  ) {}
 
-  callEnded(linkedids: Iterable<string>, now: string): void {
-    for (const id of linkedids) this.over.set(id, naiveSeconds(now));
+  callEnded(linkedids: Iterable<string>): void {
+    const at = this.clockMs();
+    for (const id of linkedids) if (!this.over.has(id)) this.over.set(id, at);
+  }
+
+  /** When (on clockMs) the next call known over passes its grace, if one has yet to; null when none. */
+  nextCallEndDue(): number | null {
+    const now = this.clockMs();
+    let next: number | null = null;
+    for (const at of this.over.values()) {
+      const due = at + this.graceMs;
+      if (due > now && (next === null || due < next)) next = due;
+    }
+    return next;
   }
 
   /** Returns the linkedids that are settled at `now` (DB clock), given their current rows. */
   settled(calls: Map<string, { rows: CdrRow[]; digest: string }>, now: string): string[] {
     const t = naiveSeconds(now);
+    const nowMs = this.clockMs();
     const ready: string[] = [];
     for (const [linkedid, { rows, digest }] of calls) {
       const before = this.seen.get(linkedid);
@@ -30,16 +60,26 @@ export class SettleTracker {
       const lastEnd = Math.max(...rows.map((r) => naiveSeconds(r.calldate) + r.duration));
       const quiet = t - Math.max(changedAt, lastEnd);
       const hasRoot = rows.some((r) => r.uniqueid === linkedid);
-      const wait = this.over.has(linkedid) ? Math.min(1, this.settleSeconds) : this.settleSeconds;
-      if ((hasRoot && quiet >= wait) || (!hasRoot && t - lastEnd >= this.orphanSeconds)) ready.push(linkedid);
+      const overAt = this.over.get(linkedid);
+      if (hasRoot && overAt !== undefined && nowMs - overAt >= this.graceMs) {
+        // Known over and its grace passed: what is there is the call. A row that still comes
+        // later re-evaluates it with the settle time, like any late row.
+        this.over.delete(linkedid);
+        ready.push(linkedid);
+      } else if ((hasRoot && quiet >= this.settleSeconds) || (!hasRoot && t - lastEnd >= this.orphanSeconds)) {
+        ready.push(linkedid);
+      }
     }
     return ready;
   }
 
-  /** Forget calls that left the read window, and call ends whose rows never came within a minute. */
-  prune(keep: Set<string>, now: string): void {
+  /**
+   * Forget calls that left the read window, and call ends whose rows never came within a
+   * minute (AMI reports every call, also those that write no CDR row of their own).
+   */
+  prune(keep: Set<string>): void {
     for (const linkedid of this.seen.keys()) if (!keep.has(linkedid)) this.seen.delete(linkedid);
-    const t = naiveSeconds(now);
-    for (const [linkedid, at] of this.over) if (!keep.has(linkedid) && t - at > 60) this.over.delete(linkedid);
+    const nowMs = this.clockMs();
+    for (const [linkedid, at] of this.over) if (!keep.has(linkedid) && nowMs - at > 60_000) this.over.delete(linkedid);
   }
 }
