@@ -9,6 +9,12 @@ import { naiveSeconds, type CdrRow } from '../cdr/row.js';
 export const CALL_END_GRACE_MS = 300;
 
 /**
+ * A call known over whose root row is not there after the grace (a slow INSERT) is looked
+ * for again every grace for this long; after it, the sync's interval finds it.
+ */
+const CALL_END_RETRY_MS = 2000;
+
+/**
  * Decides when a call's rows are complete enough to classify. Asterisk writes a CDR row
  * when each leg hangs up, with calldate = the leg's START, so a call's rows trickle in and
  * calldate+duration says little about when the last one will come (a queue caller's rows
@@ -37,13 +43,17 @@ export class SettleTracker {
     for (const id of linkedids) if (!this.over.has(id)) this.over.set(id, at);
   }
 
-  /** When (on clockMs) the next call known over passes its grace, if one has yet to; null when none. */
+  /**
+   * When (on clockMs) a cycle should next look for calls known over: the first one's grace
+   * ends, or one past its grace is still missing rows and is due another look; null when none.
+   */
   nextCallEndDue(): number | null {
     const now = this.clockMs();
     let next: number | null = null;
     for (const at of this.over.values()) {
-      const due = at + this.graceMs;
-      if (due > now && (next === null || due < next)) next = due;
+      if (now - at >= CALL_END_RETRY_MS) continue;
+      const due = now - at < this.graceMs ? at + this.graceMs : now + this.graceMs;
+      if (next === null || due < next) next = due;
     }
     return next;
   }

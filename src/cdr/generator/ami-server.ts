@@ -35,8 +35,32 @@ interface Session {
   classes: Set<string> | 'all';
 }
 
-export async function startFakeAmi(options: { user: string; secret: string; banner?: string; port?: number }): Promise<FakeAmi> {
+export interface FakeAmiOptions {
+  user: string;
+  secret: string;
+  banner?: string;
+  port?: number;
+  /** Sends everything in pieces of this many bytes, a millisecond apart, so a client reads messages cut anywhere (as TCP may deliver them). */
+  writeChunkBytes?: number;
+}
+
+export async function startFakeAmi(options: FakeAmiOptions): Promise<FakeAmi> {
   const sessions = new Set<Session>();
+  /** Per socket, the pieces still to send, in order. */
+  const outgoing = new WeakMap<Socket, Promise<void>>();
+  const write = (socket: Socket, text: string) => {
+    const size = options.writeChunkBytes;
+    if (!size) return void socket.write(text);
+    let chain = outgoing.get(socket) ?? Promise.resolve();
+    for (let i = 0; i < text.length; i += size) {
+      const piece = text.slice(i, i + size);
+      chain = chain.then(() => new Promise((resolve) => setTimeout(() => {
+        if (!socket.destroyed) socket.write(piece);
+        resolve();
+      }, 1)));
+    }
+    outgoing.set(socket, chain);
+  };
   let waiters: (() => void)[] = [];
   const getsCall = (s: Session) => s.loggedIn && (s.classes === 'all' || s.classes.has('call'));
   const fake: FakeAmi = {
@@ -45,7 +69,7 @@ export async function startFakeAmi(options: { user: string; secret: string; bann
     failOriginateWith: null,
     emitCall(event, fields) {
       const text = formatMessage({ Event: event, Privilege: 'call,all', ...fields });
-      for (const s of sessions) if (getsCall(s)) s.socket.write(text);
+      for (const s of sessions) if (getsCall(s)) write(s.socket, text);
     },
     get callListeners() {
       return [...sessions].filter(getsCall).length;
@@ -69,11 +93,11 @@ export async function startFakeAmi(options: { user: string; secret: string; bann
     socket.on('close', () => sessions.delete(session));
     socket.on('error', () => {});
     socket.setEncoding('utf8');
-    socket.write(`${options.banner ?? 'Asterisk Call Manager/7.0.3'}\r\n`);
+    write(socket, `${options.banner ?? 'Asterisk Call Manager/7.0.3'}\r\n`);
     // Clients speak first only after the banner: their first line is a message, not a banner.
     const parser = new AmiParser();
     parser.banner = '(client)';
-    const send = (fields: Record<string, string>) => socket.write(formatMessage(fields));
+    const send = (fields: Record<string, string>) => write(socket, formatMessage(fields));
 
     socket.on('data', (chunk: string) => {
       for (const action of parser.push(chunk)) {
@@ -95,7 +119,7 @@ export async function startFakeAmi(options: { user: string; secret: string; bann
           } else {
             // action_login returns -1 on a failed authentication, which ends the session.
             send({ Response: 'Error', ...id, Message: 'Authentication failed' });
-            socket.end();
+            void (outgoing.get(socket) ?? Promise.resolve()).then(() => socket.end());
           }
         } else if (!session.loggedIn) {
           send({ Response: 'Error', ...id, Message: 'Permission denied' });
@@ -110,7 +134,7 @@ export async function startFakeAmi(options: { user: string; secret: string; bann
           }
         } else if (name === 'logoff') {
           send({ Response: 'Goodbye', ...id, Message: 'Thanks for all the fish.' });
-          socket.end();
+          void (outgoing.get(socket) ?? Promise.resolve()).then(() => socket.end());
         } else {
           send({ Response: 'Error', ...id, Message: 'Invalid/unknown command' });
         }
