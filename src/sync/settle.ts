@@ -71,9 +71,11 @@ export class SettleTracker {
       const quiet = t - Math.max(changedAt, lastEnd);
       const hasRoot = rows.some((r) => r.uniqueid === linkedid);
       const overAt = this.over.get(linkedid);
-      if (hasRoot && overAt !== undefined && nowMs - overAt >= this.graceMs) {
-        // Known over and its grace passed: what is there is the call. A row that still comes
-        // later re-evaluates it with the settle time, like any late row.
+      // Known over, and its grace passed since we learned it, or (CEL is polled, so learned
+      // late) its rows have been quiet for a second already: what is there is the call. A
+      // row that still comes later re-evaluates it with the settle time, like any late row.
+      const overReady = overAt !== undefined && (nowMs - overAt >= this.graceMs || quiet >= Math.min(1, this.settleSeconds));
+      if (hasRoot && overReady) {
         this.over.delete(linkedid);
         ready.push(linkedid);
       } else if ((hasRoot && quiet >= this.settleSeconds) || (!hasRoot && t - lastEnd >= this.orphanSeconds)) {
