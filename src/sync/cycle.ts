@@ -88,7 +88,7 @@ export class Syncer {
     this.tracker.callEnded(linkedids);
   }
 
-  /** When (performance.now() ms) a call known over becomes ready, for the service to wake then; null when none waits. */
+  /** When (performance.now() ms) a call known over is due a look, for the service to wake then; null when none waits. */
   nextCallEndDue(): number | null {
     return this.tracker.nextCallEndDue();
   }
