@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
 import { AmiError, originateCallback, probeAmi, type AmiConfig } from '../src/pbx/ami.js';
-import { startFakeAmi, type FakeAmi } from './helpers/ami-server.js';
+import { startFakeAmi, type FakeAmi } from '../src/cdr/generator/ami-server.js';
 
 let ami: FakeAmi;
 let config: AmiConfig;

@@ -25,7 +25,9 @@ test('`npm run bench -- --quick` measures every quality bar and writes them to a
     assert.ok(cpu.backfillNode > 0 && cpu.backfillMariadb > 0 && cpu.scanMariadb >= 0, 'the CPU each side spent is reported');
     assert.ok(results.cycle.large.cdrRows > results.cycle.small.cdrRows, 'the large cdr table is larger');
     assert.ok(Number.isFinite(results.cycle.costRatio) && results.cycle.costRatio > 0);
-    assert.ok(results.latency.n > 0, 'missed calls were seen on the event stream');
+    assert.ok(results.latency.ami.n > 0, 'missed calls were seen on the event stream, the AMI stand-in raising their events');
+    assert.ok(results.latency.polling.n > 0, 'and again with AMI away, the sync polling');
+    assert.ok(results.latency.hotWindowRead.rows > 0, "a wake-up's read was timed");
     assert.ok(results.api.calls > 0 && results.api.entries > 0);
     for (const [path, ms] of Object.entries<{ p50: number; p95: number }>(results.api.ms)) {
       assert.ok(ms.p50 > 0 && ms.p95 >= ms.p50, `${path} was timed`);
@@ -33,10 +35,12 @@ test('`npm run bench -- --quick` measures every quality bar and writes them to a
     assert.ok(results.memory.servePeakRssMb > 0);
     assert.deepEqual(
       results.goals.map((g: { name: string }) => g.name),
-      ['backfill speed vs bare GROUP BY scan', 'sync cycle cost, large/small cdr', 'detection latency p95 (s)', 'dashboard/list p95, worst route (ms)', 'smc serve peak RSS (MB)'],
+      ['backfill speed vs bare GROUP BY scan', 'sync cycle cost, large/small cdr', 'detection latency p95, AMI events (s)', 'dashboard/list p95, worst route (ms)', 'smc serve peak RSS (MB)'],
     );
     for (const g of results.goals) assert.equal(typeof g.met, 'boolean', `${g.name} says whether it is met`);
     assert.match(stdout, /backfill speed vs bare GROUP BY scan .* goal >= 0.5/, 'the table is printed');
+    assert.match(stdout, /AMI events: \d+ missed calls: p50 [\d.]+ s, p95 [\d.]+ s, p99/);
+    assert.match(stdout, /polling: +\d+ missed calls: p50/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

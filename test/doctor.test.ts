@@ -13,7 +13,7 @@ import {
 import { createPool, ident } from '../src/db/pool.js';
 import { probeAmi } from '../src/pbx/ami.js';
 import { freshDatabases, repoRoot, type FreshDatabases } from './harness/db.js';
-import { startFakeAmi, type FakeAmi } from './helpers/ami-server.js';
+import { startFakeAmi, type FakeAmi } from '../src/cdr/generator/ami-server.js';
 
 let db: FreshDatabases;
 let ami: FakeAmi;

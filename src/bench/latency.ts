@@ -1,8 +1,11 @@
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import type { ScenarioName } from '../cdr/generator/label.js';
-import { insertScenarioNow, startLiveTraffic } from '../cdr/generator/live.js';
+import { insertScenarioNow, startLiveTraffic, type ChannelEventSink } from '../cdr/generator/live.js';
+import { readWindow } from '../cdr/reader.js';
+import { naiveDatetime, naiveSeconds } from '../cdr/row.js';
+import type { Config } from '../config/schema.js';
 import type { SignedClient } from './http.js';
-import { round, spread, type Spread } from './stats.js';
+import { percentile, round } from './stats.js';
 
 export interface LatencyOptions {
   pool: Pool;
@@ -16,9 +19,16 @@ export interface LatencyOptions {
   backgroundPerMinute: number;
   /** Give up on calls not seen this long after their last row. */
   timeoutMs: number;
+  /** The stand-in AMI's emitCall, when the PBX is to raise its call events too. */
+  onChannelEvent?: ChannelEventSink;
 }
 
-export interface Latency extends Spread {
+export interface Latency {
+  n: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
   /** Missed calls whose entry never appeared within the timeout. */
   unseen: number;
 }
@@ -27,9 +37,11 @@ export interface Latency extends Spread {
 const MISSED: ScenarioName[] = ['queue_missed', 'direct_missed', 'direct_busy'];
 
 /**
- * Detection latency as a user sees it: from the INSERT of a missed call's last CDR row to
- * the moment the service's event stream (/api/events, what the page listens to) says its
- * entry changed. Background calls keep the sync busy meanwhile.
+ * Detection latency as a user sees it: from the INSERT of a missed call's root CDR row (the
+ * caller's, written last, as the caller hangs up) to the moment the service's event stream
+ * (/api/events, what the page listens to) says its entry changed. Background calls keep the
+ * sync busy meanwhile. With onChannelEvent every call, background ones too, raises its AMI
+ * Newchannel / Hangup events as Asterisk would, alongside the rows.
  */
 export async function measureLatency(options: LatencyOptions): Promise<Latency> {
   const insertedAt = new Map<string, number>();
@@ -47,15 +59,16 @@ export async function measureLatency(options: LatencyOptions): Promise<Latency> 
     for (const r of rows) {
       const id = String(r.linkedid);
       if (!waiting.delete(id)) continue;
-      samples.push(round((at - insertedAt.get(id)!) / 1000, 2));
+      samples.push((at - insertedAt.get(id)!) / 1000);
     }
   });
 
-  const background = startLiveTraffic({ pool: options.pool, cdrDb: options.cdrDb, seed: 77, callsPerMinute: options.backgroundPerMinute });
+  const onChannelEvent = options.onChannelEvent;
+  const background = startLiveTraffic({ pool: options.pool, cdrDb: options.cdrDb, seed: 77, callsPerMinute: options.backgroundPerMinute, onChannelEvent });
   const inserts: Promise<void>[] = [];
   try {
     for (let i = 0; i < options.calls; i++) {
-      const call = await insertScenarioNow({ pool: options.pool, cdrDb: options.cdrDb, scenario: MISSED[i % MISSED.length]!, seed: 1000 + i });
+      const call = await insertScenarioNow({ pool: options.pool, cdrDb: options.cdrDb, scenario: MISSED[i % MISSED.length]!, seed: 1000 + i, onChannelEvent });
       if (!call.label.missed) continue;
       waiting.add(call.label.linkedid);
       inserts.push(call.inserted.then(() => void insertedAt.set(call.label.linkedid, performance.now())));
@@ -69,7 +82,25 @@ export async function measureLatency(options: LatencyOptions): Promise<Latency> 
     stream.abort();
     await watching.catch(() => {});
   }
-  return { ...spread(samples), unseen: waiting.size };
+  const at = (p: number) => round(percentile(samples, p), 2);
+  return { n: samples.length, p50: at(50), p95: at(95), p99: at(99), max: round(Math.max(...samples), 2), unseen: waiting.size };
+}
+
+/**
+ * What a wake-up cycle reads: the hot window of cdr (the same statement as the sync's),
+ * timed `times` over, read-only beside the running service.
+ */
+export async function timeHotWindowRead(pool: Pool, config: Config, times: number): Promise<{ rows: number; p50Ms: number; maxMs: number }> {
+  const [[{ now }]] = (await pool.query<RowDataPacket[]>('SELECT NOW() AS now')) as unknown as [[{ now: string }]];
+  const since = naiveDatetime(naiveSeconds(now) - config.sync.hotWindowSeconds);
+  const ms: number[] = [];
+  let rows = 0;
+  for (let i = 0; i < times; i++) {
+    const t = performance.now();
+    rows = (await readWindow(pool, config.db, since, undefined, now)).rows.length;
+    ms.push(performance.now() - t);
+  }
+  return { rows, p50Ms: round(percentile(ms, 50), 2), maxMs: round(Math.max(...ms), 2) };
 }
 
 /** Calls back, with the arrival time, on each `changes` event of the server-sent stream. */

@@ -4,7 +4,8 @@ import { writeHistory } from '../bench/copies.js';
 import { compareCycleCost } from '../bench/cycle-cost.js';
 import { fillCdr } from '../bench/fill.js';
 import { SignedClient } from '../bench/http.js';
-import { measureLatency } from '../bench/latency.js';
+import { startFakeAmi } from '../cdr/generator/ami-server.js';
+import { measureLatency, timeHotWindowRead } from '../bench/latency.js';
 import { cpuSeconds, peakRssMb, round } from '../bench/stats.js';
 import { recountRollups } from '../ledger/rollup.js';
 import { backfill } from '../sync/backfill.js';
@@ -100,14 +101,24 @@ export function register(program: Command): void {
     .option('--calls <n>', 'missed calls to time', Number, 200)
     .option('--per-second <n>', 'missed calls started per second', Number, 2)
     .option('--background <n>', 'other live calls per minute', Number, 120)
-    .action((opts: { url: string; calls: number; perSecond: number; background: number }, cmd: Command) =>
+    .option('--ami', "play the PBX's AMI too: a stand-in on the config's ami.port raises every call's Newchannel / Hangup; without it, serve's AMI connection finds nobody and the sync polls")
+    .action((opts: { url: string; calls: number; perSecond: number; background: number; ami?: boolean }, cmd: Command) =>
       withApp(cmd, async (app) => {
         const client = new SignedClient(opts.url, app.config.server.secret);
-        const latency = await measureLatency({
-          pool: app.pool, cdrDb: app.config.db.cdrDatabase, client, calls: opts.calls, perSecond: opts.perSecond,
-          backgroundPerMinute: opts.background, timeoutMs: 60_000,
-        });
-        return { seconds: latency };
+        const ami = opts.ami ? await startFakeAmi({ user: app.config.ami.user, secret: app.config.ami.secret, port: app.config.ami.port }) : null;
+        try {
+          if (ami) {
+            process.stderr.write('[smc bench latency] waiting for smc serve to log in to the AMI stand-in\n');
+            await ami.callListener();
+          }
+          const latency = await measureLatency({
+            pool: app.pool, cdrDb: app.config.db.cdrDatabase, client, calls: opts.calls, perSecond: opts.perSecond,
+            backgroundPerMinute: opts.background, timeoutMs: 60_000, onChannelEvent: ami ? (event, fields) => ami.emitCall(event, fields) : undefined,
+          });
+          return { seconds: latency, hotWindowRead: await timeHotWindowRead(app.pool, app.config, 20) };
+        } finally {
+          await ami?.close();
+        }
       }),
     );
 

@@ -254,11 +254,12 @@ async function celOff(ctx: DoctorContext): Promise<CheckResult> {
 export async function checkAmi(ctx: DoctorContext): Promise<CheckResult> {
   const ami = ctx.config.ami;
   if (!amiConfigured(ami)) {
-    return result('ami', 'warn', 'AMI is not configured: click-to-call-back is off', 'set ami.host, ami.user, ami.secret in config.yaml (FreePBX: AMPMGRUSER / AMPMGRPASS)');
+    return result('ami', 'warn', 'AMI is not configured: click-to-call-back is off, and missed calls reach the list by polling (2-3 s after the hang-up instead of under 1 s)', 'set ami.host, ami.user, ami.secret in config.yaml (FreePBX: AMPMGRUSER / AMPMGRPASS)');
   }
   try {
     const banner = await ctx.probeAmi(ami);
-    return result('ami', 'ok', text('logged in to {server} as {user} ({banner})', { server: `${ami.host}:${ami.port}`, user: ami.user, banner }));
+    // The service logs in the same way for its call events; its log says when they flow ("AMI call events: logged in").
+    return result('ami', 'ok', text('logged in to {server} as {user} ({banner}); smc serve takes call ends from its events', { server: `${ami.host}:${ami.port}`, user: ami.user, banner }));
   } catch (err) {
     return result('ami', 'fail', text('{error}', { error: (err as Error).message }), 'check ami.* in config.yaml against /etc/asterisk/manager.conf (and manager_custom.conf)');
   }

@@ -1,12 +1,15 @@
 import { connect, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { AMI_BANNER_PREFIX, AmiError, AmiParser, formatMessage, type AmiMessage } from './ami-protocol.js';
+
+export { AmiError, type AmiMessage };
 
 /**
  * A small Asterisk Manager Interface client for the two things we do with AMI: check that
  * it answers (smc doctor) and place a click-to-call-back (Originate). One connection per
- * use: log in, act, log off. AMI is line-based: after a one-line banner, every message is
- * "Key: Value" lines ended by a blank line; a response carries the ActionID we sent, and
- * events (Event: …) may arrive in between and are skipped.
+ * use: log in, act, log off (ami-protocol.ts has the wire format). A response carries the
+ * ActionID we sent; events (Event: …) may arrive in between and are skipped. The service's
+ * lasting connection for call events is ami-events.ts.
  */
 
 export interface AmiConfig {
@@ -15,10 +18,6 @@ export interface AmiConfig {
   user: string;
   secret: string;
 }
-
-export class AmiError extends Error {}
-
-export type AmiMessage = Record<string, string>;
 
 const DEFAULT_TIMEOUT_MS = 5000;
 
@@ -114,7 +113,7 @@ export async function probeAmi(ami: AmiConfig, timeoutMs = DEFAULT_TIMEOUT_MS): 
 }
 
 class AmiSession {
-  private buffer = '';
+  private parser = new AmiParser();
   private messages: AmiMessage[] = [];
   private waiter: (() => void) | null = null;
   private failure: Error | null = null;
@@ -126,14 +125,17 @@ class AmiSession {
     private readonly socket: Socket,
     private readonly config: AmiConfig,
     private readonly timeoutMs: number,
-    public banner: string,
   ) {}
+
+  get banner(): string {
+    return this.parser.banner;
+  }
 
   static async open(config: AmiConfig, timeoutMs: number): Promise<AmiSession> {
     const where = `${config.host}:${config.port}`;
     const socket = connect({ host: config.host, port: config.port });
     socket.setEncoding('utf8');
-    const session = new AmiSession(socket, config, timeoutMs, '');
+    const session = new AmiSession(socket, config, timeoutMs);
     socket.on('data', (chunk: string) => session.receive(chunk));
     socket.on('error', (err) => session.fail(new AmiError(`AMI at ${where}: ${err.message}`)));
     socket.on('close', () => {
@@ -141,7 +143,7 @@ class AmiSession {
       session.wake();
     });
     await session.waitFor(() => session.banner !== '', 'the AMI banner');
-    if (!session.banner.startsWith('Asterisk Call Manager/')) {
+    if (!session.banner.startsWith(AMI_BANNER_PREFIX)) {
       session.close();
       throw new AmiError(`${where} is not an Asterisk Manager Interface (it said '${session.banner.slice(0, 60)}')`);
     }
@@ -177,11 +179,8 @@ class AmiSession {
 
   /** Sends one action and waits for the response that carries its ActionID. */
   async action(fields: AmiMessage): Promise<AmiMessage> {
-    for (const [key, value] of Object.entries(fields)) {
-      if (/[\r\n]/.test(key) || /[\r\n]/.test(value)) throw new AmiError(`AMI field ${key} contains a line break`);
-    }
     const actionId = fields.ActionID!;
-    this.socket.write(Object.entries(fields).map(([k, v]) => `${k}: ${v}\r\n`).join('') + '\r\n');
+    this.socket.write(formatMessage(fields));
     let found: AmiMessage | undefined;
     await this.waitFor(() => {
       const index = this.messages.findIndex((m) => m.ActionID === actionId && m.Response !== undefined);
@@ -196,24 +195,8 @@ class AmiSession {
   }
 
   private receive(chunk: string): void {
-    this.buffer += chunk;
-    if (this.banner === '') {
-      const end = this.buffer.indexOf('\r\n');
-      if (end < 0) return this.wake();
-      this.banner = this.buffer.slice(0, end);
-      this.buffer = this.buffer.slice(end + 2);
-    }
-    for (let end = this.buffer.indexOf('\r\n\r\n'); end >= 0; end = this.buffer.indexOf('\r\n\r\n')) {
-      const block = this.buffer.slice(0, end);
-      this.buffer = this.buffer.slice(end + 4);
-      const message: AmiMessage = {};
-      for (const line of block.split('\r\n')) {
-        const colon = line.indexOf(':');
-        if (colon > 0) message[line.slice(0, colon).trim()] = line.slice(colon + 1).trim();
-      }
-      // Events are not answers to our actions; with Events: off few arrive at all.
-      if (message.Event === undefined) this.messages.push(message);
-    }
+    // Events are not answers to our actions; with Events: off few arrive at all.
+    for (const message of this.parser.push(chunk)) if (message.Event === undefined) this.messages.push(message);
     this.wake();
   }
 

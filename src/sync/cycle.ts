@@ -89,6 +89,16 @@ export class Syncer {
     this.settingsAt = Date.now();
   }
 
+  /** Calls the PBX said are over (AMI): the next cycle after their grace classifies them without the settle time. */
+  callsOver(linkedids: Iterable<string>): void {
+    this.tracker.callEnded(linkedids);
+  }
+
+  /** When (performance.now() ms) a call known over is due a look, for the service to wake then; null when none waits. */
+  nextCallEndDue(): number | null {
+    return this.tracker.nextCallEndDue();
+  }
+
   /** Loads the PBX directory (extensions, labels) before the first classification. */
   async prepare(): Promise<void> {
     await this.refreshDirectory();
@@ -115,7 +125,7 @@ export class Syncer {
     }
     const groups = groupByCall(read.rows);
     const known = await this.storedDigests(since);
-    this.tracker.callEnded(await this.cel.read(since), read.now);
+    this.tracker.callEnded(await this.cel.read(since));
     // VitalPBX's CEL is read for call ends only: its tenants are told by CDR rows.
     const celDecides = this.config.pbx !== 'vitalpbx';
     const pending = new Map<string, PendingCall>();
@@ -128,7 +138,7 @@ export class Syncer {
     const ready = this.tracker.settled(pending, read.now);
     // Only a full scan sees every call still in play; a hot cycle must not forget a long
     // call it cannot see, or that call's settle clock would restart at every full scan.
-    if (full) this.tracker.prune(new Set(pending.keys()), read.now);
+    if (full) this.tracker.prune(new Set(pending.keys()));
     const calls = ready.map((id) => pending.get(id)!);
     const events = await this.record(calls);
 

@@ -8,6 +8,7 @@ import type { LedgerEvent } from '../ledger/entries.js';
 import { Syncer, type TenantOf } from './cycle.js';
 import { HistoryRunner, type HistoryJob } from './history.js';
 import { NamedLock } from '../db/named-lock.js';
+import { CALL_END_GRACE_MS } from './settle.js';
 
 export interface SyncServiceEvents {
   /** List changes, right after they were committed (the page's live updates listen here). */
@@ -24,15 +25,27 @@ export interface SyncServiceEvents {
  * the next tick; the cursor makes the next good cycle catch up. What is left of the
  * interval goes to history (install's and the settings page's "classify history since"),
  * chunk by chunk: a live cycle waits for one chunk at most, never for the history.
+ *
+ * A call the PBX says is over (callOver, from AMI; CEL's call ends, found by a cycle) wakes
+ * the loop CALL_END_GRACE_MS later instead of at the next interval, and stops the history
+ * after its current chunk; wake-ups that come together share one cycle, a wake-up during a
+ * cycle gets one more right after it, and the interval keeps running beside them, so a lost
+ * event costs the settle time, never the call.
  */
 export class SyncService extends EventEmitter<SyncServiceEvents> {
   readonly syncer: Syncer;
   readonly history: HistoryRunner;
   private lock: NamedLock;
   private timer: NodeJS.Timeout | null = null;
-  private running = false;
+  /** When the timer fires, on performance.now(); a wake-up only ever brings it forward. */
+  private dueAt = Infinity;
+  private started = false;
+  /** The cycle under way, and whether something asked for another while it ran. */
+  private current: Promise<void> | null = null;
+  private again = false;
   private lockState: 'acquired' | 'busy' | null = null;
   private retention: cron.ScheduledTask | null = null;
+  private historyError = '';
   healthy = true;
   lastError = '';
 
@@ -44,33 +57,76 @@ export class SyncService extends EventEmitter<SyncServiceEvents> {
   }
 
   start(): void {
-    const tick = () => {
-      const due = Date.now() + this.config.sync.intervalSeconds * 1000;
-      void this.tick(due).finally(() => {
-        if (this.timer) this.timer = setTimeout(tick, Math.max(0, due - Date.now()));
-      });
-    };
-    this.timer = setTimeout(tick, 0);
+    this.started = true;
+    this.wakeIn(0);
     this.retention = cron.schedule('17 * * * *', () => void this.expire());
   }
 
   async stop(): Promise<void> {
+    this.started = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.retention?.stop();
-    while (this.running) await new Promise((r) => setTimeout(r, 20));
+    await this.current;
     await this.history.drop();
     await this.lock.release();
+  }
+
+  /** The PBX says this call is over: it is classified right after its grace. */
+  callOver(linkedid: string): void {
+    // A standing-by instance does not sync; its marks would only pile up.
+    if (this.lockState !== 'acquired') return;
+    this.syncer.callsOver([linkedid]);
+    this.wakeIn(CALL_END_GRACE_MS);
+  }
+
+  private wakeIn(ms: number): void {
+    if (!this.started) return;
+    const due = performance.now() + ms;
+    if (this.timer && due >= this.dueAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.dueAt = due;
+    this.timer = setTimeout(() => void this.timerTick(), ms);
+  }
+
+  private async timerTick(): Promise<void> {
+    this.timer = null;
+    this.dueAt = Infinity;
+    const interval = this.config.sync.intervalSeconds * 1000;
+    const nextAt = performance.now() + interval;
+    await this.tick(Date.now() + interval);
+    const endDue = this.syncer.nextCallEndDue();
+    const untilNext = Math.max(0, nextAt - performance.now());
+    const untilEnd = endDue === null ? untilNext : Math.max(0, endDue - performance.now());
+    this.wakeIn(this.again ? 0 : Math.min(untilNext, untilEnd));
+  }
+
+  /** A wake-up is waiting: the history gives way after its current chunk. */
+  private wakeUpDue(): boolean {
+    return this.again || (this.timer !== null && performance.now() >= this.dueAt);
   }
 
   get isSyncing(): boolean {
     return this.lock.held;
   }
 
-  /** One live cycle; then, until `historyUntil` (ms), history chunks. */
-  async tick(historyUntil = 0): Promise<void> {
-    if (this.running) return;
-    this.running = true;
+  /**
+   * One live cycle now, then history chunks until `historyUntil` (ms since the epoch); during
+   * a cycle, the promise of that one (and another follows it).
+   */
+  tick(historyUntil = 0): Promise<void> {
+    if (this.current) {
+      this.again = true;
+      return this.current;
+    }
+    this.again = false;
+    this.current = this.cycle(historyUntil).finally(() => {
+      this.current = null;
+    });
+    return this.current;
+  }
+
+  private async cycle(historyUntil: number): Promise<void> {
     try {
       const lock = await this.lock.acquire();
       // Said once per change, so an operator running two instances sees which one works.
@@ -83,24 +139,20 @@ export class SyncService extends EventEmitter<SyncServiceEvents> {
         return;
       }
       // Only the running service (start()) asks for an install's history, not a single cycle on its own.
-      if (this.timer) await this.history.checkInstall();
+      if (this.started) await this.history.checkInstall();
       const report = await this.syncer.cycle();
       if (report.events.length) this.emit('changes', report.events);
       this.setHealth(true);
       await this.runHistory(historyUntil);
     } catch (err) {
       this.setHealth(false, (err as Error).message);
-    } finally {
-      this.running = false;
     }
   }
 
-  private historyError = '';
-
   private async runHistory(until: number): Promise<void> {
     try {
-      // stop() clears the timer: history then gives the stop its turn after the current chunk.
-      await this.history.run(until, () => this.timer !== null);
+      // A stop or a wake-up gets its turn after the current chunk.
+      await this.history.run(until, () => this.started && !this.wakeUpDue());
       this.historyError = '';
     } catch (err) {
       const message = (err as Error).message;

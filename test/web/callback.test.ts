@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { freshDatabases, repoRoot, type FreshDatabases } from '../harness/db.js';
-import { startFakeAmi, type FakeAmi } from '../helpers/ami-server.js';
+import { startFakeAmi, type FakeAmi } from '../../src/cdr/generator/ami-server.js';
 import { callVerdict, record } from '../helpers/ledger-calls.js';
 import { SyncService } from '../../src/sync/service.js';
 import { createApp } from '../../src/web/app.js';

@@ -7,6 +7,7 @@
 import type { Pool } from '../../db/pool.js';
 import { ident } from '../../db/pool.js';
 import { naiveSeconds } from '../row.js';
+import { channelEvents } from './channel-events.js';
 import { AsteriskCounters } from './counters.js';
 import { countersAfterTable, insertRows, type CdrTarget } from './insert.js';
 import type { CallLabel, ScenarioName } from './label.js';
@@ -49,10 +50,19 @@ class RowScheduler {
   private readonly inserts = new Set<Promise<void>>();
   private stopped = false;
 
-  constructor(private readonly target: CdrTarget, private readonly clock: DbClock, private readonly onError: (err: unknown) => void) {}
+  constructor(
+    private readonly target: CdrTarget,
+    private readonly clock: DbClock,
+    private readonly onError: (err: unknown) => void,
+    private readonly onChannelEvent?: ChannelEventSink,
+  ) {}
 
   /** Resolves when the call's last row is in the table. */
   schedule(rows: GeneratedRow[]): Promise<void> {
+    // Scheduled first, so at one instant the AMI event goes out before the row's INSERT: the
+    // sync must then wait for the row, the harder order of the two.
+    const sink = this.onChannelEvent;
+    if (sink) for (const e of channelEvents(rows)) this.at(e.at, async () => sink(e.event, e.fields)).catch(() => {});
     const byArrival = new Map<number, GeneratedRow[]>();
     for (const row of rows) {
       const group = byArrival.get(row.arrival) ?? [];
@@ -89,6 +99,9 @@ class RowScheduler {
   }
 }
 
+/** Where a generated call's AMI call events go (the stand-in AMI's emitCall). */
+export type ChannelEventSink = (event: string, fields: Record<string, string>) => void;
+
 export interface LiveOptions extends CdrTarget {
   model?: PbxModel;
   seed: number;
@@ -96,6 +109,8 @@ export interface LiveOptions extends CdrTarget {
   /** Told about each call as it starts, with the truth about it. */
   onCall?: (label: CallLabel) => void;
   onError?: (err: unknown) => void;
+  /** Also raise the calls' AMI events (Newchannel, Hangup) as Asterisk would, alongside the rows. */
+  onChannelEvent?: ChannelEventSink;
 }
 
 export interface LiveTraffic {
@@ -121,7 +136,7 @@ export function startLiveTraffic(options: LiveOptions): LiveTraffic {
   const ready = (async () => {
     const clock = await dbClock(options.pool);
     const ids = await sharedCounters(options);
-    scheduler = new RowScheduler(options, clock, onError);
+    scheduler = new RowScheduler(options, clock, onError, options.onChannelEvent);
     return { clock, ids, scheduler };
   })();
 
@@ -164,6 +179,7 @@ export interface ScenarioNowOptions extends CdrTarget {
   seed?: number;
   /** Fixes what the scenario would otherwise draw: caller, DID, who dials, talk time… */
   input?: Partial<Omit<ScenarioInput, 'model' | 'rng' | 'start' | 'ids'>>;
+  onChannelEvent?: ChannelEventSink;
 }
 
 export interface ScenarioNow {
@@ -183,6 +199,6 @@ export async function insertScenarioNow(options: ScenarioNowOptions): Promise<Sc
   const call: GeneratedCall = SCENARIOS[options.scenario]({
     model, rng: new Rng(options.seed ?? 1), start: Math.floor(clock.now()), ids, ...options.input,
   });
-  const scheduler = new RowScheduler(options, clock, () => {});
+  const scheduler = new RowScheduler(options, clock, () => {}, options.onChannelEvent);
   return { label: call.label, extraLabels: call.extraLabels, rows: call.rows, inserted: scheduler.schedule(call.rows) };
 }
