@@ -24,6 +24,7 @@ import { freshDatabases, repoRoot, type FreshDatabases } from './harness/db.js';
 import { ServeProcess, eventually, writeServeConfig } from './helpers/serve-process.js';
 import { PastCalls } from './helpers/past-calls.js';
 import { TestSmtp } from './helpers/smtp.js';
+import { signedGet } from './helpers/signed-get.js';
 
 const SECRET = 'reliability-secret-0123456789';
 const HOOK_SECRET = 'a-webhook-secret-of-some-length';
@@ -79,17 +80,7 @@ class HistoryStream {
 }
 
 function get(path: string): Promise<{ status: number; body: string }> {
-  const signed = signIdentity(SECRET, { user: 'ana', tenant: 'default', role: 'admin', lang: 'en', ts: Math.floor(Date.now() / 1000) });
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: join(dir, 'history.sock'), path, headers: { 'x-smc-identity': signed.header, 'x-smc-signature': signed.signature } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  return signedGet({ socketPath: join(dir, 'history.sock') }, path, SECRET);
 }
 
 async function count(sql: string, params: unknown[] = []): Promise<number> {

@@ -9,16 +9,15 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
 import { LATEST_SCHEMA_VERSION, OWN_TABLES } from '../src/db/migrations.js';
 import { ident } from '../src/db/pool.js';
-import { signIdentity } from '../src/web/identity.js';
 import { freshDatabases, insertCdrRows, loadFixtureCdr, repoRoot, type FreshDatabases } from './harness/db.js';
 import { buildPreviousPackage, packageJson } from './helpers/previous-release.js';
+import { signedGet } from './helpers/signed-get.js';
 
 const root = repoRoot();
 const pkg = packageJson();
@@ -76,17 +75,7 @@ function freePort(): Promise<number> {
 }
 
 function getSigned(port: number, path: string, secret: string): Promise<{ status: number; body: string }> {
-  const signed = signIdentity(secret, { user: 'admin', tenant: 'default', role: 'admin', lang: 'en', ts: Math.floor(Date.now() / 1000) });
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, headers: { 'x-smc-identity': signed.header, 'x-smc-signature': signed.signature } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  return signedGet({ host: '127.0.0.1', port }, path, secret, { user: 'admin' });
 }
 
 before(async () => {

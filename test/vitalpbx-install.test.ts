@@ -23,7 +23,6 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import mysql, { type Pool, type RowDataPacket } from 'mysql2/promise';
@@ -37,9 +36,9 @@ import { asVitalpbxCall, insertVitalpbxRows, tenantModel, writeOmbutel, type Vit
 import { naiveSeconds } from '../src/cdr/row.js';
 import { LATEST_SCHEMA_VERSION, OWN_TABLES } from '../src/db/migrations.js';
 import { ident } from '../src/db/pool.js';
-import { signIdentity } from '../src/web/identity.js';
 import { repoRoot, testSocket } from './harness/db.js';
 import { buildPreviousPackage, packageJson } from './helpers/previous-release.js';
+import { signedGet } from './helpers/signed-get.js';
 
 const root = repoRoot();
 const pkg = packageJson();
@@ -341,17 +340,7 @@ describe(`VitalPBX install.sh: ${pkg.version} over ${previous.version} in place,
     ], { env: { ...boxEnv, SMC_CONFIG: CONFIG, SMC_SERVER_LISTEN: `unix:${listen}` }, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     service.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-    const get = (key: string) => new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const signed = signIdentity(key, { user: 'ana', tenant: 'acme', role: 'admin', lang: 'en', ts: Math.floor(Date.now() / 1000) });
-      const req = request({ socketPath: listen, path: '/api/entries?status=all', headers: { 'x-smc-identity': signed.header, 'x-smc-signature': signed.signature } }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      });
-      req.on('error', reject);
-      req.end();
-    });
+    const get = (key: string) => signedGet({ socketPath: listen }, '/api/entries?status=all', key, { tenant: 'acme' });
     let answer: { status: number; body: string } | null = null;
     const deadline = Date.now() + 60_000;
     while (!answer) {

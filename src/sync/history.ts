@@ -49,13 +49,15 @@ async function saveJob(pool: Pool, job: HistoryJob): Promise<void> {
 /**
  * Asks for the history of `scope` from `since` (a date or date and time) up to where the
  * live sync's window begins (sync.max_call_seconds ago): the live sync owns the recent calls,
- * and a call taken by the history would never be mailed about.
+ * and a call taken by the history would never be mailed about. An install's history goes up
+ * to the install itself (`upToNow`): every call over before it is history, told to nobody
+ * whoever classifies it (QUIET_BEFORE_KEY), so its summary counts them all.
  */
-export async function requestHistory(pool: Pool, config: Config, scope: string, since: string, requestedBy: string): Promise<HistoryJob> {
+export async function requestHistory(pool: Pool, config: Config, scope: string, since: string, requestedBy: string, upToNow = false): Promise<HistoryJob> {
   const [[{ now }]] = (await pool.query<RowDataPacket[]>("SELECT DATE_FORMAT(NOW(), '%Y-%m-%d %H:%i:%s') AS now")) as unknown as [[{ now: string }]];
   const from = normaliseDate(since, 'since');
   if (from >= now) throw new RangeError('since must be in the past');
-  const until = naiveDatetime(Math.max(naiveSeconds(from), naiveSeconds(now) - config.sync.maxCallSeconds));
+  const until = upToNow ? now : naiveDatetime(Math.max(naiveSeconds(from), naiveSeconds(now) - config.sync.maxCallSeconds));
   const job: HistoryJob = { scope, since: from, until, requestedAt: now, requestedBy, finishedAt: null };
   await saveJob(pool, job);
   return job;
@@ -139,7 +141,7 @@ export async function ensureInstallHistory(pool: Pool, config: Config, tenants: 
     "SELECT DATE_FORMAT(NOW() - INTERVAL ? DAY, '%Y-%m-%d %H:%i:%s') AS since",
     [days],
   )) as unknown as [[{ since: string }]];
-  const job = await requestHistory(pool, config, ALL_TENANTS, since, 'install');
+  const job = await requestHistory(pool, config, ALL_TENANTS, since, 'install', true);
   // Every call that began before the install is history, also the recent ones the live sync
   // takes (its window reaches sync.max_call_seconds back): listed, but nobody is told.
   await writeState(pool, { [INSTALL_HISTORY_KEY]: `asked ${job.requestedAt}`, [QUIET_BEFORE_KEY]: job.requestedAt });

@@ -5,7 +5,6 @@
  * itself and catch up with the calls written meanwhile — nothing lost, nothing twice.
  */
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,10 +18,10 @@ import { migrate } from '../../src/db/migrations.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { verifyAudit } from '../../src/ledger/audit.js';
 import { readAuditKey } from '../../src/ledger/audit-key.js';
-import { signIdentity } from '../../src/web/identity.js';
 import { PastCalls } from '../helpers/past-calls.js';
 import { ServeProcess, eventually, sleep, writeServeConfig } from '../helpers/serve-process.js';
 import { testAuditKeyFile } from '../harness/db.js';
+import { signedGet } from '../helpers/signed-get.js';
 
 const SOAK = process.env.SMC_SOAK === '1';
 const OUTAGE_SECONDS = SOAK ? 120 : 30;
@@ -56,17 +55,7 @@ after(async () => {
 });
 
 function get(socketPath: string, path: string): Promise<{ status: number; body: string }> {
-  const signed = signIdentity(SECRET, { user: 'ana', tenant: 'default', role: 'admin', lang: 'en', ts: Math.floor(Date.now() / 1000) });
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath, path, headers: { 'x-smc-identity': signed.header, 'x-smc-signature': signed.signature } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  return signedGet({ socketPath }, path, SECRET);
 }
 
 async function listed(callerKey: string): Promise<number> {

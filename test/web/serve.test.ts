@@ -2,14 +2,14 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, request } from 'node:http';
+import { createServer } from 'node:http';
 import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
 import { freshDatabases, repoRoot, type FreshDatabases } from '../harness/db.js';
-import { signIdentity } from '../../src/web/identity.js';
+import { signedGet } from '../helpers/signed-get.js';
 
 const SECRET = 'serve-test-secret-0123456789abcdef';
 
@@ -23,17 +23,7 @@ function freePort(): Promise<number> {
 }
 
 function get(target: { socketPath: string } | { host: string; port: number }, path: string): Promise<{ status: number; body: string }> {
-  const signed = signIdentity(SECRET, { user: 'ana', tenant: 'default', role: 'admin', lang: 'en', ts: Math.floor(Date.now() / 1000) });
-  return new Promise((resolve, reject) => {
-    const req = request({ ...target, path, headers: { 'x-smc-identity': signed.header, 'x-smc-signature': signed.signature } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  return signedGet(target, path, SECRET);
 }
 
 async function until<T>(probe: () => Promise<T>): Promise<T> {
