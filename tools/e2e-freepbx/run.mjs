@@ -268,6 +268,28 @@ async function historyAtInstall() {
     state && !state.running && text.includes(state.summary), JSON.stringify(state));
   check('every call of the last 30 days in the CDR is classified, once', classified === calls, `${classified} of ${calls} calls`);
   check('history sends nobody anything (no outbox row)', Number(await scalar('SELECT COUNT(*) FROM asterisk.smart_missed_calls_outbox')) === 0);
+
+  // A year back from the settings page, as an admin extends it: long enough to see the bar run.
+  await ui.open(`display=${RAWNAME}&view=settings`);
+  const yearAgo = String(await scalar("SELECT DATE_FORMAT(CURDATE() - INTERVAL 365 DAY, '%Y-%m-%d')"));
+  await ui.page.fill('#smc-history-since', yearAgo);
+  await ui.page.click('#smc-history-start');
+  await ui.page.waitForFunction(() => (document.getElementById('smc-history-requested')?.textContent ?? '') !== '', null, { timeout: 15_000 });
+  log(`classify history since ${yearAgo}: ${await ui.text('#smc-history-requested')}`);
+  await ui.open(`display=${RAWNAME}&view=dashboard`);
+  await ui.page.waitForTimeout(1500);
+  const running = await ui.page.locator('#smc-history-running:not([hidden])').count();
+  const barText = running ? await ui.text('#smc-history-running') : '';
+  await ui.shot('04-history-running');
+  check('the progress bar runs on the dashboard while the history is classified', running === 1, barText.replace(/\s+/g, ' ').trim());
+  for (let i = 0; i < 300 && (await history())?.running; i += 1) await new Promise((r) => setTimeout(r, 1000));
+  await ui.open(`display=${RAWNAME}&view=dashboard`);
+  await ui.page.waitForTimeout(1500);
+  await ui.shot('04-history-year-done');
+  const year = await history();
+  const classifiedAgain = Number(await scalar(
+    `SELECT COUNT(*) FROM asterisk.smart_missed_calls_calls WHERE started_at >= CURDATE() - INTERVAL 30 DAY AND started_at < NOW() - INTERVAL 2 MINUTE AND rows_digest NOT LIKE 'cel:%'`));
+  check('the year-long history ends in its summary and counts no call twice', year && !year.running && classifiedAgain === classified, `${JSON.stringify(year?.summary)}; ${classifiedAgain} of ${calls} calls`);
 }
 
 /**
