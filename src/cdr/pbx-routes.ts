@@ -1,4 +1,5 @@
 import type { RouteLabels } from '../detect/explain.js';
+import type { RoutePath, RouteStep, RouteStepKind, RouteStepVia } from '../detect/verdict.js';
 
 /**
  * Where FreePBX's own configuration sends a call that came in on a DID: the inbound route's
@@ -10,38 +11,6 @@ import type { RouteLabels } from '../detect/explain.js';
  * (`ext-queues,400,1`, `ext-local,vmu104,1`, `app-blackhole,hangup,1`, `timeconditions,1,1`),
  * the strings each module's `*_destinations()` offers the GUI.
  */
-
-/** What one step of a route is. `did` is the inbound route itself; `other` a goto we do not follow. */
-export type RouteStepKind = 'did' | 'queue' | 'ringgroup' | 'ivr' | 'extension' | 'timecondition' | 'voicemail' | 'hangup' | 'other';
-
-/**
- * How a step was reached from the one before: the inbound route's destination, a failover
- * (queue, ring group, follow-me), an IVR's timeout, invalid choice or a digit the caller
- * pressed, or a time condition's branch (its time group matched or not).
- */
-export type RouteStepVia = 'start' | 'destination' | 'failover' | 'timeout' | 'invalid' | 'choice' | 'matched' | 'unmatched';
-
-export interface RouteStep {
-  kind: RouteStepKind;
-  /** Queue/ring group/extension/voicemail box number, IVR or time condition id, the DID; the goto for `other`. */
-  id: string;
-  /** The name the PBX gives it (queue descr, IVR name, time condition displayname, …), or ''. */
-  name: string;
-  via: RouteStepVia;
-  /** The digit, for via `choice`. */
-  choice?: string;
-}
-
-/**
- * One way through the configuration, from the DID to where it stops: `end` (a destination
- * with nothing after it), `loop` (the next step was already on the path), `limit` (too long
- * to follow), `missing` (the last step names a queue, ring group, IVR or time condition that
- * is not configured).
- */
-export interface RoutePath {
-  steps: RouteStep[];
-  ends: 'end' | 'loop' | 'limit' | 'missing';
-}
 
 export interface ConfiguredQueue {
   name: string;

@@ -1,4 +1,5 @@
-import { routePaths, type PbxRoutes, type RoutePath, type RouteStep } from '../cdr/pbx-routes.js';
+import { routePaths, type PbxRoutes } from '../cdr/pbx-routes.js';
+import type { RoutePath, RouteStep } from './verdict.js';
 import { naiveSeconds, type CdrRow } from '../cdr/row.js';
 import type { Route, RouteKind } from './verdict.js';
 

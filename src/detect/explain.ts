@@ -1,5 +1,4 @@
-import type { RoutePath, RouteStep } from '../cdr/pbx-routes.js';
-import type { RouteKind, Verdict } from './verdict.js';
+import type { RouteKind, RoutePath, RouteStep, Verdict } from './verdict.js';
 
 export interface RouteLabels {
   queue?: Record<string, string>;

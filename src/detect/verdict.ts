@@ -1,4 +1,3 @@
-import type { RoutePath } from '../cdr/pbx-routes.js';
 
 /** What the classifier concludes about one call (all CDR rows sharing a linkedid). */
 /** abandoned: hung up in an IVR or announcement before any phone rang - neither answered nor missed. */
@@ -96,4 +95,38 @@ const EXTENSION_ORDER = new Intl.Collator('en', { numeric: true });
 /** Rung extensions in the order people read them: 99 before 100. */
 export function byExtension(a: RangExtension, b: RangExtension): number {
   return EXTENSION_ORDER.compare(a.ext, b.ext);
+}
+
+// A way through the PBX's own routing configuration (src/cdr/pbx-routes.ts reads it), as a verdict names it.
+
+/** What one step of a route is. `did` is the inbound route itself; `other` a goto we do not follow. */
+export type RouteStepKind = 'did' | 'queue' | 'ringgroup' | 'ivr' | 'extension' | 'timecondition' | 'voicemail' | 'hangup' | 'other';
+
+/**
+ * How a step was reached from the one before: the inbound route's destination, a failover
+ * (queue, ring group, follow-me), an IVR's timeout, invalid choice or a digit the caller
+ * pressed, or a time condition's branch (its time group matched or not).
+ */
+export type RouteStepVia = 'start' | 'destination' | 'failover' | 'timeout' | 'invalid' | 'choice' | 'matched' | 'unmatched';
+
+export interface RouteStep {
+  kind: RouteStepKind;
+  /** Queue/ring group/extension/voicemail box number, IVR or time condition id, the DID; the goto for `other`. */
+  id: string;
+  /** The name the PBX gives it (queue descr, IVR name, time condition displayname, …), or ''. */
+  name: string;
+  via: RouteStepVia;
+  /** The digit, for via `choice`. */
+  choice?: string;
+}
+
+/**
+ * One way through the configuration, from the DID to where it stops: `end` (a destination
+ * with nothing after it), `loop` (the next step was already on the path), `limit` (too long
+ * to follow), `missing` (the last step names a queue, ring group, IVR or time condition that
+ * is not configured).
+ */
+export interface RoutePath {
+  steps: RouteStep[];
+  ends: 'end' | 'loop' | 'limit' | 'missing';
 }

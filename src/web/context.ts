@@ -2,7 +2,7 @@ import type { Pool } from 'mysql2/promise';
 import type { Config } from '../config/schema.js';
 import type { AuditKey } from '../ledger/audit-key.js';
 import type { SyncService } from '../sync/service.js';
-import type { HealthMonitor } from './health.js';
+import type { HealthMonitor } from '../health/monitor.js';
 import type { Catalogues } from './i18n.js';
 import type { PbxLabels } from './route-labels.js';
 import type { SessionStore } from './session.js';
