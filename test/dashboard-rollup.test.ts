@@ -171,3 +171,28 @@ test('the migration fills the rollups from the calls already stored', async () =
   const f = { from: '2026-10-01', to: '2026-11-26', route: '', did: '' };
   assert.deepEqual(await fromDashboard(f), await fromCalls(f));
 });
+
+test("a whole year's figures, the totals summed from its days, equal the calls rows'", async () => {
+  const calls: Verdict[] = [];
+  for (let m = 0; m < 12; m++) {
+    const month = `${m === 0 ? '2025-12' : `2026-${String(m).padStart(2, '0')}`}`;
+    for (const day of [1, 15, 28]) {
+      const at = (hour: number) => `${month}-${String(day).padStart(2, '0')} ${String(hour).padStart(2, '0')}:10:00`;
+      calls.push(
+        callVerdict('missed', { caller: `07223${String(m).padStart(2, '0')}${day}0`, at: at(9) }),
+        callVerdict('answered', { caller: '0722300001', did: '0215550101', at: at(11) }),
+        { ...callVerdict('missed', { caller: '0722300002', at: at(16) }), verdict: 'abandoned' },
+        { ...callVerdict('missed', { caller: '0722300003', at: at(23) }), route: { kind: 'ringgroup', id: '600', label: 'Support' } },
+      );
+    }
+  }
+  await record(calls);
+  await assertRollupsMatchCalls();
+  const year: RangeFilter = { from: '2025-11-27', to: '2026-11-26', route: '', did: '' };
+  for (const f of [year, { ...year, did: '0215550101' }, { ...year, route: 'ringgroup:600' }, { ...year, from: '2026-02-15', to: '2026-08-15' }]) {
+    assert.deepEqual(await fromDashboard(f), await fromCalls(f), JSON.stringify(f));
+  }
+  const figures = await fromDashboard(year);
+  // 35 of the days above fall in the range, 4 inbound calls and 2 misses each (besides the earlier tests' calls).
+  assert.ok(figures.inbound >= 140 && figures.missed >= 70, `a year of the calls above is counted: ${figures.inbound} inbound, ${figures.missed} missed`);
+});

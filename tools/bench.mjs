@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --out file] [-- --no-build] [-- --profile] [-- --only latency]`: measures the
+// `npm run bench [-- --quick] [-- --out file] [-- --no-build] [-- --profile] [-- --only latency|pages]`: measures the
 // quality bars of SPEC §6, each against its own baseline in the same run, on a private
 // MariaDB filled by the generator, and writes bench/results.json. The measuring parts
 // run in `node build/smc.js bench …` processes; this file lays out the data and times.
@@ -25,10 +25,14 @@ const out = resolve(option('--out', 'bench/results.json'));
 const profileDir = flag('--profile') ? resolve('bench/profiles') : null;
 /** Leaves the data directory (MariaDB stopped) for a look at the figures' causes. */
 const keep = flag('--keep');
-/** `--only latency`: part (3) alone, on an empty history (a few minutes instead of the whole run). */
+/**
+ * `--only latency`: part (3) alone, on an empty history (a few minutes instead of the whole run).
+ * `--only pages`: part (4) alone, on its data set (the backfill of (1) grown to the calls and entries of (4)).
+ */
 const only = option('--only', null);
-if (only !== null && only !== 'latency') throw new Error(`--only knows one part: latency (not '${only}')`);
+if (only !== null && only !== 'latency' && only !== 'pages') throw new Error(`--only knows two parts: latency, pages (not '${only}')`);
 const latencyOnly = only === 'latency';
+const pagesOnly = only === 'pages';
 
 /** Full: the sizes SPEC §6 names. Quick: the same steps, scaled down to finish in under two minutes. */
 const SIZES = quick
@@ -65,7 +69,7 @@ try {
   const ami = { port: await freePort(), secret: randomBytes(12).toString('hex') };
   const setups = {
     backfill: await setup(db.socket, 'bf', { secret, port }, ami),
-    ...(latencyOnly ? {} : {
+    ...(only !== null ? {} : {
       small: await setup(db.socket, 'small', { secret, port }),
       large: await setup(db.socket, 'large', { secret, port }),
     }),
@@ -94,53 +98,58 @@ try {
     const fill = smcJson(setups.backfill, ['bench', 'fill', '--table', 'cdr', '--rows', String(SIZES.backfillRows), '--last-day', yesterday]);
     const since = `${fill.from} 00:00:00`;
     const until = `${today} 00:00:00`;
-    const scan = async () => {
-      const t = performance.now();
-      const [rows] = await root.query(
-        `SELECT linkedid, COUNT(*) AS n, MIN(calldate) AS first FROM ${setups.backfill.names.cdr}.cdr WHERE calldate >= ? AND calldate < ? GROUP BY linkedid`,
-        [since, until],
-      );
-      return { seconds: (performance.now() - t) / 1000, calls: rows.length };
-    };
-    const scanCpu = serverCpuSeconds(db);
-    const scans = [await scan()];
-    const scanServerCpu = serverCpuSeconds(db) - scanCpu;
-    log(`(1) backfill of ${fill.rows} rows`);
-    const backfillCpu = serverCpuSeconds(db);
-    const bf = smcJson(setups.backfill, ['bench', 'backfill', '--since', since, '--until', until]);
-    const backfillServerCpu = serverCpuSeconds(db) - backfillCpu;
-    scans.push(await scan(), await scan());
-    const scanSeconds = median(scans.map((s) => s.seconds));
-    results.backfill = {
-      rows: bf.rows, calls: bf.calls, generatedRowsPerSecond: fill.rowsPerSecond,
-      backfillSeconds: bf.seconds, backfillRowsPerSecond: bf.rowsPerSecond,
-      bareScanSeconds: round(scanSeconds, 2), bareScanRowsPerSecond: Math.round(bf.rows / scanSeconds),
-      speedRatio: round(scanSeconds / bf.seconds, 3), peakRssMb: bf.peakRssMb,
-      // Where the time goes: CPU seconds of each side, against the cores there are.
-      cpuSeconds: { backfillNode: bf.cpuSeconds, backfillMariadb: round(backfillServerCpu, 2), scanMariadb: round(scanServerCpu, 2), cores: cpus().length },
-    };
-    save(results);
+    if (pagesOnly) {
+      log(`(4) backfill of ${fill.rows} rows, untimed: the calls and entries to grow`);
+      smcJson(setups.backfill, ['bench', 'backfill', '--since', since, '--until', until]);
+    } else {
+      const scan = async () => {
+        const t = performance.now();
+        const [rows] = await root.query(
+          `SELECT linkedid, COUNT(*) AS n, MIN(calldate) AS first FROM ${setups.backfill.names.cdr}.cdr WHERE calldate >= ? AND calldate < ? GROUP BY linkedid`,
+          [since, until],
+        );
+        return { seconds: (performance.now() - t) / 1000, calls: rows.length };
+      };
+      const scanCpu = serverCpuSeconds(db);
+      const scans = [await scan()];
+      const scanServerCpu = serverCpuSeconds(db) - scanCpu;
+      log(`(1) backfill of ${fill.rows} rows`);
+      const backfillCpu = serverCpuSeconds(db);
+      const bf = smcJson(setups.backfill, ['bench', 'backfill', '--since', since, '--until', until]);
+      const backfillServerCpu = serverCpuSeconds(db) - backfillCpu;
+      scans.push(await scan(), await scan());
+      const scanSeconds = median(scans.map((s) => s.seconds));
+      results.backfill = {
+        rows: bf.rows, calls: bf.calls, generatedRowsPerSecond: fill.rowsPerSecond,
+        backfillSeconds: bf.seconds, backfillRowsPerSecond: bf.rowsPerSecond,
+        bareScanSeconds: round(scanSeconds, 2), bareScanRowsPerSecond: Math.round(bf.rows / scanSeconds),
+        speedRatio: round(scanSeconds / bf.seconds, 3), peakRssMb: bf.peakRssMb,
+        // Where the time goes: CPU seconds of each side, against the cores there are.
+        cpuSeconds: { backfillNode: bf.cpuSeconds, backfillMariadb: round(backfillServerCpu, 2), scanMariadb: round(scanServerCpu, 2), cores: cpus().length },
+      };
+      save(results);
 
-    // (2) One sync cycle with a small and a large cdr table, the same newest rows in both.
-    log(`(2) generating a block of ${SIZES.block} rows ending ${today}`);
-    await root.query(`CREATE TABLE ${setups.small.names.cdr}.cdr_block LIKE ${setups.small.names.cdr}.cdr`);
-    smcJson(setups.small, ['bench', 'fill', '--table', 'cdr_block', '--rows', String(SIZES.block), '--last-day', today, '--seed', '5']);
-    await root.query(`CREATE TABLE ${setups.large.names.cdr}.cdr_block LIKE ${setups.large.names.cdr}.cdr`);
-    await root.query(`INSERT INTO ${setups.large.names.cdr}.cdr_block SELECT * FROM ${setups.small.names.cdr}.cdr_block`);
-    log(`(2) copying the block back in time up to ${SIZES.largeRows} rows`);
-    const history = smcJson(setups.large, ['bench', 'history', '--block', 'cdr_block', '--rows', String(SIZES.largeRows)]);
-    // One process times both in turn (the same MariaDB), so machine drift weighs on both alike;
-    // it first waits for InnoDB to finish with the copies above.
-    log(`(2) cycles on ${SIZES.block} and ${history.rows + SIZES.block} cdr rows in turn`);
-    const cycle = smcJson(setups.small, ['bench', 'cycle', '--block', 'cdr_block', '--reps', String(SIZES.reps), '--against', setups.large.file]);
-    const { base: small, against: large } = cycle;
-    results.cycle = {
-      historyRowsPerSecond: history.rowsPerSecond, innodbQuiet: cycle.quiet,
-      small: { cdrRows: small.cdrRows, medianMs: small.medianMs, samples: small.samples },
-      large: { cdrRows: large.cdrRows, medianMs: large.medianMs, samples: large.samples },
-      costRatio: round(large.medianMs / small.medianMs, 3), peakRssMb: cycle.peakRssMb,
-    };
-    save(results);
+      // (2) One sync cycle with a small and a large cdr table, the same newest rows in both.
+      log(`(2) generating a block of ${SIZES.block} rows ending ${today}`);
+      await root.query(`CREATE TABLE ${setups.small.names.cdr}.cdr_block LIKE ${setups.small.names.cdr}.cdr`);
+      smcJson(setups.small, ['bench', 'fill', '--table', 'cdr_block', '--rows', String(SIZES.block), '--last-day', today, '--seed', '5']);
+      await root.query(`CREATE TABLE ${setups.large.names.cdr}.cdr_block LIKE ${setups.large.names.cdr}.cdr`);
+      await root.query(`INSERT INTO ${setups.large.names.cdr}.cdr_block SELECT * FROM ${setups.small.names.cdr}.cdr_block`);
+      log(`(2) copying the block back in time up to ${SIZES.largeRows} rows`);
+      const history = smcJson(setups.large, ['bench', 'history', '--block', 'cdr_block', '--rows', String(SIZES.largeRows)]);
+      // One process times both in turn (the same MariaDB), so machine drift weighs on both alike;
+      // it first waits for InnoDB to finish with the copies above.
+      log(`(2) cycles on ${SIZES.block} and ${history.rows + SIZES.block} cdr rows in turn`);
+      const cycle = smcJson(setups.small, ['bench', 'cycle', '--block', 'cdr_block', '--reps', String(SIZES.reps), '--against', setups.large.file]);
+      const { base: small, against: large } = cycle;
+      results.cycle = {
+        historyRowsPerSecond: history.rowsPerSecond, innodbQuiet: cycle.quiet,
+        small: { cdrRows: small.cdrRows, medianMs: small.medianMs, samples: small.samples },
+        large: { cdrRows: large.cdrRows, medianMs: large.medianMs, samples: large.samples },
+        costRatio: round(large.medianMs / small.medianMs, 3), peakRssMb: cycle.peakRssMb,
+      };
+      save(results);
+    }
 
     // (4)'s data: the backfilled calls and entries, copied back in time up to the target sizes.
     log(`(4) growing the list to ${SIZES.calls} calls and ${SIZES.entries} entries`);
@@ -150,21 +159,23 @@ try {
   }
 
   // (3) and (4) against one running `smc serve`, whose memory is watched throughout.
-  log('(3) starting smc serve');
+  log(`(${pagesOnly ? 4 : 3}) starting smc serve`);
   const serveLog = openSync(join(dir, 'serve.log'), 'a');
   serve = spawn(process.execPath, [...nodeFlags(), 'build/smc.js', '--config', setups.backfill.file, 'serve'], { stdio: ['ignore', serveLog, serveLog] });
   closeSync(serveLog);
   const url = `http://127.0.0.1:${port}`;
   await waitForHealth(url, setups.backfill, serve);
   const rss = watchRss(/** @type {number} */ (serve.pid));
-  const latencyArgs = ['bench', 'latency', '--url', url, '--calls', String(SIZES.latencyCalls), '--per-second', String(SIZES.latencyPerSecond), '--background', String(SIZES.background)];
-  log(`(3) ${SIZES.latencyCalls} missed calls, live traffic alongside, the PBX's AMI raising their call events`);
-  const withAmi = smcJson(setups.backfill, [...latencyArgs, '--ami']);
-  // The stand-in is gone now: serve's AMI connection was lost, as when Asterisk stops or AMI is off.
-  log(`(3) ${SIZES.latencyCalls} missed calls again, AMI away (the sync polls)`);
-  const polling = smcJson(setups.backfill, latencyArgs);
-  results.latency = { ami: withAmi.seconds, polling: polling.seconds, hotWindowRead: withAmi.hotWindowRead, intervalSeconds: 1, settleSeconds: 2 };
-  save(results);
+  if (!pagesOnly) {
+    const latencyArgs = ['bench', 'latency', '--url', url, '--calls', String(SIZES.latencyCalls), '--per-second', String(SIZES.latencyPerSecond), '--background', String(SIZES.background)];
+    log(`(3) ${SIZES.latencyCalls} missed calls, live traffic alongside, the PBX's AMI raising their call events`);
+    const withAmi = smcJson(setups.backfill, [...latencyArgs, '--ami']);
+    // The stand-in is gone now: serve's AMI connection was lost, as when Asterisk stops or AMI is off.
+    log(`(3) ${SIZES.latencyCalls} missed calls again, AMI away (the sync polls)`);
+    const polling = smcJson(setups.backfill, latencyArgs);
+    results.latency = { ami: withAmi.seconds, polling: polling.seconds, hotWindowRead: withAmi.hotWindowRead, intervalSeconds: 1, settleSeconds: 2 };
+    save(results);
+  }
   if (latencyOnly) {
     results.memory = { servePeakRssMb: rss.stop() };
     results.goals = [latencyGoal(results.latency)];
@@ -178,7 +189,14 @@ try {
 
     log('(4) timing the dashboard and the list');
     const year = `from=${addDays(today, -364)}&to=${today}`;
-    const paths = ['/api/dashboard', `/api/dashboard?${year}`, '/api/entries', '/api/entries?status=all', '/api/entries?status=all&q=0722', '/dashboard', '/entries'];
+    // The search twice: part of a number (searched as text) and a caller's whole number as a person
+    // types it (the generator's callers are Romanian: +40 7xx… is 07xx… at home).
+    const [[{ caller }]] = await root.query(`SELECT caller FROM ${setups.backfill.names.own}.smart_missed_calls WHERE caller LIKE '+%' ORDER BY id LIMIT 1`);
+    const wholeNumber = encodeURIComponent(`0${String(caller).slice(3)}`);
+    const paths = [
+      '/api/dashboard', `/api/dashboard?${year}`, '/api/entries', '/api/entries?status=all', '/api/entries?status=all&q=0722',
+      `/api/entries?status=all&q=${wholeNumber}`, '/dashboard', '/entries',
+    ];
     const api = smcJson(setups.backfill, ['bench', 'api', '--url', url, '--requests', String(SIZES.requests), ...paths]);
     const [[sizes]] = await root.query(
       `SELECT (SELECT COUNT(*) FROM ${setups.backfill.names.own}.smart_missed_calls_calls) AS calls, (SELECT COUNT(*) FROM ${setups.backfill.names.own}.smart_missed_calls) AS entries`,
@@ -186,17 +204,20 @@ try {
     results.api = { calls: Number(sizes.calls), entries: Number(sizes.entries), ms: api.ms };
 
     // (5) Peak RSS of smc serve over (3) and (4); the CLI parts' own peaks for comparison.
-    results.memory = { servePeakRssMb: rss.stop(), backfillPeakRssMb: results.backfill.peakRssMb, cyclePeakRssMb: results.cycle.peakRssMb };
+    results.memory = pagesOnly
+      ? { servePeakRssMb: rss.stop() }
+      : { servePeakRssMb: rss.stop(), backfillPeakRssMb: results.backfill.peakRssMb, cyclePeakRssMb: results.cycle.peakRssMb };
     serve.kill('SIGTERM');
     await new Promise((r) => serve?.once('exit', r));
     serve = null;
 
     const apiWorst = Math.max(...Object.values(api.ms).map((m) => m.p95));
-    results.goals = [
+    const apiGoal = goal('dashboard/list p95, worst route (ms)', apiWorst, `<= ${GOALS.apiP95Ms}`, apiWorst <= GOALS.apiP95Ms);
+    results.goals = pagesOnly ? [apiGoal] : [
       goal('backfill speed vs bare GROUP BY scan', results.backfill.speedRatio, `>= ${GOALS.backfillSpeedRatio}`, results.backfill.speedRatio >= GOALS.backfillSpeedRatio),
       goal('sync cycle cost, large/small cdr', results.cycle.costRatio, `<= ${GOALS.cycleCostRatio}`, results.cycle.costRatio <= GOALS.cycleCostRatio),
       latencyGoal(results.latency),
-      goal('dashboard/list p95, worst route (ms)', apiWorst, `<= ${GOALS.apiP95Ms}`, apiWorst <= GOALS.apiP95Ms),
+      apiGoal,
       goal('smc serve peak RSS (MB)', results.memory.servePeakRssMb, `<= ${GOALS.serveRssMb}`, results.memory.servePeakRssMb <= GOALS.serveRssMb),
     ];
     results.seconds = Math.round((Date.now() - started) / 1000);
@@ -418,10 +439,19 @@ function addDays(day, n) {
 
 /** @param {any} r */
 function printTable(r) {
-  const head = `Smart Missed Calls bench (${r.mode}${latencyOnly ? ', latency only' : ''}), ${r.machine.cores} x ${r.machine.cpu}, ${r.machine.memoryGb} GB, Node ${r.machine.node}, MariaDB ${r.machine.mariadb}`;
+  const head = `Smart Missed Calls bench (${r.mode}${only ? `, ${only} only` : ''}), ${r.machine.cores} x ${r.machine.cpu}, ${r.machine.memoryGb} GB, Node ${r.machine.node}, MariaDB ${r.machine.mariadb}`;
   const goals = r.goals.map((/** @type {any} */ g) => `${g.met ? 'met    ' : 'NOT MET'}  ${g.name.padEnd(40)} ${String(g.value).padStart(9)}  goal ${g.goal}`);
   if (latencyOnly) {
     const lines = [head, '', ...latencyLines(r.latency), `(5) memory       smc serve peak RSS ${r.memory.servePeakRssMb} MB`, '', ...goals, '', `${r.seconds} s in all`];
+    process.stdout.write(lines.join('\n') + '\n');
+    return;
+  }
+  const pages = [
+    `(4) pages/API    ${r.api.calls} calls, ${r.api.entries} entries:`,
+    ...Object.entries(r.api.ms).map(([path, m]) => `      ${path.padEnd(44)} p50 ${String(m.p50).padStart(7)} ms  p95 ${String(m.p95).padStart(7)} ms`),
+  ];
+  if (pagesOnly) {
+    const lines = [head, '', ...pages, `(5) memory       smc serve peak RSS ${r.memory.servePeakRssMb} MB`, '', ...goals, '', `${r.seconds} s in all`];
     process.stdout.write(lines.join('\n') + '\n');
     return;
   }
@@ -432,8 +462,7 @@ function printTable(r) {
     `                 CPU: backfill node ${r.backfill.cpuSeconds.backfillNode} s + MariaDB ${r.backfill.cpuSeconds.backfillMariadb} s on ${r.backfill.cpuSeconds.cores} cores; scan MariaDB ${r.backfill.cpuSeconds.scanMariadb} s`,
     `(2) sync cycle   ${r.cycle.small.cdrRows} cdr rows: ${r.cycle.small.medianMs} ms; ${r.cycle.large.cdrRows} cdr rows: ${r.cycle.large.medianMs} ms (see + classify the newest minute, median of ${r.cycle.small.samples.length}, the two in turn)`,
     ...latencyLines(r.latency),
-    `(4) pages/API    ${r.api.calls} calls, ${r.api.entries} entries:`,
-    ...Object.entries(r.api.ms).map(([path, m]) => `      ${path.padEnd(44)} p50 ${String(m.p50).padStart(7)} ms  p95 ${String(m.p95).padStart(7)} ms`),
+    ...pages,
     `(5) memory       smc serve peak RSS ${r.memory.servePeakRssMb} MB (backfill ${r.memory.backfillPeakRssMb} MB, cycle ${r.memory.cyclePeakRssMb} MB)`,
     '',
     ...goals,

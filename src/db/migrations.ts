@@ -291,6 +291,18 @@ export const MIGRATIONS: Migration[] = [
     // audit key file; without the salt the old ones confirm nothing any more.
     statements: [`DELETE FROM smart_missed_calls_state WHERE k = 'forget_salt'`],
   },
+  {
+    version: 9,
+    name: 'call-back panel index led by the event',
+    // The dashboard's call-back panel counts two events of the range. Led by created_at, the
+    // old index read every audit event of the range (the bench at 1 M calls: 75 k, for the
+    // 11 k counted, 34 ms); led by the event, it reads the two events' ranges only (12 ms).
+    // Nothing else used it.
+    statements: [
+      `ALTER TABLE smart_missed_calls_audit DROP KEY idx_tenant_created_event,
+        ADD KEY idx_tenant_event_created (tenant, event, reason, created_at, ext)`,
+    ],
+  },
 ];
 
 /** Every table we own; uninstall drops exactly these and nothing else. */

@@ -52,12 +52,6 @@ export async function dashboardData(scope: TenantScope, f: RangeFilter, today: s
   const days = [f.from, f.to, ...rc.params];
 
   // The figures are independent: asked for at once, the page waits for the slowest, not the sum.
-  const totalsQuery = scope.rows<{ inbound: number; missed: number }>(
-    `SELECT COALESCE(SUM(calls), 0) AS inbound, COALESCE(SUM(IF(verdict = 'missed', calls, 0)), 0) AS missed
-       FROM smart_missed_calls_daily
-      WHERE ${inDays} AND direction = 'inbound' AND verdict IN ('missed', 'answered', 'abandoned')`,
-    days,
-  );
   const todayRowQuery = scope.rows<{ n: number }>(
     `SELECT COUNT(*) AS n FROM smart_missed_calls_calls WHERE tenant = @tenant AND started_at >= ? AND verdict = 'missed'${rc.sql}`,
     [`${today} 00:00:00`, ...rc.params],
@@ -76,8 +70,10 @@ export async function dashboardData(scope: TenantScope, f: RangeFilter, today: s
       WHERE ${entryRange} AND status = 'cleared' AND cleared_by = 'returned' ORDER BY s`,
     p,
   );
-  const dailyRowsQuery = scope.rows<{ d: string; missed: number; answered: number }>(
-    `SELECT day AS d, SUM(IF(verdict = 'missed', calls, 0)) AS missed, SUM(IF(verdict = 'answered', calls, 0)) AS answered
+  // The range's totals are the sum of its days: one read of the day buckets serves both.
+  const dailyRowsQuery = scope.rows<{ d: string; inbound: number; missed: number; answered: number }>(
+    `SELECT day AS d, SUM(IF(verdict IN ('missed', 'answered', 'abandoned'), calls, 0)) AS inbound,
+            SUM(IF(verdict = 'missed', calls, 0)) AS missed, SUM(IF(verdict = 'answered', calls, 0)) AS answered
        FROM smart_missed_calls_daily WHERE ${inDays} AND direction = 'inbound' GROUP BY d`,
     days,
   );
@@ -114,8 +110,8 @@ export async function dashboardData(scope: TenantScope, f: RangeFilter, today: s
       GROUP BY ext ORDER BY returned DESC, ext LIMIT 20`,
     [start, end],
   );
-  const [[totals], [todayRow], [open], resolutionRows, waits, dailyRows, cells, frequent, routes, callbackRows] = await Promise.all([
-    totalsQuery, todayRowQuery, openQuery, resolutionRowsQuery, waitsQuery, dailyRowsQuery, cellsQuery, frequentQuery, routesQuery, callbackRowsQuery,
+  const [[todayRow], [open], resolutionRows, waits, dailyRows, cells, frequent, routes, callbackRows] = await Promise.all([
+    todayRowQuery, openQuery, resolutionRowsQuery, waitsQuery, dailyRowsQuery, cellsQuery, frequentQuery, routesQuery, callbackRowsQuery,
   ]);
 
   const resolution = Object.fromEntries(resolutionRows.map((r) => [r.reason ?? 'open', Number(r.n)]));
@@ -138,8 +134,8 @@ export async function dashboardData(scope: TenantScope, f: RangeFilter, today: s
     hours[Number(c.h)]! += Number(c.n);
   }
 
-  const inbound = Number(totals?.inbound ?? 0);
-  const missed = Number(totals?.missed ?? 0);
+  const inbound = dailyRows.reduce((sum, r) => sum + Number(r.inbound), 0);
+  const missed = dailyRows.reduce((sum, r) => sum + Number(r.missed), 0);
   return {
     range: f,
     kpis: {

@@ -6,7 +6,8 @@ import { explain } from '../detect/explain.js';
 import type { Verdict } from '../detect/verdict.js';
 import { NotFound, resolveEntry } from '../ledger/actions.js';
 import { AmiError, amiConfigured, dialableNumber, originateCallback } from '../pbx/ami.js';
-import { NOTE_MAX_CHARS, type Entry } from '../ledger/entries.js';
+import { NOTE_MAX_CHARS, numberRules, type Entry } from '../ledger/entries.js';
+import { loadSettings } from '../config/settings-store.js';
 import { requireChange, viewerOf, type Viewer } from './auth.js';
 import type { WebContext } from './context.js';
 import { csvLine } from './csv.js';
@@ -59,7 +60,7 @@ async function dbNow(ctx: WebContext): Promise<number> {
 
 async function listModel(ctx: WebContext, req: Request, viewer: Viewer) {
   const f = listFilter(req);
-  const { entries, total } = await listEntries(viewer.scope, f);
+  const { entries, total } = await listEntries(viewer.scope, f, numberRules(await loadSettings(ctx.pool, viewer.tenant)));
   const directory = await ctx.labels.current(viewer.tenant);
   const now = await dbNow(ctx);
   return { filter: f, total, pages: Math.max(1, Math.ceil(total / PAGE_SIZE)), rows: entries.map((e) => rowModel(e, viewer, directory, now)) };
@@ -123,7 +124,7 @@ export function entryRoutes(router: Router, ctx: WebContext): void {
   router.get('/api/entries.csv', async (req: Request, res: Response) => {
     const viewer = viewerOf(res);
     const f = { ...listFilter(req), page: 1 };
-    const { entries } = await listEntries(viewer.scope, f, CSV_LIMIT);
+    const { entries } = await listEntries(viewer.scope, f, numberRules(await loadSettings(ctx.pool, viewer.tenant)), CSV_LIMIT);
     const directory = await ctx.labels.current(viewer.tenant);
     const { t } = viewer;
     let out = '\uFEFF' + csvLine([
