@@ -9,11 +9,27 @@ export interface RouteLabels {
   route?: Record<string, string>;
 }
 
-/** gettext-style: the English text is the message id; {name} placeholders are filled after translation. */
-export type Translate = (text: string, params?: Record<string, string | number>) => string;
+export type TextParams = Record<string, string | number>;
 
-export const english: Translate = (text, params = {}) =>
-  text.replace(/\{(\w+)\}/g, (whole, key: string) => (key in params ? String(params[key]) : whole));
+/**
+ * gettext-style: the English text is the message id; {name} placeholders are filled after
+ * translation. `plural` picks the form of a counted phrase for n by the language's rule
+ * (English has two forms, Romanian three: "1 zi", "3 zile", "20 de zile"); `{n}` is n
+ * unless the params give it already formatted.
+ */
+export interface Translate {
+  (text: string, params?: TextParams): string;
+  plural(one: string, other: string, n: number, params?: TextParams): string;
+}
+
+/** Fills {name} placeholders; an unknown one is left as written. */
+export function fillPlaceholders(text: string, params: TextParams): string {
+  return text.replace(/\{(\w+)\}/g, (whole, key: string) => (key in params ? String(params[key]) : whole));
+}
+
+export const english: Translate = Object.assign((text: string, params: TextParams = {}) => fillPlaceholders(text, params), {
+  plural: (one: string, other: string, n: number, params: TextParams = {}) => fillPlaceholders(n === 1 ? one : other, { n, ...params }),
+});
 
 /**
  * The human lines beside a verdict ("rang 101, 102, 103 for 18 s; nobody answered").

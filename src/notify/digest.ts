@@ -1,5 +1,6 @@
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import type { Config, TenantSettings } from '../config/schema.js';
+import type { Translate } from '../detect/explain.js';
 import { chainHead, formatChainPoint } from '../ledger/audit.js';
 import { deliveryByKey, idempotencyKey, insertDeliveries, type Delivery } from './deliveries.js';
 import type { DigestCadence, DigestPeriod } from './digest-period.js';
@@ -36,7 +37,7 @@ async function missRate(pool: Pool, tenant: string, from: string, to: string): P
 }
 
 /** What a digest says about one tenant and period (times are the PBX's naive clock). */
-export async function digestContent(pool: Pool, config: Config, tenant: string, period: DigestPeriod, t: (s: string) => string): Promise<DigestContent> {
+export async function digestContent(pool: Pool, config: Config, tenant: string, period: DigestPeriod, t: Translate): Promise<DigestContent> {
   const { start, end } = period;
   const [open] = await pool.query<RowDataPacket[]>(
     `SELECT id, caller, caller_name, did, route_label, missed_count, first_attempt, last_attempt FROM smart_missed_calls

@@ -77,7 +77,7 @@ export async function composeRealtime(
   const mail = await renderer.render(
     'realtime',
     settings.language,
-    (tr) => (folded > 0 ? tr('Missed call from {caller} (+{n} more attempts)', { caller, n: folded }) : tr('Missed call from {caller}', { caller })),
+    (tr) => (folded > 0 ? tr('Missed call from {caller} (+{attempts})', { caller, attempts: tr.plural('{n} more attempt', '{n} more attempts', folded) }) : tr('Missed call from {caller}', { caller })),
     {
       caller,
       did: entry.did,
@@ -127,7 +127,7 @@ export async function queueHeldSummaries(pool: Pool, renderer: MailRenderer, con
       const mail = await renderer.render(
         'held-summary',
         settings.language,
-        (tr) => tr('{n} missed-call alerts were held back (limit: {max} emails per hour)', { n: held.length, max: settings.maxEmailsPerHour }),
+        (tr) => tr.plural('{n} missed-call alert was held back (limit: {max} emails per hour)', '{n} missed-call alerts were held back (limit: {max} emails per hour)', held.length, { max: settings.maxEmailsPerHour }),
         { count: held.length, max: settings.maxEmailsPerHour, calls: calls.slice(0, 100), more: Math.max(0, calls.length - 100), link: pageLink(config, tenant, 'entries') },
       );
       const target = settings.recipients.length ? settings.recipients.join(', ') : String(held[0]!.target);

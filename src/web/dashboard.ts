@@ -32,7 +32,7 @@ async function dashboardModel(ctx: WebContext, req: Request, viewer: Viewer) {
       openNow: fmt.int(data.kpis.openNow),
       missedToday: fmt.int(data.kpis.missedToday),
       missRate: fmt.percent(data.kpis.missRate),
-      missRateDetail: t('{missed} of {inbound} inbound calls', { missed: fmt.int(data.kpis.missed), inbound: fmt.int(data.kpis.inbound) }),
+      missRateDetail: t.plural('{missed} of {n} inbound call', '{missed} of {n} inbound calls', data.kpis.inbound, { missed: fmt.int(data.kpis.missed), n: fmt.int(data.kpis.inbound) }),
       medianCallback: fmt.duration(data.kpis.medianCallbackSeconds),
       cleared: Object.entries(data.kpis.clearedByReason).map(([k, n]) => ({ label: reasons[k] ?? k, value: fmt.int(n) })),
     },

@@ -28,13 +28,21 @@ export function historyView(p: HistoryProgress | null, viewer: Pick<Viewer, 't' 
     percent: Math.floor(p.fraction * 1000) / 10,
     percentText: fmt.percent(Math.floor(p.fraction * 1000) / 1000),
     calls: p.calls,
-    text: t('{done} of {total} days, {calls} calls classified', { done: fmt.int(p.daysDone), total: fmt.int(p.daysTotal), calls: fmt.int(p.calls) }),
+    text: t('{done} of {days}, {calls} classified', { done: fmt.int(p.daysDone), days: daysText(p.daysTotal, viewer), calls: callsText(p.calls, viewer) }),
     eta: p.etaSeconds === null ? t('estimating the time left…') : t('about {time} left', { time: fmt.duration(Math.max(p.etaSeconds, 1)) }),
     note: t('The figures are still growing: the PBX’s call history is being classified, oldest day first.'),
-    summary: t('Call history classified: {days} days, {calls} calls, {missed} missed by the team.', {
-      days: fmt.int(p.daysTotal), calls: fmt.int(p.calls), missed: fmt.int(p.missed),
+    summary: t('Call history classified: {days}, {calls}, {missed} missed by the team.', {
+      days: daysText(p.daysTotal, viewer), calls: callsText(p.calls, viewer), missed: fmt.int(p.missed),
     }),
   };
+}
+
+function daysText(n: number, { t, fmt }: Pick<Viewer, 't' | 'fmt'>): string {
+  return t.plural('{n} day', '{n} days', n, { n: fmt.int(n) });
+}
+
+function callsText(n: number, { t, fmt }: Pick<Viewer, 't' | 'fmt'>): string {
+  return t.plural('{n} call', '{n} calls', n, { n: fmt.int(n) });
 }
 
 function daysBetween(from: string, to: string): number {

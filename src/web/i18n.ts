@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Translate } from '../detect/explain.js';
+import { fillPlaceholders, type TextParams, type Translate } from '../detect/explain.js';
 
 /**
  * gettext catalogues (i18n/<lang>/LC_MESSAGES/smartmissedcalls.po), read once at start.
@@ -12,18 +12,28 @@ export type Lang = (typeof LANGS)[number];
 
 export const DOMAIN = 'smartmissedcalls';
 
-export type Catalogue = Map<string, string>;
+/**
+ * msgid → its translated forms: one for a plain message; for a counted phrase (msgid_plural)
+ * one a plural form, in the order of the language's gettext Plural-Forms.
+ */
+export type Catalogue = Map<string, string[]>;
 
-/** Parses the subset of the .po format we write: msgctxt-less entries, multi-line strings, comments. */
+/**
+ * The CLDR plural categories in the order gettext numbers a language's forms: English
+ * `n != 1`; Romanian `n==1 ? 0 : (n==0 || n%100 in 1..19) ? 1 : 2`, which is CLDR's one/few/other.
+ */
+const PLURAL_ORDER: Record<Lang, Intl.LDMLPluralRule[]> = { en: ['one', 'other'], ro: ['one', 'few', 'other'] };
+
+/** Parses the subset of the .po format we write: msgctxt-less entries, plural forms, multi-line strings, comments. */
 export function parsePo(text: string): Catalogue {
   const out: Catalogue = new Map();
   let id: string | null = null;
-  let str: string | null = null;
-  let target: 'id' | 'str' | null = null;
+  let forms: string[] = [];
+  let target: 'id' | 'plural' | number | null = null;
   const flush = () => {
-    if (id !== null && str !== null && id !== '' && str !== '') out.set(id, str);
+    if (id !== null && id !== '' && forms.length > 0 && forms.every((f) => f !== '')) out.set(id, forms);
     id = null;
-    str = null;
+    forms = [];
     target = null;
   };
   for (const raw of text.split(/\r?\n/)) {
@@ -32,19 +42,22 @@ export function parsePo(text: string): Catalogue {
       if (line === '') flush();
       continue;
     }
-    const m = /^(msgid|msgstr)\s+(".*")$/.exec(line);
+    const m = /^(msgid|msgid_plural|msgstr)(?:\[(\d+)\])?\s+(".*")$/.exec(line);
     if (m) {
+      const value = unquote(m[3]!);
       if (m[1] === 'msgid') {
         flush();
-        id = unquote(m[2]!);
+        id = value;
         target = 'id';
+      } else if (m[1] === 'msgid_plural') {
+        target = 'plural';
       } else {
-        str = unquote(m[2]!);
-        target = 'str';
+        target = m[2] === undefined ? 0 : Number(m[2]);
+        forms[target] = value;
       }
-    } else if (line.startsWith('"') && target) {
+    } else if (line.startsWith('"') && target !== null) {
       if (target === 'id') id = (id ?? '') + unquote(line);
-      else str = (str ?? '') + unquote(line);
+      else if (typeof target === 'number') forms[target] = (forms[target] ?? '') + unquote(line);
     }
   }
   flush();
@@ -68,12 +81,19 @@ export class Catalogues {
   }
 
   translator(lang: Lang): Translate {
-    const catalogue = this.byLang.get(lang) ?? new Map<string, string>();
-    return (text, params = {}) =>
-      (catalogue.get(text) ?? text).replace(/\{(\w+)\}/g, (whole, key: string) => (key in params ? String(params[key]) : whole));
+    const catalogue = this.byLang.get(lang) ?? new Map<string, string[]>();
+    const rules = new Intl.PluralRules(lang);
+    const order = PLURAL_ORDER[lang];
+    return Object.assign((text: string, params: TextParams = {}) => fillPlaceholders(catalogue.get(text)?.[0] ?? text, params), {
+      plural: (one: string, other: string, n: number, params: TextParams = {}) => {
+        const forms = catalogue.get(one);
+        const form = forms?.[order.indexOf(rules.select(n))] ?? (n === 1 ? one : other);
+        return fillPlaceholders(form, { n, ...params });
+      },
+    });
   }
 
-  /** Every msgstr of a language: the Romanian page test checks visible text against it. */
+  /** Every msgstr of a language, each with all its forms: the Romanian page test checks visible text against them. */
   messages(lang: Lang): Catalogue {
     return this.byLang.get(lang) ?? new Map();
   }

@@ -79,7 +79,8 @@ for (const cadence of DIGEST_CADENCES) {
         assert.match(text, /Previous period: 25% \(1 of 4 inbound calls\)/);
         assert.match(text, /called back: 1/);
         assert.match(text, /extension 104: 1/);
-        assert.match(text, /1\. Ana Pop \(0740000002\): 2 missed calls\n2\. 0740000003: 1 missed calls/);
+        assert.match(text, /1\. Ana Pop \(0740000002\): 2 missed calls\n2\. 0740000003: 1 missed call\n/);
+        assert.match(open, /0740000001 -> 0215550100, Sales queue, 1 missed call, /);
         assert.ok(open.indexOf('0740000001') < open.indexOf('Ana Pop'), 'oldest first');
         assert.match(open, /Ana Pop \(0740000002\) \(new\)/);
         assert.doesNotMatch(open, /0740000001 \(new\)/);
@@ -91,6 +92,7 @@ for (const cadence of DIGEST_CADENCES) {
         assert.match(text, /sunat înapoi: 1/);
         assert.match(text, /interior 104: 1/);
         assert.match(open, /Ana Pop \(0740000002\) \(nou\)/);
+        assert.match(text, /1\. Ana Pop \(0740000002\): 2 apeluri pierdute\n2\. 0740000003: 1 apel pierdut\n/);
         assert.doesNotMatch(text, /Open now|missed calls/);
       }
       // The journal's head at the time of the digest, an anchor outside the database for `smc audit verify --head`.

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { repoRoot } from '../harness/db.js';
 import { csvCell, csvLine } from '../../src/web/csv.js';
 import { Catalogues, negotiateLang, parsePo } from '../../src/web/i18n.js';
+import { english, type Translate } from '../../src/detect/explain.js';
 import { bindTenant } from '../../src/web/tenant-scope.js';
 import { calculate } from '../../src/web/calculator.js';
 import { findUser, readSessionCookie, newSession, sessionCookieValue } from '../../src/web/session.js';
@@ -46,26 +47,54 @@ describe('the .po reader', () => {
       'msgid "Untranslated"', 'msgstr ""', '',
     ].join('\n');
     const catalogue = parsePo(po);
-    assert.equal(catalogue.get('Open'), 'Deschis');
-    assert.equal(catalogue.get('Say "hi"'), 'Spune "salut"');
+    assert.deepEqual(catalogue.get('Open'), ['Deschis']);
+    assert.deepEqual(catalogue.get('Say "hi"'), ['Spune "salut"']);
     assert.equal(catalogue.has('Untranslated'), false);
     assert.equal(catalogue.has(''), false);
   });
 
-  test('every text the pages and the explanations pass through t() has a Romanian translation', () => {
+  test('reads plural forms; one left empty leaves the whole phrase untranslated', () => {
+    const po = [
+      'msgid "{n} day"', 'msgid_plural "{n} days"', 'msgstr[0] "{n} zi"', 'msgstr[1] "{n} zile"', 'msgstr[2] "{n} de "', '"zile"', '',
+      'msgid "{n} call"', 'msgid_plural "{n} calls"', 'msgstr[0] "{n} apel"', 'msgstr[1] ""', 'msgstr[2] "{n} de apeluri"', '',
+    ].join('\n');
+    const catalogue = parsePo(po);
+    assert.deepEqual(catalogue.get('{n} day'), ['{n} zi', '{n} zile', '{n} de zile']);
+    assert.equal(catalogue.has('{n} call'), false);
+  });
+
+  test('a counted phrase takes the form its number needs, in English and in Romanian', () => {
+    const catalogues = new Catalogues(join(repoRoot(), 'i18n'));
+    const en = catalogues.translator('en');
+    const ro = catalogues.translator('ro');
+    const days = (t: Translate, n: number) => t.plural('{n} day', '{n} days', n);
+    assert.deepEqual([0, 1, 2, 20].map((n) => days(en, n)), ['0 days', '1 day', '2 days', '20 days']);
+    assert.deepEqual([1, 2, 19, 20, 101, 119, 120, 0].map((n) => days(ro, n)), ['1 zi', '2 zile', '19 zile', '20 de zile', '101 zile', '119 zile', '120 de zile', '0 zile']);
+    // {n} given already formatted in the reader's way is kept; the form follows the number.
+    assert.equal(ro.plural('{n} day', '{n} days', 1200, { n: '1.200' }), '1.200 de zile');
+    assert.equal(english.plural('{n} day', '{n} days', 1), '1 day');
+  });
+
+  test('every text the pages, the mails and the explanations pass through t() has a Romanian translation', () => {
     const root = repoRoot();
     const files = (dir: string): string[] =>
       readdirSync(join(root, dir)).flatMap((name) => {
         const path = join(dir, name);
         return statSync(join(root, path)).isDirectory() ? files(path) : [path];
       });
-    const sources = [...files('src/web').filter((f) => f.endsWith('.ts')), ...files('views').filter((f) => f.endsWith('.ejs')), 'src/detect/explain.ts'];
+    const sources = [...files('src/web'), ...files('src/notify')].filter((f) => f.endsWith('.ts')).concat(files('views').filter((f) => f.endsWith('.ejs')), 'src/detect/explain.ts');
     const ro = new Catalogues(join(root, 'i18n')).messages('ro');
     const missing: string[] = [];
     for (const file of sources) {
-      for (const m of readFileSync(join(root, file), 'utf8').matchAll(/\bt\(\s*(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)")/g)) {
+      const text = readFileSync(join(root, file), 'utf8');
+      for (const m of text.matchAll(/\btr?\(\s*(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)")/g)) {
         const id = (m[1] ?? m[2]!).replace(/\\'/g, "'");
-        if (!ro.has(id)) missing.push(`${file}: ${id}`);
+        if (ro.get(id)?.length !== 1) missing.push(`${file}: ${id}`);
+      }
+      // A counted phrase needs Romanian's three forms.
+      for (const m of text.matchAll(/\btr?\.plural\(\s*'((?:[^'\\]|\\.)*)'/g)) {
+        const id = m[1]!.replace(/\\'/g, "'");
+        if (ro.get(id)?.length !== 3) missing.push(`${file}: ${id} (plural)`);
       }
     }
     assert.deepEqual(missing, []);
