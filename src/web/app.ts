@@ -102,7 +102,7 @@ export function createApp(opts: AppOptions): express.Express {
   calculatorRoutes(router, ctx);
   historyRoutes(router, ctx);
   const progressOf = (tenant: string) => historyProgress(opts.pool, tenant, (job) => opts.sync.history.etaSeconds(job));
-  eventRoutes(router, ctx, new EventStreams(opts.sync, opts.streamLimits ?? STREAM_LIMITS, progressOf));
+  eventRoutes(router, ctx, new EventStreams(opts.sync, opts.pool, opts.streamLimits ?? STREAM_LIMITS, progressOf));
   app.use(router);
 
   app.use(async (req: Request, res: Response) => {

@@ -1,6 +1,8 @@
 import type { Request, Response, Router } from 'express';
+import type { Pool } from 'mysql2/promise';
 import type { LedgerEvent } from '../ledger/entries.js';
-import { ALL_TENANTS, type HistoryJob, type HistoryProgress } from '../sync/history.js';
+import { JournalWatch } from '../ledger/journal-watch.js';
+import { ALL_TENANTS, historyJobs, type HistoryJob, type HistoryProgress } from '../sync/history.js';
 import type { SyncService } from '../sync/service.js';
 import { viewerOf } from './auth.js';
 import type { WebContext } from './context.js';
@@ -9,6 +11,8 @@ import { historyView } from './history.js';
 const KEEPALIVE_MS = 15_000;
 /** How long the browser waits before it reconnects a stream that ended. */
 const RECONNECT_MS = 3_000;
+/** How often, while a page is open, the journal is read for changes made elsewhere. */
+const ELSEWHERE_MS = 1_000;
 
 export interface StreamLimits {
   /** Open streams one user (of one tenant) may hold: a few tabs, and a reload's overlap. */
@@ -33,22 +37,42 @@ interface Stream {
   describe: (p: HistoryProgress | null) => unknown;
 }
 
+/** What a stream says changed: a tenant's entry, and how. */
+interface ListChange {
+  tenant: string;
+  entryId: number;
+  event: string;
+}
+
 /**
  * Every open event stream, fed by ONE listener on the sync (not one per stream): after each
  * sync commit, the ids of the tenant's entries that changed, the sync's health, and how far
  * the history job of the stream's tenant got.
+ *
+ * Changes made elsewhere — a user on another page, the CLI, the instance that syncs while
+ * this one stands by — are read from the journal every ELSEWHERE_MS while a stream is open
+ * (and not at all when none is). Rows of this instance's own sync are left to its direct
+ * announcement, which comes sooner; a standing-by instance also follows the history jobs.
  */
 export class EventStreams {
   private readonly streams = new Set<Stream>();
   private readonly perOwner = new Map<string, number>();
   private keepalive: NodeJS.Timeout | null = null;
+  private elsewhere: NodeJS.Timeout | null = null;
+  private journal: JournalWatch;
+  /** The history jobs as a standing-by instance last read them. */
+  private jobsSeen = new Map<string, string>();
 
   constructor(
-    sync: SyncService,
+    private readonly sync: SyncService,
+    private readonly pool: Pool,
     readonly limits: StreamLimits,
     private readonly progressOf: (tenant: string) => Promise<HistoryProgress | null> = async () => null,
   ) {
-    sync.on('changes', (events: LedgerEvent[]) => this.changed(events));
+    this.journal = new JournalWatch(pool);
+    sync.on('changes', (events: LedgerEvent[]) =>
+      this.changed(events.flatMap((e) => (e.entry.id === null ? [] : [{ tenant: e.entry.tenant, entryId: e.entry.id, event: e.event }]))),
+    );
     sync.on('history', (job: HistoryJob) => void this.historyMoved(job).catch(() => {}));
     sync.on('health', (health: { ok: boolean }) => {
       for (const s of this.streams) send(s.res, 'health', { ok: health.ok });
@@ -72,6 +96,8 @@ export class EventStreams {
     this.keepalive ??= setInterval(() => {
       for (const s of this.streams) s.res.write(': keepalive\n\n');
     }, KEEPALIVE_MS).unref();
+    // The first look at once: it finds the journal's end, from which changes are told.
+    if (!this.elsewhere) this.watchElsewhere(0);
     let closed = false;
     return () => {
       if (closed) return;
@@ -87,14 +113,48 @@ export class EventStreams {
     };
   }
 
-  private changed(events: LedgerEvent[]): void {
-    const byTenant = new Map<string, LedgerEvent[]>();
-    for (const e of events) byTenant.set(e.entry.tenant, [...(byTenant.get(e.entry.tenant) ?? []), e]);
+  private changed(changes: ListChange[]): void {
+    const byTenant = new Map<string, ListChange[]>();
+    for (const c of changes) byTenant.set(c.tenant, [...(byTenant.get(c.tenant) ?? []), c]);
     for (const s of this.streams) {
       // Nothing about another tenant is ever written to a stream.
       const mine = byTenant.get(s.tenant);
-      if (mine) send(s.res, 'changes', { entries: [...new Set(mine.map((e) => e.entry.id))], events: mine.map((e) => e.event) });
+      if (mine) send(s.res, 'changes', { entries: [...new Set(mine.map((c) => c.entryId))], events: mine.map((c) => c.event) });
     }
+  }
+
+  /** One look at the journal (and, standing by, at the history jobs), then the next, while streams are open. */
+  private watchElsewhere(delay = ELSEWHERE_MS): void {
+    this.elsewhere = setTimeout(async () => {
+      try {
+        const syncing = this.sync.isSyncing;
+        // 'agent' is the sync: when it is ours, it announced its rows itself.
+        const changes = (await this.journal.changes()).filter((c) => !(syncing && c.actor === 'agent'));
+        if (changes.length) this.changed(changes);
+        if (!syncing) await this.followHistory();
+      } catch {
+        /* the database is away: the sync's health event tells the pages; the next look catches up */
+      }
+      this.elsewhere = null;
+      if (this.streams.size > 0) {
+        this.watchElsewhere();
+      } else {
+        // Nobody is watching: the next page starts from the journal's end then.
+        this.journal = new JournalWatch(this.pool);
+        this.jobsSeen.clear();
+      }
+    }, delay).unref();
+  }
+
+  /** Standing by, the history runs in the other instance: a job that moved (or runs) is told like our own. */
+  private async followHistory(): Promise<void> {
+    const seen = new Map<string, string>();
+    for (const job of await historyJobs(this.pool)) {
+      const text = JSON.stringify(job);
+      seen.set(job.scope, text);
+      if (job.finishedAt === null || this.jobsSeen.get(job.scope) !== text) await this.historyMoved(job);
+    }
+    this.jobsSeen = seen;
   }
 
   /** Progress in order: one count per tenant with a page open, sent before the next is asked. */

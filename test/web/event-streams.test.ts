@@ -8,10 +8,14 @@ import { request, type ClientRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { LedgerEvent } from '../../src/ledger/entries.js';
+import { resolveEntry } from '../../src/ledger/actions.js';
+import { readAuditKey } from '../../src/ledger/audit-key.js';
+import { requestHistory } from '../../src/sync/history.js';
 import { SyncService } from '../../src/sync/service.js';
 import { createApp } from '../../src/web/app.js';
 import { signIdentity, type Identity } from '../../src/web/identity.js';
-import { freshDatabases, repoRoot, type FreshDatabases } from '../harness/db.js';
+import { freshDatabases, repoRoot, testAuditKeyFile, type FreshDatabases } from '../harness/db.js';
+import { callVerdict, record } from '../helpers/ledger-calls.js';
 import { eventually } from '../helpers/serve-process.js';
 
 const SECRET = 'event-streams-secret-0123456789ab';
@@ -49,22 +53,7 @@ describe('event streams', () => {
     await db?.cleanup();
   });
 
-  function stream(who: Pick<Identity, 'user' | 'tenant' | 'role'>): Promise<OpenStream> {
-    const signed = signIdentity(SECRET, { ...who, lang: 'en', ts: Math.floor(Date.now() / 1000) });
-    return new Promise((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port, path: '/api/events', headers: { 'x-smc-identity': signed.header, 'x-smc-signature': signed.signature } }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (body += chunk));
-        const ended = new Promise<void>((done) => res.on('close', () => done()));
-        const s: OpenStream = { status: res.statusCode ?? 0, text: () => body, ended, req };
-        open.push(s);
-        resolve(s);
-      });
-      req.on('error', reject);
-      req.end();
-    });
-  }
+  const stream = (who: Pick<Identity, 'user' | 'tenant' | 'role'>) => openStream(port, who, open);
 
   const changes = (tenant: string, id: number) => [{ entry: { id, tenant }, event: 'created' } as unknown as LedgerEvent];
 
@@ -112,3 +101,65 @@ describe('event streams', () => {
     }, 10_000);
   });
 });
+
+describe('changes made elsewhere', () => {
+  let db: FreshDatabases;
+  let server: Server;
+  let port: number;
+  const open: OpenStream[] = [];
+
+  before(async () => {
+    db = await freshDatabases('webelsewhere');
+    const config = { ...db.config, server: { ...db.config.server, secret: SECRET } };
+    // This instance stands by: it never took the sync lock, another instance syncs.
+    const standing = new SyncService(db.pool, config);
+    server = await new Promise<Server>((resolve) => {
+      const s = createApp({ pool: db.pool, config, sync: standing, moduleDir: repoRoot() }).listen({ host: '127.0.0.1', port: 0 }, () => resolve(s));
+    });
+    port = (server.address() as AddressInfo).port;
+  });
+
+  after(async () => {
+    for (const s of open) s.req.destroy();
+    server?.closeAllConnections();
+    await new Promise((r) => server?.close(r));
+    await db?.cleanup();
+  });
+
+  test("the syncing instance's new entries, a user's clear from another page and the history's progress reach a standing-by instance's open pages, each tenant only its own", { timeout: 60_000 }, async () => {
+    const ana = await openStream(port, { user: 'ana', tenant: 'default', role: 'admin' }, open);
+    const bob = await openStream(port, { user: 'bob', tenant: 'other', role: 'admin' }, open);
+    assert.deepEqual([ana.status, bob.status], [200, 200]);
+    // The watch starts at the journal's end when the first page opens: give its first look a moment.
+    await new Promise((r) => setTimeout(r, 2_000));
+    const { events } = await record(db.pool, 'default', [callVerdict('missed', { caller: '0744000200', at: '2026-12-01 10:00:00' })]);
+    const created = events.find((e) => e.event === 'created')!.entry.id!;
+    await eventually("the other instance's new entry on the open page", async () => ana.text().includes(`"entries":[${created}]`), 10_000);
+
+    await resolveEntry(db.pool, readAuditKey(testAuditKeyFile()), 'default', created, 'carol', 'called from the mobile');
+    await eventually("carol's clear on ana's page", async () => /"events":\["cleared"\]/.test(ana.text()), 10_000);
+
+    await requestHistory(db.pool, db.config, 'default', '2026-11-01', 'user:ana');
+    await eventually('the history job on the open page', async () => /event: history/.test(ana.text()), 10_000);
+
+    assert.doesNotMatch(bob.text(), /event: changes|event: history/, "nothing of another tenant's list or history");
+  });
+});
+
+/** Opens /api/events as `who`, signed like the PBX glue signs; `open` collects it for the clean-up. */
+function openStream(port: number, who: Pick<Identity, 'user' | 'tenant' | 'role'>, open: OpenStream[]): Promise<OpenStream> {
+  const signed = signIdentity(SECRET, { ...who, lang: 'en', ts: Math.floor(Date.now() / 1000) });
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/api/events', headers: { 'x-smc-identity': signed.header, 'x-smc-signature': signed.signature } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      const ended = new Promise<void>((done) => res.on('close', () => done()));
+      const s: OpenStream = { status: res.statusCode ?? 0, text: () => body, ended, req };
+      open.push(s);
+      resolve(s);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
