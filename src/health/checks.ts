@@ -144,7 +144,7 @@ const REQUIRED_CDR_COLUMNS = new Set(['calldate', 'src', 'dst', 'channel', 'dstc
 export async function checkCdrTable(ctx: DoctorContext): Promise<CheckResult[]> {
   const db = ctx.config.db;
   const name = `${db.cdrDatabase}.${db.cdrTable}`;
-  const [columns] = await ctx.pool.query<RowDataPacket[]>(
+  const [columns] = await (ctx.cdrPool ?? ctx.pool).query<RowDataPacket[]>(
     'SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
     [db.cdrDatabase, db.cdrTable],
   );
@@ -168,7 +168,7 @@ export async function checkCdrTable(ctx: DoctorContext): Promise<CheckResult[]> 
         ctx.config.pbx === 'freepbx' ? fix : '')
       : result('cdr columns', 'ok', text('{table} has every column we read', { table: name })));
 
-  const [indexes] = await ctx.pool.query<RowDataPacket[]>(
+  const [indexes] = await (ctx.cdrPool ?? ctx.pool).query<RowDataPacket[]>(
     `SELECT DISTINCT COLUMN_NAME AS c FROM information_schema.STATISTICS
      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND SEQ_IN_INDEX = 1`,
     [db.cdrDatabase, db.cdrTable],
@@ -203,7 +203,7 @@ export async function checkCel(ctx: DoctorContext): Promise<CheckResult> {
   const db = ctx.config.db;
   let enabled: boolean | null = null;
   try {
-    const [rows] = await ctx.pool.query<RowDataPacket[]>(
+    const [rows] = await (ctx.cdrPool ?? ctx.pool).query<RowDataPacket[]>(
       `SELECT value FROM ${ident(db.pbxDatabase)}.freepbx_settings WHERE keyword = 'CEL_ENABLED'`,
     );
     if (rows.length) enabled = ['1', 'true', 'yes'].includes(String(rows[0]!.value).toLowerCase());
@@ -212,7 +212,7 @@ export async function checkCel(ctx: DoctorContext): Promise<CheckResult> {
   }
   let latest: string | null = null;
   try {
-    const [rows] = await ctx.pool.query<RowDataPacket[]>(
+    const [rows] = await (ctx.cdrPool ?? ctx.pool).query<RowDataPacket[]>(
       `SELECT eventtime FROM ${ident(db.cdrDatabase)}.${ident(db.celTable)} ORDER BY id DESC LIMIT 1`,
     );
     latest = rows.length ? String(rows[0]!.eventtime) : null;
@@ -233,7 +233,7 @@ export async function checkCel(ctx: DoctorContext): Promise<CheckResult> {
  */
 async function celOff(ctx: DoctorContext): Promise<CheckResult> {
   const db = ctx.config.db;
-  const [[day]] = (await ctx.pool.query<RowDataPacket[]>(
+  const [[day]] = (await (ctx.cdrPool ?? ctx.pool).query<RowDataPacket[]>(
     `SELECT COUNT(DISTINCT linkedid) AS calls, COUNT(*) AS cdr_rows FROM ${ident(db.cdrDatabase)}.${ident(db.cdrTable)}
       WHERE calldate >= NOW() - INTERVAL 1 DAY`,
   )) as unknown as [[{ calls: number; cdr_rows: number }]];

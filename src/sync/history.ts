@@ -4,6 +4,7 @@ import { loadSettings } from '../config/settings-store.js';
 import { naiveDatetime, naiveSeconds } from '../cdr/row.js';
 import { backfillChunks, normaliseDate, type BackfillChunk } from './backfill.js';
 import type { Syncer } from './cycle.js';
+import { poolsOf, type DbPools } from '../db/ledger-pool.js';
 import { historyChunkDelayMs } from './faults.js';
 import { INSTALL_HISTORY_KEY, QUIET_BEFORE_KEY, readState, writeState } from './state.js';
 
@@ -170,15 +171,20 @@ export class HistoryRunner {
   private replaced = false;
   private toldAt = 0;
 
+  /** Our tables. */
+  private readonly pool: Pool;
+
   constructor(
-    private readonly pool: Pool,
+    private readonly pools: Pool | DbPools,
     private readonly config: Config,
     private readonly syncer: Syncer,
     private readonly tenants: () => Promise<string[]>,
     /** After each chunk and at the end: the page's progress bars listen. */
     private readonly progressed: (job: HistoryJob) => void,
     private readonly log: (line: string) => void,
-  ) {}
+  ) {
+    this.pool = poolsOf(pools).ledger;
+  }
 
   /** A request was just made (it may replace the running job): look for it at the next idle moment. */
   wake(): void {
@@ -242,7 +248,7 @@ export class HistoryRunner {
     const keep = job.scope === ALL_TENANTS ? undefined : (tenant: string) => tenant === job.scope;
     this.current = {
       job,
-      chunks: backfillChunks(this.pool, this.config, {
+      chunks: backfillChunks(this.pools, this.config, {
         since: job.since,
         until: job.until,
         chunkSeconds: this.config.sync.historyChunkSeconds,
