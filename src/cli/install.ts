@@ -141,7 +141,7 @@ export function register(program: Command): void {
     .action(async (_opts: unknown, command: Command) => {
       await withApp(command, async (app) => {
         const [rows] = await app.ledgerPool.query<RowDataPacket[]>(
-          'SELECT tenant, settings, updated_at, updated_by FROM smart_missed_calls_settings ORDER BY tenant',
+          'SELECT tenant, settings, updated_at, updated_by FROM smart_missed_calls_settings WHERE pbx = @smc_pbx ORDER BY tenant',
         );
         const state: ExportedState = {
           format: STATE_FORMAT,
@@ -166,7 +166,7 @@ export function register(program: Command): void {
         await migrate(app.ledgerPool);
         for (const s of state.settings) {
           await app.ledgerPool.query(
-            `INSERT INTO smart_missed_calls_settings (tenant, settings, updated_at, updated_by) VALUES (?, ?, ?, ?)
+            `INSERT INTO smart_missed_calls_settings (pbx, tenant, settings, updated_at, updated_by) VALUES (@smc_pbx, ?, ?, ?, ?)
              ON DUPLICATE KEY UPDATE settings = VALUES(settings), updated_at = VALUES(updated_at), updated_by = VALUES(updated_by)`,
             [s.tenant, s.settings, s.updatedAt, s.updatedBy],
           );

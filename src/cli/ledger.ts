@@ -27,7 +27,7 @@ export function register(program: Command): void {
       if (!['open', 'cleared', 'all'].includes(opts.status)) throw new Error(`--status: '${opts.status}' must be open, cleared or all`);
       await withApp(cmd, async ({ ledgerPool: pool }) => {
         const [rows] = await pool.query<RowDataPacket[]>(
-          `SELECT * FROM smart_missed_calls WHERE tenant = ? ${opts.status === 'all' ? '' : 'AND status = ?'}
+          `SELECT * FROM smart_missed_calls WHERE tenant = ? AND pbx = @smc_pbx ${opts.status === 'all' ? '' : 'AND status = ?'}
             ORDER BY last_attempt DESC LIMIT ?`,
           opts.status === 'all' ? [opts.tenant, Number(opts.limit)] : [opts.tenant, opts.status, Number(opts.limit)],
         );
@@ -48,15 +48,15 @@ export function register(program: Command): void {
     .option('--json', 'JSON')
     .action(async (id: string, opts: { tenant: string; json?: boolean }, cmd: Command) => {
       await withApp(cmd, async ({ ledgerPool: pool }) => {
-        const [rows] = await pool.query<RowDataPacket[]>('SELECT * FROM smart_missed_calls WHERE tenant = ? AND id = ?', [opts.tenant, entryId(id)]);
+        const [rows] = await pool.query<RowDataPacket[]>('SELECT * FROM smart_missed_calls WHERE tenant = ? AND pbx = @smc_pbx AND id = ?', [opts.tenant, entryId(id)]);
         if (!rows[0]) throw new Error(`entry ${id} not found in tenant ${opts.tenant}`);
         const entry = entryFromRow(rows[0]);
         const [calls] = await pool.query<RowDataPacket[]>(
-          'SELECT linkedid, verdict, started_at, explanation FROM smart_missed_calls_calls WHERE tenant = ? AND entry_id = ? ORDER BY started_at',
+          'SELECT linkedid, verdict, started_at, explanation FROM smart_missed_calls_calls WHERE tenant = ? AND pbx = @smc_pbx AND entry_id = ? ORDER BY started_at',
           [opts.tenant, entry.id],
         );
         const [audit] = await pool.query<RowDataPacket[]>(
-          'SELECT id, event, reason, actor, ext, linkedid, note, created_at FROM smart_missed_calls_audit WHERE tenant = ? AND entry_id = ? ORDER BY id',
+          'SELECT id, event, reason, actor, ext, linkedid, note, created_at FROM smart_missed_calls_audit WHERE tenant = ? AND pbx = @smc_pbx AND entry_id = ? ORDER BY id',
           [opts.tenant, entry.id],
         );
         if (opts.json) {
@@ -108,6 +108,10 @@ export function register(program: Command): void {
       await withApp(cmd, async ({ ledgerPool: pool, config }) => {
         const result = await verifyAudit(pool, readAuditKey(config.auditKeyFile), anchor);
         const head = result.head ? `head ${formatChainPoint(result.head)}` : 'empty';
+        for (const c of result.chains) {
+          const name = c.chain === 'legacy' ? 'the journal before per-tenant chains' : `tenant ${c.chain}`;
+          process.stdout.write(`chain of pbx ${config.pbxId}, ${name}: ${c.rows} rows, ${c.bad === 0 ? 'intact' : `${c.bad} problems`}\n`);
+        }
         if (result.ok) {
           process.stdout.write(`audit ok: ${result.rows} rows, chain intact${anchor ? ', the remembered head holds' : ''}; ${head}\n`);
           return;

@@ -54,14 +54,14 @@ export function register(program: Command): void {
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       await withApp(cmd, async (app) => {
         const [[counts]] = (await app.ledgerPool.query<RowDataPacket[]>(
-          `SELECT (SELECT COUNT(*) FROM smart_missed_calls_calls) AS calls,
-                  (SELECT COUNT(*) FROM smart_missed_calls WHERE status = 'open') AS open_entries,
-                  (SELECT COUNT(*) FROM smart_missed_calls) AS entries,
-                  (SELECT COUNT(*) FROM smart_missed_calls_outbox WHERE status = 'pending') AS outbox_pending,
-                  (SELECT COUNT(*) FROM smart_missed_calls_deliveries WHERE status IN ('pending', 'sending')) AS deliveries_pending,
-                  (SELECT COUNT(*) FROM smart_missed_calls_deliveries WHERE status = 'dead') AS deliveries_dead,
-                  (SELECT COUNT(*) FROM smart_missed_calls_deliveries WHERE status IN ('pending', 'sending') AND last_error IS NOT NULL) AS deliveries_failing,
-                  (SELECT last_error FROM smart_missed_calls_deliveries WHERE last_error IS NOT NULL AND status <> 'sent' ORDER BY id DESC LIMIT 1) AS last_delivery_error,
+          `SELECT (SELECT COUNT(*) FROM smart_missed_calls_calls WHERE pbx = @smc_pbx) AS calls,
+                  (SELECT COUNT(*) FROM smart_missed_calls WHERE pbx = @smc_pbx AND status = 'open') AS open_entries,
+                  (SELECT COUNT(*) FROM smart_missed_calls WHERE pbx = @smc_pbx) AS entries,
+                  (SELECT COUNT(*) FROM smart_missed_calls_outbox WHERE pbx = @smc_pbx AND status = 'pending') AS outbox_pending,
+                  (SELECT COUNT(*) FROM smart_missed_calls_deliveries WHERE pbx = @smc_pbx AND status IN ('pending', 'sending')) AS deliveries_pending,
+                  (SELECT COUNT(*) FROM smart_missed_calls_deliveries WHERE pbx = @smc_pbx AND status = 'dead') AS deliveries_dead,
+                  (SELECT COUNT(*) FROM smart_missed_calls_deliveries WHERE pbx = @smc_pbx AND status IN ('pending', 'sending') AND last_error IS NOT NULL) AS deliveries_failing,
+                  (SELECT last_error FROM smart_missed_calls_deliveries WHERE pbx = @smc_pbx AND last_error IS NOT NULL AND status <> 'sent' ORDER BY id DESC LIMIT 1) AS last_delivery_error,
                   NOW() AS now`,
         )) as unknown as [[Record<string, unknown>]];
         const status = {

@@ -38,7 +38,7 @@ export function createPool(db: DbConfig, connectionLimit = 6, options: PoolOptio
   const pbxId = options.pbxId ?? DEFAULT_PBX_ID;
   // Queued on the new connection before whatever it was opened for, so no statement runs without it.
   pool.pool.on('connection', (conn) => {
-    conn.query('SET @smc_pbx = ?', [pbxId], (err) => {
+    conn.query('SET @smc_pbx = CAST(? AS CHAR CHARACTER SET utf8mb4) COLLATE utf8mb4_nopad_bin', [pbxId], (err) => {
       if (err) conn.destroy();
     });
   });

@@ -358,8 +358,8 @@ export async function checkClock(ctx: DoctorContext, nowMs: number = Date.now())
 
 export async function checkSync(ctx: DoctorContext): Promise<CheckResult[]> {
   const [rows] = await ctx.pool.query<RowDataPacket[]>(
-    `SELECT NOW() AS now, (SELECT v FROM smart_missed_calls_state WHERE k = 'last_cycle') AS last_cycle,
-            (SELECT v FROM smart_missed_calls_state WHERE k = 'cdr_cursor') AS cursor_at`,
+    `SELECT NOW() AS now, (SELECT v FROM smart_missed_calls_state WHERE pbx = @smc_pbx AND k = 'last_cycle') AS last_cycle,
+            (SELECT v FROM smart_missed_calls_state WHERE pbx = @smc_pbx AND k = 'cdr_cursor') AS cursor_at`,
   );
   const { now, last_cycle: lastCycle, cursor_at: cursor } = rows[0] as { now: string; last_cycle: string | null; cursor_at: string | null };
   const start = ctx.config.pbx === 'vitalpbx' ? 'systemctl restart smartmissedcalls' : 'fwconsole start smartmissedcalls';
@@ -389,9 +389,9 @@ export async function checkNotifications(ctx: DoctorContext): Promise<CheckResul
   const tenant = ctx.tenant;
   const [rows] = await ctx.pool.query<RowDataPacket[]>(
     `SELECT
-       (SELECT COUNT(*) FROM smart_missed_calls_outbox WHERE status = 'pending' AND created_at < NOW() - INTERVAL 5 MINUTE AND (? IS NULL OR tenant = ?)) AS late,
-       (SELECT COUNT(*) FROM smart_missed_calls_deliveries WHERE status IN ('pending', 'sending') AND last_error IS NOT NULL AND (? IS NULL OR tenant = ?)) AS retrying,
-       (SELECT COUNT(*) FROM smart_missed_calls_deliveries WHERE status = 'dead' AND created_at >= NOW() - INTERVAL 7 DAY AND (? IS NULL OR tenant = ?)) AS dead`,
+       (SELECT COUNT(*) FROM smart_missed_calls_outbox WHERE pbx = @smc_pbx AND status = 'pending' AND created_at < NOW() - INTERVAL 5 MINUTE AND (? IS NULL OR tenant = ?)) AS late,
+       (SELECT COUNT(*) FROM smart_missed_calls_deliveries WHERE pbx = @smc_pbx AND status IN ('pending', 'sending') AND last_error IS NOT NULL AND (? IS NULL OR tenant = ?)) AS retrying,
+       (SELECT COUNT(*) FROM smart_missed_calls_deliveries WHERE pbx = @smc_pbx AND status = 'dead' AND created_at >= NOW() - INTERVAL 7 DAY AND (? IS NULL OR tenant = ?)) AS dead`,
     [tenant, tenant, tenant, tenant, tenant, tenant],
   );
   const late = Number(rows[0]!.late);

@@ -74,7 +74,7 @@ async function fromContactManager(pool: Pool, config: Config, key: string, setti
 }
 
 async function fromContacts(pool: Pool, tenant: string, key: string): Promise<CallerName | null> {
-  const [rows] = await pool.query<RowDataPacket[]>('SELECT name FROM smart_missed_calls_contacts WHERE tenant = ? AND caller_key = ?', [tenant, key]);
+  const [rows] = await pool.query<RowDataPacket[]>('SELECT name FROM smart_missed_calls_contacts WHERE tenant = ? AND pbx = @smc_pbx AND caller_key = ?', [tenant, key]);
   return rows[0]?.name ? { name: String(rows[0].name), source: 'csv' } : null;
 }
 
@@ -82,7 +82,7 @@ async function fromHttp(pool: Pool, config: Config, tenant: string, key: string,
   if (!template) return null;
   const [cached] = await pool.query<RowDataPacket[]>(
     `SELECT name FROM smart_missed_calls_lookups
-      WHERE tenant = ? AND caller_key = ? AND source = 'http'
+      WHERE tenant = ? AND pbx = @smc_pbx AND caller_key = ? AND source = 'http'
         AND fetched_at >= NOW() - INTERVAL IF(name = '', ?, ?) SECOND`,
     [tenant, key, MISSING_TTL_SECONDS, FOUND_TTL_SECONDS],
   );
@@ -92,7 +92,7 @@ async function fromHttp(pool: Pool, config: Config, tenant: string, key: string,
   if ('problem' in outcome) return null;
   const name = outcome.name.slice(0, 160);
   await pool.query(
-    `INSERT INTO smart_missed_calls_lookups (tenant, caller_key, name, source, fetched_at) VALUES (?, ?, ?, 'http', NOW())
+    `INSERT INTO smart_missed_calls_lookups (pbx, tenant, caller_key, name, source, fetched_at) VALUES (@smc_pbx, ?, ?, ?, 'http', NOW())
      ON DUPLICATE KEY UPDATE name = VALUES(name), source = VALUES(source), fetched_at = VALUES(fetched_at)`,
     [tenant, key, name],
   );
@@ -202,7 +202,7 @@ export async function fillCallerNames(pools: Pool | DbPools, config: Config, ten
   const pool = poolsOf(pools).ledger;
   const s = settings ?? (await loadSettings(pool, tenant));
   const [rows] = await pool.query<RowDataPacket[]>(
-    `SELECT id, caller, caller_raw, caller_name FROM smart_missed_calls WHERE tenant = ? AND id IN (?) AND anonymous = 0`,
+    `SELECT id, caller, caller_raw, caller_name FROM smart_missed_calls WHERE tenant = ? AND pbx = @smc_pbx AND id IN (?) AND anonymous = 0`,
     [tenant, entryIds],
   );
   let filled = 0;

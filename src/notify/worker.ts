@@ -230,7 +230,7 @@ export class Notifier {
     if (payload.linkedid) {
       const [rows] = await this.pool.query<RowDataPacket[]>(
         `SELECT linkedid, verdict, direction, started_at, ended_at, wait_s, answered_by, rang, route_kind, route_id, explanation
-           FROM smart_missed_calls_calls WHERE tenant = ? AND linkedid = ?`,
+           FROM smart_missed_calls_calls WHERE tenant = ? AND pbx = @smc_pbx AND linkedid = ?`,
         [d.tenant, payload.linkedid],
       );
       const c = rows[0];

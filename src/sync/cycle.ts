@@ -295,7 +295,7 @@ export class Syncer {
 
   private async storedDigests(since: string): Promise<Map<string, string>> {
     const [rows] = await this.pool.query<RowDataPacket[]>(
-      'SELECT linkedid, rows_digest FROM smart_missed_calls_calls WHERE started_at >= ?',
+      'SELECT linkedid, rows_digest FROM smart_missed_calls_calls WHERE pbx = @smc_pbx AND started_at >= ?',
       [since],
     );
     return new Map(rows.map((r) => [String(r.linkedid), String(r.rows_digest)]));

@@ -39,7 +39,7 @@ const TELL_EVERY_MS = 500;
 const SECONDS_PER_DAY = 86_400;
 
 export async function historyJobs(pool: Pool): Promise<HistoryJob[]> {
-  const [rows] = await pool.query<RowDataPacket[]>('SELECT v FROM smart_missed_calls_state WHERE k LIKE ?', [`${JOB_KEY}%`]);
+  const [rows] = await pool.query<RowDataPacket[]>('SELECT v FROM smart_missed_calls_state WHERE pbx = @smc_pbx AND k LIKE ?', [`${JOB_KEY}%`]);
   return rows.map((r) => JSON.parse(String(r.v)) as HistoryJob).sort((a, b) => (a.requestedAt < b.requestedAt ? -1 : a.requestedAt > b.requestedAt ? 1 : 0));
 }
 
@@ -106,7 +106,7 @@ export async function historyProgress(pool: Pool, tenant: string, etaOf: (job: H
   const done = Math.min(until, Math.max(since, position));
   const [[counts]] = (await pool.query<RowDataPacket[]>(
     `SELECT COUNT(*) AS calls, COALESCE(SUM(verdict = 'missed'), 0) AS missed FROM smart_missed_calls_calls
-      WHERE tenant = ? AND started_at >= ? AND started_at < ?`,
+      WHERE tenant = ? AND pbx = @smc_pbx AND started_at >= ? AND started_at < ?`,
     [tenant, naiveDatetime(since), naiveDatetime(done)],
   )) as unknown as [[{ calls: number; missed: number }]];
   const span = Math.max(1, until - since);
@@ -131,7 +131,7 @@ export async function historyProgress(pool: Pool, tenant: string, etaOf: (job: H
  */
 export async function ensureInstallHistory(pool: Pool, config: Config, tenants: string[]): Promise<HistoryJob | null> {
   if (await readState(pool, INSTALL_HISTORY_KEY)) return null;
-  const [[{ any }]] = (await pool.query<RowDataPacket[]>('SELECT EXISTS (SELECT 1 FROM smart_missed_calls_calls) AS `any`')) as unknown as [[{ any: number }]];
+  const [[{ any }]] = (await pool.query<RowDataPacket[]>('SELECT EXISTS (SELECT 1 FROM smart_missed_calls_calls WHERE pbx = @smc_pbx) AS `any`')) as unknown as [[{ any: number }]];
   if (Number(any)) {
     await writeState(pool, { [INSTALL_HISTORY_KEY]: 'not asked: the ledger already held calls' });
     return null;
