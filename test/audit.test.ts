@@ -71,7 +71,9 @@ async function rewriteWithRecomputedChain(pool: typeof db.pool, id: number, chan
     await pool.query('UPDATE smart_missed_calls_audit SET note = ?, actor = ?, prev_hash = ?, hash = ? WHERE id = ?', [record.note, record.actor, prevHash, hash, row.id]);
     prev = hash;
   }
-  await pool.query("UPDATE smart_missed_calls_state SET v = ? WHERE k = 'audit_head'", [prev]);
+  // The head of the chain the last row is in: the old single chain's, or its tenant's.
+  const [[last]] = (await pool.query<RowDataPacket[]>('SELECT tenant, chain_seq FROM smart_missed_calls_audit ORDER BY id DESC LIMIT 1')) as unknown as [[RowDataPacket]];
+  await pool.query('UPDATE smart_missed_calls_state SET v = ? WHERE k = ?', [prev, last.chain_seq === null ? 'audit_head' : `audit_head:${last.tenant}`]);
 }
 
 async function missedEntries(tenant: string, callers: string[]): Promise<number[]> {
@@ -123,7 +125,7 @@ test('the rewrite of a row with the chain recomputed (as the service\'s own DB u
 test('several bad rows are all reported: two altered, one removed', async () => {
   const pool = db.pool;
   await pool.query('TRUNCATE smart_missed_calls_audit');
-  await pool.query("DELETE FROM smart_missed_calls_state WHERE k = 'audit_head'");
+  await pool.query("DELETE FROM smart_missed_calls_state WHERE k LIKE 'audit_head%'");
   await missedEntries('several', ['0722500001', '0722500002', '0722500003', '0722500004', '0722500005', '0722500006', '0722500007']);
   assert.equal((await verifyAudit(pool, db.auditKey)).ok, true);
   const rows = await journal();
@@ -141,7 +143,7 @@ test('several bad rows are all reported: two altered, one removed', async () => 
 test('a remembered head (service log, digest mail) catches the newest rows removed with the head moved back', async () => {
   const pool = db.pool;
   await pool.query('TRUNCATE smart_missed_calls_audit');
-  await pool.query("DELETE FROM smart_missed_calls_state WHERE k = 'audit_head'");
+  await pool.query("DELETE FROM smart_missed_calls_state WHERE k LIKE 'audit_head%'");
   await missedEntries('anchor', ['0722600001', '0722600002', '0722600003']);
   const serve = new ServeProcess(configFile);
   serve.start();
@@ -158,7 +160,7 @@ test('a remembered head (service log, digest mail) catches the newest rows remov
   // Without the key nothing can be rewritten, but the newest rows can be cut off.
   await dropTriggers();
   await pool.query('DELETE FROM smart_missed_calls_audit WHERE id = ?', [rows[rows.length - 1]!.id]);
-  await pool.query("UPDATE smart_missed_calls_state SET v = ? WHERE k = 'audit_head'", [rows[rows.length - 2]!.hash]);
+  await pool.query("UPDATE smart_missed_calls_state SET v = ? WHERE k = 'audit_head:anchor'", [rows[rows.length - 2]!.hash]);
   assert.equal((await verifyAudit(pool, db.auditKey)).ok, true, 'consistent inside the database');
   const cli = smc('audit', 'verify', '--head', logged);
   assert.equal(cli.status, 2);

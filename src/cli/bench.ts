@@ -28,7 +28,7 @@ export function register(program: Command): void {
     .option('--seed <n>', 'generator seed', Number, 9)
     .action((opts: { table: string; rows: number; lastDay: string; callsPerDay: number; seed: number }, cmd: Command) =>
       withApp(cmd, async (app) => {
-        const s = await fillCdr({ pool: app.pool, cdrDb: app.config.db.cdrDatabase, cdrTable: opts.table, rows: opts.rows, lastDay: opts.lastDay, callsPerDay: opts.callsPerDay, seed: opts.seed });
+        const s = await fillCdr({ pool: app.cdrPool, cdrDb: app.config.db.cdrDatabase, cdrTable: opts.table, rows: opts.rows, lastDay: opts.lastDay, callsPerDay: opts.callsPerDay, seed: opts.seed });
         return { rows: s.rows, calls: s.calls, from: s.from, to: s.to, seconds: round(s.seconds), rowsPerSecond: s.rowsPerSecond };
       }),
     );
@@ -41,7 +41,7 @@ export function register(program: Command): void {
     .action((opts: { since: string; until: string }, cmd: Command) =>
       withApp(cmd, async (app) => {
         const t = performance.now();
-        const done = await backfill(app.pool, app.config, { since: opts.since, until: opts.until, chunkSeconds: 86_400 });
+        const done = await backfill(app.pools, app.config, { since: opts.since, until: opts.until, chunkSeconds: 86_400 });
         const seconds = (performance.now() - t) / 1000;
         return { ...done, seconds: round(seconds, 2), rowsPerSecond: Math.round(done.rows / seconds), peakRssMb: peakRssMb(), cpuSeconds: cpuSeconds() };
       }),
@@ -53,7 +53,7 @@ export function register(program: Command): void {
     .action((_opts: object, cmd: Command) =>
       withApp(cmd, async (app) => {
         const t = performance.now();
-        await recountRollups(app.pool);
+        await recountRollups(app.ledgerPool);
         return { seconds: round((performance.now() - t) / 1000, 1) };
       }),
     );
@@ -66,7 +66,7 @@ export function register(program: Command): void {
     .action((opts: { block: string; rows: number }, cmd: Command) =>
       withApp(cmd, async (app) => {
         const t = performance.now();
-        const rows = await writeHistory({ pool: app.pool, cdrDb: app.config.db.cdrDatabase, cdrTable: app.config.db.cdrTable, blockTable: opts.block }, opts.rows);
+        const rows = await writeHistory({ pool: app.ledgerPool, cdrDb: app.config.db.cdrDatabase, cdrTable: app.config.db.cdrTable, blockTable: opts.block }, opts.rows);
         const seconds = (performance.now() - t) / 1000;
         return { rows, seconds: round(seconds, 1), rowsPerSecond: Math.round(rows / seconds) };
       }),
@@ -83,8 +83,8 @@ export function register(program: Command): void {
         const other = openAppAt(opts.against);
         try {
           return await compareCycleCost(
-            { pool: app.pool, config: app.config, blockTable: opts.block },
-            { pool: other.pool, config: other.config, blockTable: opts.block },
+            { pool: app.ledgerPool, config: app.config, blockTable: opts.block },
+            { pool: other.ledgerPool, config: other.config, blockTable: opts.block },
             opts.reps,
             (line) => process.stderr.write(`[smc bench cycle] ${line}\n`),
           );
@@ -112,10 +112,10 @@ export function register(program: Command): void {
             await ami.callListener();
           }
           const latency = await measureLatency({
-            pool: app.pool, cdrDb: app.config.db.cdrDatabase, client, calls: opts.calls, perSecond: opts.perSecond,
+            pool: app.ledgerPool, cdrDb: app.config.db.cdrDatabase, client, calls: opts.calls, perSecond: opts.perSecond,
             backgroundPerMinute: opts.background, timeoutMs: 60_000, onChannelEvent: ami ? (event, fields) => ami.emitCall(event, fields) : undefined,
           });
-          return { seconds: latency, hotWindowRead: await timeHotWindowRead(app.pool, app.config, 20) };
+          return { seconds: latency, hotWindowRead: await timeHotWindowRead(app.ledgerPool, app.config, 20) };
         } finally {
           await ami?.close();
         }

@@ -43,7 +43,7 @@ export function register(program: Command): void {
       }
       if (opts.publicKey !== undefined) throw new Error('--public-key goes with --package');
       await withApp(command, async (app) => {
-        const results = await runChecks(machineContext(app.config, app.pool, { tenant: null }));
+        const results = await runChecks(machineContext(app.config, app.pools, { tenant: null }));
         for (const r of results) process.stdout.write(formatResult(r) + '\n');
         if (results.some((r) => r.level === 'fail')) process.exitCode = 1;
       });

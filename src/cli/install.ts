@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { RowDataPacket } from 'mysql2/promise';
 import { LATEST_SCHEMA_VERSION, migrate, OWN_TABLES, schemaVersion } from '../db/migrations.js';
 import { ident, type Pool } from '../db/pool.js';
+import { ledgerDatabase } from '../db/ledger-pool.js';
 import { verifyAudit } from '../ledger/audit.js';
 import { auditKeyText, endAuditKeyRestore, ensureAuditKey, readAuditKey, restoreAuditKey } from '../ledger/audit-key.js';
 import { withApp, readStdin } from './context.js';
@@ -17,9 +18,9 @@ export function register(program: Command): void {
     .description('create or upgrade our tables (smart_missed_calls_*) and create the audit key file when missing; safe to run again')
     .action(async (_opts: unknown, command: Command) => {
       await withApp(command, async (app) => {
-        const applied = await migrate(app.pool, (line) => process.stdout.write(line + '\n'));
+        const applied = await migrate(app.ledgerPool, (line) => process.stdout.write(line + '\n'));
         if (applied.length === 0) process.stdout.write('schema is up to date\n');
-        if (await ensureAuditKey(app.pool, app.config.auditKeyFile)) process.stdout.write(`created the audit key ${app.config.auditKeyFile}\n`);
+        if (await ensureAuditKey(app.ledgerPool, app.config.auditKeyFile)) process.stdout.write(`created the audit key ${app.config.auditKeyFile}\n`);
       });
     });
 
@@ -32,15 +33,19 @@ export function register(program: Command): void {
         throw new Error(`this drops ${OWN_TABLES.join(', ')} with all their rows; run again with --yes to confirm`);
       }
       await withApp(command, async (app) => {
+        // The group's tables hold every PBX's list: one PBX leaving drops nothing of them.
+        if (app.config.group.nodes.length > 0) {
+          throw new Error('this PBX writes to its group\'s database (config group:), whose tables hold every PBX\'s list: nothing was dropped. Remove the group section to uninstall from the local database, or drop the group\'s tables on the cluster (docs/group.md).');
+        }
         for (const table of OWN_TABLES) {
-          await app.pool.query(`DROP TABLE IF EXISTS ${ident(app.config.db.database)}.${ident(table)}`);
+          await app.ledgerPool.query(`DROP TABLE IF EXISTS ${ident(ledgerDatabase(app.config))}.${ident(table)}`);
           process.stdout.write(`dropped ${table}\n`);
         }
         // A key left behind would make a later install's fresh journal look cut short.
         rmSync(app.config.auditKeyFile, { force: true });
         // Left by a restore that was neither finished nor aborted.
-        for (const table of await existingTables(app.pool, app.config.db.database, OWN_TABLES.map(asideName))) {
-          await app.pool.query(`DROP TABLE ${ident(app.config.db.database)}.${ident(table)}`);
+        for (const table of await existingTables(app.ledgerPool, ledgerDatabase(app.config), OWN_TABLES.map(asideName))) {
+          await app.ledgerPool.query(`DROP TABLE ${ident(ledgerDatabase(app.config))}.${ident(table)}`);
           process.stdout.write(`dropped ${table}\n`);
         }
       });
@@ -52,8 +57,8 @@ export function register(program: Command): void {
     .action(async (_opts: unknown, command: Command) => {
       await withApp(command, async (app) => {
         const info: SchemaInfo = {
-          version: await schemaVersion(app.pool),
-          tables: await existingTables(app.pool, app.config.db.database, BACKED_UP_TABLES),
+          version: await schemaVersion(app.ledgerPool),
+          tables: await existingTables(app.ledgerPool, ledgerDatabase(app.config), BACKED_UP_TABLES),
           auditKey: auditKeyText(app.config.auditKeyFile),
         };
         process.stdout.write(JSON.stringify(info) + '\n');
@@ -76,17 +81,17 @@ export function register(program: Command): void {
         throw new Error(`this backup was made by a newer Smart Missed Calls (schema ${version}, this one knows ${LATEST_SCHEMA_VERSION}): upgrade the module, then restore again`);
       }
       await withApp(command, async (app) => {
-        const db = app.config.db.database;
-        const aside = await existingTables(app.pool, db, OWN_TABLES.map(asideName));
+        const db = ledgerDatabase(app.config);
+        const aside = await existingTables(app.ledgerPool, db, OWN_TABLES.map(asideName));
         if (aside.length > 0) {
           throw new Error(`an earlier restore did not finish (${aside.join(', ')} exist): run "smc restore abort" to put those tables back, then restore again`);
         }
-        const current = await existingTables(app.pool, db, OWN_TABLES);
+        const current = await existingTables(app.ledgerPool, db, OWN_TABLES);
         if (current.length > 0) {
           // One statement: MariaDB renames all of them or none.
-          await app.pool.query(`RENAME TABLE ${current.map((t) => `${ident(db)}.${ident(t)} TO ${ident(db)}.${ident(asideName(t))}`).join(', ')}`);
+          await app.ledgerPool.query(`RENAME TABLE ${current.map((t) => `${ident(db)}.${ident(t)} TO ${ident(db)}.${ident(asideName(t))}`).join(', ')}`);
         }
-        await migrate(app.pool, () => {}, version);
+        await migrate(app.ledgerPool, () => {}, version);
         if (opts.auditKeyStdin) restoreAuditKey(app.config.auditKeyFile, await readStdin());
         process.stdout.write(`set aside ${current.length} table(s) as ${ASIDE_PREFIX}*; created our tables empty at schema ${version}\n`);
       });
@@ -97,16 +102,16 @@ export function register(program: Command): void {
     .description('migrate the restored rows to this version, check the audit chain and drop the tables set aside')
     .action(async (_opts: unknown, command: Command) => {
       await withApp(command, async (app) => {
-        await migrate(app.pool, (line) => process.stdout.write(line + '\n'));
-        const audit = await verifyAudit(app.pool, readAuditKey(app.config.auditKeyFile));
+        await migrate(app.ledgerPool, (line) => process.stdout.write(line + '\n'));
+        const audit = await verifyAudit(app.ledgerPool, readAuditKey(app.config.auditKeyFile));
         if (!audit.ok) {
           const first = audit.bad[0]!;
           throw new Error(`the restored audit journal does not verify (row ${first.id}: ${first.problem}; ${audit.bad.length} problem(s)); run "smc restore abort" to put the previous tables back`);
         }
         endAuditKeyRestore(app.config.auditKeyFile, 'finished');
-        const db = app.config.db.database;
-        for (const table of await existingTables(app.pool, db, OWN_TABLES.map(asideName))) {
-          await app.pool.query(`DROP TABLE ${ident(db)}.${ident(table)}`);
+        const db = ledgerDatabase(app.config);
+        for (const table of await existingTables(app.ledgerPool, db, OWN_TABLES.map(asideName))) {
+          await app.ledgerPool.query(`DROP TABLE ${ident(db)}.${ident(table)}`);
         }
         process.stdout.write(`restored: audit ok, ${audit.rows} rows, chain intact\n`);
       });
@@ -117,15 +122,15 @@ export function register(program: Command): void {
     .description('drop the half-restored tables and put the ones set aside by "restore begin" back')
     .action(async (_opts: unknown, command: Command) => {
       await withApp(command, async (app) => {
-        const db = app.config.db.database;
-        const aside = await existingTables(app.pool, db, OWN_TABLES.map(asideName));
+        const db = ledgerDatabase(app.config);
+        const aside = await existingTables(app.ledgerPool, db, OWN_TABLES.map(asideName));
         if (aside.length === 0) {
           process.stdout.write('no restore to undo\n');
           return;
         }
-        for (const table of OWN_TABLES) await app.pool.query(`DROP TABLE IF EXISTS ${ident(db)}.${ident(table)}`);
+        for (const table of OWN_TABLES) await app.ledgerPool.query(`DROP TABLE IF EXISTS ${ident(db)}.${ident(table)}`);
         endAuditKeyRestore(app.config.auditKeyFile, 'aborted');
-        await app.pool.query(`RENAME TABLE ${aside.map((t) => `${ident(db)}.${ident(t)} TO ${ident(db)}.${ident(t.slice(ASIDE_PREFIX.length))}`).join(', ')}`);
+        await app.ledgerPool.query(`RENAME TABLE ${aside.map((t) => `${ident(db)}.${ident(t)} TO ${ident(db)}.${ident(t.slice(ASIDE_PREFIX.length))}`).join(', ')}`);
         process.stdout.write(`put back ${aside.length} table(s) as they were before the restore\n`);
       });
     });
@@ -135,8 +140,8 @@ export function register(program: Command): void {
     .description('print every tenant\'s settings as JSON (what the PBX backup stores)')
     .action(async (_opts: unknown, command: Command) => {
       await withApp(command, async (app) => {
-        const [rows] = await app.pool.query<RowDataPacket[]>(
-          'SELECT tenant, settings, updated_at, updated_by FROM smart_missed_calls_settings ORDER BY tenant',
+        const [rows] = await app.ledgerPool.query<RowDataPacket[]>(
+          'SELECT tenant, settings, updated_at, updated_by FROM smart_missed_calls_settings WHERE pbx = @smc_pbx ORDER BY tenant',
         );
         const state: ExportedState = {
           format: STATE_FORMAT,
@@ -158,10 +163,10 @@ export function register(program: Command): void {
     .action(async (file: string, _opts: unknown, command: Command) => {
       const state = parseState(readFileSync(file === '-' ? 0 : file, 'utf8'));
       await withApp(command, async (app) => {
-        await migrate(app.pool);
+        await migrate(app.ledgerPool);
         for (const s of state.settings) {
-          await app.pool.query(
-            `INSERT INTO smart_missed_calls_settings (tenant, settings, updated_at, updated_by) VALUES (?, ?, ?, ?)
+          await app.ledgerPool.query(
+            `INSERT INTO smart_missed_calls_settings (pbx, tenant, settings, updated_at, updated_by) VALUES (@smc_pbx, ?, ?, ?, ?)
              ON DUPLICATE KEY UPDATE settings = VALUES(settings), updated_at = VALUES(updated_at), updated_by = VALUES(updated_by)`,
             [s.tenant, s.settings, s.updatedAt, s.updatedBy],
           );

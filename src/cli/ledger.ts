@@ -25,9 +25,9 @@ export function register(program: Command): void {
     .option('--json', 'one JSON object per line')
     .action(async (opts: { status: string; tenant: string; limit: string; json?: boolean }, cmd: Command) => {
       if (!['open', 'cleared', 'all'].includes(opts.status)) throw new Error(`--status: '${opts.status}' must be open, cleared or all`);
-      await withApp(cmd, async ({ pool }) => {
+      await withApp(cmd, async ({ ledgerPool: pool }) => {
         const [rows] = await pool.query<RowDataPacket[]>(
-          `SELECT * FROM smart_missed_calls WHERE tenant = ? ${opts.status === 'all' ? '' : 'AND status = ?'}
+          `SELECT * FROM smart_missed_calls WHERE tenant = ? AND pbx = @smc_pbx ${opts.status === 'all' ? '' : 'AND status = ?'}
             ORDER BY last_attempt DESC LIMIT ?`,
           opts.status === 'all' ? [opts.tenant, Number(opts.limit)] : [opts.tenant, opts.status, Number(opts.limit)],
         );
@@ -47,16 +47,16 @@ export function register(program: Command): void {
     .option('--tenant <tenant>', 'tenant', 'default')
     .option('--json', 'JSON')
     .action(async (id: string, opts: { tenant: string; json?: boolean }, cmd: Command) => {
-      await withApp(cmd, async ({ pool }) => {
-        const [rows] = await pool.query<RowDataPacket[]>('SELECT * FROM smart_missed_calls WHERE tenant = ? AND id = ?', [opts.tenant, entryId(id)]);
+      await withApp(cmd, async ({ ledgerPool: pool }) => {
+        const [rows] = await pool.query<RowDataPacket[]>('SELECT * FROM smart_missed_calls WHERE tenant = ? AND pbx = @smc_pbx AND id = ?', [opts.tenant, entryId(id)]);
         if (!rows[0]) throw new Error(`entry ${id} not found in tenant ${opts.tenant}`);
         const entry = entryFromRow(rows[0]);
         const [calls] = await pool.query<RowDataPacket[]>(
-          'SELECT linkedid, verdict, started_at, explanation FROM smart_missed_calls_calls WHERE tenant = ? AND entry_id = ? ORDER BY started_at',
+          'SELECT linkedid, verdict, started_at, explanation FROM smart_missed_calls_calls WHERE tenant = ? AND pbx = @smc_pbx AND entry_id = ? ORDER BY started_at',
           [opts.tenant, entry.id],
         );
         const [audit] = await pool.query<RowDataPacket[]>(
-          'SELECT id, event, reason, actor, ext, linkedid, note, created_at FROM smart_missed_calls_audit WHERE tenant = ? AND entry_id = ? ORDER BY id',
+          'SELECT id, event, reason, actor, ext, linkedid, note, created_at FROM smart_missed_calls_audit WHERE tenant = ? AND pbx = @smc_pbx AND entry_id = ? ORDER BY id',
           [opts.tenant, entry.id],
         );
         if (opts.json) {
@@ -79,7 +79,7 @@ export function register(program: Command): void {
     .requiredOption('--note <note>', 'why')
     .option('--tenant <tenant>', 'tenant', 'default')
     .action(async (id: string, opts: { user: string; note: string; tenant: string }, cmd: Command) => {
-      await withApp(cmd, async ({ pool, config }) => {
+      await withApp(cmd, async ({ ledgerPool: pool, config }) => {
         const entry = await resolveEntry(pool, readAuditKey(config.auditKeyFile), opts.tenant, entryId(id), opts.user, opts.note);
         process.stdout.write(`entry ${entry.id} cleared (manual) by ${opts.user}\n`);
       });
@@ -90,7 +90,7 @@ export function register(program: Command): void {
     .description('GDPR: remove every trace of a caller (entries, calls, lookups); the audit keeps only a keyed hash (HMAC) of the number')
     .option('--user <user>', 'who asks', 'cli')
     .action(async (number: string, opts: { user: string }, cmd: Command) => {
-      await withApp(cmd, async ({ pool, config }) => {
+      await withApp(cmd, async ({ ledgerPool: pool, config }) => {
         const done = await forgetNumber(pool, readAuditKey(config.auditKeyFile), number, `user:${opts.user}`);
         process.stdout.write(`forgotten: ${done.entries} entries, ${done.calls} calls\n`);
       });
@@ -105,9 +105,13 @@ export function register(program: Command): void {
     .action(async (opts: { head?: string }, cmd: Command) => {
       const anchor = opts.head === undefined ? undefined : parseChainPoint(opts.head);
       if (anchor === null) throw new Error(`--head: '${opts.head}' must be <row id>:<64 hex digits>, as the digest mail and the service log print it`);
-      await withApp(cmd, async ({ pool, config }) => {
+      await withApp(cmd, async ({ ledgerPool: pool, config }) => {
         const result = await verifyAudit(pool, readAuditKey(config.auditKeyFile), anchor);
         const head = result.head ? `head ${formatChainPoint(result.head)}` : 'empty';
+        for (const c of result.chains) {
+          const name = c.chain === 'legacy' ? 'the journal before per-tenant chains' : `tenant ${c.chain}`;
+          process.stdout.write(`chain of pbx ${config.pbxId}, ${name}: ${c.rows} rows, ${c.bad === 0 ? 'intact' : `${c.bad} problems`}\n`);
+        }
         if (result.ok) {
           process.stdout.write(`audit ok: ${result.rows} rows, chain intact${anchor ? ', the remembered head holds' : ''}; ${head}\n`);
           return;

@@ -21,7 +21,7 @@ export function register(program: Command): void {
       if (!(DIGEST_CADENCES as string[]).includes(opts.cadence)) {
         throw new Error(`--cadence: '${opts.cadence}' must be one of ${CADENCES.filter((c) => c !== 'off' && c !== 'realtime').join(', ')}`);
       }
-      await withApp(cmd, async ({ pool, config }) => {
+      await withApp(cmd, async ({ ledgerPool: pool, config }) => {
         const settings = await loadSettings(pool, opts.tenant);
         const notifier = new Notifier({ pool, config, log: (line) => process.stderr.write(`${line}\n`) });
         try {
@@ -48,7 +48,7 @@ export function register(program: Command): void {
     .description('import caller names from a CSV file: number,name (header optional)')
     .option('--tenant <tenant>', 'tenant', 'default')
     .action(async (file: string, opts: { tenant: string }, cmd: Command) => {
-      await withApp(cmd, async ({ pool }) => {
+      await withApp(cmd, async ({ ledgerPool: pool }) => {
         const parsed = parseContactsCsv(readFileSync(file, 'utf8'), await loadSettings(pool, opts.tenant));
         for (const bad of parsed.bad) process.stderr.write(`${file}:${bad.line}: ${bad.problem}\n`);
         const n = await importContacts(pool, opts.tenant, parsed.contacts);
@@ -64,7 +64,7 @@ export function register(program: Command): void {
     .option('--failures', 'only failed or retrying deliveries')
     .option('--json', 'JSON')
     .action(async (opts: { tenant: string; failures?: boolean; json?: boolean }, cmd: Command) => {
-      await withApp(cmd, async ({ pool }) => {
+      await withApp(cmd, async ({ ledgerPool: pool }) => {
         const { recent, failures } = await recentDeliveries(pool, opts.tenant);
         const rows = opts.failures ? failures : recent;
         if (opts.json) {

@@ -5,7 +5,8 @@ import { connect } from 'node:net';
 import type { Command } from 'commander';
 import type { Config } from '../config/schema.js';
 import { migrate, NewerSchemaError } from '../db/migrations.js';
-import { createPool, explainAccessDenied, serverOf, type Pool } from '../db/pool.js';
+import { explainAccessDenied, serverOf, type Pool } from '../db/pool.js';
+import { closePools, groupNodes, openPools, poolsOf, type DbPools } from '../db/ledger-pool.js';
 import { chainHead, formatChainPoint } from '../ledger/audit.js';
 import { ensureAuditKey } from '../ledger/audit-key.js';
 import { startNotifier, type RunningNotifier } from '../notify/worker.js';
@@ -59,7 +60,7 @@ function socketAnswers(path: string): Promise<boolean> {
 /** Owner and group may connect; nobody else. */
 export const SOCKET_MODE = 0o660;
 
-export function webService(config: Config, pool: Pool, sync: SyncService): Service & { server: () => Server | null } {
+export function webService(config: Config, pools: Pool | DbPools, sync: SyncService): Service & { server: () => Server | null } {
   let server: Server | null = null;
   return {
     name: 'web',
@@ -74,7 +75,8 @@ export function webService(config: Config, pool: Pool, sync: SyncService): Servi
       }
       // Not app.listen(): express 5 hands a listen error to its callback as an argument,
       // which would leave a service that runs but listens nowhere.
-      const s = createServer(createApp({ pool, config, sync, log }));
+      const { ledger: pool, cdr: cdrPool } = poolsOf(pools);
+      const s = createServer(createApp({ pool, cdrPool, config, sync, log }));
       await new Promise<void>((resolve, reject) => {
         s.once('error', (err: NodeJS.ErrnoException) => reject(new ListenError(config.server.listen, err.code ?? err.message)));
         s.listen(target, () => resolve());
@@ -122,13 +124,14 @@ export function amiEventsService(config: Config, sync: SyncService): Service {
 }
 
 /** Mail, webhooks and digests; woken by the sync as soon as it committed new ledger events. */
-export function notifierService(config: Config, pool: Pool, sync: SyncService): Service {
+export function notifierService(config: Config, pools: Pool | DbPools, sync: SyncService): Service {
   let notifier: RunningNotifier | null = null;
   const kick = () => notifier?.kick();
   return {
     name: 'notifier',
     async start() {
-      notifier = startNotifier({ pool, config, log });
+      const { ledger: pool, cdr: cdrPool } = poolsOf(pools);
+      notifier = startNotifier({ pool, cdrPool, config, log });
       sync.on('changes', kick);
     },
     async stop() {
@@ -170,13 +173,16 @@ export function auditAnchorService(pool: Pool): Service {
 export async function startService(config: Config): Promise<void> {
   // Two connections are held by the sync and notify locks; the dashboard asks its ten
   // figures at once; the sync and notifier need theirs meanwhile.
-  const pool = createPool(config.db, 16);
+  const pools = openPools(config, 16, log);
+  const pool = pools.ledger;
   // With the database away at start the service still comes up and says so on the page.
   log(`database: ${config.db.user} at ${serverOf(config.db)} (connection settings from ${config.db.credentialsFrom})`);
+  const nodes = groupNodes(config);
+  if (nodes.length > 0) log(`ledger: group database ${config.group.database} on ${nodes.map(serverOf).join(', ')} as pbx ${config.pbxId}`);
   await migrate(pool, log).catch(async (err: unknown) => {
     // Tables of a newer release: this code must not write to them (a downgrade).
     if (err instanceof NewerSchemaError) {
-      await pool.end();
+      await closePools(pools);
       throw err;
     }
     log(`migrations not checked: ${(explainAccessDenied(err, config.db) as Error).message}`);
@@ -184,11 +190,11 @@ export async function startService(config: Config): Promise<void> {
   // Normally made by install's `smc migrate`; without it (and the database away) the journal
   // cannot be written, and the Syncer below refuses to start naming audit_key_file.
   await ensureAuditKey(pool, config.auditKeyFile).catch((err: Error) => log(`audit key not checked: ${err.message}`));
-  const sync = new SyncService(pool, config, undefined, log);
+  const sync = new SyncService(pools, config, undefined, log);
   sync.on('health', (h) => log(h.ok ? 'database reachable' : `database unavailable: ${h.error ?? ''}`));
   // Started in this order, stopped in reverse; a further worker is one more entry here.
   const services: Service[] = [
-    syncService(sync), amiEventsService(config, sync), notifierService(config, pool, sync), webService(config, pool, sync), auditAnchorService(pool),
+    syncService(sync), amiEventsService(config, sync), notifierService(config, pools, sync), webService(config, pools, sync), auditAnchorService(pool),
   ];
   const started: Service[] = [];
   let stopping = false;
@@ -203,7 +209,7 @@ export async function startService(config: Config): Promise<void> {
         log(`${s.name} did not stop cleanly: ${(err as Error).message}`);
       }
     }
-    await pool.end();
+    await closePools(pools);
   };
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void stopAll(signal));
   try {

@@ -4,13 +4,14 @@ import { schemaVersion } from '../db/migrations.js';
 import { backfill } from '../sync/backfill.js';
 import { Syncer } from '../sync/cycle.js';
 import { NamedLock } from '../db/named-lock.js';
+import { ledgerDatabase } from '../db/ledger-pool.js';
 import { readState } from '../sync/state.js';
 import { withApp, type App } from './context.js';
 
 /** Work that writes the ledger from CDR: only while no other instance (e.g. `smc serve`) syncs. */
 function withSyncLock(cmd: Command, work: (app: App) => Promise<void>): Promise<void> {
   return withApp(cmd, async (app) => {
-    const lock = new NamedLock(app.pool, 'sync', app.config.db.database);
+    const lock = new NamedLock(app.ledgerPool, 'sync', ledgerDatabase(app.config));
     if ((await lock.acquire()) === 'busy') throw new Error('another instance is syncing (it holds the sync lock): stop `smc serve` first, or let it do the work');
     try {
       await work(app);
@@ -27,7 +28,7 @@ export function register(program: Command): void {
     .option('--once', 'one cycle, then exit')
     .action((_opts: { once?: boolean }, cmd: Command) =>
       withSyncLock(cmd, async (app) => {
-        const report = await new Syncer(app.pool, app.config).cycle();
+        const report = await new Syncer(app.pools, app.config).cycle();
         process.stdout.write(
           `read ${report.rowsRead} rows since ${report.windowStart}; classified ${report.classified} calls; ${report.pending} waiting to settle; ${report.events.length} list changes${report.badRows ? `; skipped ${report.badRows} bad rows` : ''}\n`,
         );
@@ -41,7 +42,7 @@ export function register(program: Command): void {
     .option('--until <date>', 'end (default: the live sync window start)')
     .action((opts: { since: string; until?: string }, cmd: Command) =>
       withSyncLock(cmd, async (app) => {
-        const done = await backfill(app.pool, app.config, { since: opts.since, until: opts.until, progress: (line) => process.stderr.write(line + '\n') });
+        const done = await backfill(app.pools, app.config, { since: opts.since, until: opts.until, progress: (line) => process.stderr.write(line + '\n') });
         process.stdout.write(`backfill done: ${done.rows} rows, ${done.calls} calls classified\n`);
       }),
     );
@@ -52,21 +53,21 @@ export function register(program: Command): void {
     .option('--json', 'JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       await withApp(cmd, async (app) => {
-        const [[counts]] = (await app.pool.query<RowDataPacket[]>(
-          `SELECT (SELECT COUNT(*) FROM smart_missed_calls_calls) AS calls,
-                  (SELECT COUNT(*) FROM smart_missed_calls WHERE status = 'open') AS open_entries,
-                  (SELECT COUNT(*) FROM smart_missed_calls) AS entries,
-                  (SELECT COUNT(*) FROM smart_missed_calls_outbox WHERE status = 'pending') AS outbox_pending,
-                  (SELECT COUNT(*) FROM smart_missed_calls_deliveries WHERE status IN ('pending', 'sending')) AS deliveries_pending,
-                  (SELECT COUNT(*) FROM smart_missed_calls_deliveries WHERE status = 'dead') AS deliveries_dead,
-                  (SELECT COUNT(*) FROM smart_missed_calls_deliveries WHERE status IN ('pending', 'sending') AND last_error IS NOT NULL) AS deliveries_failing,
-                  (SELECT last_error FROM smart_missed_calls_deliveries WHERE last_error IS NOT NULL AND status <> 'sent' ORDER BY id DESC LIMIT 1) AS last_delivery_error,
+        const [[counts]] = (await app.ledgerPool.query<RowDataPacket[]>(
+          `SELECT (SELECT COUNT(*) FROM smart_missed_calls_calls WHERE pbx = @smc_pbx) AS calls,
+                  (SELECT COUNT(*) FROM smart_missed_calls WHERE pbx = @smc_pbx AND status = 'open') AS open_entries,
+                  (SELECT COUNT(*) FROM smart_missed_calls WHERE pbx = @smc_pbx) AS entries,
+                  (SELECT COUNT(*) FROM smart_missed_calls_outbox WHERE pbx = @smc_pbx AND status = 'pending') AS outbox_pending,
+                  (SELECT COUNT(*) FROM smart_missed_calls_deliveries WHERE pbx = @smc_pbx AND status IN ('pending', 'sending')) AS deliveries_pending,
+                  (SELECT COUNT(*) FROM smart_missed_calls_deliveries WHERE pbx = @smc_pbx AND status = 'dead') AS deliveries_dead,
+                  (SELECT COUNT(*) FROM smart_missed_calls_deliveries WHERE pbx = @smc_pbx AND status IN ('pending', 'sending') AND last_error IS NOT NULL) AS deliveries_failing,
+                  (SELECT last_error FROM smart_missed_calls_deliveries WHERE pbx = @smc_pbx AND last_error IS NOT NULL AND status <> 'sent' ORDER BY id DESC LIMIT 1) AS last_delivery_error,
                   NOW() AS now`,
         )) as unknown as [[Record<string, unknown>]];
         const status = {
-          schemaVersion: await schemaVersion(app.pool),
-          cursor: await readState(app.pool, 'cdr_cursor'),
-          lastCycle: await readState(app.pool, 'last_cycle'),
+          schemaVersion: await schemaVersion(app.ledgerPool),
+          cursor: await readState(app.ledgerPool, 'cdr_cursor'),
+          lastCycle: await readState(app.ledgerPool, 'last_cycle'),
           now: counts.now,
           lagSeconds: null as number | null,
           calls: Number(counts.calls),
@@ -77,8 +78,8 @@ export function register(program: Command): void {
           deliveriesFailing: Number(counts.deliveries_failing),
           deliveriesDead: Number(counts.deliveries_dead),
           lastDeliveryError: (counts.last_delivery_error as string | null) ?? null,
-          badRows: JSON.parse((await readState(app.pool, 'bad_rows_window')) ?? '[]') as { reason: string; count: number }[],
-          badRowsBackfill: JSON.parse((await readState(app.pool, 'bad_rows_backfill')) ?? '[]') as { reason: string; count: number }[],
+          badRows: JSON.parse((await readState(app.ledgerPool, 'bad_rows_window')) ?? '[]') as { reason: string; count: number }[],
+          badRowsBackfill: JSON.parse((await readState(app.ledgerPool, 'bad_rows_backfill')) ?? '[]') as { reason: string; count: number }[],
         };
         if (status.lastCycle) status.lagSeconds = (Date.parse(String(counts.now).replace(' ', 'T') + 'Z') - Date.parse(status.lastCycle.replace(' ', 'T') + 'Z')) / 1000;
         if (opts.json) {

@@ -31,8 +31,8 @@ export function register(program: Command): void {
     .option('--role <role>', 'admin (resolve, settings), viewer (look only) or superadmin (all tenants)', 'admin')
     .action(async (user: string, opts: { tenant: string; role: string }, cmd: Command) => {
       await withApp(cmd, async (app) => {
-        await checkTenant(app.pool, app.config, opts.tenant);
-        await addAccount(app.pool, { user, tenant: opts.tenant, role: opts.role as AccountRole }, await passwordFromStdin());
+        await checkTenant(app.cdrPool, app.config, opts.tenant);
+        await addAccount(app.ledgerPool, { user, tenant: opts.tenant, role: opts.role as AccountRole }, await passwordFromStdin());
         process.stdout.write(`added ${user} (${opts.role} of ${opts.tenant})\n`);
       });
     });
@@ -42,7 +42,7 @@ export function register(program: Command): void {
     .description('set a new password, read from stdin')
     .action(async (user: string, _opts: unknown, cmd: Command) => {
       await withApp(cmd, async (app) => {
-        await setPassword(app.pool, user, await passwordFromStdin());
+        await setPassword(app.ledgerPool, user, await passwordFromStdin());
         process.stdout.write(`password of ${user} changed\n`);
       });
     });
@@ -52,7 +52,7 @@ export function register(program: Command): void {
     .description('delete an account')
     .action(async (user: string, _opts: unknown, cmd: Command) => {
       await withApp(cmd, async (app) => {
-        await removeAccount(app.pool, user);
+        await removeAccount(app.ledgerPool, user);
         process.stdout.write(`removed ${user}\n`);
       });
     });
@@ -63,7 +63,7 @@ export function register(program: Command): void {
     .option('--tenant <tenant>', 'only this tenant')
     .action(async (opts: { tenant?: string }, cmd: Command) => {
       await withApp(cmd, async (app) => {
-        for (const a of await listAccounts(app.pool, opts.tenant)) process.stdout.write(`${a.tenant}\t${a.user}\t${a.role}\n`);
+        for (const a of await listAccounts(app.ledgerPool, opts.tenant)) process.stdout.write(`${a.tenant}\t${a.user}\t${a.role}\n`);
       });
     });
 
@@ -72,7 +72,7 @@ export function register(program: Command): void {
     .description('check a login (password on stdin): prints {"user","tenant","role"} and exits 0, or exits 1')
     .action(async (user: string, _opts: unknown, cmd: Command) => {
       await withApp(cmd, async (app) => {
-        const account = await verifyLogin(app.pool, user, await passwordFromStdin());
+        const account = await verifyLogin(app.ledgerPool, user, await passwordFromStdin());
         if (!account) {
           process.exitCode = 1;
           return;

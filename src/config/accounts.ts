@@ -58,7 +58,7 @@ export async function addAccount(pool: Pool, account: Account, password: string)
   checkAccount(account);
   checkPassword(password);
   const [result] = await pool.query(
-    'INSERT IGNORE INTO smart_missed_calls_users (user, tenant, role, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, NOW(), NOW())',
+    'INSERT IGNORE INTO smart_missed_calls_users (pbx, user, tenant, role, password_hash, created_at, updated_at) VALUES (@smc_pbx, ?, ?, ?, ?, NOW(), NOW())',
     [account.user, account.tenant, account.role, await hashPassword(password)],
   );
   if ((result as { affectedRows: number }).affectedRows === 0) throw new Error(`user '${account.user}' already exists`);
@@ -66,18 +66,18 @@ export async function addAccount(pool: Pool, account: Account, password: string)
 
 export async function setPassword(pool: Pool, user: string, password: string): Promise<void> {
   checkPassword(password);
-  const [result] = await pool.query('UPDATE smart_missed_calls_users SET password_hash = ?, updated_at = NOW() WHERE user = ?', [await hashPassword(password), user]);
+  const [result] = await pool.query('UPDATE smart_missed_calls_users SET password_hash = ?, updated_at = NOW() WHERE pbx = @smc_pbx AND user = ?', [await hashPassword(password), user]);
   if ((result as { affectedRows: number }).affectedRows === 0) throw new Error(`no user '${user}'`);
 }
 
 export async function removeAccount(pool: Pool, user: string): Promise<void> {
-  const [result] = await pool.query('DELETE FROM smart_missed_calls_users WHERE user = ?', [user]);
+  const [result] = await pool.query('DELETE FROM smart_missed_calls_users WHERE pbx = @smc_pbx AND user = ?', [user]);
   if ((result as { affectedRows: number }).affectedRows === 0) throw new Error(`no user '${user}'`);
 }
 
 export async function listAccounts(pool: Pool, tenant?: string): Promise<Account[]> {
   const [rows] = await pool.query<RowDataPacket[]>(
-    `SELECT user, tenant, role FROM smart_missed_calls_users${tenant ? ' WHERE tenant = ?' : ''} ORDER BY tenant, user`,
+    `SELECT user, tenant, role FROM smart_missed_calls_users WHERE pbx = @smc_pbx${tenant ? ' AND tenant = ?' : ''} ORDER BY tenant, user`,
     tenant ? [tenant] : [],
   );
   return rows.map((r) => ({ user: String(r.user), tenant: String(r.tenant), role: String(r.role) as AccountRole }));
@@ -85,7 +85,7 @@ export async function listAccounts(pool: Pool, tenant?: string): Promise<Account
 
 /** The account when user and password match; null otherwise (the same work is done for an unknown user). */
 export async function verifyLogin(pool: Pool, user: string, password: string): Promise<Account | null> {
-  const [rows] = await pool.query<RowDataPacket[]>('SELECT user, tenant, role, password_hash FROM smart_missed_calls_users WHERE user = ?', [user]);
+  const [rows] = await pool.query<RowDataPacket[]>('SELECT user, tenant, role, password_hash FROM smart_missed_calls_users WHERE pbx = @smc_pbx AND user = ?', [user]);
   const row = rows[0];
   const stored = row ? String(row.password_hash) : await (unknownUserHash ??= hashPassword(randomBytes(16).toString('hex')));
   const ok = await passwordMatches(password, stored);

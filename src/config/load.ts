@@ -1,7 +1,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { applyConfig, ConfigError, DEFAULT_CONFIG, type Config } from './schema.js';
+import { applyConfig, checkGroup, ConfigError, DEFAULT_CONFIG, type Config } from './schema.js';
 import { discoverFreepbxDb } from './freepbx.js';
 import { vitalpbxDbDefaults } from './vitalpbx.js';
 
@@ -68,6 +68,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
   try {
     config = applyConfig(config, doc);
     config = applyConfig(config, overrides);
+    checkGroup(config);
   } catch (err) {
     if (err instanceof ConfigError && path) throw new ConfigError(err.field, '{problem} (in {path})', { problem: err.problem, path });
     throw err;
@@ -108,7 +109,7 @@ function withCredentialsFrom(config: Config, credentialsFrom: string): Config {
 
 /** SMC_DB_CDR_DATABASE=x → { db: { cdr_database: 'x' } }; only SMC_<SECTION>_<FIELD> forms. */
 function envOverrides(env: NodeJS.ProcessEnv): { db?: Record<string, unknown> } & Record<string, unknown> {
-  const sections = ['db', 'server', 'sync', 'mail', 'ami', 'notify'];
+  const sections = ['db', 'group', 'server', 'sync', 'mail', 'ami', 'notify'];
   const out: Record<string, Record<string, unknown>> = {};
   const top: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(env)) {
@@ -116,7 +117,7 @@ function envOverrides(env: NodeJS.ProcessEnv): { db?: Record<string, unknown> } 
     const rest = name.slice(4).toLowerCase();
     const section = sections.find((s) => rest.startsWith(s + '_'));
     if (section) (out[section] ??= {})[rest.slice(section.length + 1)] = value;
-    else if (rest === 'pbx' || rest === 'log_level' || rest === 'voicemail_spool' || rest === 'audit_key_file') top[rest] = value;
+    else if (rest === 'pbx' || rest === 'pbx_id' || rest === 'log_level' || rest === 'voicemail_spool' || rest === 'audit_key_file') top[rest] = value;
   }
   return { ...top, ...out };
 }

@@ -44,6 +44,32 @@ export interface DbConfig {
   credentialsFrom: string;
 }
 
+/** One node of the group's Galera cluster: host and port, or a socket on this machine. */
+export interface GroupNode {
+  host: string;
+  port: number;
+  socket: string;
+}
+
+/**
+ * Group mode (docs/group.md): the ledger (our tables) lives in the group's Galera cluster,
+ * reached through the first node that answers; the CDR stays in `db`, read only. No nodes:
+ * no group, and the ledger is in `db` as on a single PBX.
+ */
+export interface GroupConfig {
+  nodes: GroupNode[];
+  user: string;
+  password: string;
+  database: string;
+  tls: {
+    /** PEM files; all empty: no TLS (a node on this machine or a private network). */
+    ca: string;
+    cert: string;
+    key: string;
+    rejectUnauthorized: boolean;
+  };
+}
+
 export interface IdentityUser {
   user: string;
   password: string;
@@ -53,7 +79,14 @@ export interface IdentityUser {
 
 export interface Config {
   pbx: 'freepbx' | 'vitalpbx';
+  /**
+   * This PBX's stable name in the ledger: every row of ours carries it next to the tenant,
+   * so the PBXs of a group write one database without seeing or merging each other's rows.
+   * A single PBX keeps DEFAULT_PBX_ID; a group member must be given its own.
+   */
+  pbxId: string;
   db: DbConfig;
+  group: GroupConfig;
   server: {
     /** host:port on loopback, or unix:/path/to.sock. Never a public address. */
     listen: string;
@@ -116,8 +149,12 @@ export interface Config {
   auditKeyFile: string;
 }
 
+/** The pbx id of a single-PBX install, and of every row written before pbx ids existed (migration 10). */
+export const DEFAULT_PBX_ID = 'local';
+
 export const DEFAULT_CONFIG: Config = {
   pbx: 'freepbx',
+  pbxId: DEFAULT_PBX_ID,
   db: {
     host: 'localhost',
     port: 3306,
@@ -131,6 +168,7 @@ export const DEFAULT_CONFIG: Config = {
     pbxDatabase: 'asterisk',
     credentialsFrom: 'built-in defaults',
   },
+  group: { nodes: [], user: '', password: '', database: 'smartmissedcalls', tls: { ca: '', cert: '', key: '', rejectUnauthorized: true } },
   server: { listen: '127.0.0.1:8093', secret: '', baseUrl: '', users: [], trustProxy: false },
   sync: {
     intervalSeconds: 1,
@@ -242,13 +280,44 @@ const trustProxy: FieldCheck = (value, field) => {
   });
 };
 
+/** Galera nodes, in the order they are tried: each a mapping (host, port or socket) or "host:port" text. */
+const groupNodes: FieldCheck = (value, field) => {
+  const items = typeof value === 'string' ? value.split(/[\s,]+/).filter(Boolean) : value;
+  if (!Array.isArray(items)) throw new ConfigError(field, 'must be a list');
+  return items.map((item, i) => {
+    const at = `${field}[${i}]`;
+    if (typeof item !== 'string' && (typeof item !== 'object' || item === null || Array.isArray(item))) throw new ConfigError(at, 'must be a mapping');
+    const rec = typeof item === 'string' ? hostPort(item, at) : (item as Record<string, unknown>);
+    for (const key of Object.keys(rec)) if (!['host', 'port', 'socket'].includes(key)) throw new ConfigError(`${at}.${key}`, 'is not a known setting');
+    const node: GroupNode = {
+      host: str({ pattern: /^[\w.:-]{1,255}$/ })(rec.host ?? '', `${at}.host`) as string,
+      port: int(1, 65535)(rec.port ?? 3306, `${at}.port`) as number,
+      socket: str({ pattern: /^\/./ })(rec.socket ?? '', `${at}.socket`) as string,
+    };
+    if (node.host === '' && node.socket === '') throw new ConfigError(`${at}.host`, 'must name the node (a host, or a socket on this machine)');
+    return node;
+  });
+};
+
+function hostPort(text: string, field: string): Record<string, unknown> {
+  if (text.startsWith('/')) return { socket: text };
+  const m = /^\[?([^\]]+?)\]?(?::(\d{1,5}))?$/.exec(text.trim());
+  if (!m) throw new ConfigError(field, "'{value}' is not valid", { value: text });
+  return m[2] === undefined ? { host: m[1] } : { host: m[1], port: m[2] };
+}
+
 const CONFIG_SHAPE: Shape = {
   pbx: str({ oneOf: ['freepbx', 'vitalpbx'] }),
+  pbxId: str({ pattern: /^[\w.-]{1,64}$/ }),
   db: {
     host: str(), port: int(1, 65535), socket: str(), user: str(), password: str(),
     database: str({ pattern: /^\w{1,64}$/ }), cdrDatabase: str({ pattern: /^\w{1,64}$/ }),
     cdrTable: str({ pattern: /^\w{1,64}$/ }), celTable: str({ pattern: /^\w{1,64}$/ }),
     pbxDatabase: str({ pattern: /^\w{1,64}$/ }),
+  },
+  group: {
+    nodes: groupNodes, user: str({ max: 80 }), password: str(), database: str({ pattern: /^\w{1,64}$/ }),
+    tls: { ca: str({ pattern: /^\/./ }), cert: str({ pattern: /^\/./ }), key: str({ pattern: /^\/./ }), rejectUnauthorized: bool },
   },
   server: { listen, secret: str(), baseUrl: str(), users, trustProxy },
   sync: {
@@ -267,6 +336,21 @@ const CONFIG_SHAPE: Shape = {
   logLevel: str({ oneOf: ['error', 'warn', 'info', 'debug'] }),
   auditKeyFile: str({ pattern: /^\/./ }),
 };
+
+/**
+ * What the fields cannot say one by one: a group member needs its own pbx id (two PBXs left
+ * at the default would write one list), a user and a database to reach, and TLS as a whole.
+ */
+export function checkGroup(config: Config): void {
+  const g = config.group;
+  if (g.nodes.length === 0) return;
+  if (config.pbxId === DEFAULT_PBX_ID) {
+    throw new ConfigError('pbx_id', "must name this PBX in its group (each PBX of a group its own id, not '{value}')", { value: DEFAULT_PBX_ID });
+  }
+  if (g.user === '') throw new ConfigError('group.user', 'must be set when group.nodes lists the cluster');
+  if (g.database === '') throw new ConfigError('group.database', 'must be set when group.nodes lists the cluster');
+  if ((g.tls.cert === '') !== (g.tls.key === '')) throw new ConfigError(g.tls.cert === '' ? 'group.tls.cert' : 'group.tls.key', 'must be set together with group.tls.cert and group.tls.key');
+}
 
 /** YAML keys are snake_case (cdr_database); the code's are camelCase. Both are accepted. */
 function camel(key: string): string {

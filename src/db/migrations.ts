@@ -1,5 +1,6 @@
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import { ROLLUP_FILLS } from '../ledger/rollup.js';
+import { DEFAULT_PBX_ID } from '../config/schema.js';
 
 /**
  * Our schema, one numbered step at a time. A step is applied once, in order, and
@@ -11,6 +12,12 @@ export interface Migration {
   name: string;
   statements: string[];
 }
+
+/**
+ * The pbx id column (migration 10): compared byte for byte, as the @smc_pbx every ledger
+ * connection holds (db/pool.ts), so `pbx = @smc_pbx` uses the keys that lead with it.
+ */
+const PBX_COLUMN = `pbx VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NOT NULL DEFAULT '${DEFAULT_PBX_ID}'`;
 
 const refuse = (what: string) =>
   `BEGIN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'smart_missed_calls_audit is append-only: ${what} refused'; END`;
@@ -301,6 +308,57 @@ export const MIGRATIONS: Migration[] = [
     statements: [
       `ALTER TABLE smart_missed_calls_audit DROP KEY idx_tenant_created_event,
         ADD KEY idx_tenant_event_created (tenant, event, reason, created_at, ext)`,
+    ],
+  },
+  {
+    version: 10,
+    name: 'pbx id on every row (groups of PBXs), audit chain per pbx and tenant',
+    // Every row of ours carries the pbx id next to the tenant, so the PBXs of a group write
+    // one database (docs/group.md) and each keeps its own list: entries are keyed per PBX.
+    // Rows already here are this install's: they take the single PBX's id, 'local'. Keys
+    // stay led by the tenant with the pbx next, so every page's index still serves it (a
+    // PBX's own pages fix both; a group view of one tenant ranges over the pbx ids).
+    // The journal's chain becomes one per (pbx, tenant), numbered by chain_seq, instead of
+    // one hot head row for the whole database; rows written before (chain_seq NULL) stay on
+    // the old single chain and verify as before (src/ledger/audit.ts).
+    statements: [
+      `ALTER TABLE smart_missed_calls ADD COLUMN ${PBX_COLUMN} AFTER tenant,
+        DROP KEY uniq_tenant_caller_did, ADD UNIQUE KEY uniq_tenant_caller_did (tenant, pbx, caller_key, did),
+        DROP KEY idx_tenant_status_last, ADD KEY idx_tenant_status_last (tenant, pbx, status, last_attempt),
+        DROP KEY idx_tenant_last, ADD KEY idx_tenant_last (tenant, pbx, last_attempt, id, status, cleared_by, cleared_at, route_kind, route_id, did),
+        DROP KEY idx_tenant_route, ADD KEY idx_tenant_route (tenant, pbx, route_kind, route_id),
+        DROP KEY idx_tenant_did, ADD KEY idx_tenant_did (tenant, pbx, did)`,
+      `ALTER TABLE smart_missed_calls_calls ADD COLUMN ${PBX_COLUMN} AFTER tenant,
+        DROP PRIMARY KEY, ADD PRIMARY KEY (tenant, pbx, linkedid),
+        DROP KEY idx_started, ADD KEY idx_pbx_started (pbx, started_at),
+        DROP KEY idx_tenant_started_kind, ADD KEY idx_tenant_started_kind (tenant, pbx, started_at, direction, verdict, route_kind, route_id, did),
+        DROP KEY idx_tenant_verdict_started, ADD KEY idx_tenant_verdict_started (tenant, pbx, verdict, started_at, caller_key, entry_id, caller, route_kind, route_id, did)`,
+      `ALTER TABLE smart_missed_calls_audit ADD COLUMN ${PBX_COLUMN} AFTER tenant,
+        ADD COLUMN chain_seq BIGINT UNSIGNED NULL AFTER created_at,
+        ADD UNIQUE KEY uniq_chain (tenant, pbx, chain_seq),
+        DROP KEY idx_tenant_created, ADD KEY idx_tenant_created (tenant, pbx, created_at),
+        DROP KEY idx_tenant_event_created, ADD KEY idx_tenant_event_created (tenant, pbx, event, reason, created_at, ext)`,
+      `ALTER TABLE smart_missed_calls_daily ADD COLUMN ${PBX_COLUMN} AFTER tenant,
+        DROP PRIMARY KEY, ADD PRIMARY KEY (tenant, pbx, day, direction, verdict, route_kind, route_id, did)`,
+      `ALTER TABLE smart_missed_calls_missed_hours ADD COLUMN ${PBX_COLUMN} AFTER tenant,
+        DROP PRIMARY KEY, ADD PRIMARY KEY (tenant, pbx, day, hour, route_kind, route_id, did)`,
+      `ALTER TABLE smart_missed_calls_outbox ADD COLUMN ${PBX_COLUMN} AFTER tenant,
+        DROP KEY idx_status_next, ADD KEY idx_status_next (pbx, status, next_attempt_at)`,
+      `ALTER TABLE smart_missed_calls_deliveries ADD COLUMN ${PBX_COLUMN} AFTER tenant,
+        DROP KEY uniq_idempotency, ADD UNIQUE KEY uniq_idempotency (pbx, idempotency_key),
+        DROP KEY idx_status_next, ADD KEY idx_status_next (pbx, status, next_attempt_at),
+        DROP KEY idx_tenant_channel_sent, ADD KEY idx_tenant_channel_sent (tenant, pbx, channel, sent_at),
+        DROP KEY idx_tenant_caller, ADD KEY idx_tenant_caller (tenant, pbx, caller_key, did)`,
+      // Settings, caller names and accounts stay each PBX's: number rules, lookup URL,
+      // digests and logins are set by that PBX's admin (a shared login is the group
+      // dashboard's, later).
+      `ALTER TABLE smart_missed_calls_settings ADD COLUMN ${PBX_COLUMN} AFTER tenant, DROP PRIMARY KEY, ADD PRIMARY KEY (tenant, pbx)`,
+      `ALTER TABLE smart_missed_calls_lookups ADD COLUMN ${PBX_COLUMN} AFTER tenant, DROP PRIMARY KEY, ADD PRIMARY KEY (tenant, pbx, caller_key)`,
+      `ALTER TABLE smart_missed_calls_contacts ADD COLUMN ${PBX_COLUMN} AFTER tenant, DROP PRIMARY KEY, ADD PRIMARY KEY (tenant, pbx, caller_key)`,
+      `ALTER TABLE smart_missed_calls_users ADD COLUMN ${PBX_COLUMN} FIRST, DROP PRIMARY KEY, ADD PRIMARY KEY (pbx, user)`,
+      // Cursors, the sync's counters and the chain heads are each syncer's; a key holds a
+      // tenant name after its prefix (audit_head:<tenant>, history jobs).
+      `ALTER TABLE smart_missed_calls_state ADD COLUMN ${PBX_COLUMN} FIRST, MODIFY k VARCHAR(100) NOT NULL, DROP PRIMARY KEY, ADD PRIMARY KEY (pbx, k)`,
     ],
   },
 ];

@@ -1,16 +1,27 @@
 import mysql from 'mysql2/promise';
 import type { Pool, PoolConnection } from 'mysql2/promise';
-import type { DbConfig } from '../config/schema.js';
+import { DEFAULT_PBX_ID, type DbConfig } from '../config/schema.js';
 
 export type { Pool, PoolConnection };
 
+export interface PoolOptions {
+  /** The pbx id every connection's @smc_pbx holds (see below); the CDR pool leaves the default. */
+  pbxId?: string;
+  /** TLS to the server (group mode: PBX to cluster). */
+  ssl?: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized: boolean };
+}
+
 /**
- * One pool for our tables and for reading the PBX's. DATETIMEs come back as the naive
- * strings MariaDB holds (dateStrings): the CDR's times are the PBX's local clock and must
- * not be shifted by the Node process's time zone.
+ * A pool on one server. DATETIMEs come back as the naive strings MariaDB holds
+ * (dateStrings): the CDR's times are the PBX's local clock and must not be shifted by the
+ * Node process's time zone.
+ *
+ * Every connection starts with @smc_pbx set to this PBX's id: the ledger's statements stamp
+ * and filter our rows by it (`pbx = @smc_pbx`), so the PBXs of a group share one database
+ * without a pbx parameter threaded through every function that already takes the tenant.
  */
-export function createPool(db: DbConfig, connectionLimit = 6): Pool {
-  return mysql.createPool({
+export function createPool(db: DbConfig, connectionLimit = 6, options: PoolOptions = {}): Pool {
+  const pool = mysql.createPool({
     ...(db.socket ? { socketPath: db.socket } : { host: db.host, port: db.port }),
     user: db.user,
     password: db.password,
@@ -22,7 +33,16 @@ export function createPool(db: DbConfig, connectionLimit = 6): Pool {
     charset: 'utf8mb4',
     multipleStatements: false,
     connectTimeout: 5000,
+    ...(options.ssl ? { ssl: options.ssl } : {}),
   });
+  const pbxId = options.pbxId ?? DEFAULT_PBX_ID;
+  // Queued on the new connection before whatever it was opened for, so no statement runs without it.
+  pool.pool.on('connection', (conn) => {
+    conn.query('SET @smc_pbx = CAST(? AS CHAR CHARACTER SET utf8mb4) COLLATE utf8mb4_nopad_bin', [pbxId], (err) => {
+      if (err) conn.destroy();
+    });
+  });
+  return pool;
 }
 
 /** Where the pool connects, for messages: the socket, or host:port. */

@@ -33,7 +33,10 @@ export interface InsideService {
 
 export interface DoctorContext {
   config: Config;
+  /** Our tables (the ledger). */
   pool: Pool;
+  /** The PBX's own database (cdr, cel, its tables) when it is not the ledger's (group mode). */
+  cdrPool?: Pool;
   /** process.versions.node of the Node that runs the service. */
   nodeVersion: string;
   probeAmi(ami: AmiConfig): Promise<string>;

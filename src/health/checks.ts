@@ -144,7 +144,7 @@ const REQUIRED_CDR_COLUMNS = new Set(['calldate', 'src', 'dst', 'channel', 'dstc
 export async function checkCdrTable(ctx: DoctorContext): Promise<CheckResult[]> {
   const db = ctx.config.db;
   const name = `${db.cdrDatabase}.${db.cdrTable}`;
-  const [columns] = await ctx.pool.query<RowDataPacket[]>(
+  const [columns] = await (ctx.cdrPool ?? ctx.pool).query<RowDataPacket[]>(
     'SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
     [db.cdrDatabase, db.cdrTable],
   );
@@ -168,7 +168,7 @@ export async function checkCdrTable(ctx: DoctorContext): Promise<CheckResult[]> 
         ctx.config.pbx === 'freepbx' ? fix : '')
       : result('cdr columns', 'ok', text('{table} has every column we read', { table: name })));
 
-  const [indexes] = await ctx.pool.query<RowDataPacket[]>(
+  const [indexes] = await (ctx.cdrPool ?? ctx.pool).query<RowDataPacket[]>(
     `SELECT DISTINCT COLUMN_NAME AS c FROM information_schema.STATISTICS
      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND SEQ_IN_INDEX = 1`,
     [db.cdrDatabase, db.cdrTable],
@@ -203,7 +203,7 @@ export async function checkCel(ctx: DoctorContext): Promise<CheckResult> {
   const db = ctx.config.db;
   let enabled: boolean | null = null;
   try {
-    const [rows] = await ctx.pool.query<RowDataPacket[]>(
+    const [rows] = await (ctx.cdrPool ?? ctx.pool).query<RowDataPacket[]>(
       `SELECT value FROM ${ident(db.pbxDatabase)}.freepbx_settings WHERE keyword = 'CEL_ENABLED'`,
     );
     if (rows.length) enabled = ['1', 'true', 'yes'].includes(String(rows[0]!.value).toLowerCase());
@@ -212,7 +212,7 @@ export async function checkCel(ctx: DoctorContext): Promise<CheckResult> {
   }
   let latest: string | null = null;
   try {
-    const [rows] = await ctx.pool.query<RowDataPacket[]>(
+    const [rows] = await (ctx.cdrPool ?? ctx.pool).query<RowDataPacket[]>(
       `SELECT eventtime FROM ${ident(db.cdrDatabase)}.${ident(db.celTable)} ORDER BY id DESC LIMIT 1`,
     );
     latest = rows.length ? String(rows[0]!.eventtime) : null;
@@ -233,7 +233,7 @@ export async function checkCel(ctx: DoctorContext): Promise<CheckResult> {
  */
 async function celOff(ctx: DoctorContext): Promise<CheckResult> {
   const db = ctx.config.db;
-  const [[day]] = (await ctx.pool.query<RowDataPacket[]>(
+  const [[day]] = (await (ctx.cdrPool ?? ctx.pool).query<RowDataPacket[]>(
     `SELECT COUNT(DISTINCT linkedid) AS calls, COUNT(*) AS cdr_rows FROM ${ident(db.cdrDatabase)}.${ident(db.cdrTable)}
       WHERE calldate >= NOW() - INTERVAL 1 DAY`,
   )) as unknown as [[{ calls: number; cdr_rows: number }]];
@@ -358,8 +358,8 @@ export async function checkClock(ctx: DoctorContext, nowMs: number = Date.now())
 
 export async function checkSync(ctx: DoctorContext): Promise<CheckResult[]> {
   const [rows] = await ctx.pool.query<RowDataPacket[]>(
-    `SELECT NOW() AS now, (SELECT v FROM smart_missed_calls_state WHERE k = 'last_cycle') AS last_cycle,
-            (SELECT v FROM smart_missed_calls_state WHERE k = 'cdr_cursor') AS cursor_at`,
+    `SELECT NOW() AS now, (SELECT v FROM smart_missed_calls_state WHERE pbx = @smc_pbx AND k = 'last_cycle') AS last_cycle,
+            (SELECT v FROM smart_missed_calls_state WHERE pbx = @smc_pbx AND k = 'cdr_cursor') AS cursor_at`,
   );
   const { now, last_cycle: lastCycle, cursor_at: cursor } = rows[0] as { now: string; last_cycle: string | null; cursor_at: string | null };
   const start = ctx.config.pbx === 'vitalpbx' ? 'systemctl restart smartmissedcalls' : 'fwconsole start smartmissedcalls';
@@ -389,9 +389,9 @@ export async function checkNotifications(ctx: DoctorContext): Promise<CheckResul
   const tenant = ctx.tenant;
   const [rows] = await ctx.pool.query<RowDataPacket[]>(
     `SELECT
-       (SELECT COUNT(*) FROM smart_missed_calls_outbox WHERE status = 'pending' AND created_at < NOW() - INTERVAL 5 MINUTE AND (? IS NULL OR tenant = ?)) AS late,
-       (SELECT COUNT(*) FROM smart_missed_calls_deliveries WHERE status IN ('pending', 'sending') AND last_error IS NOT NULL AND (? IS NULL OR tenant = ?)) AS retrying,
-       (SELECT COUNT(*) FROM smart_missed_calls_deliveries WHERE status = 'dead' AND created_at >= NOW() - INTERVAL 7 DAY AND (? IS NULL OR tenant = ?)) AS dead`,
+       (SELECT COUNT(*) FROM smart_missed_calls_outbox WHERE pbx = @smc_pbx AND status = 'pending' AND created_at < NOW() - INTERVAL 5 MINUTE AND (? IS NULL OR tenant = ?)) AS late,
+       (SELECT COUNT(*) FROM smart_missed_calls_deliveries WHERE pbx = @smc_pbx AND status IN ('pending', 'sending') AND last_error IS NOT NULL AND (? IS NULL OR tenant = ?)) AS retrying,
+       (SELECT COUNT(*) FROM smart_missed_calls_deliveries WHERE pbx = @smc_pbx AND status = 'dead' AND created_at >= NOW() - INTERVAL 7 DAY AND (? IS NULL OR tenant = ?)) AS dead`,
     [tenant, tenant, tenant, tenant, tenant, tenant],
   );
   const late = Number(rows[0]!.late);

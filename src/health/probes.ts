@@ -5,6 +5,7 @@ import type { Pool } from 'mysql2/promise';
 import type { Config } from '../config/schema.js';
 import { probeAmi } from '../pbx/ami.js';
 import type { DoctorContext, InsideService } from './check.js';
+import { poolsOf, type DbPools } from '../db/ledger-pool.js';
 
 /** The real machine behind a check's context: sockets, commands and files. */
 
@@ -57,10 +58,12 @@ export function supervisorOf(env: NodeJS.ProcessEnv): InsideService['supervisor'
   return null;
 }
 
-export function machineContext(config: Config, pool: Pool, where: { tenant: string | null; insideService?: InsideService }): DoctorContext {
+export function machineContext(config: Config, pools: Pool | DbPools, where: { tenant: string | null; insideService?: InsideService }): DoctorContext {
+  const { ledger, cdr } = poolsOf(pools);
   return {
     config,
-    pool,
+    pool: ledger,
+    cdrPool: cdr,
     nodeVersion: process.versions.node,
     probeAmi: (ami) => probeAmi(ami),
     tcpProbe,

@@ -12,7 +12,7 @@ export async function checkVitalpbx(ctx: DoctorContext): Promise<CheckResult[]> 
   const out: CheckResult[] = [];
   const add = (...args: Parameters<typeof result>) => out.push(result(...args));
 
-  const tables = await findCdrTables(ctx.pool);
+  const tables = await findCdrTables(ctx.cdrPool ?? ctx.pool);
   const where = tables.map((t) => `${t.database}.${t.table}${t.vitalpbxColumns.length ? ` (${t.vitalpbxColumns.join(', ')})` : ''}`);
   const configured = tables.find((t) => t.database === db.cdrDatabase && t.table === db.cdrTable);
   const others = tables.filter((t) => t !== configured && t.vitalpbxColumns.includes('tenant'));
@@ -23,7 +23,7 @@ export async function checkVitalpbx(ctx: DoctorContext): Promise<CheckResult[]> 
 
   let directory;
   try {
-    directory = await readVitalpbxDirectory(ctx.pool, db);
+    directory = await readVitalpbxDirectory(ctx.cdrPool ?? ctx.pool, db);
   } catch (err) {
     add('vitalpbx tenants', 'fail', text('cannot read {table}: {error}', { table: `${db.pbxDatabase}.ombu_tenants`, error: (err as Error).message }),
       text('GRANT SELECT ON {database}.* TO the service\'s user (vitalpbx/install.sh does)', { database: db.pbxDatabase }));
@@ -41,7 +41,7 @@ export async function checkVitalpbx(ctx: DoctorContext): Promise<CheckResult[]> 
     return out;
   }
   const known = new Set(directory.tenants.flatMap((t) => [t.key, t.name]));
-  const seen = await recentTenants(ctx.pool, db);
+  const seen = await recentTenants(ctx.cdrPool ?? ctx.pool, db);
   const strangers = seen.filter((s) => s.tenant !== '' && !known.has(s.tenant));
   const blank = seen.find((s) => s.tenant === '');
   add('cdr tenant column', strangers.length ? 'warn' : 'ok',

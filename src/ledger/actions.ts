@@ -18,7 +18,7 @@ export async function resolveEntry(pool: Pool, auditKey: AuditKey, tenant: strin
   const text = storableText(note.trim(), NOTE_MAX_CHARS);
   if (!text) throw new Error('note: a note is required to resolve an entry');
   return inTransaction(pool, async (conn) => {
-    const [rows] = await conn.query<RowDataPacket[]>('SELECT * FROM smart_missed_calls WHERE tenant = ? AND id = ? FOR UPDATE', [tenant, id]);
+    const [rows] = await conn.query<RowDataPacket[]>('SELECT * FROM smart_missed_calls WHERE tenant = ? AND pbx = @smc_pbx AND id = ? FOR UPDATE', [tenant, id]);
     if (!rows[0]) throw new NotFound(`entry ${id} not found`);
     const entry = entryFromRow(rows[0]);
     if (entry.status !== 'open') throw new Error(`entry ${id} is already cleared (${entry.clearedBy})`);
@@ -36,7 +36,7 @@ export async function resolveEntry(pool: Pool, auditKey: AuditKey, tenant: strin
 export async function expireEntries(pool: Pool, auditKey: AuditKey, tenant: string, days: number): Promise<number> {
   return inTransaction(pool, async (conn) => {
     const [rows] = await conn.query<RowDataPacket[]>(
-      `SELECT * FROM smart_missed_calls WHERE tenant = ? AND status = 'open' AND last_attempt < NOW() - INTERVAL ? DAY FOR UPDATE`,
+      `SELECT * FROM smart_missed_calls WHERE tenant = ? AND pbx = @smc_pbx AND status = 'open' AND last_attempt < NOW() - INTERVAL ? DAY FOR UPDATE`,
       [tenant, days],
     );
     if (rows.length === 0) return 0;
@@ -78,15 +78,15 @@ export async function forgetNumber(pool: Pool, auditKey: AuditKey, number: strin
   const keyList = [...keys];
   const proof = forgetProof(auditKey, key);
   return inTransaction(pool, async (conn) => {
-    const [entries] = await conn.query<RowDataPacket[]>('SELECT id, tenant, caller_name FROM smart_missed_calls WHERE caller_key IN (?) FOR UPDATE', [keyList]);
+    const [entries] = await conn.query<RowDataPacket[]>('SELECT id, tenant, caller_name FROM smart_missed_calls WHERE pbx = @smc_pbx AND caller_key IN (?) FOR UPDATE', [keyList]);
     const ids = entries.map((e) => Number(e.id));
     const [calls] = await conn.query<RowDataPacket[]>(
       `SELECT tenant, linkedid, started_at, direction, verdict, route_kind, route_id, did FROM smart_missed_calls_calls
-        WHERE caller_key IN (?) OR (entry_id IN (?)) FOR UPDATE`,
+        WHERE pbx = @smc_pbx AND (caller_key IN (?) OR entry_id IN (?)) FOR UPDATE`,
       [keyList, ids.length ? ids : [0]],
     );
     if (calls.length) {
-      await conn.query('DELETE FROM smart_missed_calls_calls WHERE caller_key IN (?) OR entry_id IN (?)', [keyList, ids.length ? ids : [0]]);
+      await conn.query('DELETE FROM smart_missed_calls_calls WHERE pbx = @smc_pbx AND (caller_key IN (?) OR entry_id IN (?))', [keyList, ids.length ? ids : [0]]);
       // The rollups hold no numbers; they let go of the calls anyway, so they stay the count
       // of the calls rows and a call the sync reads again later is not counted twice.
       await writeRollup(conn, rollupDeltas(
@@ -95,17 +95,17 @@ export async function forgetNumber(pool: Pool, auditKey: AuditKey, number: strin
       ));
     }
     if (ids.length) {
-      await conn.query('DELETE FROM smart_missed_calls_outbox WHERE entry_id IN (?)', [ids]);
-      await conn.query('DELETE FROM smart_missed_calls WHERE id IN (?)', [ids]);
+      await conn.query('DELETE FROM smart_missed_calls_outbox WHERE pbx = @smc_pbx AND entry_id IN (?)', [ids]);
+      await conn.query('DELETE FROM smart_missed_calls WHERE pbx = @smc_pbx AND id IN (?)', [ids]);
     }
     const [named] = await conn.query<RowDataPacket[]>(
-      'SELECT name FROM smart_missed_calls_lookups WHERE caller_key IN (?) UNION SELECT name FROM smart_missed_calls_contacts WHERE caller_key IN (?)',
+      'SELECT name FROM smart_missed_calls_lookups WHERE pbx = @smc_pbx AND caller_key IN (?) UNION SELECT name FROM smart_missed_calls_contacts WHERE pbx = @smc_pbx AND caller_key IN (?)',
       [keyList, keyList],
     );
     const names = [...entries.map((e) => String(e.caller_name ?? '')), ...named.map((r) => String(r.name ?? ''))];
-    await conn.query('DELETE FROM smart_missed_calls_deliveries WHERE caller_key IN (?) OR entry_id IN (?)', [keyList, ids.length ? ids : [0]]);
-    await conn.query('DELETE FROM smart_missed_calls_lookups WHERE caller_key IN (?)', [keyList]);
-    await conn.query('DELETE FROM smart_missed_calls_contacts WHERE caller_key IN (?)', [keyList]);
+    await conn.query('DELETE FROM smart_missed_calls_deliveries WHERE pbx = @smc_pbx AND (caller_key IN (?) OR entry_id IN (?))', [keyList, ids.length ? ids : [0]]);
+    await conn.query('DELETE FROM smart_missed_calls_lookups WHERE pbx = @smc_pbx AND caller_key IN (?)', [keyList]);
+    await conn.query('DELETE FROM smart_missed_calls_contacts WHERE pbx = @smc_pbx AND caller_key IN (?)', [keyList]);
     await redactDeliveries(conn, keyList, names);
     const tenants = new Set(entries.map((e) => String(e.tenant)));
     if (tenants.size === 0) tenants.add('default');
@@ -128,7 +128,7 @@ const REMOVED = '[removed]';
 async function redactDeliveries(conn: PoolConnection, keys: string[], names: string[]): Promise<void> {
   const shortest = keys.reduce((a, b) => (a.length <= b.length ? a : b));
   const [rows] = await conn.query<RowDataPacket[]>(
-    'SELECT id, payload FROM smart_missed_calls_deliveries WHERE payload LIKE ? FOR UPDATE',
+    'SELECT id, payload FROM smart_missed_calls_deliveries WHERE pbx = @smc_pbx AND payload LIKE ? FOR UPDATE',
     [`%${shortest.slice(-2)}%`],
   );
   const numberPattern = new RegExp(keys.map((k) => `(?:\\+?\\d[\\d\\s().-]*?)?${k.split('').join('[\\s().-]?')}(?!\\d)`).join('|'), 'g');

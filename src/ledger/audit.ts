@@ -27,8 +27,16 @@ export interface AuditKey {
  * previous row's hash, keyed with an HMAC whose key lives in a file outside the database
  * (audit-key.ts), so `smc audit verify` proves that nothing was altered or removed, even by
  * someone who can write the database and drop the triggers that refuse UPDATE and DELETE.
- * The chain head lives in smart_missed_calls_state and is locked while a transaction
- * appends, which also keeps ids in chain order.
+ *
+ * There is one chain per (pbx, tenant), numbered by chain_seq (1, 2, …): under Galera one
+ * chain for the whole database would be a single hot row every PBX's writes certify
+ * against, and auto-increment ids are neither contiguous nor in write order there, so the
+ * order is the chain's own. Each chain's head (its last hash) lives in
+ * smart_missed_calls_state as `audit_head:<tenant>` of its pbx and is locked while a
+ * transaction appends. Rows written before the per-chain journal (chain_seq NULL) stay on
+ * the single chain they were written in, headed by `audit_head`, ordered by id; the first
+ * row of every new chain links to that old chain's last hash, so the old chain cannot be
+ * cut short without breaking the new ones.
  */
 export interface AuditRecord {
   tenant: string;
@@ -42,8 +50,9 @@ export interface AuditRecord {
 }
 
 const GENESIS = '0'.repeat(64);
-const HEAD_KEY = 'audit_head';
-
+/** The head of the journal written before the per-chain journal (one chain, in id order). */
+const LEGACY_HEAD_KEY = 'audit_head';
+const headKeyOf = (tenant: string) => `${LEGACY_HEAD_KEY}:${tenant}`;
 
 /**
  * Widths of the journal's columns (migration 1), in characters: MariaDB counts utf8mb4
@@ -109,45 +118,69 @@ export function scrubNote(note: string | null): string | null {
 }
 
 /**
- * Locks the chain head row until the transaction ends (creating it on an empty journal).
+ * Locks a head row until the transaction ends (creating it, with `initial`, when absent).
  * Not INSERT IGNORE: on the existing head row that takes only a SHARED lock, so two
  * appenders (the sync and the notifier journalling `notified`) both got it, then both
  * waited for FOR UPDATE below — a deadlock. ON DUPLICATE KEY UPDATE locks it exclusively.
  */
-export async function lockChainHead(conn: PoolConnection): Promise<{ head: string; now: string }> {
+async function lockHead(conn: PoolConnection, key: string, initial: string): Promise<{ head: string; now: string }> {
   await conn.query(
-    `INSERT INTO smart_missed_calls_state (k, v, updated_at) VALUES (?, ?, NOW()) ON DUPLICATE KEY UPDATE k = k`,
-    [HEAD_KEY, GENESIS],
+    `INSERT INTO smart_missed_calls_state (pbx, k, v, updated_at) VALUES (@smc_pbx, ?, ?, NOW()) ON DUPLICATE KEY UPDATE k = k`,
+    [key, initial],
   );
   const [head] = await conn.query<RowDataPacket[]>(
-    `SELECT v, NOW(3) AS now FROM smart_missed_calls_state WHERE k = ? FOR UPDATE`,
-    [HEAD_KEY],
+    `SELECT v, NOW(3) AS now FROM smart_missed_calls_state WHERE pbx = @smc_pbx AND k = ? FOR UPDATE`,
+    [key],
   );
   return { head: String(head[0]!.v), now: String(head[0]!.now) };
 }
 
+/** The head of the journal written before the per-chain journal: locked while the audit key file is made (audit-key.ts). */
+export async function lockChainHead(conn: PoolConnection): Promise<{ head: string; now: string }> {
+  return lockHead(conn, LEGACY_HEAD_KEY, GENESIS);
+}
+
+/** The last hash of the old single chain of this PBX's rows, or GENESIS when it has none. */
+async function legacyEnd(db: Pool | PoolConnection): Promise<string> {
+  const [rows] = await db.query<RowDataPacket[]>(
+    'SELECT hash FROM smart_missed_calls_audit WHERE pbx = @smc_pbx AND chain_seq IS NULL ORDER BY id DESC LIMIT 1',
+  );
+  return rows[0] ? String(rows[0].hash) : GENESIS;
+}
+
+/** Appends records to their tenants' chains; the heads are locked in tenant order, so two appenders never wait on each other in a circle. */
 export async function appendAudit(conn: PoolConnection, key: AuditKey, records: AuditRecord[]): Promise<void> {
   if (records.length === 0) return;
-  const { head, now: createdAt } = await lockChainHead(conn);
-  let prev = head;
-  const values: unknown[] = [];
-  for (const r of records) {
-    const rec = storable(r);
-    const hash = auditHash(key, prev, rec, createdAt);
-    values.push(rec.tenant, rec.entryId, rec.event, rec.reason, rec.actor, rec.ext, rec.linkedid, rec.note, createdAt, prev, hash);
-    prev = hash;
+  const byTenant = new Map<string, AuditRecord[]>();
+  for (const r of records.map(storable)) byTenant.set(r.tenant, [...(byTenant.get(r.tenant) ?? []), r]);
+  for (const tenant of [...byTenant.keys()].sort()) {
+    const chain = byTenant.get(tenant)!;
+    const { head: stored, now: createdAt } = await lockHead(conn, headKeyOf(tenant), '');
+    const [[last]] = (await conn.query<RowDataPacket[]>(
+      'SELECT COALESCE(MAX(chain_seq), 0) AS seq FROM smart_missed_calls_audit WHERE tenant = ? AND pbx = @smc_pbx',
+      [tenant],
+    )) as unknown as [[{ seq: number }]];
+    let prev = stored === '' ? await legacyEnd(conn) : stored;
+    let seq = Number(last.seq);
+    const values: unknown[] = [];
+    for (const rec of chain) {
+      const hash = auditHash(key, prev, rec, createdAt);
+      seq += 1;
+      values.push(rec.tenant, rec.entryId, rec.event, rec.reason, rec.actor, rec.ext, rec.linkedid, rec.note, createdAt, seq, prev, hash);
+      prev = hash;
+    }
+    await conn.query(
+      `INSERT INTO smart_missed_calls_audit (pbx, tenant, entry_id, event, reason, actor, ext, linkedid, note, created_at, chain_seq, prev_hash, hash)
+       VALUES ${chain.map(() => '(@smc_pbx,?,?,?,?,?,?,?,?,?,?,?,?)').join(',')}`,
+      values,
+    );
+    await conn.query(`UPDATE smart_missed_calls_state SET v = ?, updated_at = NOW() WHERE pbx = @smc_pbx AND k = ?`, [prev, headKeyOf(tenant)]);
   }
-  const placeholders = records.map(() => '(?,?,?,?,?,?,?,?,?,?,?)').join(',');
-  await conn.query(
-    `INSERT INTO smart_missed_calls_audit (tenant, entry_id, event, reason, actor, ext, linkedid, note, created_at, prev_hash, hash) VALUES ${placeholders}`,
-    values,
-  );
-  await conn.query(`UPDATE smart_missed_calls_state SET v = ?, updated_at = NOW() WHERE k = ?`, [prev, HEAD_KEY]);
 }
 
 /** The newest row of the journal: what the service log and each digest mail show as the anchor. */
 export async function chainHead(pool: Pool): Promise<ChainPoint | null> {
-  const [rows] = await pool.query<RowDataPacket[]>('SELECT id, hash FROM smart_missed_calls_audit ORDER BY id DESC LIMIT 1');
+  const [rows] = await pool.query<RowDataPacket[]>('SELECT id, hash FROM smart_missed_calls_audit WHERE pbx = @smc_pbx ORDER BY id DESC LIMIT 1');
   return rows[0] ? { id: Number(rows[0].id), hash: String(rows[0].hash) } : null;
 }
 
@@ -158,13 +191,24 @@ export function formatChainPoint(p: ChainPoint): string {
 export interface BadRow {
   id: number;
   problem: string;
+  /** The chain the row is in: `legacy` (rows written before per-chain journals) or the tenant's. */
+  chain: string;
+}
+
+export interface ChainReport {
+  chain: string;
+  rows: number;
+  bad: number;
 }
 
 export interface VerifyResult {
   ok: boolean;
   rows: number;
-  /** Every row that does not hold, in id order (a row may be named twice, once per problem). */
+  /** Every row that does not hold, chain by chain, in chain order (a row may be named twice, once per problem). */
   bad: BadRow[];
+  /** Each chain: the old single one first (when it has rows), then one per tenant. */
+  chains: ChainReport[];
+  /** The newest row of this PBX's journal. */
   head: ChainPoint | null;
 }
 
@@ -178,58 +222,127 @@ export const PROBLEMS = {
   anchorMismatch: 'this row does not hold the remembered head hash (the row was rewritten)',
 } as const;
 
+interface JournalRow {
+  id: number;
+  record: AuditRecord;
+  createdAt: string;
+  prevHash: string;
+  hash: string;
+}
+
+const JOURNAL_COLUMNS = 'id, tenant, entry_id, event, reason, actor, ext, linkedid, note, created_at, chain_seq, prev_hash, hash';
+
+function journalRow(row: RowDataPacket): JournalRow {
+  return {
+    id: Number(row.id),
+    record: {
+      tenant: row.tenant, entryId: row.entry_id === null ? null : Number(row.entry_id), event: row.event, reason: row.reason,
+      actor: row.actor, ext: row.ext, linkedid: row.linkedid, note: row.note,
+    },
+    createdAt: String(row.created_at),
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  };
+}
+
 /**
- * Walks the whole chain in id order and names every row that does not hold: a row's
+ * Walks every chain of this PBX's journal and names every row that does not hold: a row's
  * contents are checked against its own hash whatever came before, so one altered row does
- * not hide the next. Rows up to key.unkeyedUntil verify by the unkeyed rule, every later
- * one by the keyed rule. `anchor` is a head remembered from a digest mail or the service
- * log: that row must still exist and hold that hash.
+ * not hide the next. The old single chain (rows before per-chain journals) goes in id order,
+ * rows up to key.unkeyedUntil by the unkeyed rule; each (pbx, tenant) chain goes in chain_seq
+ * order, keyed, from the old chain's last hash. `anchor` is a head remembered from a digest
+ * mail or the service log: that row must still exist and hold that hash.
  */
 export async function verifyAudit(pool: Pool, key: AuditKey, anchor?: ChainPoint): Promise<VerifyResult> {
   const bad: BadRow[] = [];
+  const chains: ChainReport[] = [];
+  let rows = 0;
+  let seenAnchor = false;
+  const checkAnchor = (row: JournalRow, chain: string) => {
+    if (!anchor || row.id !== anchor.id) return;
+    if (row.hash !== anchor.hash) bad.push({ id: row.id, problem: PROBLEMS.anchorMismatch, chain });
+    seenAnchor = true;
+  };
+  const headOf = async (k: string) => {
+    const [stored] = await pool.query<RowDataPacket[]>(`SELECT v FROM smart_missed_calls_state WHERE pbx = @smc_pbx AND k = ?`, [k]);
+    return stored[0] ? String(stored[0].v) : null;
+  };
+
+  // The old single chain, in id order.
   const unkeyedUntil = key.unkeyedUntil;
   let prev = GENESIS;
-  let rows = 0;
   let lastId = 0;
+  let legacyRows = 0;
+  const legacyBadBefore = bad.length;
   let seenUnkeyedEnd = unkeyedUntil === null;
-  let seenAnchor = false;
   for (;;) {
     const [batch] = await pool.query<RowDataPacket[]>(
-      `SELECT id, tenant, entry_id, event, reason, actor, ext, linkedid, note, created_at, prev_hash, hash
-         FROM smart_missed_calls_audit WHERE id > ? ORDER BY id LIMIT 5000`,
+      `SELECT ${JOURNAL_COLUMNS} FROM smart_missed_calls_audit WHERE pbx = @smc_pbx AND chain_seq IS NULL AND id > ? ORDER BY id LIMIT 5000`,
       [lastId],
     );
     if (batch.length === 0) break;
-    for (const row of batch) {
-      const id = Number(row.id);
+    for (const row of batch.map(journalRow)) {
+      const { id } = row;
       if (!seenUnkeyedEnd && id > unkeyedUntil!.id) {
-        bad.push({ id, problem: PROBLEMS.unkeyedMissing });
+        bad.push({ id, problem: PROBLEMS.unkeyedMissing, chain: 'legacy' });
         seenUnkeyedEnd = true;
       }
-      if (row.prev_hash !== prev) bad.push({ id, problem: PROBLEMS.link });
-      const record: AuditRecord = {
-        tenant: row.tenant, entryId: row.entry_id === null ? null : Number(row.entry_id), event: row.event, reason: row.reason,
-        actor: row.actor, ext: row.ext, linkedid: row.linkedid, note: row.note,
-      };
+      if (row.prevHash !== prev) bad.push({ id, problem: PROBLEMS.link, chain: 'legacy' });
       const unkeyed = unkeyedUntil !== null && id <= unkeyedUntil.id;
-      const expected = unkeyed ? unkeyedHash(row.prev_hash, record, String(row.created_at)) : auditHash(key, row.prev_hash, record, String(row.created_at));
-      if (expected !== row.hash) bad.push({ id, problem: PROBLEMS.altered });
+      const expected = unkeyed ? unkeyedHash(row.prevHash, row.record, row.createdAt) : auditHash(key, row.prevHash, row.record, row.createdAt);
+      if (expected !== row.hash) bad.push({ id, problem: PROBLEMS.altered, chain: 'legacy' });
       if (unkeyedUntil !== null && id === unkeyedUntil.id) {
-        if (row.hash !== unkeyedUntil.hash) bad.push({ id, problem: PROBLEMS.unkeyedAnchor });
+        if (row.hash !== unkeyedUntil.hash) bad.push({ id, problem: PROBLEMS.unkeyedAnchor, chain: 'legacy' });
         seenUnkeyedEnd = true;
       }
-      if (anchor && id === anchor.id) {
-        if (row.hash !== anchor.hash) bad.push({ id, problem: PROBLEMS.anchorMismatch });
-        seenAnchor = true;
-      }
+      checkAnchor(row, 'legacy');
       prev = row.hash;
-      rows += 1;
+      legacyRows += 1;
       lastId = id;
     }
   }
-  if (!seenUnkeyedEnd) bad.push({ id: unkeyedUntil!.id, problem: PROBLEMS.unkeyedMissing });
-  if (anchor && !seenAnchor) bad.push({ id: anchor.id, problem: PROBLEMS.anchorMissing });
-  const [stored] = await pool.query<RowDataPacket[]>(`SELECT v FROM smart_missed_calls_state WHERE k = ?`, [HEAD_KEY]);
-  if (rows > 0 && stored[0] && stored[0].v !== prev) bad.push({ id: lastId, problem: PROBLEMS.truncated });
-  return { ok: bad.length === 0, rows, bad, head: rows > 0 ? { id: lastId, hash: prev } : null };
+  if (!seenUnkeyedEnd) bad.push({ id: unkeyedUntil!.id, problem: PROBLEMS.unkeyedMissing, chain: 'legacy' });
+  const legacyHead = await headOf(LEGACY_HEAD_KEY);
+  if (legacyRows > 0 && legacyHead !== null && legacyHead !== prev) bad.push({ id: lastId, problem: PROBLEMS.truncated, chain: 'legacy' });
+  if (legacyRows > 0) chains.push({ chain: 'legacy', rows: legacyRows, bad: bad.length - legacyBadBefore });
+  rows += legacyRows;
+  const legacyLast = prev;
+
+  // One chain per tenant: those with rows, and those whose head says they had some.
+  const [tenantRows] = await pool.query<RowDataPacket[]>(
+    `SELECT DISTINCT tenant FROM smart_missed_calls_audit WHERE pbx = @smc_pbx AND chain_seq IS NOT NULL
+     UNION SELECT SUBSTRING(k, ?) FROM smart_missed_calls_state WHERE pbx = @smc_pbx AND k LIKE ?`,
+    [LEGACY_HEAD_KEY.length + 2, `${LEGACY_HEAD_KEY}:%`],
+  );
+  for (const tenant of tenantRows.map((r) => String(Object.values(r)[0])).sort()) {
+    const badBefore = bad.length;
+    let chainPrev = legacyLast;
+    let seq = 0;
+    let count = 0;
+    let lastRow = 0;
+    for (;;) {
+      const [batch] = await pool.query<RowDataPacket[]>(
+        `SELECT ${JOURNAL_COLUMNS} FROM smart_missed_calls_audit WHERE tenant = ? AND pbx = @smc_pbx AND chain_seq > ? ORDER BY chain_seq LIMIT 5000`,
+        [tenant, seq],
+      );
+      if (batch.length === 0) break;
+      for (const raw of batch) {
+        const row = journalRow(raw);
+        // A gap in the numbers is a removed row, as is a broken link: one problem either way.
+        if (row.prevHash !== chainPrev || Number(raw.chain_seq) !== seq + 1) bad.push({ id: row.id, problem: PROBLEMS.link, chain: tenant });
+        if (auditHash(key, row.prevHash, row.record, row.createdAt) !== row.hash) bad.push({ id: row.id, problem: PROBLEMS.altered, chain: tenant });
+        checkAnchor(row, tenant);
+        chainPrev = row.hash;
+        seq = Number(raw.chain_seq);
+        lastRow = row.id;
+        count += 1;
+      }
+    }
+    const head = await headOf(headKeyOf(tenant));
+    if (head !== null && head !== '' && head !== chainPrev) bad.push({ id: lastRow, problem: PROBLEMS.truncated, chain: tenant });
+    chains.push({ chain: tenant, rows: count, bad: bad.length - badBefore });
+    rows += count;
+  }
+  if (anchor && !seenAnchor) bad.push({ id: anchor.id, problem: PROBLEMS.anchorMissing, chain: '' });
+  return { ok: bad.length === 0, rows, bad, chains, head: await chainHead(pool) };
 }

@@ -42,7 +42,7 @@ export class JournalWatch {
     }
     const [rows] = await this.pool.query<RowDataPacket[]>(
       `SELECT id, tenant, entry_id, event, actor FROM smart_missed_calls_audit
-        WHERE id > ? ORDER BY id LIMIT ${PAGE}`,
+        WHERE id > ? AND pbx = @smc_pbx ORDER BY id LIMIT ${PAGE}`,
       [this.floor],
     );
     const fresh: JournalChange[] = [];

@@ -88,16 +88,18 @@ function changed<T extends { calls: number }>(deltas: Map<string, T>): T[] {
 export async function writeRollup(conn: PoolConnection, deltas: RollupDeltas): Promise<void> {
   if (deltas.days.length > 0) {
     await conn.query(
-      `INSERT INTO smart_missed_calls_daily (tenant, day, direction, verdict, route_kind, route_id, did, calls) VALUES ?
+      `INSERT INTO smart_missed_calls_daily (pbx, tenant, day, direction, verdict, route_kind, route_id, did, calls)
+       VALUES ${deltas.days.map(() => '(@smc_pbx,?,?,?,?,?,?,?,?)').join(',')}
        ON DUPLICATE KEY UPDATE calls = calls + VALUES(calls)`,
-      [deltas.days.map((d) => [d.tenant, d.day, d.direction, d.verdict, d.routeKind, d.routeId, d.did, d.calls])],
+      deltas.days.flatMap((d) => [d.tenant, d.day, d.direction, d.verdict, d.routeKind, d.routeId, d.did, d.calls]),
     );
   }
   if (deltas.missedHours.length > 0) {
     await conn.query(
-      `INSERT INTO smart_missed_calls_missed_hours (tenant, day, hour, route_kind, route_id, did, calls) VALUES ?
+      `INSERT INTO smart_missed_calls_missed_hours (pbx, tenant, day, hour, route_kind, route_id, did, calls)
+       VALUES ${deltas.missedHours.map(() => '(@smc_pbx,?,?,?,?,?,?,?)').join(',')}
        ON DUPLICATE KEY UPDATE calls = calls + VALUES(calls)`,
-      [deltas.missedHours.map((d) => [d.tenant, d.day, d.hour, d.routeKind, d.routeId, d.did, d.calls])],
+      deltas.missedHours.flatMap((d) => [d.tenant, d.day, d.hour, d.routeKind, d.routeId, d.did, d.calls]),
     );
   }
 }

@@ -160,7 +160,7 @@ async function laterClearers(conn: PoolConnection, tenant: string, todo: Classif
   const oldest = misses.reduce((a, c) => (c.verdict.startedAt < a ? c.verdict.startedAt : a), misses[0]!.verdict.startedAt);
   const [rows] = await conn.query<RowDataPacket[]>(
     `SELECT linkedid, verdict, direction, caller, caller_key, did, dialled, started_at, ended_at, answered_by FROM smart_missed_calls_calls
-      WHERE tenant = ? AND caller_key IN (?) AND started_at >= ? AND linkedid NOT IN (?)
+      WHERE tenant = ? AND pbx = @smc_pbx AND caller_key IN (?) AND started_at >= ? AND linkedid NOT IN (?)
         AND ((verdict = 'answered' AND direction = 'inbound') OR (verdict = 'outbound' AND answered_by IS NOT NULL))
       ORDER BY started_at, linkedid`,
     [tenant, [...new Set(misses.map((c) => callerKeys.get(c.verdict.linkedid)!))], oldest, todo.map((c) => c.verdict.linkedid)],
@@ -192,7 +192,7 @@ async function storedCalls(conn: PoolConnection, tenant: string, linkedids: stri
   if (linkedids.length === 0) return out;
   const [rows] = await conn.query<RowDataPacket[]>(
     `SELECT linkedid, verdict, rows_digest, entry_id, rang, started_at, direction, route_kind, route_id, did FROM smart_missed_calls_calls
-      WHERE tenant = ? AND linkedid IN (?) FOR UPDATE`,
+      WHERE tenant = ? AND pbx = @smc_pbx AND linkedid IN (?) FOR UPDATE`,
     [tenant, linkedids],
   );
   for (const r of rows) {
@@ -210,7 +210,7 @@ export async function lockEntries(conn: PoolConnection, tenant: string, callerKe
   if (callerKeys.length === 0 && ids.length === 0) return [];
   const [rows] = await conn.query<RowDataPacket[]>(
     `SELECT ${ENTRY_COLUMNS} FROM smart_missed_calls
-      WHERE tenant = ? AND (caller_key IN (?) OR id IN (?)) FOR UPDATE`,
+      WHERE tenant = ? AND pbx = @smc_pbx AND (caller_key IN (?) OR id IN (?)) FOR UPDATE`,
     [tenant, callerKeys.length ? callerKeys : [''], ids.length ? ids : [0]],
   );
   return rows.map(entryFromRow);
@@ -249,21 +249,25 @@ export async function saveEntries(conn: PoolConnection, entries: Entry[], now: s
   if (known.length > 0) {
     // Every id is locked by this transaction (lockEntries), so this only ever updates; the
     // unique key columns are the row's own and cannot collide with another entry.
+    // The pbx is named too: the row the statement would insert must collide with this
+    // entry's own keys only, never with another PBX's entry of the same caller.
+    const row = `(?, @smc_pbx, ${Array(4 + ENTRY_STATE_COLUMNS.length).fill('?').join(', ')})`;
     await conn.query(
-      `INSERT INTO smart_missed_calls (id, tenant, caller_key, did, created_at, ${ENTRY_STATE_COLUMNS.join(', ')}) VALUES ?
+      `INSERT INTO smart_missed_calls (id, pbx, tenant, caller_key, did, created_at, ${ENTRY_STATE_COLUMNS.join(', ')}) VALUES ${known.map(() => row).join(', ')}
        ON DUPLICATE KEY UPDATE ${ENTRY_STATE_COLUMNS.map((c) => `${c} = VALUES(${c})`).join(', ')}`,
-      [known.map((e) => [e.id, e.tenant, e.callerKey, e.did, now, ...state(e)])],
+      known.flatMap((e) => [e.id, e.tenant, e.callerKey, e.did, now, ...state(e)]),
     );
   }
   const fresh = entries.filter((e) => e.id === null);
   if (fresh.length > 0) {
+    const row = `(@smc_pbx, ${Array(4 + ENTRY_STATE_COLUMNS.length).fill('?').join(', ')})`;
     await conn.query(
-      `INSERT INTO smart_missed_calls (tenant, caller_key, did, created_at, ${ENTRY_STATE_COLUMNS.join(', ')}) VALUES ?`,
-      [fresh.map((e) => [e.tenant, e.callerKey, e.did, now, ...state(e)])],
+      `INSERT INTO smart_missed_calls (pbx, tenant, caller_key, did, created_at, ${ENTRY_STATE_COLUMNS.join(', ')}) VALUES ${fresh.map(() => row).join(', ')}`,
+      fresh.flatMap((e) => [e.tenant, e.callerKey, e.did, now, ...state(e)]),
     );
     // Ids by the unique key: auto-increment ids of a multi-row INSERT need not be consecutive.
     const [rows] = await conn.query<RowDataPacket[]>(
-      'SELECT id, tenant, caller_key, did FROM smart_missed_calls WHERE (tenant, caller_key, did) IN (?)',
+      'SELECT id, tenant, caller_key, did FROM smart_missed_calls WHERE pbx = @smc_pbx AND (tenant, caller_key, did) IN (?)',
       [fresh.map((e) => [e.tenant, e.callerKey, e.did])],
     );
     const ids = new Map(rows.map((r) => [`${r.tenant}\n${r.caller_key}\n${r.did}`, Number(r.id)]));
@@ -298,10 +302,10 @@ async function saveCalls(
     );
   }
   await conn.query(
-    `INSERT INTO smart_missed_calls_calls (tenant, linkedid, verdict, direction, caller, caller_key, did, dialled, started_at,
+    `INSERT INTO smart_missed_calls_calls (pbx, tenant, linkedid, verdict, direction, caller, caller_key, did, dialled, started_at,
        ended_at, wait_s, answered_by, rang, route_kind, route_id, reasons, explanation, voicemail, entry_id, row_count,
        rows_digest, classified_at)
-     VALUES ${calls.map(() => '(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)').join(',')}
+     VALUES ${calls.map(() => '(@smc_pbx,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)').join(',')}
      ON DUPLICATE KEY UPDATE verdict = VALUES(verdict), direction = VALUES(direction), caller = VALUES(caller),
        caller_key = VALUES(caller_key), did = VALUES(did), dialled = VALUES(dialled), started_at = VALUES(started_at),
        ended_at = VALUES(ended_at), wait_s = VALUES(wait_s), answered_by = VALUES(answered_by), rang = VALUES(rang),
@@ -332,8 +336,8 @@ export async function enqueueEvents(conn: PoolConnection, events: LedgerEvent[],
     values.push(e.entry.tenant, e.event, e.entry.id, e.linkedid, JSON.stringify(payload), now, now);
   }
   await conn.query(
-    `INSERT INTO smart_missed_calls_outbox (tenant, event, entry_id, linkedid, payload, next_attempt_at, created_at)
-     VALUES ${events.map(() => '(?,?,?,?,?,?,?)').join(',')}`,
+    `INSERT INTO smart_missed_calls_outbox (pbx, tenant, event, entry_id, linkedid, payload, next_attempt_at, created_at)
+     VALUES ${events.map(() => '(@smc_pbx,?,?,?,?,?,?,?)').join(',')}`,
     values,
   );
 }

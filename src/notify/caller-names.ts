@@ -3,6 +3,7 @@ import type { Config, TenantSettings } from '../config/schema.js';
 import { loadSettings } from '../config/settings-store.js';
 import { normaliseNumber } from '../clear/numbers.js';
 import { ident } from '../db/pool.js';
+import { poolsOf, type DbPools } from '../db/ledger-pool.js';
 import { numberRules } from '../ledger/entries.js';
 import { readState, writeState } from '../sync/state.js';
 import { OutboundError, outboundRequest, type OutboundResponse } from './outbound.js';
@@ -36,15 +37,16 @@ const digitsOnly = (s: string) => /^[\s+\d().-]*$/.test(s);
  * The caller's name from, in order: FreePBX contact manager, the imported CSV contacts,
  * the tenant's HTTP lookup URL, and the caller-id name (CNAM) the trunk sent.
  */
-export async function resolveCallerName(pool: Pool, config: Config, tenant: string, number: string, settings?: TenantSettings): Promise<CallerName | null> {
+export async function resolveCallerName(pools: Pool | DbPools, config: Config, tenant: string, number: string, settings?: TenantSettings): Promise<CallerName | null> {
+  const { ledger: pool, cdr } = poolsOf(pools);
   const s = settings ?? (await loadSettings(pool, tenant));
   const caller = normaliseNumber(number, numberRules(s));
   if (caller.anonymous || caller.key.length < 3) return null;
   return (
-    (await fromContactManager(pool, config, caller.key, s)) ??
+    (await fromContactManager(cdr, config, caller.key, s)) ??
     (await fromContacts(pool, tenant, caller.key)) ??
     (await fromHttp(pool, config, tenant, caller.key, number, s.lookupUrlTemplate)) ??
-    (await fromCnam(pool, config, caller.key, s))
+    (await fromCnam(cdr, config, caller.key, s))
   );
 }
 
@@ -72,7 +74,7 @@ async function fromContactManager(pool: Pool, config: Config, key: string, setti
 }
 
 async function fromContacts(pool: Pool, tenant: string, key: string): Promise<CallerName | null> {
-  const [rows] = await pool.query<RowDataPacket[]>('SELECT name FROM smart_missed_calls_contacts WHERE tenant = ? AND caller_key = ?', [tenant, key]);
+  const [rows] = await pool.query<RowDataPacket[]>('SELECT name FROM smart_missed_calls_contacts WHERE tenant = ? AND pbx = @smc_pbx AND caller_key = ?', [tenant, key]);
   return rows[0]?.name ? { name: String(rows[0].name), source: 'csv' } : null;
 }
 
@@ -80,7 +82,7 @@ async function fromHttp(pool: Pool, config: Config, tenant: string, key: string,
   if (!template) return null;
   const [cached] = await pool.query<RowDataPacket[]>(
     `SELECT name FROM smart_missed_calls_lookups
-      WHERE tenant = ? AND caller_key = ? AND source = 'http'
+      WHERE tenant = ? AND pbx = @smc_pbx AND caller_key = ? AND source = 'http'
         AND fetched_at >= NOW() - INTERVAL IF(name = '', ?, ?) SECOND`,
     [tenant, key, MISSING_TTL_SECONDS, FOUND_TTL_SECONDS],
   );
@@ -90,7 +92,7 @@ async function fromHttp(pool: Pool, config: Config, tenant: string, key: string,
   if ('problem' in outcome) return null;
   const name = outcome.name.slice(0, 160);
   await pool.query(
-    `INSERT INTO smart_missed_calls_lookups (tenant, caller_key, name, source, fetched_at) VALUES (?, ?, ?, 'http', NOW())
+    `INSERT INTO smart_missed_calls_lookups (pbx, tenant, caller_key, name, source, fetched_at) VALUES (@smc_pbx, ?, ?, ?, 'http', NOW())
      ON DUPLICATE KEY UPDATE name = VALUES(name), source = VALUES(source), fetched_at = VALUES(fetched_at)`,
     [tenant, key, name],
   );
@@ -195,17 +197,18 @@ async function fromCnam(pool: Pool, config: Config, key: string, settings: Tenan
  * Fills the names of these entries when they have none, or only the number as a name.
  * A name is not an audited fact, so this writes no journal rows.
  */
-export async function fillCallerNames(pool: Pool, config: Config, tenant: string, entryIds: number[], settings?: TenantSettings): Promise<number> {
+export async function fillCallerNames(pools: Pool | DbPools, config: Config, tenant: string, entryIds: number[], settings?: TenantSettings): Promise<number> {
   if (entryIds.length === 0) return 0;
+  const pool = poolsOf(pools).ledger;
   const s = settings ?? (await loadSettings(pool, tenant));
   const [rows] = await pool.query<RowDataPacket[]>(
-    `SELECT id, caller, caller_raw, caller_name FROM smart_missed_calls WHERE tenant = ? AND id IN (?) AND anonymous = 0`,
+    `SELECT id, caller, caller_raw, caller_name FROM smart_missed_calls WHERE tenant = ? AND pbx = @smc_pbx AND id IN (?) AND anonymous = 0`,
     [tenant, entryIds],
   );
   let filled = 0;
   for (const r of rows) {
     if (r.caller_name && !digitsOnly(String(r.caller_name))) continue;
-    const found = await resolveCallerName(pool, config, tenant, String(r.caller_raw || r.caller), s);
+    const found = await resolveCallerName(pools, config, tenant, String(r.caller_raw || r.caller), s);
     if (!found) continue;
     const [res] = await pool.query<import('mysql2').ResultSetHeader>(
       'UPDATE smart_missed_calls SET caller_name = ? WHERE id = ? AND caller_name = ?',

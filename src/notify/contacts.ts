@@ -82,8 +82,8 @@ export async function importContacts(pool: Pool, tenant: string, contacts: Conta
   for (let i = 0; i < contacts.length; i += chunk) {
     const slice = contacts.slice(i, i + chunk);
     await pool.query(
-      `INSERT INTO smart_missed_calls_contacts (tenant, caller_key, number, name, source, imported_at)
-       VALUES ${slice.map(() => "(?, ?, ?, ?, 'csv', NOW())").join(',')}
+      `INSERT INTO smart_missed_calls_contacts (pbx, tenant, caller_key, number, name, source, imported_at)
+       VALUES ${slice.map(() => "(@smc_pbx, ?, ?, ?, ?, 'csv', NOW())").join(',')}
        ON DUPLICATE KEY UPDATE number = VALUES(number), name = VALUES(name), imported_at = VALUES(imported_at)`,
       slice.flatMap((c) => [tenant, c.key, c.number, c.name]),
     );

@@ -77,9 +77,9 @@ export async function insertDeliveries(conn: PoolConnection | Pool, rows: NewDel
   ]);
   await conn.query(
     `INSERT IGNORE INTO smart_missed_calls_deliveries
-       (tenant, outbox_id, entry_id, caller_key, did, event, event_at, channel, target, idempotency_key, payload,
+       (pbx, tenant, outbox_id, entry_id, caller_key, did, event, event_at, channel, target, idempotency_key, payload,
         next_attempt_at, created_at)
-     VALUES ${rows.map(() => '(?,?,?,?,?,?,?,?,?,?,?,NOW(3),NOW(3))').join(',')}`,
+     VALUES ${rows.map(() => '(@smc_pbx,?,?,?,?,?,?,?,?,?,?,?,NOW(3),NOW(3))').join(',')}`,
     values,
   );
 }
@@ -98,7 +98,7 @@ export async function fanOutOutbox(
   return inTransaction(pool, async (conn) => {
     const [rows] = await conn.query<RowDataPacket[]>(
       `SELECT id, tenant, event, entry_id, linkedid, payload FROM smart_missed_calls_outbox
-        WHERE status = 'pending' ORDER BY id LIMIT ? FOR UPDATE`,
+        WHERE pbx = @smc_pbx AND status = 'pending' ORDER BY id LIMIT ? FOR UPDATE`,
       [limit],
     );
     if (rows.length === 0) return [];
@@ -138,14 +138,14 @@ const COLUMNS = 'id, tenant, outbox_id, entry_id, caller_key, did, event, event_
 export async function dueDeliveries(pool: Pool, channels: Channel[], limit = 200): Promise<Delivery[]> {
   const [rows] = await pool.query<RowDataPacket[]>(
     `SELECT ${COLUMNS} FROM smart_missed_calls_deliveries
-      WHERE status = 'pending' AND next_attempt_at <= NOW(3) AND channel IN (?) ORDER BY id LIMIT ?`,
+      WHERE pbx = @smc_pbx AND status = 'pending' AND next_attempt_at <= NOW(3) AND channel IN (?) ORDER BY id LIMIT ?`,
     [channels, limit],
   );
   return rows.map(deliveryFromRow);
 }
 
 export async function deliveryByKey(pool: Pool, key: string): Promise<Delivery | null> {
-  const [rows] = await pool.query<RowDataPacket[]>(`SELECT ${COLUMNS} FROM smart_missed_calls_deliveries WHERE idempotency_key = ?`, [key]);
+  const [rows] = await pool.query<RowDataPacket[]>(`SELECT ${COLUMNS} FROM smart_missed_calls_deliveries WHERE pbx = @smc_pbx AND idempotency_key = ?`, [key]);
   return rows[0] ? deliveryFromRow(rows[0]) : null;
 }
 
@@ -260,7 +260,7 @@ export interface DeliveryRecord {
  */
 export async function recentDeliveries(pool: Pool, tenant: string, limit = 50): Promise<{ recent: DeliveryRecord[]; failures: DeliveryRecord[] }> {
   const select = `SELECT id, channel, target, event, entry_id, status, attempts, response_code, last_error, created_at, sent_at,
-      next_attempt_at FROM smart_missed_calls_deliveries WHERE tenant = ?`;
+      next_attempt_at FROM smart_missed_calls_deliveries WHERE tenant = ? AND pbx = @smc_pbx`;
   const [recent] = await pool.query<RowDataPacket[]>(`${select} ORDER BY id DESC LIMIT ?`, [tenant, limit]);
   const [failures] = await pool.query<RowDataPacket[]>(
     `${select} AND (status = 'dead' OR (status IN ('pending', 'sending') AND last_error IS NOT NULL)) ORDER BY id DESC LIMIT ?`,

@@ -28,7 +28,7 @@ export interface DigestContent {
 async function missRate(pool: Pool, tenant: string, from: string, to: string): Promise<DigestContent['missRate']> {
   const [[r]] = (await pool.query<RowDataPacket[]>(
     `SELECT COALESCE(SUM(verdict = 'missed'), 0) AS missed, COUNT(*) AS inbound FROM smart_missed_calls_calls
-      WHERE tenant = ? AND direction = 'inbound' AND started_at >= ? AND started_at < ?`,
+      WHERE tenant = ? AND pbx = @smc_pbx AND direction = 'inbound' AND started_at >= ? AND started_at < ?`,
     [tenant, from, to],
   )) as unknown as [[{ missed: number; inbound: number }]];
   const missed = Number(r.missed);
@@ -41,30 +41,30 @@ export async function digestContent(pool: Pool, config: Config, tenant: string, 
   const { start, end } = period;
   const [open] = await pool.query<RowDataPacket[]>(
     `SELECT id, caller, caller_name, did, route_label, missed_count, first_attempt, last_attempt FROM smart_missed_calls
-      WHERE tenant = ? AND status = 'open' ORDER BY first_attempt, id LIMIT ?`,
+      WHERE tenant = ? AND pbx = @smc_pbx AND status = 'open' ORDER BY first_attempt, id LIMIT ?`,
     [tenant, LISTED_OPEN],
   );
   const [[counts]] = (await pool.query<RowDataPacket[]>(
     `SELECT SUM(status = 'open') AS open_total, SUM(first_attempt >= ? AND first_attempt < ?) AS new_entries
-       FROM smart_missed_calls WHERE tenant = ?`,
+       FROM smart_missed_calls WHERE tenant = ? AND pbx = @smc_pbx`,
     [start, end, tenant],
   )) as unknown as [[{ open_total: number | null; new_entries: number | null }]];
   const [byReason] = await pool.query<RowDataPacket[]>(
     `SELECT cleared_by AS reason, COUNT(*) AS n FROM smart_missed_calls
-      WHERE tenant = ? AND status = 'cleared' AND cleared_at >= ? AND cleared_at < ? GROUP BY cleared_by ORDER BY n DESC, reason`,
+      WHERE tenant = ? AND pbx = @smc_pbx AND status = 'cleared' AND cleared_at >= ? AND cleared_at < ? GROUP BY cleared_by ORDER BY n DESC, reason`,
     [tenant, start, end],
   );
   const [byWhom] = await pool.query<RowDataPacket[]>(
     `SELECT cleared_ext AS ext, cleared_user AS user, COUNT(*) AS n FROM smart_missed_calls
-      WHERE tenant = ? AND status = 'cleared' AND cleared_at >= ? AND cleared_at < ? AND (cleared_ext IS NOT NULL OR cleared_user IS NOT NULL)
+      WHERE tenant = ? AND pbx = @smc_pbx AND status = 'cleared' AND cleared_at >= ? AND cleared_at < ? AND (cleared_ext IS NOT NULL OR cleared_user IS NOT NULL)
       GROUP BY cleared_ext, cleared_user ORDER BY n DESC LIMIT 10`,
     [tenant, start, end],
   );
   const [top] = await pool.query<RowDataPacket[]>(
     `SELECT c.caller_key, MAX(c.caller) AS caller, COUNT(*) AS n,
-            (SELECT MAX(e.caller_name) FROM smart_missed_calls e WHERE e.tenant = c.tenant AND e.caller_key = c.caller_key) AS name
+            (SELECT MAX(e.caller_name) FROM smart_missed_calls e WHERE e.tenant = c.tenant AND e.pbx = c.pbx AND e.caller_key = c.caller_key) AS name
        FROM smart_missed_calls_calls c
-      WHERE c.tenant = ? AND c.verdict = 'missed' AND c.started_at >= ? AND c.started_at < ?
+      WHERE c.tenant = ? AND c.pbx = @smc_pbx AND c.verdict = 'missed' AND c.started_at >= ? AND c.started_at < ?
       GROUP BY c.caller_key ORDER BY n DESC, c.caller_key LIMIT 5`,
     [tenant, start, end],
   );

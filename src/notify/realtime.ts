@@ -20,7 +20,7 @@ export type RealtimeDecision =
 export async function decideRealtime(pool: Pool, d: Delivery, settings: TenantSettings): Promise<RealtimeDecision> {
   const [anchors] = await pool.query<RowDataPacket[]>(
     `SELECT id, event_at FROM smart_missed_calls_deliveries
-      WHERE tenant = ? AND channel = 'email_realtime' AND caller_key = ? AND did = ? AND id < ?
+      WHERE tenant = ? AND pbx = @smc_pbx AND channel = 'email_realtime' AND caller_key = ? AND did = ? AND id < ?
         AND status IN ('pending', 'sending', 'sent')
       ORDER BY id DESC LIMIT 1`,
     [d.tenant, d.callerKey, d.did, d.id],
@@ -33,7 +33,7 @@ export async function decideRealtime(pool: Pool, d: Delivery, settings: TenantSe
   }
   const [[sent]] = (await pool.query<RowDataPacket[]>(
     `SELECT COUNT(*) AS n FROM smart_missed_calls_deliveries
-      WHERE tenant = ? AND channel = 'email_realtime' AND status IN ('sent', 'sending') AND sending_at >= NOW(3) - INTERVAL 1 HOUR`,
+      WHERE tenant = ? AND pbx = @smc_pbx AND channel = 'email_realtime' AND status IN ('sent', 'sending') AND sending_at >= NOW(3) - INTERVAL 1 HOUR`,
     [d.tenant],
   )) as unknown as [[{ n: number }]];
   if (Number(sent.n) >= settings.maxEmailsPerHour) return { kind: 'hold' };
@@ -102,20 +102,20 @@ export async function composeRealtime(
  */
 export async function queueHeldSummaries(pool: Pool, renderer: MailRenderer, config: Config, settingsOf: (tenant: string) => Promise<TenantSettings>): Promise<number> {
   const [tenants] = await pool.query<RowDataPacket[]>(
-    `SELECT DISTINCT tenant FROM smart_missed_calls_deliveries WHERE channel = 'email_realtime' AND status = 'held' AND covered_by IS NULL`,
+    `SELECT DISTINCT tenant FROM smart_missed_calls_deliveries WHERE pbx = @smc_pbx AND channel = 'email_realtime' AND status = 'held' AND covered_by IS NULL`,
   );
   let queued = 0;
   for (const { tenant } of tenants) {
     const settings = await settingsOf(tenant);
     queued += await inTransaction(pool, async (conn) => {
       const [recent] = await conn.query<RowDataPacket[]>(
-        `SELECT id FROM smart_missed_calls_deliveries WHERE tenant = ? AND channel = 'email_held_summary' AND created_at >= NOW(3) - INTERVAL 1 HOUR LIMIT 1`,
+        `SELECT id FROM smart_missed_calls_deliveries WHERE tenant = ? AND pbx = @smc_pbx AND channel = 'email_held_summary' AND created_at >= NOW(3) - INTERVAL 1 HOUR LIMIT 1`,
         [tenant],
       );
       if (recent.length) return 0;
       const [held] = await conn.query<RowDataPacket[]>(
         `SELECT id, entry_id, target, payload FROM smart_missed_calls_deliveries
-          WHERE tenant = ? AND channel = 'email_realtime' AND status = 'held' AND covered_by IS NULL ORDER BY id FOR UPDATE`,
+          WHERE tenant = ? AND pbx = @smc_pbx AND channel = 'email_realtime' AND status = 'held' AND covered_by IS NULL ORDER BY id FOR UPDATE`,
         [tenant],
       );
       if (held.length === 0) return 0;
@@ -137,7 +137,7 @@ export async function queueHeldSummaries(pool: Pool, renderer: MailRenderer, con
         tenant, outboxId: null, entryId: null, callerKey: '', did: '', event: 'held_summary', eventAt: null,
         channel: 'email_held_summary', target, idempotencyKey: key, payload: JSON.stringify({ mail, entryIds, note: 'held-summary email' }),
       }]);
-      const [[summary]] = (await conn.query<RowDataPacket[]>('SELECT id FROM smart_missed_calls_deliveries WHERE idempotency_key = ?', [key])) as unknown as [[{ id: number }]];
+      const [[summary]] = (await conn.query<RowDataPacket[]>('SELECT id FROM smart_missed_calls_deliveries WHERE pbx = @smc_pbx AND idempotency_key = ?', [key])) as unknown as [[{ id: number }]];
       await conn.query('UPDATE smart_missed_calls_deliveries SET covered_by = ? WHERE id IN (?)', [summary.id, held.map((h) => h.id)]);
       return 1;
     });

@@ -3,6 +3,7 @@ import cron from 'node-cron';
 import type { Config, TenantSettings } from '../config/schema.js';
 import { knownTenants, loadSettings } from '../config/settings-store.js';
 import { fillCallerNames } from './caller-names.js';
+import { ledgerDatabase } from '../db/ledger-pool.js';
 import {
   dueDeliveries, fanOutOutbox, MAIL_CHANNELS, markDead, markFailed, markSending, markSent, recoverInterrupted,
   type Delivery, type Notified, type OutboxPayload, type RetryPolicy,
@@ -31,7 +32,10 @@ import { postWebhook } from './webhook.js';
  * can drop the copy.
  */
 export interface NotifierOptions {
+  /** Our tables (the ledger). */
   pool: Pool;
+  /** The PBX's own database (contact manager, CNAM from cdr) when the ledger is elsewhere; default: pool. */
+  cdrPool?: Pool;
   config: Config;
   log?: (line: string) => void;
   renderer?: MailRenderer;
@@ -72,7 +76,7 @@ export class Notifier {
   constructor(private readonly options: NotifierOptions) {
     this.renderer = options.renderer ?? new MailRenderer();
     this.mailer = options.mailer === undefined ? createMailer(options.config.mail) : options.mailer;
-    this.lock = new NamedLock(options.pool, 'notify', options.config.db.database);
+    this.lock = new NamedLock(options.pool, 'notify', ledgerDatabase(options.config));
     this.log = options.log ?? (() => {});
     this.mailRetry = options.mailRetry ?? DEFAULT_MAIL_RETRY;
     this.webhookRetry = options.webhookRetry ?? DEFAULT_WEBHOOK_RETRY;
@@ -124,7 +128,7 @@ export class Notifier {
     for (const r of rows) byTenant.set(r.tenant, [...(byTenant.get(r.tenant) ?? []), Number(r.entry_id)]);
     for (const [tenant, ids] of byTenant) {
       try {
-        await fillCallerNames(this.pool, this.options.config, tenant, ids, await this.settingsOf(tenant));
+        await fillCallerNames({ ledger: this.pool, cdr: this.options.cdrPool ?? this.pool }, this.options.config, tenant, ids, await this.settingsOf(tenant));
       } catch (err) {
         this.log(`notifier: caller names for ${tenant} failed: ${(err as Error).message}`);
       }
@@ -226,7 +230,7 @@ export class Notifier {
     if (payload.linkedid) {
       const [rows] = await this.pool.query<RowDataPacket[]>(
         `SELECT linkedid, verdict, direction, started_at, ended_at, wait_s, answered_by, rang, route_kind, route_id, explanation
-           FROM smart_missed_calls_calls WHERE tenant = ? AND linkedid = ?`,
+           FROM smart_missed_calls_calls WHERE tenant = ? AND pbx = @smc_pbx AND linkedid = ?`,
         [d.tenant, payload.linkedid],
       );
       const c = rows[0];

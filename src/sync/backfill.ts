@@ -1,5 +1,6 @@
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import type { Config } from '../config/schema.js';
+import { poolsOf, type DbPools } from '../db/ledger-pool.js';
 import { countBad, groupByCall, readWindow, rowsDigest, type WindowRead } from '../cdr/reader.js';
 import { naiveDatetime, naiveSeconds, type CdrRow } from '../cdr/row.js';
 import type { ClassifiedCall } from '../ledger/store.js';
@@ -32,7 +33,7 @@ export interface BackfillChunk {
 }
 
 /** `smc backfill`: every chunk, as fast as the database goes. */
-export async function backfill(pool: Pool, config: Config, options: BackfillOptions): Promise<{ rows: number; calls: number }> {
+export async function backfill(pool: Pool | DbPools, config: Config, options: BackfillOptions): Promise<{ rows: number; calls: number }> {
   let rows = 0;
   let calls = 0;
   for await (const chunk of backfillChunks(pool, config, options)) {
@@ -52,15 +53,16 @@ export async function backfill(pool: Pool, config: Config, options: BackfillOpti
  * a next chunk): the service runs its live cycles between chunks without the two writing
  * at once.
  */
-export async function* backfillChunks(pool: Pool, config: Config, options: BackfillOptions): AsyncGenerator<BackfillChunk, void> {
+export async function* backfillChunks(pools: Pool | DbPools, config: Config, options: BackfillOptions): AsyncGenerator<BackfillChunk, void> {
+  const { ledger: pool, cdr } = poolsOf(pools);
   const since = normaliseDate(options.since, 'since');
-  const [[{ now }]] = (await pool.query<RowDataPacket[]>('SELECT NOW() AS now')) as unknown as [[{ now: string }]];
+  const [[{ now }]] = (await cdr.query<RowDataPacket[]>('SELECT NOW() AS now')) as unknown as [[{ now: string }]];
   const until = options.until ? normaliseDate(options.until, 'until') : naiveDatetime(naiveSeconds(now) - config.sync.settleSeconds);
   const chunk = options.chunkSeconds ?? 6 * 3600;
   const lookahead = Math.min(config.sync.maxCallSeconds, 3600);
   const resumeKey = options.resumeKey ?? `backfill:${since}:${until}`;
   const resumed = await readState(pool, resumeKey);
-  const syncer = options.syncer ?? new Syncer(pool, config, options.tenantOf);
+  const syncer = options.syncer ?? new Syncer(pools, config, options.tenantOf);
   await syncer.prepare();
   let from = resumed ? naiveSeconds(resumed) : naiveSeconds(since);
   const end = naiveSeconds(until);
@@ -72,7 +74,7 @@ export async function* backfillChunks(pool: Pool, config: Config, options: Backf
   // that memory is gone, so the first chunk looks back instead (see readChunk below).
   let carried = new Set<string>();
   const readChunk = (start: number, back: number) => {
-    const read = readWindow(pool, config.db, naiveDatetime(start - back), naiveDatetime(Math.min(start + chunk + lookahead, end)));
+    const read = readWindow(cdr, config.db, naiveDatetime(start - back), naiveDatetime(Math.min(start + chunk + lookahead, end)));
     // Awaited once the current chunk is written; a failure surfaces there, not as an unhandled rejection.
     read.catch(() => {});
     return read;

@@ -8,6 +8,7 @@ import { EMPTY_DIRECTORY } from '../cdr/freepbx-directory.js';
 import { countBad, groupByCall, readWindow, rowsDigest } from '../cdr/reader.js';
 import { byText, naiveDatetime, naiveSeconds, type CdrRow } from '../cdr/row.js';
 import { inTransaction } from '../db/pool.js';
+import { poolsOf, type DbPools } from '../db/ledger-pool.js';
 import { classifyCall, type ClassifyOptions } from '../detect/classify.js';
 import { explain } from '../detect/explain.js';
 import type { Verdict } from '../detect/verdict.js';
@@ -71,15 +72,22 @@ export class Syncer {
   /** Read once: the journal's rows are keyed with it (audit-key.ts). */
   readonly auditKey: AuditKey;
 
+  /** Our tables. */
+  private readonly pool: Pool;
+  /** The PBX's own database: cdr, cel and its configuration tables, read only. */
+  private readonly cdrPool: Pool;
+
   constructor(
-    private readonly pool: Pool,
+    /** One pool: the ledger is in the PBX's database (a single PBX); else each its own. */
+    pools: Pool | DbPools,
     private readonly config: Config,
     /** Overrides the PBX directory's own tenant resolution (FreePBX: `default`; VitalPBX: per call). */
     private readonly tenantOf?: TenantOf,
   ) {
+    ({ ledger: this.pool, cdr: this.cdrPool } = poolsOf(pools));
     this.auditKey = readAuditKey(config.auditKeyFile);
     this.tracker = new SettleTracker(config.sync.settleSeconds);
-    this.cel = new CelFeed(pool, config.db);
+    this.cel = new CelFeed(this.cdrPool, config.db);
   }
 
   /** Settings change on the page; the sync reads them again at the next cycle. */
@@ -107,7 +115,8 @@ export class Syncer {
   async cycle(): Promise<CycleReport> {
     if (Date.now() - this.settingsAt > SETTINGS_TTL_MS) this.forgetSettings();
     await this.refreshDirectory();
-    const [[{ now }]] = (await this.pool.query<RowDataPacket[]>('SELECT NOW() AS now')) as unknown as [[{ now: string }]];
+    // The CDR's clock: calldate is the PBX's local time, whatever the ledger's server says.
+    const [[{ now }]] = (await this.cdrPool.query<RowDataPacket[]>('SELECT NOW() AS now')) as unknown as [[{ now: string }]];
     const t = naiveSeconds(now);
     const full = t - this.lastFullScan >= this.config.sync.fullScanEverySeconds;
     if (this.cursor === undefined) this.cursor = await readState(this.pool, 'cdr_cursor');
@@ -117,7 +126,7 @@ export class Syncer {
     // After a stop, start where we left off (bounded: older history is `smc backfill`'s job).
     if (cursor) windowStart = Math.max(Math.min(windowStart, naiveSeconds(cursor)), t - this.config.sync.maxCallSeconds);
     const since = naiveDatetime(windowStart);
-    const read = await readWindow(this.pool, this.config.db, since, undefined, now);
+    const read = await readWindow(this.cdrPool, this.config.db, since, undefined, now);
     faultPoint('after-read');
     if (full) {
       this.lastFullScan = t;
@@ -254,7 +263,7 @@ export class Syncer {
   private async refreshDirectory(): Promise<void> {
     const t = Date.now() / 1000;
     if (t - this.directoryAt < DIRECTORY_TTL_SECONDS) return;
-    this.directory = await loadDirectory(this.pool, this.config);
+    this.directory = await loadDirectory(this.cdrPool, this.config);
     this.directoryAt = t;
     this.optionsCache.clear();
   }
@@ -286,7 +295,7 @@ export class Syncer {
 
   private async storedDigests(since: string): Promise<Map<string, string>> {
     const [rows] = await this.pool.query<RowDataPacket[]>(
-      'SELECT linkedid, rows_digest FROM smart_missed_calls_calls WHERE started_at >= ?',
+      'SELECT linkedid, rows_digest FROM smart_missed_calls_calls WHERE pbx = @smc_pbx AND started_at >= ?',
       [since],
     );
     return new Map(rows.map((r) => [String(r.linkedid), String(r.rows_digest)]));

@@ -4,6 +4,7 @@ import { loadSettings } from '../config/settings-store.js';
 import { naiveDatetime, naiveSeconds } from '../cdr/row.js';
 import { backfillChunks, normaliseDate, type BackfillChunk } from './backfill.js';
 import type { Syncer } from './cycle.js';
+import { poolsOf, type DbPools } from '../db/ledger-pool.js';
 import { historyChunkDelayMs } from './faults.js';
 import { INSTALL_HISTORY_KEY, QUIET_BEFORE_KEY, readState, writeState } from './state.js';
 
@@ -38,7 +39,7 @@ const TELL_EVERY_MS = 500;
 const SECONDS_PER_DAY = 86_400;
 
 export async function historyJobs(pool: Pool): Promise<HistoryJob[]> {
-  const [rows] = await pool.query<RowDataPacket[]>('SELECT v FROM smart_missed_calls_state WHERE k LIKE ?', [`${JOB_KEY}%`]);
+  const [rows] = await pool.query<RowDataPacket[]>('SELECT v FROM smart_missed_calls_state WHERE pbx = @smc_pbx AND k LIKE ?', [`${JOB_KEY}%`]);
   return rows.map((r) => JSON.parse(String(r.v)) as HistoryJob).sort((a, b) => (a.requestedAt < b.requestedAt ? -1 : a.requestedAt > b.requestedAt ? 1 : 0));
 }
 
@@ -105,7 +106,7 @@ export async function historyProgress(pool: Pool, tenant: string, etaOf: (job: H
   const done = Math.min(until, Math.max(since, position));
   const [[counts]] = (await pool.query<RowDataPacket[]>(
     `SELECT COUNT(*) AS calls, COALESCE(SUM(verdict = 'missed'), 0) AS missed FROM smart_missed_calls_calls
-      WHERE tenant = ? AND started_at >= ? AND started_at < ?`,
+      WHERE tenant = ? AND pbx = @smc_pbx AND started_at >= ? AND started_at < ?`,
     [tenant, naiveDatetime(since), naiveDatetime(done)],
   )) as unknown as [[{ calls: number; missed: number }]];
   const span = Math.max(1, until - since);
@@ -130,7 +131,7 @@ export async function historyProgress(pool: Pool, tenant: string, etaOf: (job: H
  */
 export async function ensureInstallHistory(pool: Pool, config: Config, tenants: string[]): Promise<HistoryJob | null> {
   if (await readState(pool, INSTALL_HISTORY_KEY)) return null;
-  const [[{ any }]] = (await pool.query<RowDataPacket[]>('SELECT EXISTS (SELECT 1 FROM smart_missed_calls_calls) AS `any`')) as unknown as [[{ any: number }]];
+  const [[{ any }]] = (await pool.query<RowDataPacket[]>('SELECT EXISTS (SELECT 1 FROM smart_missed_calls_calls WHERE pbx = @smc_pbx) AS `any`')) as unknown as [[{ any: number }]];
   if (Number(any)) {
     await writeState(pool, { [INSTALL_HISTORY_KEY]: 'not asked: the ledger already held calls' });
     return null;
@@ -170,15 +171,20 @@ export class HistoryRunner {
   private replaced = false;
   private toldAt = 0;
 
+  /** Our tables. */
+  private readonly pool: Pool;
+
   constructor(
-    private readonly pool: Pool,
+    private readonly pools: Pool | DbPools,
     private readonly config: Config,
     private readonly syncer: Syncer,
     private readonly tenants: () => Promise<string[]>,
     /** After each chunk and at the end: the page's progress bars listen. */
     private readonly progressed: (job: HistoryJob) => void,
     private readonly log: (line: string) => void,
-  ) {}
+  ) {
+    this.pool = poolsOf(pools).ledger;
+  }
 
   /** A request was just made (it may replace the running job): look for it at the next idle moment. */
   wake(): void {
@@ -242,7 +248,7 @@ export class HistoryRunner {
     const keep = job.scope === ALL_TENANTS ? undefined : (tenant: string) => tenant === job.scope;
     this.current = {
       job,
-      chunks: backfillChunks(this.pool, this.config, {
+      chunks: backfillChunks(this.pools, this.config, {
         since: job.since,
         until: job.until,
         chunkSeconds: this.config.sync.historyChunkSeconds,

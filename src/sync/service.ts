@@ -8,6 +8,7 @@ import type { LedgerEvent } from '../ledger/entries.js';
 import { Syncer, type TenantOf } from './cycle.js';
 import { HistoryRunner, type HistoryJob } from './history.js';
 import { NamedLock } from '../db/named-lock.js';
+import { ledgerDatabase, poolsOf, type DbPools } from '../db/ledger-pool.js';
 import { CALL_END_GRACE_MS } from './settle.js';
 
 export interface SyncServiceEvents {
@@ -49,11 +50,15 @@ export class SyncService extends EventEmitter<SyncServiceEvents> {
   healthy = true;
   lastError = '';
 
-  constructor(private readonly pool: Pool, private readonly config: Config, tenantOf?: TenantOf, private readonly log: (line: string) => void = () => {}) {
+  /** Our tables. */
+  private readonly pool: Pool;
+
+  constructor(pools: Pool | DbPools, private readonly config: Config, tenantOf?: TenantOf, private readonly log: (line: string) => void = () => {}) {
     super();
-    this.syncer = new Syncer(pool, config, tenantOf);
-    this.lock = new NamedLock(pool, 'sync', config.db.database);
-    this.history = new HistoryRunner(pool, config, this.syncer, () => knownTenants(pool), (job) => this.emit('history', job), log);
+    const pool = (this.pool = poolsOf(pools).ledger);
+    this.syncer = new Syncer(pools, config, tenantOf);
+    this.lock = new NamedLock(pool, 'sync', ledgerDatabase(config));
+    this.history = new HistoryRunner(pools, config, this.syncer, () => knownTenants(pool), (job) => this.emit('history', job), log);
   }
 
   start(): void {

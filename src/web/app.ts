@@ -28,7 +28,10 @@ import { SessionStore } from './session.js';
 import { settingsRoutes } from './settings.js';
 
 export interface AppOptions {
+  /** Our tables (the ledger). */
   pool: Pool;
+  /** The PBX's own database when the ledger is elsewhere (group mode); default: pool. */
+  cdrPool?: Pool;
   config: Config;
   sync: SyncService;
   /** Folder holding views/, assets/, i18n/ and build/vendor/; default: the module folder (config/module-dir.ts). */
@@ -48,18 +51,20 @@ export function createApp(opts: AppOptions): express.Express {
   const logins = opts.config.server.users.length > 0;
   // Standalone without a configured secret: sessions last as long as the process.
   const secret = opts.config.server.secret || (logins ? randomBytes(32).toString('hex') : '');
+  const cdrPool = opts.cdrPool ?? opts.pool;
   const ctx: WebContext = {
     pool: opts.pool,
+    cdrPool,
     config: opts.config,
     sync: opts.sync,
     catalogues: new Catalogues(opts.i18nDir ?? defaultI18nDir(moduleDir)),
-    labels: new PbxLabels(opts.pool, opts.config),
+    labels: new PbxLabels(cdrPool, opts.config),
     viewsDir: join(moduleDir, 'views'),
     auditKey: readAuditKey(opts.config.auditKeyFile),
     secret,
     sessions: new SessionStore(secret),
     health: new HealthMonitor((tenant) => ({
-      ...machineContext(opts.config, opts.pool, { tenant, insideService: { supervisor: supervisorOf(process.env) } }),
+      ...machineContext(opts.config, { ledger: opts.pool, cdr: cdrPool }, { tenant, insideService: { supervisor: supervisorOf(process.env) } }),
       ...(opts.asteriskEtc !== undefined ? { asteriskEtc: opts.asteriskEtc } : {}),
     }), opts.now ?? Date.now),
   };

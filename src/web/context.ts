@@ -9,7 +9,10 @@ import type { SessionStore } from './session.js';
 
 /** What every route needs besides the request: shared, built once by createApp. */
 export interface WebContext {
+  /** Our tables (the ledger). */
   pool: Pool;
+  /** The PBX's own database: a call's raw CDR rows, its directory. The ledger's pool on a single PBX. */
+  cdrPool: Pool;
   config: Config;
   sync: SyncService;
   catalogues: Catalogues;

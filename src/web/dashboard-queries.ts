@@ -86,7 +86,7 @@ export async function dashboardData(scope: TenantScope, f: RangeFilter, today: s
   // lookups took two thirds of this statement's time.
   const frequentQuery = scope.rows<{ caller: string; name: string; missed: number }>(
     `SELECT t.caller, t.missed, COALESCE((
-        SELECT MAX(e.caller_name) FROM smart_missed_calls_calls c JOIN smart_missed_calls e ON e.id = c.entry_id AND e.tenant = c.tenant
+        SELECT MAX(e.caller_name) FROM smart_missed_calls_calls c JOIN smart_missed_calls e ON e.id = c.entry_id AND e.tenant = c.tenant AND e.pbx = c.pbx
          WHERE c.tenant = @tenant AND c.caller_key = t.caller_key AND c.started_at >= ? AND c.started_at < ?${routeConditions(f, 'c.').sql}
            AND c.verdict = 'missed'), '') AS name
        FROM (SELECT caller_key, MAX(caller) AS caller, COUNT(*) AS missed FROM smart_missed_calls_calls

@@ -164,7 +164,7 @@ export function entryRoutes(router: Router, ctx: WebContext): void {
         explanation: explain(verdictOf(c, directory, routes, viewer), viewer.t),
         reasons: c.reasons,
         rang: c.rang.map((r) => ({ ...r, label: extensionLabel(r.ext, directory), outcomeLabel: outcomeName(viewer, r.outcome) })),
-        cdr: recent ? await cdrRowsOf(viewer.scope, ctx.config.db, c, owns) : null,
+        cdr: recent ? await cdrRowsOf(ctx.cdrPool, ctx.config.db, c, owns) : null,
       });
     }
     const now = await dbNow(ctx);

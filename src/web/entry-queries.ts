@@ -3,7 +3,7 @@ import type { DbConfig } from '../config/schema.js';
 import type { OwnedRow } from '../cdr/directory.js';
 import { normaliseNumber, type NumberRules } from '../clear/numbers.js';
 import { cdrColumns } from '../cdr/reader.js';
-import { ident } from '../db/pool.js';
+import { ident, type Pool } from '../db/pool.js';
 import type { Verdict } from '../detect/verdict.js';
 import type { Entry } from '../ledger/entries.js';
 import { entryFromRow } from '../ledger/store.js';
@@ -180,11 +180,11 @@ export const CDR_REPORT_COLUMNS = [
  * only this tenant's (by the cdr's tenant column, else the channels' tenant prefixes).
  */
 export async function cdrRowsOf(
-  scope: TenantScope, db: DbConfig, call: StoredCall, owns: (row: OwnedRow) => boolean,
+  cdrPool: Pool, db: DbConfig, call: StoredCall, owns: (row: OwnedRow) => boolean,
 ): Promise<Record<string, string>[]> {
   const table = `${ident(db.cdrDatabase)}.${ident(db.cdrTable)}`;
-  const tenantColumn = (await cdrColumns(scope.pool, db)).has('tenant') ? ', tenant' : '';
-  const [rows] = await scope.pool.query<RowDataPacket[]>(
+  const tenantColumn = (await cdrColumns(cdrPool, db)).has('tenant') ? ', tenant' : '';
+  const [rows] = await cdrPool.query<RowDataPacket[]>(
     `SELECT ${CDR_REPORT_COLUMNS.map(ident).join(', ')}${tenantColumn} FROM ${table}
       WHERE calldate >= ? - INTERVAL 1 MINUTE AND calldate <= ? AND linkedid = ?
       ORDER BY calldate, sequence LIMIT 200`,

@@ -101,6 +101,12 @@ function leaves(value: Record<string, unknown>, path = ''): { path: string; valu
 
 const BAD_CONFIG: Record<string, unknown> = {
   pbx: 'asterisk',
+  pbx_id: 'two words',
+  'group.nodes': [{ host: 'node one' }],
+  'group.database': 'a-b',
+  'group.tls.ca': 'relative/ca.pem',
+  'group.tls.cert': 'relative/cert.pem',
+  'group.tls.key': 'relative/key.pem',
   'db.database': 'smc; DROP DATABASE asterisk',
   'db.cdr_database': 'a-b',
   'db.cdr_table': 'cdr`',

@@ -118,10 +118,12 @@ describe('the .po reader', () => {
 });
 
 describe('tenant scope', () => {
-  test('puts the tenant where @tenant stands, between the other parameters', () => {
+  test('puts the tenant where @tenant stands, between the other parameters, with this PBX\'s rows only', () => {
     assert.deepEqual(bindTenant('SELECT 1 FROM t WHERE a = ? AND tenant = @tenant AND b = ?', [1, 2], 'x'), [
-      'SELECT 1 FROM t WHERE a = ? AND tenant = ? AND b = ?', [1, 'x', 2],
+      'SELECT 1 FROM t WHERE a = ? AND (tenant = ? AND pbx = @smc_pbx) AND b = ?', [1, 'x', 2],
     ]);
+    assert.deepEqual(bindTenant('SELECT 1 FROM t c WHERE c.tenant = @tenant', [], 'x'), ['SELECT 1 FROM t c WHERE (c.tenant = ? AND c.pbx = @smc_pbx)', ['x']]);
+    assert.throws(() => bindTenant('SELECT 1 FROM t WHERE tenant IN (@tenant)', [], 'x'), /outside `tenant = @tenant`/);
   });
 
   test('refuses a statement that does not name the tenant', () => {
