@@ -235,8 +235,8 @@ export async function startGaleraCluster({ dir, size = 3, log = () => {} }) {
   }
 
   /**
-   * Starts node `index`'s mariadbd in its own process group (the SST scripts it runs die with
-   * it) and waits until it is Synced in a primary component of at least `expectSize`.
+   * Starts node `index`'s mariadbd and waits until it is Synced in a primary component of at
+   * least `expectSize`.
    * @param {number} index
    * @param {{ bootstrap?: boolean, expectSize: number }} how
    * @returns {Promise<'IST' | 'SST' | 'bootstrap'>}
@@ -254,7 +254,9 @@ export async function startGaleraCluster({ dir, size = 3, log = () => {} }) {
     const logStart = existsSync(node.errorLog) ? readFileSync(node.errorLog, 'utf8').length : 0;
     const logFd = openSync(node.errorLog, 'a');
     if (account) chownSync(node.errorLog, account.uid, account.gid);
-    const child = spawn(tools.mariadbd, args, { stdio: ['ignore', logFd, logFd], detached: true });
+    // In the caller's process group: a test runner that stops a hung test file with its whole
+    // group stops the cluster too.
+    const child = spawn(tools.mariadbd, args, { stdio: ['ignore', logFd, logFd] });
     closeSync(logFd);
     /** @type {Promise<void>} */
     const exited = new Promise((r) => child.once('exit', () => r()));
@@ -272,7 +274,7 @@ export async function startGaleraCluster({ dir, size = 3, log = () => {} }) {
       const s = existsSync(node.socket) ? await status(index).catch(() => null) : null;
       if (s && s.ready && s.state === 'Synced' && s.clusterStatus === 'Primary' && s.clusterSize >= expectSize) break;
       if (Date.now() > deadline) {
-        killGroup(child, 'SIGKILL');
+        send(child, 'SIGKILL');
         await exited;
         throw new Error(`${node.name} was not Synced in a cluster of ${expectSize} within ${JOIN_TIMEOUT_MS / 1000}s (last: ${JSON.stringify(s)}); tail of ${node.errorLog}:\n${tail(node.errorLog, 30)}`);
       }
@@ -286,26 +288,24 @@ export async function startGaleraCluster({ dir, size = 3, log = () => {} }) {
 
   /**
    * @param {import('node:child_process').ChildProcess} child
-   * @param {NodeJS.Signals} signal
+   * @param {NodeJS.Signals} sig
    */
-  function killGroup(child, signal) {
+  function send(child, sig) {
     try {
-      if (child.pid) process.kill(-child.pid, signal);
+      child.kill(sig);
     } catch {
       /* already gone */
     }
   }
 
-  /** @param {number} index @param {NodeJS.Signals} signal */
-  async function end(index, signal) {
+  /** @param {number} index @param {NodeJS.Signals} how */
+  async function end(index, how) {
     const entry = processes.get(index);
     if (!entry || !nodes[index].running) return;
-    killGroup(entry.child, signal);
-    const timer = setTimeout(() => killGroup(entry.child, 'SIGKILL'), signal === 'SIGKILL' ? 0 : STOP_TIMEOUT_MS);
+    send(entry.child, how);
+    const timer = how === 'SIGKILL' ? null : setTimeout(() => send(entry.child, 'SIGKILL'), STOP_TIMEOUT_MS);
     await entry.exited;
-    clearTimeout(timer);
-    // The SST helpers of the group (rsync daemon, the script) go too.
-    killGroup(entry.child, 'SIGKILL');
+    if (timer) clearTimeout(timer);
     processes.delete(index);
   }
 
@@ -326,7 +326,7 @@ export async function startGaleraCluster({ dir, size = 3, log = () => {} }) {
 
   // A test process that dies without teardown must not leave three servers behind.
   const killAll = () => {
-    for (const { child } of processes.values()) killGroup(child, 'SIGKILL');
+    for (const { child } of processes.values()) send(child, 'SIGKILL');
   };
   process.once('exit', killAll);
 

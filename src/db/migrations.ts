@@ -303,6 +303,21 @@ export const MIGRATIONS: Migration[] = [
         ADD KEY idx_tenant_event_created (tenant, event, reason, created_at, ext)`,
     ],
   },
+  {
+    version: 10,
+    name: 'cluster-wide leases with a fencing token',
+    // GET_LOCK is node-local under Galera: "exactly one syncer" across a cluster needs a row
+    // every node sees (src/db/lease.ts). The token grows at each take-over; a holder's writes
+    // check it, so a holder that lost the lease without noticing writes nothing.
+    statements: [
+      `CREATE TABLE IF NOT EXISTS smart_missed_calls_leases (
+        name VARCHAR(64) NOT NULL PRIMARY KEY,
+        holder VARCHAR(128) NOT NULL,
+        token BIGINT UNSIGNED NOT NULL,
+        expires_at DATETIME(6) NOT NULL
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+    ],
+  },
 ];
 
 /** Every table we own; uninstall drops exactly these and nothing else. */
@@ -311,7 +326,7 @@ export const OWN_TABLES = [
   'smart_missed_calls_settings', 'smart_missed_calls_outbox', 'smart_missed_calls_state',
   'smart_missed_calls_lookups', 'smart_missed_calls_deliveries', 'smart_missed_calls_contacts',
   'smart_missed_calls_users', 'smart_missed_calls_daily', 'smart_missed_calls_missed_hours',
-  'smart_missed_calls_migrations',
+  'smart_missed_calls_leases', 'smart_missed_calls_migrations',
 ];
 
 /** The version `smc migrate` brings the schema to. */

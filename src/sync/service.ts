@@ -7,7 +7,8 @@ import { expireEntries } from '../ledger/actions.js';
 import type { LedgerEvent } from '../ledger/entries.js';
 import { Syncer, type TenantOf } from './cycle.js';
 import { HistoryRunner, type HistoryJob } from './history.js';
-import { NamedLock } from '../db/named-lock.js';
+import { NamedLock, type SingleInstanceLock } from '../db/named-lock.js';
+import { LeaseLostError } from '../db/lease.js';
 import { CALL_END_GRACE_MS } from './settle.js';
 
 export interface SyncServiceEvents {
@@ -32,10 +33,18 @@ export interface SyncServiceEvents {
  * cycle gets one more right after it, and the interval keeps running beside them, so a lost
  * event costs the settle time, never the call.
  */
+/**
+ * The lock that makes one instance the syncer: a named lock on the ledger's server. A ledger
+ * on a Galera cluster needs a Lease (src/db/lease.ts) instead, GET_LOCK being node-local there.
+ */
+export function syncLock(pool: Pool, config: Config): SingleInstanceLock {
+  return new NamedLock(pool, 'sync', config.db.database);
+}
+
 export class SyncService extends EventEmitter<SyncServiceEvents> {
   readonly syncer: Syncer;
   readonly history: HistoryRunner;
-  private lock: NamedLock;
+  private readonly lock: SingleInstanceLock;
   private timer: NodeJS.Timeout | null = null;
   /** When the timer fires, on performance.now(); a wake-up only ever brings it forward. */
   private dueAt = Infinity;
@@ -49,10 +58,16 @@ export class SyncService extends EventEmitter<SyncServiceEvents> {
   healthy = true;
   lastError = '';
 
-  constructor(private readonly pool: Pool, private readonly config: Config, tenantOf?: TenantOf, private readonly log: (line: string) => void = () => {}) {
+  constructor(
+    private readonly pool: Pool,
+    private readonly config: Config,
+    tenantOf?: TenantOf,
+    private readonly log: (line: string) => void = () => {},
+    lock: SingleInstanceLock = syncLock(pool, config),
+  ) {
     super();
-    this.syncer = new Syncer(pool, config, tenantOf);
-    this.lock = new NamedLock(pool, 'sync', config.db.database);
+    this.lock = lock;
+    this.syncer = new Syncer(pool, config, tenantOf, lock);
     this.history = new HistoryRunner(pool, config, this.syncer, () => knownTenants(pool), (job) => this.emit('history', job), log);
   }
 
@@ -145,6 +160,13 @@ export class SyncService extends EventEmitter<SyncServiceEvents> {
       this.setHealth(true);
       await this.runHistory(historyUntil);
     } catch (err) {
+      if (err instanceof LeaseLostError) {
+        // Another instance took over while this one was paused or cut off: it syncs now.
+        this.log(`${err.message}: standing by`);
+        this.lockState = 'busy';
+        await this.history.drop().catch(() => {});
+        return;
+      }
       this.setHealth(false, (err as Error).message);
     }
   }
