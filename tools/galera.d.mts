@@ -29,7 +29,7 @@ export interface GaleraCluster {
   dir: string;
   nodes: GaleraNode[];
   status(index: number): Promise<WsrepStatus>;
-  /** SIGKILL (a power cut) of the node and its SST helpers; waits for the exit. */
+  /** SIGKILL (a power cut) of the node; waits for the exit. */
   kill(index: number): Promise<void>;
   /** Clean shutdown (SIGTERM): the node leaves the cluster. */
   stop(index: number): Promise<void>;

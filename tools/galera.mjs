@@ -358,8 +358,11 @@ export async function startGaleraCluster({ dir, size = 3, log = () => {} }) {
     }
     await waitForSize(size);
   } catch (err) {
+    // The error carries the tail of the node's log; nothing is left running or on disk.
     killAll();
     await Promise.all([...processes.values()].map((p) => p.exited));
+    process.removeListener('exit', killAll);
+    rmSync(dir, { recursive: true, force: true });
     throw err;
   }
 
