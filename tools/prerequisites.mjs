@@ -22,11 +22,20 @@ const TEST_BINARIES = [
   ['php-ext:mbstring', 'php-mbstring'],
   // The FreePBX stand-in compares user names as MariaDB's accent-insensitive collation does.
   ['php-ext:intl', 'php-intl'],
+  // The 3-node Galera cluster of test/galera.test.ts (tools/galera.mjs): its rsync SST script,
+  // rsync, and the socket lister the script waits for rsync's port with.
+  ['wsrep_sst_rsync', 'mariadb-server'],
+  ['rsync', 'rsync'],
+  ['ss', 'iproute2'],
   ['chromium', 'chromium'],
   ['msgfmt', 'gettext'],
 ];
-/** Not a binary: without a font Chromium draws charts and text as nothing. */
-const TEST_FILES = [['/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf', 'fonts-dejavu-core']];
+/** Not binaries: a font, and the wsrep provider of the Galera cluster's nodes. */
+const TEST_FILES = [
+  // Without a font Chromium draws charts and text as nothing.
+  ['/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf', 'fonts-dejavu-core'],
+  ['/usr/lib/galera/libgalera_smm.so', 'galera-4'],
+];
 
 /** A private MariaDB server: mariadbd, mariadb-install-db and the my_print_defaults it runs. */
 export const MARIADB_BINARIES = TEST_BINARIES.filter(([, pkg]) => pkg === 'mariadb-server-core' || pkg === 'mariadb-client-core');

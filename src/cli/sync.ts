@@ -3,18 +3,20 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { schemaVersion } from '../db/migrations.js';
 import { backfill } from '../sync/backfill.js';
 import { Syncer } from '../sync/cycle.js';
-import { NamedLock } from '../db/named-lock.js';
-import { ledgerDatabase } from '../db/ledger-pool.js';
+import { syncLock } from '../sync/service.js';
 import { readState } from '../sync/state.js';
 import { withApp, type App } from './context.js';
 
-/** Work that writes the ledger from CDR: only while no other instance (e.g. `smc serve`) syncs. */
-function withSyncLock(cmd: Command, work: (app: App) => Promise<void>): Promise<void> {
+/**
+ * Work that writes the ledger from CDR: only while no other instance (e.g. `smc serve`) syncs,
+ * with a Syncer whose writes the lock fences.
+ */
+function withSyncLock(cmd: Command, work: (app: App, syncer: Syncer) => Promise<void>): Promise<void> {
   return withApp(cmd, async (app) => {
-    const lock = new NamedLock(app.ledgerPool, 'sync', ledgerDatabase(app.config));
+    const lock = syncLock(app.ledgerPool, app.config);
     if ((await lock.acquire()) === 'busy') throw new Error('another instance is syncing (it holds the sync lock): stop `smc serve` first, or let it do the work');
     try {
-      await work(app);
+      await work(app, new Syncer(app.pools, app.config, undefined, lock));
     } finally {
       await lock.release();
     }
@@ -27,8 +29,8 @@ export function register(program: Command): void {
     .description('read new CDR rows, classify settled calls and update the list')
     .option('--once', 'one cycle, then exit')
     .action((_opts: { once?: boolean }, cmd: Command) =>
-      withSyncLock(cmd, async (app) => {
-        const report = await new Syncer(app.pools, app.config).cycle();
+      withSyncLock(cmd, async (_app, syncer) => {
+        const report = await syncer.cycle();
         process.stdout.write(
           `read ${report.rowsRead} rows since ${report.windowStart}; classified ${report.classified} calls; ${report.pending} waiting to settle; ${report.events.length} list changes${report.badRows ? `; skipped ${report.badRows} bad rows` : ''}\n`,
         );
@@ -41,8 +43,8 @@ export function register(program: Command): void {
     .requiredOption('--since <date>', 'start date, YYYY-MM-DD or YYYY-MM-DD HH:MM:SS')
     .option('--until <date>', 'end (default: the live sync window start)')
     .action((opts: { since: string; until?: string }, cmd: Command) =>
-      withSyncLock(cmd, async (app) => {
-        const done = await backfill(app.pools, app.config, { since: opts.since, until: opts.until, progress: (line) => process.stderr.write(line + '\n') });
+      withSyncLock(cmd, async (app, syncer) => {
+        const done = await backfill(app.pools, app.config, { since: opts.since, until: opts.until, syncer, progress: (line) => process.stderr.write(line + '\n') });
         process.stdout.write(`backfill done: ${done.rows} rows, ${done.calls} calls classified\n`);
       }),
     );

@@ -361,6 +361,25 @@ export const MIGRATIONS: Migration[] = [
       `ALTER TABLE smart_missed_calls_state ADD COLUMN ${PBX_COLUMN} FIRST, MODIFY k VARCHAR(100) NOT NULL, DROP PRIMARY KEY, ADD PRIMARY KEY (pbx, k)`,
     ],
   },
+  {
+    version: 11,
+    name: 'cluster-wide leases with a fencing token',
+    // GET_LOCK is node-local under Galera: "exactly one syncer" across a cluster needs a row
+    // every node sees (src/db/lease.ts). The token grows at each take-over; a holder's writes
+    // check it, so a holder that lost the lease without noticing writes nothing.
+    // The lease's name carries what it guards and for which PBX (sync.<pbx id>); the pbx
+    // column is there like on every row of ours.
+    statements: [
+      `CREATE TABLE IF NOT EXISTS smart_missed_calls_leases (
+        ${PBX_COLUMN},
+        name VARCHAR(64) NOT NULL,
+        holder VARCHAR(128) NOT NULL,
+        token BIGINT UNSIGNED NOT NULL,
+        expires_at DATETIME(6) NOT NULL,
+        PRIMARY KEY (pbx, name)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+    ],
+  },
 ];
 
 /** Every table we own; uninstall drops exactly these and nothing else. */
@@ -369,7 +388,7 @@ export const OWN_TABLES = [
   'smart_missed_calls_settings', 'smart_missed_calls_outbox', 'smart_missed_calls_state',
   'smart_missed_calls_lookups', 'smart_missed_calls_deliveries', 'smart_missed_calls_contacts',
   'smart_missed_calls_users', 'smart_missed_calls_daily', 'smart_missed_calls_missed_hours',
-  'smart_missed_calls_migrations',
+  'smart_missed_calls_leases', 'smart_missed_calls_migrations',
 ];
 
 /** The version `smc migrate` brings the schema to. */

@@ -2,12 +2,28 @@ import { createHash } from 'node:crypto';
 import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 
 /**
+ * "Exactly one instance does this", whichever way it is kept: a named lock on one MariaDB
+ * server (NamedLock), or a lease row across a Galera cluster (Lease, lease.ts).
+ */
+export interface SingleInstanceLock {
+  readonly held: boolean;
+  /** 'kept' when this instance already held it, 'acquired' when it just took it, 'busy' when another holds it. */
+  acquire(): Promise<'kept' | 'acquired' | 'busy'>;
+  release(): Promise<void>;
+  /**
+   * Run first in each write transaction of the holder: throws when this instance no longer
+   * holds it, so the transaction writes nothing.
+   */
+  fence(conn: PoolConnection): Promise<void>;
+}
+
+/**
  * "Exactly one instance does this": a MariaDB named lock held on a connection of its own.
  * The lock dies with the connection, so a killed instance frees it and another takes over.
  * Lock names are server-wide, so the name carries our database: two installs (or two test
  * databases) on one MariaDB server do not block each other.
  */
-export class NamedLock {
+export class NamedLock implements SingleInstanceLock {
   private conn: PoolConnection | null = null;
   private readonly name: string;
 
@@ -52,6 +68,12 @@ export class NamedLock {
     this.conn.release();
     this.conn = null;
   }
+
+  /**
+   * Nothing more than acquire() checks: on one server the lock lives on this instance's own
+   * connection, which dies with the instance (single-server behaviour as it always was).
+   */
+  async fence(): Promise<void> {}
 
   private drop(): void {
     try {

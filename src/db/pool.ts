@@ -84,3 +84,43 @@ export async function inTransaction<T>(pool: Pool, work: (conn: PoolConnection) 
     conn.release();
   }
 }
+
+/**
+ * ER_LOCK_DEADLOCK (1213): an InnoDB deadlock on one server, and under Galera a certification
+ * conflict, which a transaction can meet at any statement or at COMMIT. Either way nothing of
+ * the transaction was kept, and running it again is the remedy.
+ */
+export function isConflict(err: unknown): boolean {
+  const e = err as { errno?: unknown; code?: unknown } | null;
+  return e?.errno === 1213 || e?.code === 'ER_LOCK_DEADLOCK';
+}
+
+export interface ConflictRetry {
+  /** Tries in all, the first included. */
+  attempts: number;
+  /** The wait before the second try; doubled before each later one, with jitter. */
+  baseDelayMs: number;
+  /** Told about each conflict that is tried again (attempt = the one that failed, from 1). */
+  onRetry?: (attempt: number, err: unknown) => void;
+}
+
+export const DEFAULT_CONFLICT_RETRY: ConflictRetry = { attempts: 5, baseDelayMs: 20 };
+
+/**
+ * inTransaction, run again from the start on a conflict (isConflict): `work` must keep all its
+ * state in the database or build it afresh on each call, since a rolled-back attempt leaves
+ * nothing behind. Other errors, and a conflict on the last attempt, are thrown.
+ */
+export async function inRetriedTransaction<T>(pool: Pool, work: (conn: PoolConnection) => Promise<T>, retry: ConflictRetry = DEFAULT_CONFLICT_RETRY): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await inTransaction(pool, work);
+    } catch (err) {
+      if (!isConflict(err) || attempt >= retry.attempts) throw err;
+      retry.onRetry?.(attempt, err);
+      // Jittered, so two writers that met once do not meet again at the same instant.
+      const delay = retry.baseDelayMs * 2 ** (attempt - 1);
+      await new Promise((r) => setTimeout(r, delay / 2 + Math.random() * delay));
+    }
+  }
+}

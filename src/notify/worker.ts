@@ -3,7 +3,6 @@ import cron from 'node-cron';
 import type { Config, TenantSettings } from '../config/schema.js';
 import { knownTenants, loadSettings } from '../config/settings-store.js';
 import { fillCallerNames } from './caller-names.js';
-import { ledgerDatabase } from '../db/ledger-pool.js';
 import {
   dueDeliveries, fanOutOutbox, MAIL_CHANNELS, markDead, markFailed, markSending, markSent, recoverInterrupted,
   type Delivery, type Notified, type OutboxPayload, type RetryPolicy,
@@ -11,7 +10,8 @@ import {
 import { queueDigest } from './digest.js';
 import { DIGEST_CADENCES, latestDuePeriod, type DigestCadence } from './digest-period.js';
 import { faultPoint } from '../sync/faults.js';
-import { NamedLock } from '../db/named-lock.js';
+import { instanceLock } from '../db/lease.js';
+import type { SingleInstanceLock } from '../db/named-lock.js';
 import { readAuditKey, type AuditKey } from '../ledger/audit-key.js';
 import { createMailer, type Mailer } from './mailer.js';
 import { composeRealtime, decideRealtime, markFolded, markHeld, queueHeldSummaries } from './realtime.js';
@@ -64,7 +64,7 @@ const DEFAULT_WEBHOOK_RETRY: RetryPolicy = { baseMs: 30_000, maxMs: 3_600_000, m
 export class Notifier {
   readonly renderer: MailRenderer;
   private readonly mailer: Mailer | null;
-  private readonly lock: NamedLock;
+  private readonly lock: SingleInstanceLock;
   private readonly log: (line: string) => void;
   private readonly mailRetry: RetryPolicy;
   private readonly webhookRetry: RetryPolicy;
@@ -76,7 +76,7 @@ export class Notifier {
   constructor(private readonly options: NotifierOptions) {
     this.renderer = options.renderer ?? new MailRenderer();
     this.mailer = options.mailer === undefined ? createMailer(options.config.mail) : options.mailer;
-    this.lock = new NamedLock(options.pool, 'notify', ledgerDatabase(options.config));
+    this.lock = instanceLock(options.pool, options.config, 'notify');
     this.log = options.log ?? (() => {});
     this.mailRetry = options.mailRetry ?? DEFAULT_MAIL_RETRY;
     this.webhookRetry = options.webhookRetry ?? DEFAULT_WEBHOOK_RETRY;

@@ -7,8 +7,9 @@ import { freepbxCallDirectory, loadDirectory, type CallDirectory, type TenantOf 
 import { EMPTY_DIRECTORY } from '../cdr/freepbx-directory.js';
 import { countBad, groupByCall, readWindow, rowsDigest } from '../cdr/reader.js';
 import { byText, naiveDatetime, naiveSeconds, type CdrRow } from '../cdr/row.js';
-import { inTransaction } from '../db/pool.js';
+import { inRetriedTransaction, type PoolConnection } from '../db/pool.js';
 import { poolsOf, type DbPools } from '../db/ledger-pool.js';
+import type { SingleInstanceLock } from '../db/named-lock.js';
 import { classifyCall, type ClassifyOptions } from '../detect/classify.js';
 import { explain } from '../detect/explain.js';
 import type { Verdict } from '../detect/verdict.js';
@@ -83,6 +84,8 @@ export class Syncer {
     private readonly config: Config,
     /** Overrides the PBX directory's own tenant resolution (FreePBX: `default`; VitalPBX: per call). */
     private readonly tenantOf?: TenantOf,
+    /** The sync's lock, when it fences writes (a cluster lease): each ledger transaction checks it first. */
+    private readonly lock?: SingleInstanceLock,
   ) {
     ({ ledger: this.pool, cdr: this.cdrPool } = poolsOf(pools));
     this.auditKey = readAuditKey(config.auditKeyFile);
@@ -159,8 +162,10 @@ export class Syncer {
     const startOf = (call: PendingCall) =>
       call.rows.length ? Math.min(...call.rows.map((r) => naiveSeconds(r.calldate))) : Math.min(...(call.cel ?? []).map((e) => naiveSeconds(e.eventtime)));
     const oldestWaiting = nearlyDone.length ? Math.min(...nearlyDone.map((id) => startOf(pending.get(id)!))) : Infinity;
-    this.cursor = naiveDatetime(Math.min(oldestWaiting, naiveSeconds(read.now) - this.config.sync.settleSeconds));
-    await writeState(this.pool, { cdr_cursor: this.cursor, last_cycle: read.now });
+    const nextCursor = naiveDatetime(Math.min(oldestWaiting, naiveSeconds(read.now) - this.config.sync.settleSeconds));
+    await this.fencedTransaction((conn) => writeState(conn, { cdr_cursor: nextCursor, last_cycle: read.now }));
+    // Moved only once stored: a refused write (lease lost) leaves it where the database has it.
+    this.cursor = nextCursor;
     return {
       now: read.now, windowStart: since, rowsRead: read.rows.length, badRows: read.bad.length,
       pending: waiting.length, classified: calls.length, events,
@@ -213,13 +218,25 @@ export class Syncer {
         let end = i + 1;
         while (end < list.length && end - i < BATCH && tell(list[end]!) === tell(list[i]!)) end += 1;
         const run = list.slice(i, end);
-        const result = await inTransaction(this.pool, (conn) => recordCalls(conn, this.auditKey, tenant, run, settings, { notify: tell(run[0]!) }));
+        const result = await this.fencedTransaction((conn) => recordCalls(conn, this.auditKey, tenant, run, settings, { notify: tell(run[0]!) }));
         faultPoint('after-commit');
         events.push(...result.events);
         i = end;
       }
     }
     return events;
+  }
+
+  /**
+   * A ledger write: fenced by the sync's lock (a holder that lost it writes nothing), and run
+   * again whole on a conflict (Galera's certification, a deadlock). recordCalls keeps nothing
+   * of an attempt in memory, so the batch is written intact or not at all.
+   */
+  private fencedTransaction<T>(work: (conn: PoolConnection) => Promise<T>): Promise<T> {
+    return inRetriedTransaction(this.pool, async (conn) => {
+      await this.lock?.fence(conn);
+      return work(conn);
+    });
   }
 
   /** Fills "left a message?" from the voicemail spool for recent calls (older messages may have been deleted since). */

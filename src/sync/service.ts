@@ -7,8 +7,9 @@ import { expireEntries } from '../ledger/actions.js';
 import type { LedgerEvent } from '../ledger/entries.js';
 import { Syncer, type TenantOf } from './cycle.js';
 import { HistoryRunner, type HistoryJob } from './history.js';
-import { NamedLock } from '../db/named-lock.js';
-import { ledgerDatabase, poolsOf, type DbPools } from '../db/ledger-pool.js';
+import type { SingleInstanceLock } from '../db/named-lock.js';
+import { instanceLock, LeaseLostError } from '../db/lease.js';
+import { poolsOf, type DbPools } from '../db/ledger-pool.js';
 import { CALL_END_GRACE_MS } from './settle.js';
 
 export interface SyncServiceEvents {
@@ -18,6 +19,11 @@ export interface SyncServiceEvents {
   health: [{ ok: boolean; error?: string }];
   /** A history job moved on (at most twice a second), started or finished. */
   history: [HistoryJob];
+}
+
+/** The lock that makes one instance the syncer of this PBX. */
+export function syncLock(pool: Pool, config: Config): SingleInstanceLock {
+  return instanceLock(pool, config, 'sync');
 }
 
 /**
@@ -36,7 +42,7 @@ export interface SyncServiceEvents {
 export class SyncService extends EventEmitter<SyncServiceEvents> {
   readonly syncer: Syncer;
   readonly history: HistoryRunner;
-  private lock: NamedLock;
+  private readonly lock: SingleInstanceLock;
   private timer: NodeJS.Timeout | null = null;
   /** When the timer fires, on performance.now(); a wake-up only ever brings it forward. */
   private dueAt = Infinity;
@@ -53,11 +59,17 @@ export class SyncService extends EventEmitter<SyncServiceEvents> {
   /** Our tables. */
   private readonly pool: Pool;
 
-  constructor(pools: Pool | DbPools, private readonly config: Config, tenantOf?: TenantOf, private readonly log: (line: string) => void = () => {}) {
+  constructor(
+    pools: Pool | DbPools,
+    private readonly config: Config,
+    tenantOf?: TenantOf,
+    private readonly log: (line: string) => void = () => {},
+    lock: SingleInstanceLock = syncLock(poolsOf(pools).ledger, config),
+  ) {
     super();
     const pool = (this.pool = poolsOf(pools).ledger);
-    this.syncer = new Syncer(pools, config, tenantOf);
-    this.lock = new NamedLock(pool, 'sync', ledgerDatabase(config));
+    this.lock = lock;
+    this.syncer = new Syncer(pools, config, tenantOf, lock);
     this.history = new HistoryRunner(pools, config, this.syncer, () => knownTenants(pool), (job) => this.emit('history', job), log);
   }
 
@@ -150,6 +162,13 @@ export class SyncService extends EventEmitter<SyncServiceEvents> {
       this.setHealth(true);
       await this.runHistory(historyUntil);
     } catch (err) {
+      if (err instanceof LeaseLostError) {
+        // Another instance took over while this one was paused or cut off: it syncs now.
+        this.log(`${err.message}: standing by`);
+        this.lockState = 'busy';
+        await this.history.drop().catch(() => {});
+        return;
+      }
       this.setHealth(false, (err as Error).message);
     }
   }
