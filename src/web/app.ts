@@ -8,7 +8,7 @@ import { machineContext, supervisorOf } from '../health/probes.js';
 import type { Config } from '../config/schema.js';
 import { readAuditKey } from '../ledger/audit-key.js';
 import type { SyncService } from '../sync/service.js';
-import { identify, viewerOf } from './auth.js';
+import { groupView, identify, viewerOf } from './auth.js';
 import { calculatorRoutes } from './calculator.js';
 import type { WebContext } from './context.js';
 import { requireCsrf } from './csrf.js';
@@ -96,6 +96,7 @@ export function createApp(opts: AppOptions): express.Express {
 
   app.use(identify({ pool: opts.pool, secret, catalogues: ctx.catalogues, logins, users: opts.config.server.users, sessions: ctx.sessions, now: opts.now ?? Date.now }));
   app.use(requireCsrf(secret));
+  app.use(groupView(opts.pool, opts.config));
 
   const router = express.Router({ caseSensitive: true, strict: true });
   router.get('/', (_req, res) => res.redirect(303, viewerOf(res).links.page('dashboard')));
