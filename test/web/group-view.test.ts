@@ -15,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { Express } from 'express';
 import type { RowDataPacket } from 'mysql2/promise';
-import type { Config } from '../../src/config/schema.js';
+import { checkGroup, ConfigError, type Config } from '../../src/config/schema.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { SyncService } from '../../src/sync/service.js';
 import { createApp } from '../../src/web/app.js';
@@ -246,5 +246,9 @@ describe('group view', () => {
     assert.deepEqual(pbxView('bucharest', 'standalone', 'hq', known, t).selection, { ids: ['bucharest'] });
     assert.deepEqual(pbxView('timisoara', 'standalone', 'hq', known, t).selection, { ids: [] });
     assert.equal(pbxView(['all', 'cluj'], 'pbx', 'bucharest', known, t).selection, 'this', 'a repeated parameter is no choice');
+    // `all` is the view of the whole group: no PBX of a group may be called so.
+    const member = { ...db.config, group: { ...db.config.group, nodes: [{ host: '10.0.0.11', port: 3306, socket: '' }], user: 'smc' } };
+    assert.throws(() => checkGroup({ ...member, pbxId: 'all' }), (err: unknown) => err instanceof ConfigError && err.field === 'pbx_id');
+    assert.doesNotThrow(() => checkGroup({ ...member, pbxId: 'cluj' }));
   });
 });
