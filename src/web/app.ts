@@ -21,6 +21,7 @@ import { historyProgress } from '../sync/history.js';
 import { historyRoutes } from './history.js';
 import { Catalogues, defaultI18nDir } from './i18n.js';
 import { loginRoutes } from './login.js';
+import { groupMode } from './pbx-view.js';
 import { renderPage } from './render.js';
 import { PbxLabels } from './route-labels.js';
 import { securityHeaders } from './security-headers.js';
@@ -108,7 +109,8 @@ export function createApp(opts: AppOptions): express.Express {
   calculatorRoutes(router, ctx);
   historyRoutes(router, ctx);
   const progressOf = (tenant: string) => historyProgress(opts.pool, tenant, (job) => opts.sync.history.etaSeconds(job));
-  eventRoutes(router, ctx, new EventStreams(opts.sync, opts.pool, opts.streamLimits ?? STREAM_LIMITS, progressOf));
+  const pbx = { id: opts.config.pbxId, group: groupMode(opts.config) };
+  eventRoutes(router, ctx, new EventStreams(opts.sync, opts.pool, opts.streamLimits ?? STREAM_LIMITS, pbx, progressOf));
   app.use(router);
 
   app.use(async (req: Request, res: Response) => {

@@ -26,6 +26,7 @@ import { pbxView } from '../../src/web/pbx-view.js';
 import { freshDatabases, repoRoot, type FreshDatabases } from '../harness/db.js';
 import { routesOf } from '../helpers/app-routes.js';
 import { callVerdict, record } from '../helpers/ledger-calls.js';
+import { eventually } from '../helpers/serve-process.js';
 
 const SECRET = 'group-view-secret-0123456789abcdef';
 /** Alpha's callers, one per PBX; beta's, one per PBX. Beta's must never reach alpha's pages. */
@@ -104,6 +105,27 @@ describe('group view', () => {
     const text = res.headers.get('content-type')?.startsWith('text/event-stream') ? '' : await res.text();
     controller.abort();
     return { status: res.status, text };
+  }
+
+  interface OpenStream {
+    text: () => string;
+    close: () => void;
+  }
+
+  async function openStream(url: string, who: Identity): Promise<OpenStream> {
+    const controller = new AbortController();
+    const res = await fetch(url, { headers: headers(who), signal: controller.signal });
+    assert.equal(res.status, 200);
+    let text = '';
+    const decoder = new TextDecoder();
+    void (async () => {
+      try {
+        for await (const chunk of res.body!) text += decoder.decode(chunk as Uint8Array, { stream: true });
+      } catch {
+        /* closed by the test */
+      }
+    })();
+    return { text: () => text, close: () => controller.abort() };
   }
 
   const withPbx = (path: string, pbx: string) => (pbx === '' ? path : `${path}${path.includes('?') ? '&' : '?'}pbx=${encodeURIComponent(pbx)}`);
@@ -226,6 +248,33 @@ describe('group view', () => {
     assert.match(own.text, /id="smc-resolve"/);
     const done = await call('POST', `${base}/api/entries/${ids['alpha@bucharest']}/resolve?pbx=all`, identity('alpha'), { note: 'called from a mobile' });
     assert.equal(done.status, 200, done.text);
+  });
+
+  test("live updates: the group's page hears of another PBX's changes, this PBX's page and another tenant's do not", { timeout: 60_000 }, async () => {
+    const streams = [
+      await openStream(`${base}/api/events?pbx=all`, identity('alpha')),
+      await openStream(`${base}/api/events`, identity('alpha')),
+      await openStream(`${base}/api/events?pbx=all`, identity('beta')),
+    ];
+    try {
+      const [group, own, beta] = streams as [OpenStream, OpenStream, OpenStream];
+      // The streams' first look at the journal finds its end; changes are told from then on
+      // (and the previous test's resolve may still be told once): what they say from here counts.
+      await new Promise((r) => setTimeout(r, 1_500));
+      const from = streams.map((s) => s.text().length);
+      const at = '2026-11-21 09:00:00';
+      const alphaNew = (await record(pools.cluj!, 'alpha', [callVerdict('missed', { caller: '0722100009', at })])).events[0]!.entry.id!;
+      const betaNew = (await record(pools.cluj!, 'beta', [callVerdict('missed', { caller: '0733100009', at })])).events[0]!.entry.id!;
+      const told = (s: OpenStream) => [...s.text().slice(from[streams.indexOf(s)]).matchAll(/event: changes\ndata: (.*)\n/g)].flatMap((m) => (JSON.parse(m[1]!) as { entries: number[] }).entries);
+      await eventually("the group page hears of cluj's new entry", async () => told(group).includes(alphaNew), 10_000);
+      await eventually("beta's group page hears of its own", async () => told(beta).includes(betaNew), 10_000);
+      // A look later, still nothing of cluj on this PBX's own page, nor of alpha's on beta's.
+      await new Promise((r) => setTimeout(r, 1_500));
+      assert.deepEqual(told(own), []);
+      assert.ok(!told(group).includes(betaNew) && !told(beta).includes(alphaNew));
+    } finally {
+      for (const s of streams) s.close();
+    }
   });
 
   test('without group: no PBX filter, no PBX column, and pbx= changes nothing', async () => {
