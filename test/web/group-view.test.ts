@@ -23,6 +23,7 @@ import { csrfToken } from '../../src/web/csrf.js';
 import { signIdentity, type Identity } from '../../src/web/identity.js';
 import { Catalogues } from '../../src/web/i18n.js';
 import { pbxView } from '../../src/web/pbx-view.js';
+import { bindTenant } from '../../src/web/tenant-scope.js';
 import { freshDatabases, repoRoot, type FreshDatabases } from '../harness/db.js';
 import { routesOf } from '../helpers/app-routes.js';
 import { callVerdict, record } from '../helpers/ledger-calls.js';
@@ -295,6 +296,11 @@ describe('group view', () => {
     assert.deepEqual(pbxView('bucharest', 'standalone', 'hq', known, t).selection, { ids: ['bucharest'] });
     assert.deepEqual(pbxView('timisoara', 'standalone', 'hq', known, t).selection, { ids: [] });
     assert.equal(pbxView(['all', 'cluj'], 'pbx', 'bucharest', known, t).selection, 'this', 'a repeated parameter is no choice');
+    // The scope marker: this PBX by the connection's @smc_pbx, the group's ids as parameters, an empty choice reads nothing.
+    const sql = 'SELECT id FROM smart_missed_calls e WHERE e.tenant = @tenant AND id = ?';
+    assert.deepEqual(bindTenant(sql, [7], 'alpha'), ['SELECT id FROM smart_missed_calls e WHERE (e.tenant = ? AND e.pbx = @smc_pbx) AND id = ?', ['alpha', 7]]);
+    assert.deepEqual(bindTenant(sql, [7], 'alpha', { ids: ['bucharest', 'cluj'] }), ['SELECT id FROM smart_missed_calls e WHERE (e.tenant = ? AND e.pbx IN (?, ?)) AND id = ?', ['alpha', 'bucharest', 'cluj', 7]]);
+    assert.deepEqual(bindTenant(sql, [7], 'alpha', { ids: [] }), ['SELECT id FROM smart_missed_calls e WHERE (e.tenant = ? AND FALSE) AND id = ?', ['alpha', 7]]);
     // `all` is the view of the whole group: no PBX of a group may be called so.
     const member = { ...db.config, group: { ...db.config.group, nodes: [{ host: '10.0.0.11', port: 3306, socket: '' }], user: 'smc' } };
     assert.throws(() => checkGroup({ ...member, pbxId: 'all' }), (err: unknown) => err instanceof ConfigError && err.field === 'pbx_id');
