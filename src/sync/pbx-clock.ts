@@ -1,6 +1,5 @@
 import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { naiveDatetime } from '../cdr/row.js';
-import { wallClockSeconds } from '../notify/digest-period.js';
 
 /**
  * How a PBX's local times map onto the group's one time base: `calldate` is the PBX's wall
@@ -20,10 +19,26 @@ export function processZone(): string {
   return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 }
 
-/** The zone's offset from UTC at an instant, in ms (seconds precision: zone offsets are whole seconds). */
+/** One formatter per zone: every recorded call is converted, and making a formatter costs far more than using one. */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+/** The wall clock of `zone` at an instant, as ms of a naive (zone-less) time, whole seconds. */
+function wallClockMs(instantMs: number, zone: string): number {
+  let format = formatters.get(zone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-US', {
+      timeZone: zone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
+    });
+    formatters.set(zone, format);
+  }
+  const parts = Object.fromEntries(format.formatToParts(new Date(instantMs)).map((p) => [p.type, p.value]));
+  return Date.UTC(Number(parts.year), Number(parts.month) - 1, Number(parts.day), Number(parts.hour), Number(parts.minute), Number(parts.second));
+}
+
+/** The zone's offset from UTC at an instant, in ms (zone offsets are whole seconds). */
 function offsetMs(instantMs: number, zone: string): number {
-  const whole = Math.floor(instantMs / 1000);
-  return (wallClockSeconds(new Date(whole * 1000), zone) - whole) * 1000;
+  const whole = Math.floor(instantMs / 1000) * 1000;
+  return wallClockMs(whole, zone) - whole;
 }
 
 /**
@@ -39,7 +54,7 @@ export function instantOf(local: string, clock: PbxClock): number {
 
 /** An instant of the ledger's clock as the PBX's wall clock shows it (naive, seconds). */
 export function localOf(instantMs: number, clock: PbxClock): string {
-  return naiveDatetime(wallClockSeconds(new Date(instantMs + clock.skewMs), clock.zone));
+  return naiveDatetime(wallClockMs(instantMs + clock.skewMs, clock.zone) / 1000);
 }
 
 /** An instant as a DATETIME(3) in UTC, the way `started_utc` stores it. */
