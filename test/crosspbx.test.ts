@@ -216,6 +216,11 @@ test('tenants stay apart across PBXs, the setting turns crossing off, and a sing
   await record(brasov, 'x', [callVerdict('callback', { caller: '0722820001', at: '2026-11-20 10:06:00', ext: '202' })], undefined, undefined, inGroup);
   await lookAtOtherPbxs(iasi);
   assert.equal(await statusOf(iasi, 'x', '0722820001'), 'cleared');
+  // And a callback Brasov recorded before Iasi recorded the miss it follows: the miss comes in cleared.
+  await record(brasov, 'x', [callVerdict('callback', { caller: '0722820006', at: '2026-11-20 10:05:00', ext: '203' })], undefined, undefined, inGroup);
+  await record(iasi, 'x', [callVerdict('missed', { caller: '0722820006', at: '2026-11-20 10:00:00' })], undefined, undefined, inGroup);
+  const [[late]] = (await iasi.query<RowDataPacket[]>("SELECT status, cleared_by, cleared_ext FROM smart_missed_calls WHERE tenant = 'x' AND pbx = @smc_pbx AND caller_key = '722820006'")) as unknown as [[RowDataPacket]];
+  assert.deepEqual({ ...late }, { status: 'cleared', cleared_by: 'returned', cleared_ext: '203@brasov' });
 
   // Iasi turns crossing off for tenant z: nothing of Brasov's clears its entries, either way round.
   await saveSettings(iasi, 'z', { clearAcrossPbxs: false }, 'test');
