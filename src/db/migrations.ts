@@ -380,6 +380,23 @@ export const MIGRATIONS: Migration[] = [
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
     ],
   },
+  {
+    version: 12,
+    name: 'calls carry their start as a UTC instant, for clearing across the PBXs of a group',
+    // calldate is each PBX's wall clock; PBXs of a group may sit in different zones with
+    // clocks that drift. started_utc is the call's start on the ledger's clock
+    // (src/sync/pbx-clock.ts), so "the callback came after the miss" holds across PBXs.
+    // Rows already there were written by this database's own PBX (a single PBX's ledger is
+    // its local MariaDB): their start is read in this server's zone, without skew.
+    // (tenant, caller_key, started_utc) finds another PBX's clearing calls of a missed caller;
+    // classified_at the calls other PBXs recorded since the last look.
+    statements: [
+      `ALTER TABLE smart_missed_calls_calls ADD COLUMN started_utc DATETIME(3) NULL AFTER started_at,
+        ADD KEY idx_tenant_caller_utc (tenant, caller_key, started_utc),
+        ADD KEY idx_classified (classified_at)`,
+      `UPDATE smart_missed_calls_calls SET started_utc = CONVERT_TZ(started_at, @@session.time_zone, '+00:00') WHERE started_utc IS NULL`,
+    ],
+  },
 ];
 
 /** Every table we own; uninstall drops exactly these and nothing else. */
