@@ -154,6 +154,9 @@ export interface Config {
   auditKeyFile: string;
 }
 
+/** The group view's `pbx` parameter for every PBX of the group: no PBX may be called so. */
+export const ALL_PBXS = 'all';
+
 /** The pbx id of a single-PBX install, and of every row written before pbx ids existed (migration 10). */
 export const DEFAULT_PBX_ID = 'local';
 
@@ -355,8 +358,9 @@ const CONFIG_SHAPE: Shape = {
 export function checkGroup(config: Config): void {
   const g = config.group;
   if (g.nodes.length === 0) return;
-  if (config.pbxId === DEFAULT_PBX_ID) {
-    throw new ConfigError('pbx_id', "must name this PBX in its group (each PBX of a group its own id, not '{value}')", { value: DEFAULT_PBX_ID });
+  // `all` is the group view's word for every PBX of the group (the pages' ?pbx=all).
+  if (config.pbxId === DEFAULT_PBX_ID || config.pbxId === ALL_PBXS) {
+    throw new ConfigError('pbx_id', "must name this PBX in its group (each PBX of a group its own id, not '{value}')", { value: config.pbxId });
   }
   if (g.user === '') throw new ConfigError('group.user', 'must be set when group.nodes lists the cluster');
   if (g.database === '') throw new ConfigError('group.database', 'must be set when group.nodes lists the cluster');
