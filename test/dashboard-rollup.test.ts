@@ -148,11 +148,15 @@ test('new, replayed and reclassified calls keep the dashboard figures equal to t
 });
 
 test('a replay into the same bucket writes nothing; a moved call leaves one bucket and enters another', () => {
-  const call = { tenant: 'default', startedAt: '2026-11-20 09:15:00', direction: 'inbound', verdict: 'missed', routeKind: 'queue', routeId: '400', did: '021' };
-  assert.deepEqual(rollupDeltas([call], [{ ...call, startedAt: '2026-11-20 09:45:00' }]), { days: [], missedHours: [] });
+  const call = { tenant: 'default', startedAt: '2026-11-20 09:15:00', direction: 'inbound', verdict: 'missed', routeKind: 'queue', routeId: '400', did: '021', callerKey: '722100001' };
+  assert.deepEqual(rollupDeltas([call], [{ ...call, startedAt: '2026-11-20 09:45:00' }]), { days: [], missedHours: [], callerMisses: [] });
   const moved = rollupDeltas([call], [{ ...call, verdict: 'answered', startedAt: '2026-11-20 10:00:00' }]);
   assert.deepEqual(moved.days.map((d) => `${d.verdict}:${d.calls}`).sort(), ['answered:1', 'missed:-1']);
   assert.deepEqual(moved.missedHours.map((d) => `${d.hour}:${d.calls}`), ['9:-1']);
+  assert.deepEqual(moved.callerMisses.map((d) => `${d.callerKey}:${d.calls}`), ['722100001:-1']);
+  // A miss that now names another number moves between callers; an anonymous one is nobody's.
+  const renamed = rollupDeltas([call], [{ ...call, callerKey: '722100002' }, { ...call, callerKey: 'anonymous' }]);
+  assert.deepEqual(renamed.callerMisses.map((d) => `${d.callerKey}:${d.calls}`).sort(), ['722100001:-1', '722100002:1']);
   assert.throws(() => rollupDeltas([], [{ ...call, startedAt: 'yesterday' }]), /no day and hour/);
 });
 

@@ -1,11 +1,12 @@
 import type { TenantScope } from './tenant-scope.js';
 import { addDays, daysBetween, routeConditions, type RangeFilter } from './filters.js';
+import { frequentCallers, type FrequentCaller } from './frequent-callers.js';
 
 /**
  * The dashboard's aggregates, one grouped query per figure, never one per row. Call counts
  * come from the rollups smart_missed_calls_daily and smart_missed_calls_missed_hours
  * (src/ledger/rollup.ts: a year is tens of thousands of buckets, not ~1 M calls). What
- * they cannot tell — today's count, callers, entries, the audit — comes from
+ * they cannot tell — today's count, callers (src/web/frequent-callers.ts), entries, the audit — comes from
  * smart_missed_calls_calls through (tenant, verdict, started_at, …), entries through
  * (tenant, last_attempt, …) / (tenant, status, …), the audit through (tenant, created_at, …).
  */
@@ -25,7 +26,7 @@ export interface DashboardData {
   hours: number[];
   /** [weekday 0=Monday][hour] missed calls. */
   heatmap: number[][];
-  frequent: { caller: string; name: string; missed: number }[];
+  frequent: FrequentCaller[];
   routes: { kind: string; id: string; inbound: number; missed: number }[];
   callbacks: { ext: string; returned: number; attempts: number }[];
 }
@@ -82,19 +83,7 @@ export async function dashboardData(scope: TenantScope, f: RangeFilter, today: s
       WHERE ${inDays} GROUP BY wd, h`,
     days,
   );
-  // Names only for the ten callers shown: joined to every missed call of a year, the entry
-  // lookups took two thirds of this statement's time.
-  const frequentQuery = scope.rows<{ caller: string; name: string; missed: number }>(
-    `SELECT t.caller, t.missed, COALESCE((
-        SELECT MAX(e.caller_name) FROM smart_missed_calls_calls c JOIN smart_missed_calls e ON e.id = c.entry_id AND e.tenant = c.tenant
-         WHERE c.tenant = @tenant AND c.caller_key = t.caller_key AND c.started_at >= ? AND c.started_at < ?${routeConditions(f, 'c.').sql}
-           AND c.verdict = 'missed'), '') AS name
-       FROM (SELECT caller_key, MAX(caller) AS caller, COUNT(*) AS missed FROM smart_missed_calls_calls
-              WHERE tenant = @tenant AND started_at >= ? AND started_at < ?${rc.sql} AND verdict = 'missed' AND caller_key <> 'anonymous'
-              GROUP BY caller_key ORDER BY missed DESC, caller LIMIT 10) t
-      ORDER BY t.missed DESC, t.caller`,
-    [...p, ...p],
-  );
+  const frequentQuery = frequentCallers(scope, f, start, end);
   // A bucket emptied by reclassified or forgotten calls stays, at 0: not a route with traffic.
   const routesQuery = scope.rows<{ kind: string; id: string; inbound: number; missed: number }>(
     `SELECT route_kind AS kind, route_id AS id, SUM(calls) AS inbound, SUM(IF(verdict = 'missed', calls, 0)) AS missed
@@ -151,7 +140,7 @@ export async function dashboardData(scope: TenantScope, f: RangeFilter, today: s
     resolution,
     hours,
     heatmap,
-    frequent: frequent.map((r) => ({ caller: String(r.caller), name: String(r.name), missed: Number(r.missed) })),
+    frequent,
     routes: routes.map((r) => ({ kind: String(r.kind), id: String(r.id), inbound: Number(r.inbound), missed: Number(r.missed) })),
     callbacks: callbackRows.map((r) => ({ ext: String(r.ext), returned: Number(r.returned), attempts: Number(r.attempts) })),
   };
