@@ -305,7 +305,7 @@ export const MIGRATIONS: Migration[] = [
   },
   {
     version: 10,
-    name: "each caller's missed calls, for frequent callers over a long range",
+    name: "each caller's missed calls, and entries by how they were cleared, for the dashboard over a long range",
     // Frequent callers over a year grouped the year's ~100 k missed calls by caller (25 k
     // callers, 125 ms of the dashboard's ~200). With each caller's all-time count kept by the
     // ledger (src/ledger/rollup.ts), only the callers whose count can reach the tenth place
@@ -324,6 +324,8 @@ export const MIGRATIONS: Migration[] = [
       CALLER_MISSES_FILL,
       `ALTER TABLE smart_missed_calls_calls DROP KEY idx_caller,
         ADD KEY idx_caller (caller_key, tenant, verdict, started_at, caller, route_kind, route_id, did)`,
+      // The call-back waits read the entries a call back cleared, not every entry of the range.
+      `ALTER TABLE smart_missed_calls ADD KEY IF NOT EXISTS idx_tenant_cleared (tenant, cleared_by, last_attempt, status, cleared_at, route_kind, route_id, did)`,
     ],
   },
 ];

@@ -8,7 +8,8 @@ import { frequentCallers, type FrequentCaller } from './frequent-callers.js';
  * (src/ledger/rollup.ts: a year is tens of thousands of buckets, not ~1 M calls). What
  * they cannot tell — today's count, callers (src/web/frequent-callers.ts), entries, the audit — comes from
  * smart_missed_calls_calls through (tenant, verdict, started_at, …), entries through
- * (tenant, last_attempt, …) / (tenant, status, …), the audit through (tenant, created_at, …).
+ * (tenant, last_attempt, …) / (tenant, status, …) / (tenant, cleared_by, …), the audit
+ * through (tenant, event, …).
  */
 export interface DashboardData {
   range: RangeFilter;
@@ -61,14 +62,19 @@ export async function dashboardData(scope: TenantScope, f: RangeFilter, today: s
     `SELECT COUNT(*) AS n FROM smart_missed_calls WHERE tenant = @tenant AND status = 'open'${rc.sql}`,
     rc.params,
   );
+  // Every entry of the range, through the index led by last_attempt: offered
+  // idx_tenant_cleared, the optimizer reads the tenant's whole history from it (a year at
+  // 100 k entries: 42 → 55 ms).
   const resolutionRowsQuery = scope.rows<{ reason: string; n: number }>(
-    `SELECT IF(status = 'open', 'open', cleared_by) AS reason, COUNT(*) AS n FROM smart_missed_calls
+    `SELECT IF(status = 'open', 'open', cleared_by) AS reason, COUNT(*) AS n FROM smart_missed_calls FORCE INDEX (idx_tenant_last)
       WHERE ${entryRange} GROUP BY reason`,
     p,
   );
+  // The entries cleared by a call back alone, through idx_tenant_cleared (a year: 10 k of
+  // 53 k entries, 24 → 6 ms); median() sorts them.
   const waitsQuery = scope.rows<{ s: number }>(
     `SELECT TIMESTAMPDIFF(SECOND, last_attempt, cleared_at) AS s FROM smart_missed_calls
-      WHERE ${entryRange} AND status = 'cleared' AND cleared_by = 'returned' ORDER BY s`,
+      WHERE ${entryRange} AND status = 'cleared' AND cleared_by = 'returned'`,
     p,
   );
   // The range's totals are the sum of its days: one read of the day buckets serves both.
@@ -146,8 +152,8 @@ export async function dashboardData(scope: TenantScope, f: RangeFilter, today: s
   };
 }
 
-export function median(sorted: number[]): number | null {
-  const xs = sorted.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+export function median(values: number[]): number | null {
+  const xs = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   if (xs.length === 0) return null;
   const mid = xs.length >> 1;
   return xs.length % 2 ? xs[mid]! : (xs[mid - 1]! + xs[mid]!) / 2;
