@@ -269,7 +269,7 @@ test('migration 12 gives calls already recorded their instant, read in the datab
       `INSERT INTO smart_missed_calls_calls (pbx, tenant, linkedid, verdict, direction, caller, caller_key, did, dialled, started_at, ended_at, wait_s, rang, reasons, explanation, row_count, rows_digest, classified_at)
        VALUES ('local', 'default', '1.1', 'missed', 'inbound', '0722', '722', '', '', '2026-11-20 10:00:00', '2026-11-20 10:00:30', 0, '[]', '[]', '[]', 1, '', NOW())`,
     );
-    assert.deepEqual(await migrate(pool), [12]);
+    assert.deepEqual(await migrate(pool, () => {}, 12), [12]);
     const [[row]] = (await pool.query<RowDataPacket[]>(
       "SELECT started_utc, CONVERT_TZ('2026-11-20 10:00:00', @@session.time_zone, '+00:00') AS expected FROM smart_missed_calls_calls",
     )) as unknown as [[RowDataPacket]];

@@ -296,7 +296,7 @@ async function storedCalls(conn: PoolConnection, tenant: string, linkedids: stri
   const out = new Map<string, StoredCall>();
   if (linkedids.length === 0) return out;
   const [rows] = await conn.query<RowDataPacket[]>(
-    `SELECT linkedid, verdict, rows_digest, entry_id, rang, started_at, direction, route_kind, route_id, did FROM smart_missed_calls_calls
+    `SELECT linkedid, verdict, rows_digest, entry_id, rang, started_at, direction, route_kind, route_id, did, caller_key FROM smart_missed_calls_calls
       WHERE tenant = ? AND pbx = @smc_pbx AND linkedid IN (?) FOR UPDATE`,
     [tenant, linkedids],
   );
@@ -305,7 +305,7 @@ async function storedCalls(conn: PoolConnection, tenant: string, linkedids: stri
       linkedid: r.linkedid, verdict: r.verdict, rowsDigest: r.rows_digest,
       entryId: r.entry_id === null ? null : Number(r.entry_id),
       rang: parseJson<{ ext: string }[]>(r.rang, []).map((x) => x.ext), startedAt: r.started_at,
-      tenant, direction: r.direction, routeKind: r.route_kind, routeId: r.route_id, did: r.did,
+      tenant, direction: r.direction, routeKind: r.route_kind, routeId: r.route_id, did: r.did, callerKey: r.caller_key,
     });
   }
   return out;
@@ -399,7 +399,10 @@ async function saveCalls(
   for (const { verdict: v, rowsDigest } of calls) {
     const previous = stored.get(v.linkedid);
     if (previous) replaced.push(previous);
-    written.push({ tenant, startedAt: v.startedAt, direction: v.direction, verdict: v.verdict, routeKind: fit(v.route.kind, 16), routeId: fit(v.route.id, 64), did: v.did });
+    written.push({
+      tenant, startedAt: v.startedAt, direction: v.direction, verdict: v.verdict, routeKind: fit(v.route.kind, 16), routeId: fit(v.route.id, 64), did: v.did,
+      callerKey: callerKeys.get(v.linkedid)!,
+    });
     values.push(
       tenant, v.linkedid, v.verdict, v.direction, fit(v.caller, 80), callerKeys.get(v.linkedid), v.did, fit(v.dialled, 80), v.startedAt, utcDatetime(instantOf(v.startedAt, clock)), v.endedAt,
       Math.round(v.waitSeconds), fit(v.answeredBy, 80), JSON.stringify(v.rang), fit(v.route.kind, 16), fit(v.route.id, 64), JSON.stringify(v.reasons),
