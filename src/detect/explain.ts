@@ -12,8 +12,30 @@ export interface RouteLabels {
 /** gettext-style: the English text is the message id; {name} placeholders are filled after translation. */
 export type Translate = (text: string, params?: Record<string, string | number>) => string;
 
-export const english: Translate = (text, params = {}) =>
-  text.replace(/\{(\w+)\}/g, (whole, key: string) => (key in params ? String(params[key]) : whole));
+export const english: Translate = (text, params = {}) => {
+  const parts = templateParts(text);
+  if (parts.length === 1) return text;
+  let out = '';
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!;
+    // Odd parts are placeholder names.
+    out += i % 2 === 0 ? part : part in params ? String(params[part]) : `{${part}}`;
+  }
+  return out;
+};
+
+/** A template cut at its {placeholders} once: every classified call explains itself in a few of them. */
+const templates = new Map<string, string[]>();
+
+function templateParts(text: string): string[] {
+  let parts = templates.get(text);
+  if (!parts) {
+    parts = text.split(/\{(\w+)\}/);
+    // The templates are this file's own messages, a few dozen; a caller's text never comes here.
+    if (templates.size < 1000) templates.set(text, parts);
+  }
+  return parts;
+}
 
 /**
  * The human lines beside a verdict ("rang 101, 102, 103 for 18 s; nobody answered").
