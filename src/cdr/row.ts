@@ -34,7 +34,6 @@ export const CDR_COLUMNS = [
   'outbound_cnum',
 ] as const;
 
-const NUMERIC = new Set(['duration', 'billsec', 'sequence']);
 const DATETIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
 
 export class BadCdrRow extends Error {
@@ -46,26 +45,18 @@ export class BadCdrRow extends Error {
 /**
  * Turns a loosely typed record (a DB row, a TSV line) into a CdrRow, or throws
  * BadCdrRow. Missing optional columns (older FreePBX without cnum, sequence…) degrade
- * to empty values; what a call cannot be grouped or timed without is refused.
+ * to empty values; what a call cannot be grouped or timed without is refused. Runs on
+ * every row a backfill reads (1 M of them), so each field is read by name, in one literal.
  */
 export function toCdrRow(raw: Record<string, unknown>): CdrRow {
-  const text = (key: string): string => {
-    const value = raw[key];
-    if (value === null || value === undefined) return '';
-    if (value instanceof Date) return formatNaive(value);
-    return String(value);
+  const cdr: CdrRow = {
+    calldate: text(raw.calldate), clid: text(raw.clid), src: text(raw.src), dst: text(raw.dst), dcontext: text(raw.dcontext),
+    channel: text(raw.channel), dstchannel: text(raw.dstchannel), lastapp: text(raw.lastapp), lastdata: text(raw.lastdata),
+    duration: count(raw.duration), billsec: count(raw.billsec), disposition: text(raw.disposition), uniqueid: text(raw.uniqueid),
+    linkedid: text(raw.linkedid), sequence: count(raw.sequence), did: text(raw.did), cnum: text(raw.cnum), cnam: text(raw.cnam),
+    outbound_cnum: text(raw.outbound_cnum),
   };
-  const row: Record<string, unknown> = {};
-  for (const column of CDR_COLUMNS) {
-    if (NUMERIC.has(column)) {
-      const n = Number(text(column) || 0);
-      row[column] = Number.isFinite(n) ? Math.max(0, Math.trunc(n)) : 0;
-    } else {
-      row[column] = text(column);
-    }
-  }
-  if (raw.tenant !== undefined && raw.tenant !== null && raw.tenant !== '') row.tenant = text('tenant');
-  const cdr = row as unknown as CdrRow;
+  if (raw.tenant !== undefined && raw.tenant !== null && raw.tenant !== '') cdr.tenant = text(raw.tenant);
   if (!cdr.linkedid.trim()) {
     // Asterisk before 1.8 / misconfigured backends leave linkedid empty: fall back to
     // uniqueid so a lone call still counts, but only if that exists.
@@ -80,6 +71,19 @@ export function toCdrRow(raw: Record<string, unknown>): CdrRow {
   cdr.duration = Math.min(cdr.duration, 86_400);
   cdr.billsec = Math.min(cdr.billsec, cdr.duration);
   return cdr;
+}
+
+function text(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value === null || value === undefined) return '';
+  if (value instanceof Date) return formatNaive(value);
+  return String(value);
+}
+
+/** A whole number of seconds (or a sequence), never negative; what is not a number is 0. */
+function count(value: unknown): number {
+  const n = Number(text(value) || 0);
+  return Number.isFinite(n) ? Math.max(0, Math.trunc(n)) : 0;
 }
 
 /**

@@ -293,6 +293,8 @@ const CALL_UPDATE = `verdict = VALUES(verdict), direction = VALUES(direction), c
        explanation = VALUES(explanation), voicemail = VALUES(voicemail), entry_id = VALUES(entry_id),
        row_count = VALUES(row_count), rows_digest = VALUES(rows_digest), classified_at = VALUES(classified_at)`;
 
+const CALL_PLACEHOLDERS = '(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)';
+
 /**
  * Calls rows per INSERT. A backfill's transaction writes 2000: sent as one statement,
  * MariaDB waited while Node built all of its text, then Node waited while MariaDB
@@ -314,21 +316,21 @@ async function saveCalls(
   const statements: Promise<unknown>[] = [];
   for (let from = 0; from < calls.length; from += CALLS_PER_STATEMENT) {
     const slice = calls.slice(from, from + CALLS_PER_STATEMENT);
-    const rows: unknown[][] = [];
+    const values: unknown[] = [];
     for (const { verdict: v, rowsDigest } of slice) {
       const previous = stored.get(v.linkedid);
       if (previous) replaced.push(previous);
       written.push({ tenant, startedAt: v.startedAt, direction: v.direction, verdict: v.verdict, routeKind: fit(v.route.kind, 16), routeId: fit(v.route.id, 64), did: v.did });
-      rows.push([
+      values.push(
         tenant, v.linkedid, v.verdict, v.direction, fit(v.caller, 80), callerKeys.get(v.linkedid), v.did, fit(v.dialled, 80), v.startedAt, v.endedAt,
         Math.round(v.waitSeconds), fit(v.answeredBy, 80), JSON.stringify(v.rang), fit(v.route.kind, 16), fit(v.route.id, 64), JSON.stringify(v.reasons),
         JSON.stringify(v.explanation), v.voicemail ? JSON.stringify(v.voicemail) : null, callEntry.get(v.linkedid)?.id ?? null,
         v.rowCount, rowsDigest, now,
-      ]);
+      );
     }
     // Not awaited here: the connection runs its statements in order, and the next slice is
     // built meanwhile. All are awaited below, before the transaction goes on.
-    statements.push(conn.query(`INSERT INTO smart_missed_calls_calls (${CALL_COLUMNS}) VALUES ? ON DUPLICATE KEY UPDATE ${CALL_UPDATE}`, [rows]));
+    statements.push(conn.query(`INSERT INTO smart_missed_calls_calls (${CALL_COLUMNS}) VALUES ${slice.map(() => CALL_PLACEHOLDERS).join(',')} ON DUPLICATE KEY UPDATE ${CALL_UPDATE}`, values));
   }
   await Promise.all(statements);
   await writeRollup(conn, rollupDeltas(replaced, written));
