@@ -300,7 +300,7 @@ const CALL_PLACEHOLDERS = '(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)';
  * MariaDB waited while Node built all of its text, then Node waited while MariaDB
  * stored it; in slices each is built while MariaDB stores the one before.
  */
-const CALLS_PER_STATEMENT = 250;
+const CALLS_PER_STATEMENT = 256;
 
 async function saveCalls(
   conn: PoolConnection,
@@ -314,15 +314,18 @@ async function saveCalls(
   const replaced: CallBucket[] = [];
   const written: CallBucket[] = [];
   const statements: Promise<unknown>[] = [];
-  for (let from = 0; from < calls.length; from += CALLS_PER_STATEMENT) {
-    const slice = calls.slice(from, from + CALLS_PER_STATEMENT);
-    const values: unknown[] = [];
+  for (let from = 0; from < calls.length; ) {
+    const left = calls.length - from;
+    const size = left >= CALLS_PER_STATEMENT ? CALLS_PER_STATEMENT : 2 ** Math.floor(Math.log2(left));
+    const slice = calls.slice(from, from + size);
+    from += size;
+    const values: (string | number | null)[] = [];
     for (const { verdict: v, rowsDigest } of slice) {
       const previous = stored.get(v.linkedid);
       if (previous) replaced.push(previous);
       written.push({ tenant, startedAt: v.startedAt, direction: v.direction, verdict: v.verdict, routeKind: fit(v.route.kind, 16), routeId: fit(v.route.id, 64), did: v.did });
       values.push(
-        tenant, v.linkedid, v.verdict, v.direction, fit(v.caller, 80), callerKeys.get(v.linkedid), v.did, fit(v.dialled, 80), v.startedAt, v.endedAt,
+        tenant, v.linkedid, v.verdict, v.direction, fit(v.caller, 80), callerKeys.get(v.linkedid)!, v.did, fit(v.dialled, 80), v.startedAt, v.endedAt,
         Math.round(v.waitSeconds), fit(v.answeredBy, 80), JSON.stringify(v.rang), fit(v.route.kind, 16), fit(v.route.id, 64), JSON.stringify(v.reasons),
         JSON.stringify(v.explanation), v.voicemail ? JSON.stringify(v.voicemail) : null, callEntry.get(v.linkedid)?.id ?? null,
         v.rowCount, rowsDigest, now,
@@ -330,7 +333,7 @@ async function saveCalls(
     }
     // Not awaited here: the connection runs its statements in order, and the next slice is
     // built meanwhile. All are awaited below, before the transaction goes on.
-    statements.push(conn.query(`INSERT INTO smart_missed_calls_calls (${CALL_COLUMNS}) VALUES ${slice.map(() => CALL_PLACEHOLDERS).join(',')} ON DUPLICATE KEY UPDATE ${CALL_UPDATE}`, values));
+    statements.push(conn.execute(`INSERT INTO smart_missed_calls_calls (${CALL_COLUMNS}) VALUES ${slice.map(() => CALL_PLACEHOLDERS).join(',')} ON DUPLICATE KEY UPDATE ${CALL_UPDATE}`, values));
   }
   await Promise.all(statements);
   await writeRollup(conn, rollupDeltas(replaced, written));
