@@ -332,11 +332,13 @@ async function saveCalls(
       );
     }
     // Not awaited here: the connection runs its statements in order, and the next slice is
-    // built meanwhile. All are awaited below, before the transaction goes on.
+    // built meanwhile. All are awaited below, before the transaction goes on (a failure
+    // rejects there and the transaction is rolled back).
     statements.push(conn.execute(`INSERT INTO smart_missed_calls_calls (${CALL_COLUMNS}) VALUES ${slice.map(() => CALL_PLACEHOLDERS).join(',')} ON DUPLICATE KEY UPDATE ${CALL_UPDATE}`, values));
   }
+  // The rollups' counts are made while MariaDB stores the calls rows; their statements follow those.
+  statements.push(writeRollup(conn, rollupDeltas(replaced, written)));
   await Promise.all(statements);
-  await writeRollup(conn, rollupDeltas(replaced, written));
 }
 
 /** Outbox rows for everything that may notify: the notifier fans them out to mail and webhooks. */
