@@ -270,11 +270,16 @@ export async function saveEntries(conn: PoolConnection, entries: Entry[], now: s
       [fresh.map((e) => [e.tenant, e.callerKey, e.did, now, ...state(e)])],
     );
     // Ids by the unique key: auto-increment ids of a multi-row INSERT need not be consecutive.
-    const [rows] = await conn.query<RowDataPacket[]>(
-      'SELECT id, tenant, caller_key, did FROM smart_missed_calls WHERE (tenant, caller_key, did) IN (?)',
-      [fresh.map((e) => [e.tenant, e.callerKey, e.did])],
-    );
-    const ids = new Map(rows.map((r) => [`${r.tenant}\n${r.caller_key}\n${r.did}`, Number(r.id)]));
+    // By tenant and caller key, the DID matched here: MariaDB planned a (tenant, caller_key,
+    // did) IN list of row values three to four times slower.
+    const ids = new Map<string, number>();
+    for (const tenant of new Set(fresh.map((e) => e.tenant))) {
+      const [rows] = await conn.query<RowDataPacket[]>(
+        'SELECT id, caller_key, did FROM smart_missed_calls WHERE tenant = ? AND caller_key IN (?)',
+        [tenant, [...new Set(fresh.filter((e) => e.tenant === tenant).map((e) => e.callerKey))]],
+      );
+      for (const r of rows) ids.set(`${tenant}\n${r.caller_key}\n${r.did}`, Number(r.id));
+    }
     for (const e of fresh) {
       e.id = ids.get(`${e.tenant}\n${e.callerKey}\n${e.did}`) ?? null;
       if (e.id === null) throw new Error(`entry ${e.callerKey}/${e.did} was not stored`);
