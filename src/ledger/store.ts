@@ -136,10 +136,17 @@ export async function recordCalls(
     callEntry.set(verdict.linkedid, own?.entry ?? (previous?.entryId != null ? entries.withId(previous.entryId) ?? null : null));
   }
 
-  await saveEntries(conn, [...touched], now);
+  // The calls rows are built while MariaDB saves the entries; only the new entries' ids wait for that.
+  const savingEntries = saveEntries(conn, [...touched], now);
+  let rows: CallRows;
+  try {
+    rows = callRows(tenant, todo, stored, callerKeys, now);
+  } finally {
+    await savingEntries;
+  }
   for (const r of recorded) r.asOf.id = r.live.entry.id;
   result.events = recorded.map((r) => ({ ...r.live, entry: r.asOf }));
-  await saveCalls(conn, tenant, todo, stored, callEntry, callerKeys, now);
+  await saveCalls(conn, rows, callEntry);
   await appendAudit(conn, auditKey, result.events.map(auditRecordOf));
   if (options.notify) await enqueueEvents(conn, result.events.filter((e) => NOTIFYING_EVENTS.has(e.event)), now);
   faultPoint('in-ledger');
@@ -303,22 +310,23 @@ const CALL_PLACEHOLDERS = '(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)';
 /**
  * Calls rows per INSERT. A backfill's transaction writes 2000: sent as one statement,
  * MariaDB waited while Node built all of its text, then Node waited while MariaDB
- * stored it; in slices each is built while MariaDB stores the one before.
+ * stored it. In slices of a few fixed sizes (prepared once per connection, no SQL text
+ * to parse) each is sent while Node goes on with the next.
  */
 const CALLS_PER_STATEMENT = 256;
+const COLUMNS_PER_CALL = 22;
+/** Where entry_id sits in a call's values (CALL_COLUMNS). */
+const ENTRY_ID_AT = 18;
 
-async function saveCalls(
-  conn: PoolConnection,
-  tenant: string,
-  calls: ClassifiedCall[],
-  stored: Map<string, StoredCall>,
-  callEntry: Map<string, Entry | null>,
-  callerKeys: Map<string, string>,
-  now: string,
-): Promise<void> {
-  const replaced: CallBucket[] = [];
-  const written: CallBucket[] = [];
-  const statements: Promise<unknown>[] = [];
+/** A batch's calls rows, ready to send but for their entries' ids, and the rollup buckets they leave and enter. */
+interface CallRows {
+  slices: { calls: ClassifiedCall[]; values: (string | number | null)[] }[];
+  replaced: CallBucket[];
+  written: CallBucket[];
+}
+
+function callRows(tenant: string, calls: ClassifiedCall[], stored: Map<string, StoredCall>, callerKeys: Map<string, string>, now: string): CallRows {
+  const rows: CallRows = { slices: [], replaced: [], written: [] };
   for (let from = 0; from < calls.length; ) {
     const left = calls.length - from;
     const size = left >= CALLS_PER_STATEMENT ? CALLS_PER_STATEMENT : 2 ** Math.floor(Math.log2(left));
@@ -327,22 +335,30 @@ async function saveCalls(
     const values: (string | number | null)[] = [];
     for (const { verdict: v, rowsDigest } of slice) {
       const previous = stored.get(v.linkedid);
-      if (previous) replaced.push(previous);
-      written.push({ tenant, startedAt: v.startedAt, direction: v.direction, verdict: v.verdict, routeKind: fit(v.route.kind, 16), routeId: fit(v.route.id, 64), did: v.did });
+      if (previous) rows.replaced.push(previous);
+      rows.written.push({ tenant, startedAt: v.startedAt, direction: v.direction, verdict: v.verdict, routeKind: fit(v.route.kind, 16), routeId: fit(v.route.id, 64), did: v.did });
       values.push(
         tenant, v.linkedid, v.verdict, v.direction, fit(v.caller, 80), callerKeys.get(v.linkedid)!, v.did, fit(v.dialled, 80), v.startedAt, v.endedAt,
         Math.round(v.waitSeconds), fit(v.answeredBy, 80), JSON.stringify(v.rang), fit(v.route.kind, 16), fit(v.route.id, 64), JSON.stringify(v.reasons),
-        JSON.stringify(v.explanation), v.voicemail ? JSON.stringify(v.voicemail) : null, callEntry.get(v.linkedid)?.id ?? null,
+        JSON.stringify(v.explanation), v.voicemail ? JSON.stringify(v.voicemail) : null, null,
         v.rowCount, rowsDigest, now,
       );
     }
-    // Not awaited here: the connection runs its statements in order, and the next slice is
-    // built meanwhile. All are awaited below, before the transaction goes on (a failure
-    // rejects there and the transaction is rolled back).
-    statements.push(conn.execute(`INSERT INTO smart_missed_calls_calls (${CALL_COLUMNS}) VALUES ${slice.map(() => CALL_PLACEHOLDERS).join(',')} ON DUPLICATE KEY UPDATE ${CALL_UPDATE}`, values));
+    rows.slices.push({ calls: slice, values });
+  }
+  return rows;
+}
+
+async function saveCalls(conn: PoolConnection, rows: CallRows, callEntry: Map<string, Entry | null>): Promise<void> {
+  const statements: Promise<unknown>[] = [];
+  for (const { calls, values } of rows.slices) {
+    calls.forEach(({ verdict }, i) => (values[i * COLUMNS_PER_CALL + ENTRY_ID_AT] = callEntry.get(verdict.linkedid)?.id ?? null));
+    // Not awaited here: the connection runs its statements in order. All are awaited below,
+    // before the transaction goes on (a failure rejects there and the transaction is rolled back).
+    statements.push(conn.execute(`INSERT INTO smart_missed_calls_calls (${CALL_COLUMNS}) VALUES ${calls.map(() => CALL_PLACEHOLDERS).join(',')} ON DUPLICATE KEY UPDATE ${CALL_UPDATE}`, values));
   }
   // The rollups' counts are made while MariaDB stores the calls rows; their statements follow those.
-  statements.push(writeRollup(conn, rollupDeltas(replaced, written)));
+  statements.push(writeRollup(conn, rollupDeltas(rows.replaced, rows.written)));
   await Promise.all(statements);
 }
 
