@@ -24,7 +24,28 @@ export interface Translate {
 
 /** Fills {name} placeholders; an unknown one is left as written. */
 export function fillPlaceholders(text: string, params: TextParams): string {
-  return text.replace(/\{(\w+)\}/g, (whole, key: string) => (key in params ? String(params[key]) : whole));
+  const parts = templateParts(text);
+  if (parts.length === 1) return text;
+  let out = '';
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!;
+    // Odd parts are placeholder names.
+    out += i % 2 === 0 ? part : part in params ? String(params[part]) : `{${part}}`;
+  }
+  return out;
+}
+
+/** A template cut at its {placeholders} once: every classified call explains itself in a few of them. */
+const templates = new Map<string, string[]>();
+
+function templateParts(text: string): string[] {
+  let parts = templates.get(text);
+  if (!parts) {
+    parts = text.split(/\{(\w+)\}/);
+    // The templates are the catalogue's messages, a few hundred; a caller's text never comes here.
+    if (templates.size < 1000) templates.set(text, parts);
+  }
+  return parts;
 }
 
 export const english: Translate = Object.assign((text: string, params: TextParams = {}) => fillPlaceholders(text, params), {

@@ -90,7 +90,12 @@ export function rollupDeltas(removed: CallBucket[], added: CallBucket[]): Rollup
 }
 
 function add<T extends { calls: number }>(deltas: Map<string, T>, bucket: Omit<T, 'calls'>, by: number): void {
-  const key = JSON.stringify(Object.values(bucket));
+  // Each value led by its length, so no two buckets share a key whatever their text holds.
+  let key = '';
+  for (const value of Object.values(bucket)) {
+    const text = String(value);
+    key += `${text.length}:${text}`;
+  }
   const known = deltas.get(key);
   if (known) known.calls += by;
   else deltas.set(key, { ...bucket, calls: by } as T);
