@@ -157,8 +157,9 @@ async function measureBlock(r: Run, windows: Window[]): Promise<void> {
         log('smc serve started; waiting for its AMI login and its first cycles');
         await withTimeout(r.ami.callListener(), 60_000, 'smc serve did not log in to the AMI stand-in within 60 s');
         await sleep(d.warmupSeconds * 1000);
-        const settled = await settledCpu(serve.pid, r.cpuOf);
-        log(`smc serve settled: ${settled.share} of a core over its last ${SETTLE_SAMPLE_MS / 1000} s (${settled.waitedSeconds} s after the warm-up)`);
+        const pid = serve.pid;
+        const settled = await settledCpu(() => r.cpuOf(pid) + r.cpuOf(r.serverPid));
+        log(`smc serve and MariaDB settled: ${settled.share} of a core over the last ${SETTLE_SAMPLE_MS / 1000} s (${settled.waitedSeconds} s after the warm-up)`);
       } else if (!service && serve) {
         await serve.stop();
         serve = null;
@@ -320,15 +321,16 @@ const SETTLE_SAMPLE_MS = 3000;
 const SETTLE_MAX_MS = 90_000;
 
 /**
- * Waits until the service's start-up work is over (its first full scan, the notifier's first
- * pass…): two samples in a row whose CPU differs by less than a tenth of their own or 1 % of a core.
+ * Waits until the service's start-up work and what it leaves MariaDB to do are over (its first
+ * full scan, the notifier's first pass, InnoDB's purge of them…): two samples in a row whose
+ * CPU (`cpu`: both processes') differs by less than a tenth of their own or 1 % of a core.
  */
-async function settledCpu(pid: number, cpuOf: (pid: number) => number): Promise<{ share: string; waitedSeconds: number }> {
+async function settledCpu(cpu: () => number): Promise<{ share: string; waitedSeconds: number }> {
   const t0 = performance.now();
   const sample = async () => {
-    const before = cpuOf(pid);
+    const before = cpu();
     await sleep(SETTLE_SAMPLE_MS);
-    return (cpuOf(pid) - before) / (SETTLE_SAMPLE_MS / 1000);
+    return (cpu() - before) / (SETTLE_SAMPLE_MS / 1000);
   };
   let last = await sample();
   for (;;) {

@@ -16,6 +16,7 @@ import type { LedgerEvent } from '../ledger/entries.js';
 import { readAuditKey, type AuditKey } from '../ledger/audit-key.js';
 import { recordCalls, type ClassifiedCall } from '../ledger/store.js';
 import { faultPoint } from './faults.js';
+import { HotWindow } from './hot-window.js';
 import { SettleTracker } from './settle.js';
 import { QUIET_BEFORE_KEY, readState, writeState } from './state.js';
 
@@ -56,6 +57,7 @@ const SETTINGS_TTL_MS = 60_000;
 export class Syncer {
   private tracker: SettleTracker;
   private cel: CelFeed;
+  private hotWindow: HotWindow;
   private directory: CallDirectory = freepbxCallDirectory(EMPTY_DIRECTORY);
   private directoryAt = 0;
   private lastFullScan = 0;
@@ -80,6 +82,7 @@ export class Syncer {
     this.auditKey = readAuditKey(config.auditKeyFile);
     this.tracker = new SettleTracker(config.sync.settleSeconds);
     this.cel = new CelFeed(pool, config.db);
+    this.hotWindow = new HotWindow(pool, config.db);
   }
 
   /** Settings change on the page; the sync reads them again at the next cycle. */
@@ -117,7 +120,7 @@ export class Syncer {
     // After a stop, start where we left off (bounded: older history is `smc backfill`'s job).
     if (cursor) windowStart = Math.max(Math.min(windowStart, naiveSeconds(cursor)), t - this.config.sync.maxCallSeconds);
     const since = naiveDatetime(windowStart);
-    const read = await readWindow(this.pool, this.config.db, since, undefined, now);
+    const read = full ? await readWindow(this.pool, this.config.db, since, undefined, now) : await this.hotWindow.read(since, now);
     faultPoint('after-read');
     if (full) {
       this.lastFullScan = t;
