@@ -20,6 +20,7 @@ import { materialise, TrafficMix, type PlannedCall } from '../cdr/generator/traf
 import type { Config } from '../config/schema.js';
 import { ident } from '../db/pool.js';
 import { Syncer } from '../sync/cycle.js';
+import { QUIET_BEFORE_KEY, writeState } from '../sync/state.js';
 import { costPerHour, cpuSecondsOfStat, type CostPhase, type Situation, type SituationCost } from './cpu-accounting.js';
 
 /** 20 000 calls a day, spread evenly: 0.23 calls a second. */
@@ -276,8 +277,15 @@ async function prefill(target: CdrTarget, model: PbxModel, ids: AsteriskCounters
   return calls.length;
 }
 
-/** The sync's own cycles over what is there, before any window: the service starts from a ledger that is up to date. */
+/**
+ * The sync's own cycles over what is there, before any window: the service starts from a
+ * ledger that is up to date. These calls are the past, told about long ago on a running PBX:
+ * marked as over before the install (what install does with the PBX's history), they leave
+ * the notifier nothing to do at the service's start that a running PBX's would not have.
+ */
 async function classifyBacklog(pool: Pool, config: Config): Promise<void> {
+  const [[{ now }]] = (await pool.query<RowDataPacket[]>("SELECT DATE_FORMAT(NOW(), '%Y-%m-%d %H:%i:%s') AS now")) as unknown as [[{ now: string }]];
+  await writeState(pool, { [QUIET_BEFORE_KEY]: now });
   const syncer = new Syncer(pool, config);
   await syncer.prepare();
   await syncer.cycle();
@@ -318,12 +326,15 @@ function startServe(o: CostOptions): RunningServe {
 }
 
 const SETTLE_SAMPLE_MS = 3000;
-const SETTLE_MAX_MS = 90_000;
+const SETTLE_MAX_MS = 120_000;
+/** Start-up work is over once both processes together use less than this share of a core. */
+const SETTLED_SHARE = 0.1;
 
 /**
  * Waits until the service's start-up work and what it leaves MariaDB to do are over (its first
  * full scan, the notifier's first pass, InnoDB's purge of them…): two samples in a row whose
- * CPU (`cpu`: both processes') differs by less than a tenth of their own or 1 % of a core.
+ * CPU (`cpu`: both processes') differs by less than a tenth of their own or 1 % of a core, under
+ * SETTLED_SHARE of a core.
  */
 async function settledCpu(cpu: () => number): Promise<{ share: string; waitedSeconds: number }> {
   const t0 = performance.now();
@@ -335,7 +346,8 @@ async function settledCpu(cpu: () => number): Promise<{ share: string; waitedSec
   let last = await sample();
   for (;;) {
     const next = await sample();
-    if (Math.abs(next - last) <= Math.max(0.1 * Math.max(next, last), 0.01) || performance.now() - t0 > SETTLE_MAX_MS) {
+    const steady = Math.abs(next - last) <= Math.max(0.1 * Math.max(next, last), 0.01);
+    if ((steady && next < SETTLED_SHARE) || performance.now() - t0 > SETTLE_MAX_MS) {
       return { share: `${(next * 100).toFixed(1)} %`, waitedSeconds: Math.round((performance.now() - t0) / 1000) };
     }
     last = next;

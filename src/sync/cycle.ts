@@ -5,7 +5,7 @@ import { CelFeed } from '../cdr/cel-reader.js';
 import { celDigest, type CelEvent } from '../cdr/cel-row.js';
 import { freepbxCallDirectory, loadDirectory, type CallDirectory, type TenantOf } from '../cdr/directory.js';
 import { EMPTY_DIRECTORY } from '../cdr/freepbx-directory.js';
-import { countBad, groupByCall, readWindow, rowsDigest } from '../cdr/reader.js';
+import { countBad, groupByCall, rowsDigest } from '../cdr/reader.js';
 import { byText, naiveDatetime, naiveSeconds, type CdrRow } from '../cdr/row.js';
 import { inTransaction } from '../db/pool.js';
 import { classifyCall, type ClassifyOptions } from '../detect/classify.js';
@@ -16,7 +16,7 @@ import type { LedgerEvent } from '../ledger/entries.js';
 import { readAuditKey, type AuditKey } from '../ledger/audit-key.js';
 import { recordCalls, type ClassifiedCall } from '../ledger/store.js';
 import { faultPoint } from './faults.js';
-import { HotWindow } from './hot-window.js';
+import { WindowCache } from './window-cache.js';
 import { SettleTracker } from './settle.js';
 import { QUIET_BEFORE_KEY, readState, writeState } from './state.js';
 
@@ -48,6 +48,8 @@ const DIRECTORY_TTL_SECONDS = 300;
 const BATCH = 2000;
 const YIELD_EVERY = 200;
 const SETTINGS_TTL_MS = 60_000;
+/** The full scan fetches its rows at least this often, even when none came (see WindowCache). */
+const FULL_SCAN_REFETCH_MS = 600_000;
 
 /**
  * One sync step: read the recent CDR window, find the calls whose rows changed, wait until
@@ -57,7 +59,9 @@ const SETTINGS_TTL_MS = 60_000;
 export class Syncer {
   private tracker: SettleTracker;
   private cel: CelFeed;
-  private hotWindow: HotWindow;
+  /** The hot window's reads and the full scan's, each fetched again only when a row came since its last fetch. */
+  private hotWindow: WindowCache;
+  private fullWindow: WindowCache;
   private directory: CallDirectory = freepbxCallDirectory(EMPTY_DIRECTORY);
   private directoryAt = 0;
   private lastFullScan = 0;
@@ -82,7 +86,8 @@ export class Syncer {
     this.auditKey = readAuditKey(config.auditKeyFile);
     this.tracker = new SettleTracker(config.sync.settleSeconds);
     this.cel = new CelFeed(pool, config.db);
-    this.hotWindow = new HotWindow(pool, config.db);
+    this.hotWindow = new WindowCache(pool, config.db);
+    this.fullWindow = new WindowCache(pool, config.db, FULL_SCAN_REFETCH_MS);
   }
 
   /** Settings change on the page; the sync reads them again at the next cycle. */
@@ -120,7 +125,7 @@ export class Syncer {
     // After a stop, start where we left off (bounded: older history is `smc backfill`'s job).
     if (cursor) windowStart = Math.max(Math.min(windowStart, naiveSeconds(cursor)), t - this.config.sync.maxCallSeconds);
     const since = naiveDatetime(windowStart);
-    const read = full ? await readWindow(this.pool, this.config.db, since, undefined, now) : await this.hotWindow.read(since, now);
+    const read = await (full ? this.fullWindow : this.hotWindow).read(since, now);
     faultPoint('after-read');
     if (full) {
       this.lastFullScan = t;
