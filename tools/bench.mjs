@@ -43,7 +43,7 @@ const costOnly = only === 'cost';
 const SIZES = quick
   ? {
     backfillRows: 30_000, block: 5_000, largeRows: 100_000, reps: 3, latencyCalls: 12, latencyPerSecond: 4, background: 60, calls: 30_000, entries: 3_000, requests: 5,
-    costHistoryRows: 30_000, cost: { idle: 15, steady: 20, burst: 10, burstTail: 5, gap: 3, warmup: 5, groups: 2 },
+    costHistoryRows: 30_000, cost: { idle: 10, steady: 15, burst: 10, burstTail: 5, gap: 2, warmup: 3, groups: 2 },
   }
   : {
     backfillRows: 1_000_000, block: 100_000, largeRows: 10_000_000, reps: 11, latencyCalls: 300, latencyPerSecond: 2, background: 120, calls: 1_000_000, entries: 100_000, requests: 50,
