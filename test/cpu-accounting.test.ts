@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { costPerHour, cpuSecondsOfStat, type CostPhase } from '../src/bench/cpu-accounting.js';
+import { costPerHour, cpuSecondsOfStat, median, type CostPhase } from '../src/bench/cpu-accounting.js';
 
 // A mariadbd line of /proc/<pid>/stat (Linux 6.x): utime 4711 and stime 289 ticks.
 const MARIADB_STAT =
@@ -65,4 +65,22 @@ test('no ratio when the CDR inserts cannot be told from MariaDB\'s background', 
     phase({ situation: 'burst', service: true, mariadbCpu: 0.1, serviceCpu: 0.1, rows: 100 }),
   ]);
   assert.equal(cost.burst.ratio, null);
+});
+
+test('the median of an even number of windows is the mean of the middle two, so both count', () => {
+  assert.equal(median([0.09, 0]), 0.045);
+  assert.equal(median([3, 1, 2]), 2);
+  assert.ok(Number.isNaN(median([])));
+});
+
+test('CDR inserts that cost less than two clock ticks over the burst give no ratio', () => {
+  const cost = costPerHour([
+    phase({ situation: 'idle', service: false, mariadbCpu: 0.05 }),
+    phase({ situation: 'burst', service: false, mariadbCpu: 0.06, rows: 100 }),
+    phase({ situation: 'burst', service: true, mariadbCpu: 0.1, serviceCpu: 0.1, rows: 100 }),
+    phase({ situation: 'steady', service: false, mariadbCpu: 0.05, rows: 2 }),
+    phase({ situation: 'steady', service: true, mariadbCpu: 0.06, serviceCpu: 0.1, rows: 2 }),
+  ]);
+  assert.equal(cost.burst.ratio, null);
+  assert.equal(cost.steady.ratio, null);
 });

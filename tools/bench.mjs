@@ -537,7 +537,8 @@ function costLines(c) {
   const h = c.history;
   const d = c.durations;
   const p = c.perHour;
-  const n = (/** @type {number} */ x) => x.toFixed(1).padStart(6);
+  // null: a figure that could not be told from the clock ticks (JSON has no NaN).
+  const n = (/** @type {number | null} */ x) => (x === null ? 'n/a' : x.toFixed(1)).padStart(6);
   /** @param {string} name @param {any} s @param {string} cdr */
   const row = (name, s, cdr) => `                 ${name.padEnd(17)} ${n(s.ourService)} + ${n(s.ourMariadb)} = ${n(s.ours)} (${s.percentOfCore.toFixed(2).padStart(5)} % of a core)  ${cdr}`;
   const cdr = (/** @type {any} */ s) => `${n(s.cdrInserts)}  ${String(s.ratio ?? 'n/a').padStart(7)}`;

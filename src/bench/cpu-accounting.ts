@@ -2,7 +2,7 @@
  * What the PBX pays for us, in CPU-seconds: the accounting of the bench's "PBX cost" part,
  * pure so it can be checked on its own. Measuring is pbx-cost.ts's job.
  */
-import { percentile, round } from './stats.js';
+import { round } from './stats.js';
 
 /**
  * CPU seconds (user + system, every thread, dead ones included) of a process, from the text
@@ -58,12 +58,20 @@ export interface SituationCost {
   ours: number;
   /** ours as a share of one core. */
   percentOfCore: number;
-  /** ours / cdrInserts; null where there are no inserts (idle) or none could be told from MariaDB's background. */
+  /** ours / cdrInserts; null where there are no inserts (idle) or they cost less than two clock ticks over the burst windows. */
   ratio: number | null;
   windows: { with: number; without: number };
 }
 
 const HOUR = 3600;
+
+/** The middle value, or the mean of the two middle ones: with two windows of a kind, both count. */
+export function median(xs: number[]): number {
+  if (xs.length === 0) return NaN;
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
 
 export const perHour = (cpuSeconds: number, seconds: number): number => (cpuSeconds * HOUR) / seconds;
 
@@ -74,13 +82,15 @@ export const perHour = (cpuSeconds: number, seconds: number): number => (cpuSeco
  * the CDR inserts' cost is what MariaDB spent above it while the PBX alone wrote the traffic's
  * rows; ours is the service's own CPU plus what MariaDB spent more with the service running.
  */
-export function costPerHour(phases: CostPhase[]): Record<Situation, SituationCost> {
-  const median = (xs: number[]) => (xs.length ? percentile(xs, 50) : NaN);
+export function costPerHour(phases: CostPhase[], tickSeconds = 0.01): Record<Situation, SituationCost> {
   const of = (situation: Situation, service: boolean) => phases.filter((p) => p.situation === situation && p.service === service);
   const mariadb = (situation: Situation, service: boolean) => median(of(situation, service).map((p) => perHour(p.mariadbCpu, p.seconds)));
   const rowsPerHour = (situation: Situation) => median(phases.filter((p) => p.situation === situation).map((p) => perHour(p.rows, p.seconds)));
   const background = mariadb('idle', false);
-  const burstCdr = mariadb('burst', false) - background;
+  // Less than two clock ticks over a burst window is tick noise, not a cost one can divide by.
+  const burstWindow = median(of('burst', false).map((p) => p.seconds));
+  const measurable = mariadb('burst', false) - background >= perHour(2 * tickSeconds, burstWindow);
+  const burstCdr = measurable ? mariadb('burst', false) - background : NaN;
   const burstCostPerRow = burstCdr / rowsPerHour('burst');
   const figures = (situation: Situation): SituationCost => {
     const without = mariadb(situation, false);
@@ -90,7 +100,7 @@ export function costPerHour(phases: CostPhase[]): Record<Situation, SituationCos
     const ours = ourService + ourMariadb;
     const rows = situation === 'idle' ? 0 : rowsPerHour(situation);
     const measured = situation === 'idle' ? 0 : without - background;
-    const cdrInserts = situation === 'idle' ? 0 : situation === 'burst' ? measured : burstCostPerRow * rows;
+    const cdrInserts = situation === 'idle' ? 0 : situation === 'burst' ? burstCdr : burstCostPerRow * rows;
     return {
       mariadbWithout: round(without, 2), mariadbWith: round(withService, 2), rowsPerHour: Math.round(rows),
       cdrInsertsMeasured: round(measured, 2), cdrInserts: round(cdrInserts, 2),
