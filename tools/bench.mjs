@@ -38,7 +38,7 @@ const costOnly = only === 'cost';
 
 /**
  * Full: the sizes SPEC §6 names. Quick: the same steps, scaled down to finish in a few minutes.
- * cost: part (6)'s windows in seconds and how many groups of them (without / with smc serve in turn).
+ * cost: part (6)'s windows in seconds and how many of each situation (without / with smc serve in turn).
  */
 const SIZES = quick
   ? {
@@ -227,7 +227,7 @@ try {
     const costFill = smcJson(costSetup, ['bench', 'fill', '--table', 'cdr', '--rows', String(SIZES.costHistoryRows), '--last-day', yesterday]);
     smcJson(costSetup, ['bench', 'backfill', '--since', `${costFill.from} 00:00:00`, '--until', `${today} 00:00:00`]);
     const c = SIZES.cost;
-    log(`(6) the PBX's cost of us: ${c.groups} groups of idle ${c.idle} s, 20 k calls/day ${c.steady} s, burst ${c.burst} + ${c.burstTail} s, without and with smc serve in turn`);
+    log(`(6) the PBX's cost of us: ${c.groups} windows each of idle ${c.idle} s, 20 k calls/day ${c.steady} s, burst ${c.burst} + ${c.burstTail} s, without and with smc serve in turn`);
     const serverPid = readFileSync(join(db.dir, 'mariadb.pid'), 'utf8').trim();
     results.cost = smcJson(costSetup, [
       'bench', 'cost', '--server-pid', serverPid, '--idle', String(c.idle), '--steady', String(c.steady), '--burst', String(c.burst),

@@ -49,7 +49,7 @@ export interface CostOptions {
   /** How to start `smc serve`: node, its flags (--cpu-prof under --profile) and build/smc.js. */
   node: { execPath: string; execArgv: string[]; script: string };
   durations: CostDurations;
-  /** Groups of the three windows, alternating without and with the service: ABBA… so drift weighs on both. */
+  /** Windows of each situation, without and with the service in turn: A B B A … so drift weighs on both. */
   groups: number;
   /** Where `smc serve`'s log goes (its stderr). */
   serveLog?: string;
@@ -97,11 +97,9 @@ export async function measurePbxCost(options: CostOptions): Promise<PbxCost> {
   const target: CdrTarget = { pool, cdrDb: config.db.cdrDatabase, cdrTable: config.db.cdrTable };
   const model = demoPbx();
   const ids = new AsteriskCounters(await countersAfterTable(target));
-  const windows: Window[] = [
-    { situation: 'idle', callsPerSecond: 0, arrivalSeconds: 0, seconds: d.idleSeconds, seed: 0 },
-    { situation: 'steady', callsPerSecond: STEADY_CALLS_PER_SECOND, arrivalSeconds: d.steadySeconds, seconds: d.steadySeconds, seed: 61 },
-    { situation: 'burst', callsPerSecond: BURST_CALLS_PER_SECOND, arrivalSeconds: d.burstSeconds, seconds: d.burstSeconds + d.burstTailSeconds, seed: 62 },
-  ];
+  const idle: Window = { situation: 'idle', callsPerSecond: 0, arrivalSeconds: 0, seconds: d.idleSeconds, seed: 0 };
+  const steady: Window = { situation: 'steady', callsPerSecond: STEADY_CALLS_PER_SECOND, arrivalSeconds: d.steadySeconds, seconds: d.steadySeconds, seed: 61 };
+  const burst: Window = { situation: 'burst', callsPerSecond: BURST_CALLS_PER_SECOND, arrivalSeconds: d.burstSeconds, seconds: d.burstSeconds + d.burstTailSeconds, seed: 62 };
 
   // A PBX at 20 k calls a day has its last sync.max_call_seconds of calls in cdr, and the
   // ledger has them: what the full scan (every minute) reads at any moment. Idle, it has been
@@ -116,15 +114,15 @@ export async function measurePbxCost(options: CostOptions): Promise<PbxCost> {
   const phases: CostPhase[] = [];
   try {
     const run = { ...options, ids, model, target, ami, cpuOf, phases };
-    await measureBlock(run, [windows[0]!]);
+    await measureBlock(run, idle);
     // The last quarter hour at 20 k calls a day (the hot window every cycle reads), then the traffic.
     const recent = await prefill(target, model, ids, config.sync.hotWindowSeconds + 60, (await dbClock(pool)).now(), 63);
     log(`${recent} calls of the last ${(config.sync.hotWindowSeconds + 60) / 60} min written to cdr; classifying them`);
     await classifyBacklog(pool, config);
     const trafficHistory = await historySizes(pool, config, earlier + recent);
     // 20 k calls a day alone first: the burst's rows would sit in its hot window for a quarter of an hour.
-    await measureBlock(run, [windows[1]!]);
-    await measureBlock(run, [windows[2]!]);
+    await measureBlock(run, steady);
+    await measureBlock(run, burst);
     return {
       history: { idle: idleHistory, traffic: trafficHistory }, durations: d, groups: options.groups,
       rates: { steadyCallsPerSecond: Math.round(STEADY_CALLS_PER_SECOND * 1000) / 1000, burstCallsPerSecond: BURST_CALLS_PER_SECOND },
@@ -145,11 +143,10 @@ interface Run extends CostOptions {
 }
 
 /**
- * Groups of windows, without and with the service in turn (A B B A …), each group's windows
- * in the other order from the last; the service is stopped at the end (the sync's state is
- * then the database's alone).
+ * `groups` windows of a situation, without and with the service in turn (A B B A …); the
+ * service is stopped at the end (the sync's state is then the database's alone).
  */
-async function measureBlock(r: Run, windows: Window[]): Promise<void> {
+async function measureBlock(r: Run, w: Window): Promise<void> {
   const { durations: d, log } = r;
   let serve: RunningServe | null = null;
   try {
@@ -168,15 +165,13 @@ async function measureBlock(r: Run, windows: Window[]): Promise<void> {
         serve = null;
         await sleep(d.gapSeconds * 1000);
       }
-      for (const w of g % 2 === 0 ? windows : [...windows].reverse()) {
-        const phase = await measureWindow(w, { ...r, serverPid: r.serverPid, servePid: serve?.pid ?? null });
-        r.phases.push(phase);
-        log(
-          `${w.situation.padEnd(6)} ${service ? 'with' : 'without'} smc serve: ${phase.seconds} s, ${phase.calls} calls / ${phase.rows} rows; ` +
-            `MariaDB ${phase.mariadbCpu.toFixed(2)} CPU-s${service ? `, smc serve ${phase.serviceCpu.toFixed(2)} CPU-s` : ''}`,
-        );
-        await sleep(d.gapSeconds * 1000);
-      }
+      const phase = await measureWindow(w, { ...r, servePid: serve?.pid ?? null });
+      r.phases.push(phase);
+      log(
+        `${w.situation.padEnd(6)} ${service ? 'with' : 'without'} smc serve: ${phase.seconds} s, ${phase.calls} calls / ${phase.rows} rows; ` +
+          `MariaDB ${phase.mariadbCpu.toFixed(2)} CPU-s${service ? `, smc serve ${phase.serviceCpu.toFixed(2)} CPU-s` : ''}`,
+      );
+      await sleep(d.gapSeconds * 1000);
     }
   } finally {
     await serve?.stop();

@@ -133,7 +133,7 @@ export function register(program: Command): void {
     .option('--burst-tail <s>', 'seconds the burst window runs on after its last call started', Number, 20)
     .option('--gap <s>', 'unmeasured seconds after each window', Number, 5)
     .option('--warmup <s>', 'seconds after smc serve logged in to the AMI before its first window', Number, 10)
-    .option('--groups <n>', 'groups of the three windows, without and with smc serve in turn (A B B A …)', Number, 4)
+    .option('--groups <n>', 'windows of each situation, without and with smc serve in turn (A B B A …)', Number, 4)
     .option('--serve-log <file>', "where smc serve's log goes")
     .action((opts: { serverPid: number; idle: number; steady: number; burst: number; burstTail: number; gap: number; warmup: number; groups: number; serveLog?: string }, cmd: Command) =>
       withApp(cmd, async (app) =>
