@@ -33,14 +33,25 @@ test('`npm run bench -- --quick` measures every quality bar and writes them to a
       assert.ok(ms.p50 > 0 && ms.p95 >= ms.p50, `${path} was timed`);
     }
     assert.ok(results.memory.servePeakRssMb > 0);
+    const cost = results.cost.perHour;
+    for (const situation of ['idle', 'steady', 'burst']) {
+      assert.ok(cost[situation].ourService > 0, `smc serve's CPU was read for ${situation}`);
+      assert.equal(cost[situation].windows.with, 1, `${situation} was measured with smc serve running`);
+      assert.equal(cost[situation].windows.without, 1, 'and without it');
+    }
+    assert.ok(cost.burst.rowsPerHour > cost.steady.rowsPerHour && cost.steady.rowsPerHour > 0, 'the traffic wrote CDR rows, more in the burst');
     assert.deepEqual(
       results.goals.map((g: { name: string }) => g.name),
-      ['backfill speed vs bare GROUP BY scan', 'sync cycle cost, large/small cdr', 'detection latency p95, AMI events (s)', 'dashboard/list p95, worst route (ms)', 'smc serve peak RSS (MB)'],
+      [
+        'backfill speed vs bare GROUP BY scan', 'sync cycle cost, large/small cdr', 'detection latency p95, AMI events (s)', 'dashboard/list p95, worst route (ms)', 'smc serve peak RSS (MB)',
+        'PBX cost idle, ours (% of one core)', 'PBX cost 20 k calls/day, ours / CDR inserts', 'PBX cost burst 10 calls/s, ours / CDR inserts',
+      ],
     );
     for (const g of results.goals) assert.equal(typeof g.met, 'boolean', `${g.name} says whether it is met`);
     assert.match(stdout, /backfill speed vs bare GROUP BY scan .* goal >= 0.5/, 'the table is printed');
     assert.match(stdout, /AMI events: \d+ missed calls: p50 [\d.]+ s, p95 [\d.]+ s, p99/);
     assert.match(stdout, /polling: +\d+ missed calls: p50/);
+    assert.match(stdout, /\(6\) PBX cost .*\n.*\n.*\n +idle .*% of a core/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -6,6 +6,7 @@ import { fillCdr } from '../bench/fill.js';
 import { SignedClient } from '../bench/http.js';
 import { startFakeAmi } from '../cdr/generator/ami-server.js';
 import { measureLatency, timeHotWindowRead } from '../bench/latency.js';
+import { measurePbxCost } from '../bench/pbx-cost.js';
 import { cpuSeconds, peakRssMb, round } from '../bench/stats.js';
 import { recountRollups } from '../ledger/rollup.js';
 import { backfill } from '../sync/backfill.js';
@@ -120,6 +121,29 @@ export function register(program: Command): void {
           await ami?.close();
         }
       }),
+    );
+
+  bench
+    .command('cost')
+    .description("what we cost the PBX: CPU of `smc serve` and of the MariaDB work it causes, idle, at 20 k calls/day and in a burst of 10 calls/s, next to the PBX's own CDR inserts of the same traffic")
+    .requiredOption('--server-pid <pid>', "the MariaDB server's process id (read from /proc)", Number)
+    .option('--idle <s>', 'seconds of each idle window', Number, 60)
+    .option('--steady <s>', 'seconds of each 20 k calls/day window', Number, 120)
+    .option('--burst <s>', 'seconds the burst starts calls', Number, 60)
+    .option('--burst-tail <s>', 'seconds the burst window runs on after its last call started', Number, 20)
+    .option('--gap <s>', 'unmeasured seconds after each window', Number, 5)
+    .option('--warmup <s>', 'seconds after smc serve logged in to the AMI before its first window', Number, 10)
+    .option('--groups <n>', 'windows of each situation, without and with smc serve in turn (A B B A …)', Number, 4)
+    .option('--serve-log <file>', "where smc serve's log goes")
+    .action((opts: { serverPid: number; idle: number; steady: number; burst: number; burstTail: number; gap: number; warmup: number; groups: number; serveLog?: string }, cmd: Command) =>
+      withApp(cmd, async (app) =>
+        measurePbxCost({
+          pool: app.ledgerPool, config: app.config, configFile: cmd.optsWithGlobals<{ config: string }>().config, serverPid: opts.serverPid,
+          node: { execPath: process.execPath, execArgv: process.execArgv, script: process.argv[1]! },
+          durations: { idleSeconds: opts.idle, steadySeconds: opts.steady, burstSeconds: opts.burst, burstTailSeconds: opts.burstTail, gapSeconds: opts.gap, warmupSeconds: opts.warmup },
+          groups: opts.groups, serveLog: opts.serveLog, log: (line) => process.stderr.write(`[smc bench cost] ${line}\n`),
+        }),
+      ),
     );
 
   bench

@@ -5,7 +5,7 @@ import { CelFeed } from '../cdr/cel-reader.js';
 import { celDigest, type CelEvent } from '../cdr/cel-row.js';
 import { freepbxCallDirectory, loadDirectory, type CallDirectory, type TenantOf } from '../cdr/directory.js';
 import { EMPTY_DIRECTORY } from '../cdr/freepbx-directory.js';
-import { countBad, groupByCall, readWindow, rowsDigest } from '../cdr/reader.js';
+import { countBad, groupByCall, rowsDigest } from '../cdr/reader.js';
 import { byText, naiveDatetime, naiveSeconds, type CdrRow } from '../cdr/row.js';
 import { inRetriedTransaction, type PoolConnection } from '../db/pool.js';
 import { poolsOf, type DbPools } from '../db/ledger-pool.js';
@@ -19,6 +19,7 @@ import { readAuditKey, type AuditKey } from '../ledger/audit-key.js';
 import { clearFromOtherPbxs, recordCalls, type ClassifiedCall } from '../ledger/store.js';
 import { faultPoint } from './faults.js';
 import { measureSkewMs, processZone, type PbxClock } from './pbx-clock.js';
+import { WindowCache } from './window-cache.js';
 import { SettleTracker } from './settle.js';
 import { QUIET_BEFORE_KEY, readState, writeState } from './state.js';
 
@@ -62,6 +63,8 @@ const OTHER_PBX_LOOK_BACK_SECONDS = 600;
 export const OTHER_PBX_CURSOR_KEY = 'other_pbx_cursor';
 /** The state key of this PBX's measured clock skew against the ledger, in ms (smc doctor reports the live one). */
 export const CLOCK_SKEW_KEY = 'clock_skew_ms';
+/** The full scan fetches its rows at least this often, even when none came (see WindowCache). */
+const FULL_SCAN_REFETCH_MS = 600_000;
 
 /**
  * One sync step: read the recent CDR window, find the calls whose rows changed, wait until
@@ -71,6 +74,9 @@ export const CLOCK_SKEW_KEY = 'clock_skew_ms';
 export class Syncer {
   private tracker: SettleTracker;
   private cel: CelFeed;
+  /** The hot window's reads and the full scan's, each fetched again only when a row came since its last fetch. */
+  private hotWindow: WindowCache;
+  private fullWindow: WindowCache;
   private directory: CallDirectory = freepbxCallDirectory(EMPTY_DIRECTORY);
   private directoryAt = 0;
   private lastFullScan = 0;
@@ -109,6 +115,8 @@ export class Syncer {
     this.auditKey = readAuditKey(config.auditKeyFile);
     this.tracker = new SettleTracker(config.sync.settleSeconds);
     this.cel = new CelFeed(this.cdrPool, config.db);
+    this.hotWindow = new WindowCache(this.cdrPool, config.db);
+    this.fullWindow = new WindowCache(this.cdrPool, config.db, FULL_SCAN_REFETCH_MS);
     this.clock = { zone: config.timezone || processZone(), skewMs: 0 };
   }
 
@@ -165,7 +173,7 @@ export class Syncer {
     // After a stop, start where we left off (bounded: older history is `smc backfill`'s job).
     if (cursor) windowStart = Math.max(Math.min(windowStart, naiveSeconds(cursor)), t - this.config.sync.maxCallSeconds);
     const since = naiveDatetime(windowStart);
-    const read = await readWindow(this.cdrPool, this.config.db, since, undefined, now);
+    const read = await (full ? this.fullWindow : this.hotWindow).read(since, now);
     faultPoint('after-read');
     if (full) {
       this.lastFullScan = t;
