@@ -6,6 +6,7 @@ import { explainAccessDenied, ident, serverOf } from '../db/pool.js';
 import { amiConfigured } from '../pbx/ami.js';
 import { result, text, type CheckResult, type DoctorContext } from './check.js';
 import { checkVitalpbx } from './vitalpbx.js';
+import { checkCluster } from './cluster.js';
 
 /**
  * Everything an install needs from the PBX, one result each — ok, warn or fail, and the one
@@ -440,6 +441,7 @@ export const CHECKS: readonly HealthCheck[] = [
   { id: 'schema', scope: 'pbx', needsDatabase: true, run: one(checkSchema) },
   { id: 'vitalpbx', scope: 'pbx', needsDatabase: true, run: async (ctx) => (ctx.config.pbx === 'vitalpbx' ? checkVitalpbx(ctx) : []) },
   { id: 'clock', scope: 'pbx', needsDatabase: true, run: one((ctx) => checkClock(ctx)) },
+  { id: 'cluster', scope: 'pbx', needsDatabase: false, run: checkCluster },
   { id: 'sync', scope: 'pbx', needsDatabase: true, run: checkSync },
   { id: 'notifications', scope: 'tenant', needsDatabase: true, run: one(checkNotifications) },
   { id: 'ami', scope: 'pbx', needsDatabase: false, run: one(checkAmi) },
