@@ -32,6 +32,11 @@ import { checkCluster } from '../src/health/cluster.js';
 import { runChecks } from '../src/health/checks.js';
 import type { CheckResult, DoctorContext } from '../src/health/check.js';
 import { Syncer } from '../src/sync/cycle.js';
+import { resolveEntry } from '../src/ledger/actions.js';
+import { verifyAudit } from '../src/ledger/audit.js';
+import { readAuditKey } from '../src/ledger/audit-key.js';
+import type { PoolConnection } from '../src/db/pool.js';
+import { callVerdict, record } from './helpers/ledger-calls.js';
 import { INSTALL_HISTORY_KEY, writeState } from '../src/sync/state.js';
 import { freshDatabases, repoRoot, testAuditKeyFile, testSocket, type FreshDatabases } from './harness/db.js';
 import { ledgerSnapshot, type LedgerSnapshot } from './helpers/ledger-snapshot.js';
@@ -382,6 +387,56 @@ describe('a group of PBXs on a 3-node Galera cluster, each with its own smc serv
     } finally {
       await closePools(pools);
       if (!cluster.nodes[2]!.running) await cluster.start(2);
+    }
+  });
+
+  test('a user resolving an entry while another node writes the same PBX\'s journal meets a certification conflict, and the resolve is run again instead of failing', TEST_LIMIT, async () => {
+    const [here, there] = [clusterPool('brasov', cluster.nodes[1]), clusterPool('brasov', cluster.nodes[0])];
+    try {
+      const caller = '0722000444';
+      await record(there, 'default', [callVerdict('missed', { caller, at: '2026-03-05 09:00:00' })]);
+      const [[entry]] = (await here.query<RowDataPacket[]>('SELECT id FROM smart_missed_calls WHERE pbx = @smc_pbx AND caller_key LIKE ?', [`%${caller.slice(1)}`])) as unknown as [[{ id: number }]];
+      // The resolve's first attempt, between locking the journal's head and writing its row, sees
+      // the sync of the same PBX (on node 1) commit another miss of that caller: Galera refuses
+      // one of the two at certification, and it is the resolve's (ER_LOCK_DEADLOCK).
+      let attempts = 0;
+      const meddled = new Proxy(here, {
+        get(target, prop) {
+          if (prop !== 'getConnection') return Reflect.get(target, prop, target);
+          return async () => {
+            const conn = await target.getConnection();
+            attempts += 1;
+            const first = attempts === 1;
+            return new Proxy(conn, {
+              get(c, p) {
+                if (p !== 'query') return Reflect.get(c, p, c);
+                return async (sql: string, params?: unknown[]) => {
+                  if (first && /^\s*INSERT INTO smart_missed_calls_audit/.test(sql)) {
+                    await record(there, 'default', [callVerdict('missed', { caller, at: '2026-03-05 09:30:00' })]);
+                  }
+                  return (c as PoolConnection).query(sql, params);
+                };
+              },
+            });
+          };
+        },
+      });
+      const resolved = await resolveEntry(meddled, readAuditKey(testAuditKeyFile()), 'default', Number(entry.id), 'manager', 'called them from my mobile');
+      assert.ok(attempts >= 2, 'the first attempt met the conflict and was run again');
+      assert.equal(resolved.clearedBy, 'manual');
+      assert.equal(resolved.missedCount, 2, 'the resolve saw the other node\'s miss');
+      for (const node of cluster.nodes) {
+        const pool = clusterPool('brasov', node);
+        try {
+          const [[row]] = (await pool.query<RowDataPacket[]>('SELECT status, missed_count FROM smart_missed_calls WHERE id = ?', [entry.id])) as unknown as [[RowDataPacket]];
+          assert.deepEqual({ ...row }, { status: 'cleared', missed_count: 2 }, node.name);
+          assert.deepEqual((await verifyAudit(pool, readAuditKey(testAuditKeyFile()))).bad, [], `the journal verifies on ${node.name}`);
+        } finally {
+          await pool.end();
+        }
+      }
+    } finally {
+      await Promise.all([here.end(), there.end()]);
     }
   });
 });
