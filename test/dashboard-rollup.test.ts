@@ -2,7 +2,8 @@
  * The dashboard's call counts come from rollups the ledger keeps beside the calls rows
  * (src/ledger/rollup.ts). Whatever the ledger did — new calls, replays, reclassified calls
  * that changed verdict, hour, day, route or DID, a forgotten number — the figures must
- * equal those counted straight from smart_missed_calls_calls, as the dashboard did before.
+ * equal those counted straight from smart_missed_calls_calls, as the dashboard did before;
+ * so must each caller's count of missed calls (test/dashboard-frequent.test.ts uses it).
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -91,6 +92,11 @@ async function assertRollupsMatchCalls(): Promise<void> {
       `SELECT tenant, DATE(started_at) AS day, HOUR(started_at) AS hour, route_kind, route_id, did, COUNT(*) AS calls FROM smart_missed_calls_calls
         WHERE verdict = 'missed' GROUP BY tenant, day, hour, route_kind, route_id, did`,
     ],
+    [
+      'SELECT tenant, caller_key, calls FROM smart_missed_calls_caller_misses WHERE calls <> 0',
+      `SELECT tenant, caller_key, COUNT(*) AS calls FROM smart_missed_calls_calls
+        WHERE verdict = 'missed' AND caller_key <> 'anonymous' GROUP BY tenant, caller_key`,
+    ],
   ];
   for (const [rollup, calls] of pairs) {
     const rows = async (sql: string) => {
@@ -141,18 +147,27 @@ test('new, replayed and reclassified calls keep the dashboard figures equal to t
   assert.equal(all.inbound, 7);
   assert.equal(all.missed, 4, "0722100001's second miss, 0722100002, 0722100006 and the answer reclassified as a miss");
 
-  // Forgetting a number deletes its calls rows; the rollups leave them too.
+  // Forgetting a number deletes its calls rows; the rollups leave them too, and its own
+  // per-caller row goes, not left at 0 with the number in it.
+  const callerRows = async (key: string) =>
+    ((await db.pool.query<RowDataPacket[]>('SELECT calls FROM smart_missed_calls_caller_misses WHERE caller_key = ?', [key]))[0]).map((r) => Number(r.calls));
+  assert.deepEqual(await callerRows('722100002'), [1]);
   await forgetNumber(db.pool, db.auditKey, '0722100002', 'test');
+  assert.deepEqual(await callerRows('722100002'), []);
   await assertRollupsMatchCalls();
   assert.deepEqual(await fromDashboard(WEEK), await fromCalls(WEEK));
 });
 
 test('a replay into the same bucket writes nothing; a moved call leaves one bucket and enters another', () => {
-  const call = { tenant: 'default', startedAt: '2026-11-20 09:15:00', direction: 'inbound', verdict: 'missed', routeKind: 'queue', routeId: '400', did: '021' };
-  assert.deepEqual(rollupDeltas([call], [{ ...call, startedAt: '2026-11-20 09:45:00' }]), { days: [], missedHours: [] });
+  const call = { tenant: 'default', startedAt: '2026-11-20 09:15:00', direction: 'inbound', verdict: 'missed', routeKind: 'queue', routeId: '400', did: '021', callerKey: '722100001' };
+  assert.deepEqual(rollupDeltas([call], [{ ...call, startedAt: '2026-11-20 09:45:00' }]), { days: [], missedHours: [], callerMisses: [] });
   const moved = rollupDeltas([call], [{ ...call, verdict: 'answered', startedAt: '2026-11-20 10:00:00' }]);
   assert.deepEqual(moved.days.map((d) => `${d.verdict}:${d.calls}`).sort(), ['answered:1', 'missed:-1']);
   assert.deepEqual(moved.missedHours.map((d) => `${d.hour}:${d.calls}`), ['9:-1']);
+  assert.deepEqual(moved.callerMisses.map((d) => `${d.callerKey}:${d.calls}`), ['722100001:-1']);
+  // A miss that now names another number moves between callers; an anonymous one is nobody's.
+  const renamed = rollupDeltas([call], [{ ...call, callerKey: '722100002' }, { ...call, callerKey: 'anonymous' }]);
+  assert.deepEqual(renamed.callerMisses.map((d) => `${d.callerKey}:${d.calls}`).sort(), ['722100001:-1', '722100002:1']);
   assert.throws(() => rollupDeltas([], [{ ...call, startedAt: 'yesterday' }]), /no day and hour/);
 });
 
@@ -172,6 +187,21 @@ test('the migration fills the rollups from the calls already stored', async () =
   await assertRollupsMatchCalls();
   const f = { from: '2026-10-01', to: '2026-11-26', route: '', did: '' };
   assert.deepEqual(await fromDashboard(f), await fromCalls(f));
+});
+
+test("migration 13 counts each caller's missed calls from the calls already stored", async () => {
+  await record([
+    callVerdict('missed', { caller: '0722400001', at: '2026-09-02 08:00:00' }),
+    callVerdict('missed', { caller: '0722400001', at: '2026-09-03 08:00:00' }),
+    callVerdict('answered', { caller: '0722400002', at: '2026-09-03 17:30:00' }),
+  ]);
+  // As before the upgrade: calls stored, no per-caller counts, step 13 not applied.
+  await db.pool.query('DROP TABLE smart_missed_calls_caller_misses');
+  await db.pool.query('DELETE FROM smart_missed_calls_migrations WHERE version = 13');
+  assert.deepEqual(await migrate(db.pool), [13]);
+  const [rows] = await db.pool.query<RowDataPacket[]>("SELECT calls FROM smart_missed_calls_caller_misses WHERE caller_key = '722400001'");
+  assert.deepEqual(rows.map((r) => Number(r.calls)), [2]);
+  await assertRollupsMatchCalls();
 });
 
 test("a whole year's figures, the totals summed from its days, equal the calls rows'", async () => {

@@ -192,6 +192,14 @@ describe('the page', () => {
     assert.deepEqual({ ...s.identity, ts: 0 }, { user: 'alice', tenant: 'default', role: 'admin', lang: 'en', ts: 0 });
   });
 
+  test("carries the group view's PBX choice to the service, on pages, an entry and the export", async () => {
+    assert.equal(seenIn(await (await page('view=entries&status=all&pbx=all', { user: 'alice' })).text()).url, '/entries?status=all&pbx=all');
+    assert.equal(seenIn(await (await page('view=dashboard&pbx=cluj', { user: 'alice' })).text()).url, '/dashboard?pbx=cluj');
+    assert.equal(seenIn(await (await page('view=entry&id=42&pbx=all', { user: 'alice' })).text()).url, '/entries/42?pbx=all');
+    assert.equal((await ajax('api', '/api/entries.csv?pbx=all&status=all', { user: 'alice' })).status, 200);
+    assert.equal(seen.at(-1)!.url, '/api/entries.csv?pbx=all&status=all');
+  });
+
   test('asks for one entry by its number, and refuses anything else as an id', async () => {
     assert.equal(seenIn(await (await page('view=entry&id=42', { user: 'alice' })).text()).url, '/entries/42');
     const count = seen.length;

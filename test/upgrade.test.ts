@@ -57,8 +57,10 @@ async function query(sql: string): Promise<RowDataPacket[]> {
 
 async function counts(): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
+  // Only the tables there are: one a later migration adds is new, and may be filled from the others.
+  const present = new Set((await query('SELECT table_name AS t FROM information_schema.tables WHERE table_schema = DATABASE()')).map((r) => String(r.t)));
   for (const table of OWN_TABLES.filter((t) => t !== 'smart_missed_calls_migrations')) {
-    out[table] = Number((await query(`SELECT COUNT(*) AS n FROM ${ident(table)}`))[0]!.n);
+    if (present.has(table)) out[table] = Number((await query(`SELECT COUNT(*) AS n FROM ${ident(table)}`))[0]!.n);
   }
   return out;
 }
@@ -179,7 +181,8 @@ describe(`upgrade in place from ${previous.version}`, () => {
     assert.match(install.stdout, /created the audit key/);
 
     assert.equal(readFileSync(configPath, 'utf8'), before.config, 'config.yaml and its secret are kept');
-    assert.deepEqual(await counts(), before.counts);
+    const after = await counts();
+    assert.deepEqual(Object.fromEntries(Object.keys(before.counts).map((t) => [t, after[t]])), before.counts, 'every row of every table there was is kept');
     assert.deepEqual((await query(entriesSql)).map((r) => ({ ...r })), before.entries);
     const [resolved] = await query(`SELECT status, cleared_by, cleared_user, note FROM smart_missed_calls WHERE id = ${before.resolved}`);
     assert.deepEqual({ ...resolved }, { status: 'cleared', cleared_by: 'manual', cleared_user: 'alice', note: 'called back from a mobile' });

@@ -91,6 +91,11 @@ export interface Config {
    * A single PBX keeps DEFAULT_PBX_ID; a group member must be given its own.
    */
   pbxId: string;
+  /**
+   * The IANA zone calldate is written in; '' takes the service's own zone, which on a PBX is
+   * the PBX's. A group compares calls of PBXs in different zones by instant (docs/group.md).
+   */
+  timezone: string;
   db: DbConfig;
   group: GroupConfig;
   server: {
@@ -155,12 +160,16 @@ export interface Config {
   auditKeyFile: string;
 }
 
+/** The group view's `pbx` parameter for every PBX of the group: no PBX may be called so. */
+export const ALL_PBXS = 'all';
+
 /** The pbx id of a single-PBX install, and of every row written before pbx ids existed (migration 10). */
 export const DEFAULT_PBX_ID = 'local';
 
 export const DEFAULT_CONFIG: Config = {
   pbx: 'freepbx',
   pbxId: DEFAULT_PBX_ID,
+  timezone: '',
   db: {
     host: 'localhost',
     port: 3306,
@@ -315,6 +324,11 @@ function hostPort(text: string, field: string): Record<string, unknown> {
 const CONFIG_SHAPE: Shape = {
   pbx: str({ oneOf: ['freepbx', 'vitalpbx'] }),
   pbxId: str({ pattern: /^[\w.-]{1,64}$/ }),
+  timezone: (v, f) => {
+    const tz = str({ max: 64 })(v, f) as string;
+    if (tz !== '' && !validTimezone(tz)) throw new ConfigError(f, "'{value}' is not a time zone", { value: tz });
+    return tz;
+  },
   db: {
     host: str(), port: int(1, 65535), socket: str(), user: str(), password: str(),
     database: str({ pattern: /^\w{1,64}$/ }), cdrDatabase: str({ pattern: /^\w{1,64}$/ }),
@@ -350,8 +364,9 @@ const CONFIG_SHAPE: Shape = {
 export function checkGroup(config: Config): void {
   const g = config.group;
   if (g.nodes.length === 0) return;
-  if (config.pbxId === DEFAULT_PBX_ID) {
-    throw new ConfigError('pbx_id', "must name this PBX in its group (each PBX of a group its own id, not '{value}')", { value: DEFAULT_PBX_ID });
+  // `all` is the group view's word for every PBX of the group (the pages' ?pbx=all).
+  if (config.pbxId === DEFAULT_PBX_ID || config.pbxId === ALL_PBXS) {
+    throw new ConfigError('pbx_id', "must name this PBX in its group (each PBX of a group its own id, not '{value}')", { value: config.pbxId });
   }
   if (g.user === '') throw new ConfigError('group.user', 'must be set when group.nodes lists the cluster');
   if (g.database === '') throw new ConfigError('group.database', 'must be set when group.nodes lists the cluster');
@@ -407,6 +422,8 @@ export interface TenantSettings {
   /** Days after the last attempt an entry expires; null keeps entries for ever. */
   retentionDays: number | null;
   clearAcrossDids: boolean;
+  /** In a group: an answered call with the caller at another PBX of the group clears this PBX's entry too. */
+  clearAcrossPbxs: boolean;
   queueAbandonMinWait: number;
   countIvrAbandon: boolean;
   defaultCountry: string;
@@ -427,6 +444,7 @@ export const DEFAULT_SETTINGS: TenantSettings = {
   maxEmailsPerHour: 50,
   retentionDays: null,
   clearAcrossDids: true,
+  clearAcrossPbxs: true,
   queueAbandonMinWait: 10,
   countIvrAbandon: false,
   defaultCountry: '',
@@ -508,6 +526,7 @@ const SETTING_CHECKS: { [K in keyof TenantSettings]: (value: unknown, field: str
   maxEmailsPerHour: (v, f) => int(1, 10_000)(v, f) as number,
   retentionDays: (v, f) => (v === null || v === '' || v === undefined ? null : (int(1, 36_500)(v, f) as number)),
   clearAcrossDids: (v, f) => bool(v, f) as boolean,
+  clearAcrossPbxs: (v, f) => bool(v, f) as boolean,
   queueAbandonMinWait: (v, f) => int(0, 3600)(v, f) as number,
   countIvrAbandon: (v, f) => bool(v, f) as boolean,
   defaultCountry: (v, f) => (str({ pattern: /^[A-Z]{2}$/ })(typeof v === 'string' ? v.toUpperCase() : v, f) as string),

@@ -4,6 +4,7 @@ import type { Config } from '../config/schema.js';
 import { MIGRATIONS, schemaVersion } from '../db/migrations.js';
 import { explainAccessDenied, ident, serverOf } from '../db/pool.js';
 import { amiConfigured } from '../pbx/ami.js';
+import { measureSkewMs } from '../sync/pbx-clock.js';
 import { result, text, type CheckResult, type DoctorContext } from './check.js';
 import { checkVitalpbx } from './vitalpbx.js';
 import { checkCluster } from './cluster.js';
@@ -363,6 +364,25 @@ export async function checkClock(ctx: DoctorContext, nowMs: number = Date.now())
   return result('clock', 'ok', text('the database clock ({now}, time zone {zone}) agrees with this machine\'s and with the CDR', { now: String(clock.now), zone: String(clock.zone) }));
 }
 
+/** Over this, a group member's clock is told to be fixed: the skew is corrected, but it keeps drifting between measurements. */
+export const GROUP_SKEW_TOLERANCE_S = 5;
+
+/**
+ * A group member's clock against the ledger cluster's: calls of the group are compared on the
+ * cluster's clock, each PBX's corrected by the skew its sync measures (docs/group.md, "Time").
+ * Only in a group: a single PBX's CDR and ledger are one server.
+ */
+export async function checkGroupClock(ctx: DoctorContext): Promise<CheckResult[]> {
+  if (ctx.config.group.nodes.length === 0 || !ctx.cdrPool || ctx.cdrPool === ctx.pool) return [];
+  const skew = (await measureSkewMs(ctx.cdrPool, ctx.pool)) / 1000;
+  const params = { seconds: skew.toFixed(1), pbx: ctx.config.pbxId };
+  if (Math.abs(skew) > GROUP_SKEW_TOLERANCE_S) {
+    return [result('group clock', 'warn', text('this PBX\'s clock ({pbx}) and the group cluster\'s differ by {seconds} s; clearing across the PBXs corrects it, but it drifts between measurements', params),
+      'keep the PBXs and the cluster\'s nodes on NTP: timedatectl set-ntp true (on each machine), then check timedatectl')];
+  }
+  return [result('group clock', 'ok', text('this PBX\'s clock ({pbx}) and the group cluster\'s differ by {seconds} s', params))];
+}
+
 export async function checkSync(ctx: DoctorContext): Promise<CheckResult[]> {
   const [rows] = await ctx.pool.query<RowDataPacket[]>(
     `SELECT NOW() AS now, (SELECT v FROM smart_missed_calls_state WHERE pbx = @smc_pbx AND k = 'last_cycle') AS last_cycle,
@@ -448,6 +468,7 @@ export const CHECKS: readonly HealthCheck[] = [
   { id: 'vitalpbx', scope: 'pbx', needsDatabase: true, run: async (ctx) => (ctx.config.pbx === 'vitalpbx' ? checkVitalpbx(ctx) : []) },
   { id: 'clock', scope: 'pbx', needsDatabase: true, run: one((ctx) => checkClock(ctx)) },
   { id: 'cluster', scope: 'pbx', needsDatabase: false, run: checkCluster },
+  { id: 'group clock', scope: 'pbx', needsDatabase: true, run: checkGroupClock },
   { id: 'sync', scope: 'pbx', needsDatabase: true, run: checkSync },
   { id: 'notifications', scope: 'tenant', needsDatabase: true, run: one(checkNotifications) },
   { id: 'ami', scope: 'pbx', needsDatabase: false, run: one(checkAmi) },

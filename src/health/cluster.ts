@@ -6,23 +6,9 @@ import { result, text, type CheckResult, type DoctorContext } from './check.js';
 
 /** Fewer nodes than this and one more lost stops the group's writes (quorum): docs/group.md. */
 const SAFE_CLUSTER_SIZE = 3;
-/** Beyond this the clocks of a PBX and its cluster disagree enough to matter (docs/group.md, "Time"). */
-export const CLUSTER_SKEW_WARN_S = 5;
 const NEEDED = ['SELECT', 'INSERT', 'UPDATE', 'DELETE'];
 /** Held on the group's database, these let the ledger's user drop the journal's triggers. */
 const BEYOND_SERVICE = ['TRIGGER', 'DROP', 'ALTER'];
-
-/**
- * How far a server's clock is from this machine's, in seconds: its UNIX_TIMESTAMP(NOW(3))
- * against the middle of the round trip that asked for it, so a slow answer does not count as
- * skew. The difference of two servers' offsets is their skew.
- */
-export async function clockOffsetSeconds(pool: Pool): Promise<number> {
-  const sent = Date.now();
-  const [[row]] = (await pool.query<RowDataPacket[]>('SELECT UNIX_TIMESTAMP(NOW(3)) AS epoch')) as unknown as [[{ epoch: string }]];
-  const received = Date.now();
-  return Number(row.epoch) - (sent + received) / 2000;
-}
 
 interface NodeState {
   server: string;
@@ -34,7 +20,7 @@ interface NodeState {
 /**
  * Group mode: each node of group.nodes reachable as the ledger's user and serving (Galera's
  * wsrep_ready, Synced, in the primary component), the cluster's size, the user's grants on
- * the group's database, and the skew between this PBX's CDR clock and the cluster's.
+ * the group's database (the clock's skew is the group clock check's, checks.ts).
  * Nothing in a single-PBX install.
  */
 export async function checkCluster(ctx: DoctorContext): Promise<CheckResult[]> {
@@ -84,21 +70,6 @@ export async function checkCluster(ctx: DoctorContext): Promise<CheckResult[]> {
         'bring the missing node back (it rejoins by itself once MariaDB starts), or add a node or a garbd arbitrator: docs/group.md'));
 
     out.push(await clusterGrants(ctx, first.pool!));
-
-    // The CDR's clock against each serving node's, each measured against this machine's; the
-    // database check says it when the CDR server cannot be reached.
-    const cdrOffset = await clockOffsetSeconds(ctx.cdrPool ?? ctx.pool).catch(() => null);
-    if (cdrOffset === null) return out;
-    let worst = { skew: 0, server: first.server };
-    for (const node of serving) {
-      const skew = (await clockOffsetSeconds(node.pool!)) - cdrOffset;
-      if (Math.abs(skew) > Math.abs(worst.skew)) worst = { skew, server: node.server };
-    }
-    const seconds = Math.round(worst.skew * 10) / 10;
-    out.push(Math.abs(worst.skew) > CLUSTER_SKEW_WARN_S
-      ? result('cluster clock', 'warn', text('the clock of node {server} and this PBX\'s CDR server differ by {seconds} s', { server: worst.server, seconds }),
-        'keep every PBX and every node on NTP: timedatectl set-ntp true on each, then check timedatectl')
-      : result('cluster clock', 'ok', text('the cluster\'s clocks and this PBX\'s CDR server agree within {seconds} s', { seconds: Math.max(Math.abs(seconds), 0.1) })));
     return out;
   } finally {
     await Promise.all(nodes.map((n) => n.pool?.end().catch(() => {})));

@@ -85,19 +85,26 @@ export async function forgetNumber(pool: Pool, auditKey: AuditKey, number: strin
     const [entries] = await conn.query<RowDataPacket[]>('SELECT id, tenant, caller_name FROM smart_missed_calls WHERE pbx = @smc_pbx AND caller_key IN (?) FOR UPDATE', [keyList]);
     const ids = entries.map((e) => Number(e.id));
     const [calls] = await conn.query<RowDataPacket[]>(
-      `SELECT tenant, linkedid, started_at, direction, verdict, route_kind, route_id, did FROM smart_missed_calls_calls
+      `SELECT tenant, linkedid, started_at, direction, verdict, route_kind, route_id, did, caller_key FROM smart_missed_calls_calls
         WHERE pbx = @smc_pbx AND (caller_key IN (?) OR entry_id IN (?)) FOR UPDATE`,
       [keyList, ids.length ? ids : [0]],
     );
     if (calls.length) {
       await conn.query('DELETE FROM smart_missed_calls_calls WHERE pbx = @smc_pbx AND (caller_key IN (?) OR entry_id IN (?))', [keyList, ids.length ? ids : [0]]);
-      // The rollups hold no numbers; they let go of the calls anyway, so they stay the count
-      // of the calls rows and a call the sync reads again later is not counted twice.
+      // The rollups let go of the calls, so they stay the count of the calls rows and a call
+      // the sync reads again later is not counted twice.
       await writeRollup(conn, rollupDeltas(
-        calls.map((c) => ({ tenant: c.tenant, startedAt: c.started_at, direction: c.direction, verdict: c.verdict, routeKind: c.route_kind, routeId: c.route_id, did: c.did })),
+        calls.map((c) => ({
+          tenant: c.tenant, startedAt: c.started_at, direction: c.direction, verdict: c.verdict, routeKind: c.route_kind, routeId: c.route_id, did: c.did,
+          callerKey: c.caller_key,
+        })),
         [],
       ));
     }
+    // The per-caller counts hold the number itself: its rows go whatever they count, and so
+    // does any other caller's row the deleted calls left at 0.
+    const touched = [...new Set([...keyList, ...calls.map((c) => String(c.caller_key))])];
+    await conn.query('DELETE FROM smart_missed_calls_caller_misses WHERE pbx = @smc_pbx AND (caller_key IN (?) OR (caller_key IN (?) AND calls = 0))', [keyList, touched]);
     if (ids.length) {
       await conn.query('DELETE FROM smart_missed_calls_outbox WHERE pbx = @smc_pbx AND entry_id IN (?)', [ids]);
       await conn.query('DELETE FROM smart_missed_calls WHERE pbx = @smc_pbx AND id IN (?)', [ids]);

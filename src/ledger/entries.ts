@@ -136,6 +136,39 @@ export function applyCall(entries: CallerEntries, tenant: string, verdict: Verdi
   return events;
 }
 
+/**
+ * A call recorded by another PBX of the group that clears this PBX's entries of its caller:
+ * an answered callback (`returned`) or the caller answered there (`answered_later`). Its
+ * caller key is the one that PBX stored; `at` is its instant on THIS PBX's wall clock
+ * (src/sync/pbx-clock.ts), so it compares with this PBX's entries as a local call would.
+ */
+export interface OtherPbxClearer {
+  pbx: string;
+  linkedid: string;
+  reason: 'returned' | 'answered_later';
+  callerKey: string;
+  did: string;
+  /** The extension that called back or answered at that PBX; null when none (answered outside). */
+  ext: string | null;
+  at: string;
+}
+
+/**
+ * The state machine's answered call, from another PBX: the caller's open entries whose last
+ * miss came before it are cleared, the DID rule applying to `answered_later` as to a local
+ * answer. The ext names that PBX too (`102@cluj`): extension 102 of this PBX is someone else.
+ */
+export function applyOtherPbxClear(entries: CallerEntries, clearer: OtherPbxClearer, settings: TenantSettings): LedgerEvent[] {
+  const events: LedgerEvent[] = [];
+  const ext = clearer.ext === null ? `@${clearer.pbx}` : `${clearer.ext}@${clearer.pbx}`;
+  for (const entry of openEntriesBefore(entries, clearer.callerKey, clearer.at)) {
+    if (clearer.reason === 'answered_later' && !settings.clearAcrossDids && entry.did !== clearer.did) continue;
+    clear(entry, clearer.reason, clearer.at, { ext, linkedid: clearer.linkedid });
+    events.push({ entry, event: 'cleared', reason: clearer.reason, actor: 'agent', ext, linkedid: clearer.linkedid, note: `pbx ${clearer.pbx}` });
+  }
+  return events;
+}
+
 function openEntriesBefore(entries: CallerEntries, key: string, startedAt: string): Entry[] {
   return entries.withKey(key).filter((e) => e.status === 'open' && !e.anonymous && e.lastAttempt <= startedAt);
 }

@@ -3,6 +3,8 @@ import type { Pool, RowDataPacket } from 'mysql2/promise';
 /** A journal row, as much of it as tells an open page what changed. */
 export interface JournalChange {
   id: number;
+  /** Whose list the row is on: this PBX's, or (watching a group) another's. */
+  pbx: string;
   tenant: string;
   entryId: number;
   event: string;
@@ -31,7 +33,8 @@ export class JournalWatch {
   private marks: { at: number; top: number }[] = [];
   private readonly seen = new Set<number>();
 
-  constructor(private readonly pool: Pool) {}
+  /** @param everyPbx read every PBX's rows (a group's pages show them), not only this PBX's */
+  constructor(private readonly pool: Pool, private readonly everyPbx = false) {}
 
   async changes(now = Date.now()): Promise<JournalChange[]> {
     if (this.floor === null) {
@@ -41,8 +44,8 @@ export class JournalWatch {
       return [];
     }
     const [rows] = await this.pool.query<RowDataPacket[]>(
-      `SELECT id, tenant, entry_id, event, actor FROM smart_missed_calls_audit
-        WHERE id > ? AND pbx = @smc_pbx ORDER BY id LIMIT ${PAGE}`,
+      `SELECT id, pbx, tenant, entry_id, event, actor FROM smart_missed_calls_audit
+        WHERE id > ?${this.everyPbx ? '' : ' AND pbx = @smc_pbx'} ORDER BY id LIMIT ${PAGE}`,
       [this.floor],
     );
     const fresh: JournalChange[] = [];
@@ -50,7 +53,7 @@ export class JournalWatch {
       const id = Number(r.id);
       if (this.seen.has(id)) continue;
       this.seen.add(id);
-      if (r.entry_id !== null) fresh.push({ id, tenant: String(r.tenant), entryId: Number(r.entry_id), event: String(r.event), actor: String(r.actor) });
+      if (r.entry_id !== null) fresh.push({ id, pbx: String(r.pbx), tenant: String(r.tenant), entryId: Number(r.entry_id), event: String(r.event), actor: String(r.actor) });
     }
     const top = rows.length ? Number(rows[rows.length - 1]!.id) : this.floor;
     if (rows.length === PAGE) {

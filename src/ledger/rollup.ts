@@ -5,9 +5,11 @@ import { byText } from '../cdr/row.js';
  * The dashboard's call counts, kept so a year reads a few ten thousand buckets instead of
  * every call: smart_missed_calls_daily counts calls per tenant, day, direction, verdict,
  * route and DID; smart_missed_calls_missed_hours counts the missed ones per hour for the
- * heat map (hourly buckets for every verdict were 7× as many rows, measured at 1 M calls).
- * Both change in the transaction that changes the calls rows, so they always equal a
- * GROUP BY over smart_missed_calls_calls.
+ * heat map (hourly buckets for every verdict were 7× as many rows, measured at 1 M calls);
+ * smart_missed_calls_caller_misses counts each caller's missed calls of all time, the bound
+ * that lets frequent callers over a long range count only the callers who can be in its top
+ * ten (src/web/frequent-callers.ts). All three change in the transaction that changes the
+ * calls rows, so they always equal a GROUP BY over smart_missed_calls_calls.
  */
 
 /** What a stored call is counted under: the values of its calls row. */
@@ -20,6 +22,8 @@ export interface CallBucket {
   routeKind: string;
   routeId: string;
   did: string;
+  /** The calls row's caller_key. */
+  callerKey: string;
 }
 
 export interface DayDelta {
@@ -43,10 +47,20 @@ export interface MissedHourDelta {
   calls: number;
 }
 
+export interface CallerMissesDelta {
+  tenant: string;
+  callerKey: string;
+  calls: number;
+}
+
 export interface RollupDeltas {
   days: DayDelta[];
   missedHours: MissedHourDelta[];
+  callerMisses: CallerMissesDelta[];
 }
+
+/** The key of callers who hide their number: never a frequent caller, so not counted per caller. */
+const ANONYMOUS_KEY = 'anonymous';
 
 const NAIVE_DATETIME = /^(\d{4}-\d{2}-\d{2}) (\d{2}):\d{2}:\d{2}/;
 
@@ -59,17 +73,20 @@ const NAIVE_DATETIME = /^(\d{4}-\d{2}-\d{2}) (\d{2}):\d{2}:\d{2}/;
 export function rollupDeltas(removed: CallBucket[], added: CallBucket[]): RollupDeltas {
   const days = new Map<string, DayDelta>();
   const missedHours = new Map<string, MissedHourDelta>();
+  const callerMisses = new Map<string, CallerMissesDelta>();
   const count = (call: CallBucket, by: number) => {
     const m = NAIVE_DATETIME.exec(call.startedAt);
     if (!m) throw new Error(`call started at '${call.startedAt}' has no day and hour to be counted under`);
     const day = m[1]!;
     const route = { routeKind: call.routeKind, routeId: call.routeId, did: call.did };
     add(days, { tenant: call.tenant, day, direction: call.direction, verdict: call.verdict, ...route }, by);
-    if (call.verdict === 'missed') add(missedHours, { tenant: call.tenant, day, hour: Number(m[2]), ...route }, by);
+    if (call.verdict !== 'missed') return;
+    add(missedHours, { tenant: call.tenant, day, hour: Number(m[2]), ...route }, by);
+    if (call.callerKey !== ANONYMOUS_KEY) add(callerMisses, { tenant: call.tenant, callerKey: call.callerKey }, by);
   };
   for (const call of removed) count(call, -1);
   for (const call of added) count(call, 1);
-  return { days: changed(days), missedHours: changed(missedHours) };
+  return { days: changed(days), missedHours: changed(missedHours), callerMisses: changed(callerMisses) };
 }
 
 function add<T extends { calls: number }>(deltas: Map<string, T>, bucket: Omit<T, 'calls'>, by: number): void {
@@ -84,7 +101,7 @@ function changed<T extends { calls: number }>(deltas: Map<string, T>): T[] {
   return [...deltas.entries()].filter(([, d]) => d.calls !== 0).sort(([a], [b]) => byText(a, b)).map(([, d]) => d);
 }
 
-/** Applies the deltas: one statement per table. */
+/** Applies the deltas: one statement per table. A caller's count that falls to 0 stays, at 0, until `forget` deletes it. */
 export async function writeRollup(conn: PoolConnection, deltas: RollupDeltas): Promise<void> {
   if (deltas.days.length > 0) {
     await conn.query(
@@ -100,6 +117,14 @@ export async function writeRollup(conn: PoolConnection, deltas: RollupDeltas): P
        VALUES ${deltas.missedHours.map(() => '(@smc_pbx,?,?,?,?,?,?,?)').join(',')}
        ON DUPLICATE KEY UPDATE calls = calls + VALUES(calls)`,
       deltas.missedHours.flatMap((d) => [d.tenant, d.day, d.hour, d.routeKind, d.routeId, d.did, d.calls]),
+    );
+  }
+  if (deltas.callerMisses.length > 0) {
+    await conn.query(
+      `INSERT INTO smart_missed_calls_caller_misses (pbx, tenant, caller_key, calls)
+       VALUES ${deltas.callerMisses.map(() => '(@smc_pbx,?,?,?)').join(',')}
+       ON DUPLICATE KEY UPDATE calls = calls + VALUES(calls)`,
+      deltas.callerMisses.flatMap((d) => [d.tenant, d.callerKey, d.calls]),
     );
   }
 }
@@ -120,9 +145,27 @@ export const ROLLUP_FILLS = [
    ON DUPLICATE KEY UPDATE calls = VALUES(calls)`,
 ];
 
+/** Each caller's missed calls at each PBX counted afresh from the calls rows (migration 13 fills the table so); sets, as ROLLUP_FILLS do. */
+export const CALLER_MISSES_FILL = `INSERT INTO smart_missed_calls_caller_misses (tenant, pbx, caller_key, calls)
+   SELECT tenant, pbx, caller_key, COUNT(*) FROM smart_missed_calls_calls WHERE verdict = 'missed' AND caller_key <> '${ANONYMOUS_KEY}'
+    GROUP BY tenant, pbx, caller_key
+   ON DUPLICATE KEY UPDATE calls = VALUES(calls)`;
+
+/** ROLLUP_FILLS (migration 7's, from before rows had a pbx id) with each PBX's buckets apart. */
+const ROLLUP_RECOUNTS = [
+  `INSERT INTO smart_missed_calls_daily (tenant, pbx, day, direction, verdict, route_kind, route_id, did, calls)
+   SELECT tenant, pbx, DATE(started_at), direction, verdict, route_kind, route_id, did, COUNT(*)
+     FROM smart_missed_calls_calls GROUP BY tenant, pbx, DATE(started_at), direction, verdict, route_kind, route_id, did`,
+  `INSERT INTO smart_missed_calls_missed_hours (tenant, pbx, day, hour, route_kind, route_id, did, calls)
+   SELECT tenant, pbx, DATE(started_at), HOUR(started_at), route_kind, route_id, did, COUNT(*)
+     FROM smart_missed_calls_calls WHERE verdict = 'missed'
+    GROUP BY tenant, pbx, DATE(started_at), HOUR(started_at), route_kind, route_id, did`,
+];
+
 /** Empties the rollups and counts them again from the calls rows, e.g. after calls were copied in bulk. */
 export async function recountRollups(pool: Pool): Promise<void> {
   await pool.query('DELETE FROM smart_missed_calls_daily');
   await pool.query('DELETE FROM smart_missed_calls_missed_hours');
-  for (const sql of ROLLUP_FILLS) await pool.query(sql);
+  await pool.query('DELETE FROM smart_missed_calls_caller_misses');
+  for (const sql of [...ROLLUP_RECOUNTS, CALLER_MISSES_FILL]) await pool.query(sql);
 }

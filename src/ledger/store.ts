@@ -3,15 +3,24 @@ import type { TenantSettings } from '../config/schema.js';
 import { normaliseNumber } from '../clear/numbers.js';
 import type { Verdict } from '../detect/verdict.js';
 import { faultPoint } from '../sync/faults.js';
+import { instantOf, localOf, processZone, utcDatetime, type PbxClock } from '../sync/pbx-clock.js';
 import { appendAudit, type AuditRecord } from './audit.js';
 import type { AuditKey } from './audit-key.js';
-import { applyCall, CallerEntries, numberRules, withdrawMiss, NOTIFYING_EVENTS, type Entry, type LedgerEvent } from './entries.js';
+import { applyCall, applyOtherPbxClear, CallerEntries, numberRules, withdrawMiss, NOTIFYING_EVENTS, type Entry, type LedgerEvent, type OtherPbxClearer } from './entries.js';
 import { rollupDeltas, writeRollup, type CallBucket } from './rollup.js';
 
 export interface ClassifiedCall {
   verdict: Verdict;
   /** Fingerprint of the CDR rows the verdict was made from; same rows → nothing to do. */
   rowsDigest: string;
+}
+
+export interface RecordOptions {
+  notify: boolean;
+  /** How this PBX's calldate maps onto the group's time base; the process's zone, no skew, when absent. */
+  clock?: PbxClock;
+  /** A group member: misses are also cleared by the other PBXs' calls already recorded (clearAcrossPbxs). */
+  group?: boolean;
 }
 
 export interface RecordResult {
@@ -65,8 +74,9 @@ export async function recordCalls(
   tenant: string,
   calls: ClassifiedCall[],
   settings: TenantSettings,
-  options: { notify: boolean } = { notify: true },
+  options: RecordOptions = { notify: true },
 ): Promise<RecordResult> {
+  const clock = options.clock ?? { zone: processZone(), skewMs: 0 };
   const result: RecordResult = { calls: 0, skipped: 0, events: [] };
   if (calls.length === 0) return result;
   const rules = numberRules(settings);
@@ -94,6 +104,7 @@ export async function recordCalls(
   const callEntry = new Map<string, Entry | null>();
   const [[{ now }]] = (await conn.query<RowDataPacket[]>('SELECT NOW() AS now')) as unknown as [[{ now: string }]];
   const clearers = await laterClearers(conn, tenant, todo, callerKeys);
+  const otherPbxClearers = options.group && settings.clearAcrossPbxs ? await laterOtherPbxClearers(conn, tenant, todo, callerKeys, clock) : new Map<string, OtherPbxClearer[]>();
 
   for (const { verdict } of todo) {
     const previous = stored.get(verdict.linkedid);
@@ -108,8 +119,17 @@ export async function recordCalls(
         events.push({ entry, event: 'reclassified', reason: null, actor: 'agent', ext: null, linkedid: verdict.linkedid, note: `${previous.verdict} -> ${verdict.verdict}` });
       }
     }
-    const clearer = !previous || previous.verdict !== verdict.verdict ? firstClearerAfter(clearers.get(callerKeys.get(verdict.linkedid)!), verdict, settings) : undefined;
-    if (clearer) {
+    const changed = !previous || previous.verdict !== verdict.verdict;
+    const clearer = changed ? firstClearerAfter(clearers.get(callerKeys.get(verdict.linkedid)!), verdict, settings) : undefined;
+    const otherPbxClearer = changed && !clearer ? firstOtherPbxClearerAfter(otherPbxClearers.get(callerKeys.get(verdict.linkedid)!), verdict, settings) : undefined;
+    if (otherPbxClearer) {
+      // The same late case across the group: another PBX's sync recorded the call that
+      // clears this miss before this PBX's sync recorded the miss.
+      const current = entries.withKey(callerKeys.get(verdict.linkedid)!).find((e) => e.did === verdict.did);
+      if (!(current?.status === 'open' && current.firstAttempt > otherPbxClearer.at)) {
+        events.push(...applyCall(entries, tenant, verdict, settings), ...applyOtherPbxClear(entries, otherPbxClearer, settings));
+      }
+    } else if (clearer) {
       // A miss older than a call already recorded that clears it (history classified after
       // the live calls, a backfill of an earlier day): its episode ended with that call.
       const current = entries.withKey(callerKeys.get(verdict.linkedid)!).find((e) => e.did === verdict.did);
@@ -139,7 +159,7 @@ export async function recordCalls(
   await saveEntries(conn, [...touched], now);
   for (const r of recorded) r.asOf.id = r.live.entry.id;
   result.events = recorded.map((r) => ({ ...r.live, entry: r.asOf }));
-  await saveCalls(conn, tenant, todo, stored, callEntry, callerKeys, now);
+  await saveCalls(conn, tenant, todo, stored, callEntry, callerKeys, now, clock);
   await appendAudit(conn, auditKey, result.events.map(auditRecordOf));
   if (options.notify) await enqueueEvents(conn, result.events.filter((e) => NOTIFYING_EVENTS.has(e.event)), now);
   faultPoint('in-ledger');
@@ -177,6 +197,91 @@ async function laterClearers(conn: PoolConnection, tenant: string, todo: Classif
   return out;
 }
 
+const OTHER_PBX_CLEARER_COLUMNS = 'c.pbx, c.linkedid, c.verdict, c.direction, c.caller, c.caller_key, c.did, c.answered_by, c.started_utc';
+
+/** A calls row of another PBX that clears (see the WHERE of its queries), at its instant on this PBX's clock. */
+function otherPbxClearerOf(r: RowDataPacket, clock: PbxClock): OtherPbxClearer {
+  const outbound = r.direction === 'outbound';
+  const answeredBy = r.answered_by === null || String(r.answered_by).startsWith('external:') ? null : String(r.answered_by);
+  return {
+    pbx: r.pbx, linkedid: r.linkedid, reason: outbound ? 'returned' : 'answered_later', callerKey: r.caller_key, did: r.did,
+    ext: outbound ? r.caller : answeredBy, at: localOf(Date.parse(String(r.started_utc).replace(' ', 'T') + 'Z'), clock),
+  };
+}
+
+/** Answered inbound calls, and answered callbacks: the calls that clear an entry. */
+const CLEARING_CALL = `((c.verdict = 'answered' AND c.direction = 'inbound') OR (c.verdict = 'outbound' AND c.answered_by IS NOT NULL))`;
+
+/**
+ * laterClearers across the group: the other PBXs' recorded clearing calls of this batch's
+ * missed callers (same tenant name: a VitalPBX tenant never clears another's), at or after
+ * the batch's oldest miss by instant, oldest first.
+ */
+async function laterOtherPbxClearers(conn: PoolConnection, tenant: string, todo: ClassifiedCall[], callerKeys: Map<string, string>, clock: PbxClock): Promise<Map<string, OtherPbxClearer[]>> {
+  const out = new Map<string, OtherPbxClearer[]>();
+  const misses = todo.filter((c) => c.verdict.verdict === 'missed' && !c.verdict.anonymous);
+  if (misses.length === 0) return out;
+  const oldest = Math.min(...misses.map((c) => instantOf(c.verdict.startedAt, clock)));
+  const [rows] = await conn.query<RowDataPacket[]>(
+    `SELECT ${OTHER_PBX_CLEARER_COLUMNS} FROM smart_missed_calls_calls c
+      WHERE c.tenant = ? AND c.caller_key IN (?) AND c.started_utc >= ? AND c.pbx <> @smc_pbx AND ${CLEARING_CALL}
+      ORDER BY c.started_utc, c.pbx, c.linkedid`,
+    [tenant, [...new Set(misses.map((c) => callerKeys.get(c.verdict.linkedid)!))], utcDatetime(oldest)],
+  );
+  for (const r of rows) {
+    const list = out.get(r.caller_key) ?? [];
+    list.push(otherPbxClearerOf(r, clock));
+    out.set(r.caller_key, list);
+  }
+  return out;
+}
+
+function firstOtherPbxClearerAfter(clearers: OtherPbxClearer[] | undefined, miss: Verdict, settings: TenantSettings): OtherPbxClearer | undefined {
+  if (!clearers || miss.verdict !== 'missed' || miss.anonymous) return undefined;
+  return clearers.find((c) => c.at >= miss.startedAt && (c.reason === 'returned' || settings.clearAcrossDids || c.did === miss.did));
+}
+
+/**
+ * Clears this PBX's open entries by the clearing calls other PBXs of the group recorded
+ * (classified) since `since`, on the ledger's clock: answered callbacks as `returned`,
+ * answered calls from the caller as `answered_later`, matched by tenant name and caller key.
+ * This PBX's service writes its own entries and its own journal chain, with its own key:
+ * the other PBX's calls rows are the request, read here (docs/group.md). Reading a window
+ * again is harmless: a cleared entry, or one missed again after the call, is left alone.
+ */
+export async function clearFromOtherPbxs(
+  conn: PoolConnection,
+  auditKey: AuditKey,
+  clock: PbxClock,
+  since: string,
+  settingsOf: (tenant: string) => Promise<TenantSettings>,
+): Promise<LedgerEvent[]> {
+  const [rows] = await conn.query<RowDataPacket[]>(
+    `SELECT c.tenant, ${OTHER_PBX_CLEARER_COLUMNS} FROM smart_missed_calls_calls c
+      WHERE c.classified_at >= ? AND c.pbx <> @smc_pbx AND c.started_utc IS NOT NULL AND ${CLEARING_CALL}
+        AND EXISTS (SELECT 1 FROM smart_missed_calls e WHERE e.tenant = c.tenant AND e.pbx = @smc_pbx AND e.caller_key = c.caller_key AND e.status = 'open')
+      ORDER BY c.tenant, c.started_utc, c.pbx, c.linkedid`,
+    [since],
+  );
+  const byTenant = new Map<string, OtherPbxClearer[]>();
+  for (const r of rows) byTenant.set(r.tenant, [...(byTenant.get(r.tenant) ?? []), otherPbxClearerOf(r, clock)]);
+  const events: LedgerEvent[] = [];
+  for (const [tenant, clearers] of byTenant) {
+    const settings = await settingsOf(tenant);
+    if (!settings.clearAcrossPbxs) continue;
+    const entries = new CallerEntries(await lockEntries(conn, tenant, [...new Set(clearers.map((c) => c.callerKey))]));
+    for (const clearer of clearers) events.push(...applyOtherPbxClear(entries, clearer, settings));
+  }
+  if (events.length === 0) return events;
+  const [[{ now }]] = (await conn.query<RowDataPacket[]>('SELECT NOW() AS now')) as unknown as [[{ now: string }]];
+  await saveEntries(conn, [...new Set(events.map((e) => e.entry))], now);
+  // An entry is cleared here at most once (a cleared entry is not cleared again): its final state is its event's.
+  const recorded = events.map((e) => ({ ...e, entry: { ...e.entry, rang: { ...e.entry.rang } } }));
+  await appendAudit(conn, auditKey, recorded.map(auditRecordOf));
+  await enqueueEvents(conn, recorded, now);
+  return recorded;
+}
+
 /** The first of a caller's recorded clearing calls that came after this miss and clears it (the DID rule of applyCall). */
 function firstClearerAfter(clearers: Verdict[] | undefined, miss: Verdict, settings: TenantSettings): Verdict | undefined {
   if (!clearers || miss.verdict !== 'missed' || miss.anonymous) return undefined;
@@ -191,7 +296,7 @@ async function storedCalls(conn: PoolConnection, tenant: string, linkedids: stri
   const out = new Map<string, StoredCall>();
   if (linkedids.length === 0) return out;
   const [rows] = await conn.query<RowDataPacket[]>(
-    `SELECT linkedid, verdict, rows_digest, entry_id, rang, started_at, direction, route_kind, route_id, did FROM smart_missed_calls_calls
+    `SELECT linkedid, verdict, rows_digest, entry_id, rang, started_at, direction, route_kind, route_id, did, caller_key FROM smart_missed_calls_calls
       WHERE tenant = ? AND pbx = @smc_pbx AND linkedid IN (?) FOR UPDATE`,
     [tenant, linkedids],
   );
@@ -200,7 +305,7 @@ async function storedCalls(conn: PoolConnection, tenant: string, linkedids: stri
       linkedid: r.linkedid, verdict: r.verdict, rowsDigest: r.rows_digest,
       entryId: r.entry_id === null ? null : Number(r.entry_id),
       rang: parseJson<{ ext: string }[]>(r.rang, []).map((x) => x.ext), startedAt: r.started_at,
-      tenant, direction: r.direction, routeKind: r.route_kind, routeId: r.route_id, did: r.did,
+      tenant, direction: r.direction, routeKind: r.route_kind, routeId: r.route_id, did: r.did, callerKey: r.caller_key,
     });
   }
   return out;
@@ -286,6 +391,7 @@ async function saveCalls(
   callEntry: Map<string, Entry | null>,
   callerKeys: Map<string, string>,
   now: string,
+  clock: PbxClock,
 ): Promise<void> {
   const values: unknown[] = [];
   const replaced: CallBucket[] = [];
@@ -293,9 +399,12 @@ async function saveCalls(
   for (const { verdict: v, rowsDigest } of calls) {
     const previous = stored.get(v.linkedid);
     if (previous) replaced.push(previous);
-    written.push({ tenant, startedAt: v.startedAt, direction: v.direction, verdict: v.verdict, routeKind: fit(v.route.kind, 16), routeId: fit(v.route.id, 64), did: v.did });
+    written.push({
+      tenant, startedAt: v.startedAt, direction: v.direction, verdict: v.verdict, routeKind: fit(v.route.kind, 16), routeId: fit(v.route.id, 64), did: v.did,
+      callerKey: callerKeys.get(v.linkedid)!,
+    });
     values.push(
-      tenant, v.linkedid, v.verdict, v.direction, fit(v.caller, 80), callerKeys.get(v.linkedid), v.did, fit(v.dialled, 80), v.startedAt, v.endedAt,
+      tenant, v.linkedid, v.verdict, v.direction, fit(v.caller, 80), callerKeys.get(v.linkedid), v.did, fit(v.dialled, 80), v.startedAt, utcDatetime(instantOf(v.startedAt, clock)), v.endedAt,
       Math.round(v.waitSeconds), fit(v.answeredBy, 80), JSON.stringify(v.rang), fit(v.route.kind, 16), fit(v.route.id, 64), JSON.stringify(v.reasons),
       JSON.stringify(v.explanation), v.voicemail ? JSON.stringify(v.voicemail) : null, callEntry.get(v.linkedid)?.id ?? null,
       v.rowCount, rowsDigest, now,
@@ -303,12 +412,12 @@ async function saveCalls(
   }
   await conn.query(
     `INSERT INTO smart_missed_calls_calls (pbx, tenant, linkedid, verdict, direction, caller, caller_key, did, dialled, started_at,
-       ended_at, wait_s, answered_by, rang, route_kind, route_id, reasons, explanation, voicemail, entry_id, row_count,
+       started_utc, ended_at, wait_s, answered_by, rang, route_kind, route_id, reasons, explanation, voicemail, entry_id, row_count,
        rows_digest, classified_at)
-     VALUES ${calls.map(() => '(@smc_pbx,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)').join(',')}
+     VALUES ${calls.map(() => '(@smc_pbx,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)').join(',')}
      ON DUPLICATE KEY UPDATE verdict = VALUES(verdict), direction = VALUES(direction), caller = VALUES(caller),
        caller_key = VALUES(caller_key), did = VALUES(did), dialled = VALUES(dialled), started_at = VALUES(started_at),
-       ended_at = VALUES(ended_at), wait_s = VALUES(wait_s), answered_by = VALUES(answered_by), rang = VALUES(rang),
+       started_utc = VALUES(started_utc), ended_at = VALUES(ended_at), wait_s = VALUES(wait_s), answered_by = VALUES(answered_by), rang = VALUES(rang),
        route_kind = VALUES(route_kind), route_id = VALUES(route_id), reasons = VALUES(reasons),
        explanation = VALUES(explanation), voicemail = VALUES(voicemail), entry_id = VALUES(entry_id),
        row_count = VALUES(row_count), rows_digest = VALUES(rows_digest), classified_at = VALUES(classified_at)`,

@@ -16,8 +16,9 @@ import type { Verdict } from '../detect/verdict.js';
 import { voicemailLeft } from '../cdr/voicemail-spool.js';
 import type { LedgerEvent } from '../ledger/entries.js';
 import { readAuditKey, type AuditKey } from '../ledger/audit-key.js';
-import { recordCalls, type ClassifiedCall } from '../ledger/store.js';
+import { clearFromOtherPbxs, recordCalls, type ClassifiedCall } from '../ledger/store.js';
 import { faultPoint } from './faults.js';
+import { measureSkewMs, processZone, type PbxClock } from './pbx-clock.js';
 import { SettleTracker } from './settle.js';
 import { QUIET_BEFORE_KEY, readState, writeState } from './state.js';
 
@@ -49,6 +50,18 @@ const DIRECTORY_TTL_SECONDS = 300;
 const BATCH = 2000;
 const YIELD_EVERY = 200;
 const SETTINGS_TTL_MS = 60_000;
+/** How often a group member measures its clock against the ledger's (every cycle reads it at most this often). */
+const SKEW_TTL_MS = 10_000;
+/**
+ * The other PBXs' calls are read again this far back from the last look (on the ledger's
+ * clock): a call committed late, or stamped by a cluster node whose clock is behind, is still
+ * seen. Reading one twice changes nothing.
+ */
+const OTHER_PBX_LOOK_BACK_SECONDS = 600;
+/** The state key of the last look at the other PBXs' calls (ledger time). */
+export const OTHER_PBX_CURSOR_KEY = 'other_pbx_cursor';
+/** The state key of this PBX's measured clock skew against the ledger, in ms (smc doctor reports the live one). */
+export const CLOCK_SKEW_KEY = 'clock_skew_ms';
 
 /**
  * One sync step: read the recent CDR window, find the calls whose rows changed, wait until
@@ -70,6 +83,11 @@ export class Syncer {
   /** Each tenant's classifier options, built from its settings and the directory: once per refresh, not per call. */
   private optionsCache = new Map<string, ClassifyOptions>();
   private settingsAt = 0;
+  /** calldate's zone and this PBX's clock skew against the ledger: the group's common time base. */
+  private clock: PbxClock;
+  private skewMeasuredAt = 0;
+  /** The ledger's time of the last look at the other PBXs' calls; read from the state table at start. */
+  private otherPbxCursor: string | null | undefined;
   /** Read once: the journal's rows are keyed with it (audit-key.ts). */
   readonly auditKey: AuditKey;
 
@@ -91,6 +109,24 @@ export class Syncer {
     this.auditKey = readAuditKey(config.auditKeyFile);
     this.tracker = new SettleTracker(config.sync.settleSeconds);
     this.cel = new CelFeed(this.cdrPool, config.db);
+    this.clock = { zone: config.timezone || processZone(), skewMs: 0 };
+  }
+
+  /** A group member: its ledger is the group's, shared with the other PBXs. */
+  private get inGroup(): boolean {
+    return this.config.group.nodes.length > 0;
+  }
+
+  /**
+   * The clock, its skew measured again when stale. A single PBX's CDR and ledger are one
+   * server: no skew to measure, and its comparisons stay on local time anyway.
+   */
+  private async currentClock(): Promise<PbxClock> {
+    if (this.inGroup && Date.now() - this.skewMeasuredAt >= SKEW_TTL_MS) {
+      this.clock = { ...this.clock, skewMs: await measureSkewMs(this.cdrPool, this.pool) };
+      this.skewMeasuredAt = Date.now();
+    }
+    return this.clock;
   }
 
   /** Settings change on the page; the sync reads them again at the next cycle. */
@@ -153,6 +189,8 @@ export class Syncer {
     if (full) this.tracker.prune(new Set(pending.keys()));
     const calls = ready.map((id) => pending.get(id)!);
     const events = await this.record(calls);
+    const group = this.inGroup ? await this.clearFromOtherPbxs() : null;
+    if (group) events.push(...group.events);
 
     const readySet = new Set(ready);
     const waiting = [...pending.keys()].filter((id) => !readySet.has(id));
@@ -163,9 +201,11 @@ export class Syncer {
       call.rows.length ? Math.min(...call.rows.map((r) => naiveSeconds(r.calldate))) : Math.min(...(call.cel ?? []).map((e) => naiveSeconds(e.eventtime)));
     const oldestWaiting = nearlyDone.length ? Math.min(...nearlyDone.map((id) => startOf(pending.get(id)!))) : Infinity;
     const nextCursor = naiveDatetime(Math.min(oldestWaiting, naiveSeconds(read.now) - this.config.sync.settleSeconds));
-    await this.fencedTransaction((conn) => writeState(conn, { cdr_cursor: nextCursor, last_cycle: read.now }));
+    const groupState: Record<string, string> = group ? { [OTHER_PBX_CURSOR_KEY]: group.lookedAt, [CLOCK_SKEW_KEY]: String(this.clock.skewMs) } : {};
+    await this.fencedTransaction((conn) => writeState(conn, { cdr_cursor: nextCursor, last_cycle: read.now, ...groupState }));
     // Moved only once stored: a refused write (lease lost) leaves it where the database has it.
     this.cursor = nextCursor;
+    if (group) this.otherPbxCursor = group.lookedAt;
     return {
       now: read.now, windowStart: since, rowsRead: read.rows.length, badRows: read.bad.length,
       pending: waiting.length, classified: calls.length, events,
@@ -211,6 +251,7 @@ export class Syncer {
     const events: LedgerEvent[] = [];
     const quietBefore = notify ? this.quietBefore ?? null : null;
     const tell = (call: ClassifiedCall) => notify && (quietBefore === null || call.verdict.endedAt >= quietBefore);
+    const clock = await this.currentClock();
     for (const [tenant, list] of byTenant) {
       const settings = await this.settings(tenant);
       for (let i = 0; i < list.length; ) {
@@ -218,13 +259,26 @@ export class Syncer {
         let end = i + 1;
         while (end < list.length && end - i < BATCH && tell(list[end]!) === tell(list[i]!)) end += 1;
         const run = list.slice(i, end);
-        const result = await this.fencedTransaction((conn) => recordCalls(conn, this.auditKey, tenant, run, settings, { notify: tell(run[0]!) }));
+        const result = await this.fencedTransaction((conn) => recordCalls(conn, this.auditKey, tenant, run, settings, { notify: tell(run[0]!), clock, group: this.inGroup }));
         faultPoint('after-commit');
         events.push(...result.events);
         i = end;
       }
     }
     return events;
+  }
+
+  /**
+   * Clears this PBX's entries by the calls the other PBXs of the group recorded since the
+   * last look (store.ts, clearFromOtherPbxs). The first look reads them all.
+   */
+  private async clearFromOtherPbxs(): Promise<{ events: LedgerEvent[]; lookedAt: string }> {
+    const clock = await this.currentClock();
+    if (this.otherPbxCursor === undefined) this.otherPbxCursor = await readState(this.pool, OTHER_PBX_CURSOR_KEY);
+    const [[{ now }]] = (await this.pool.query<RowDataPacket[]>('SELECT NOW() AS now')) as unknown as [[{ now: string }]];
+    const since = this.otherPbxCursor === null ? '1970-01-01 00:00:00' : naiveDatetime(naiveSeconds(this.otherPbxCursor) - OTHER_PBX_LOOK_BACK_SECONDS);
+    const events = await this.fencedTransaction((conn) => clearFromOtherPbxs(conn, this.auditKey, clock, since, (tenant) => this.settings(tenant)));
+    return { events, lookedAt: now };
   }
 
   /**

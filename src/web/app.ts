@@ -8,7 +8,7 @@ import { machineContext, supervisorOf } from '../health/probes.js';
 import type { Config } from '../config/schema.js';
 import { readAuditKey } from '../ledger/audit-key.js';
 import type { SyncService } from '../sync/service.js';
-import { identify, viewerOf } from './auth.js';
+import { groupView, identify, viewerOf } from './auth.js';
 import { calculatorRoutes } from './calculator.js';
 import type { WebContext } from './context.js';
 import { requireCsrf } from './csrf.js';
@@ -21,6 +21,7 @@ import { historyProgress } from '../sync/history.js';
 import { historyRoutes } from './history.js';
 import { Catalogues, defaultI18nDir } from './i18n.js';
 import { loginRoutes } from './login.js';
+import { groupMode } from './pbx-view.js';
 import { renderPage } from './render.js';
 import { PbxLabels } from './route-labels.js';
 import { securityHeaders } from './security-headers.js';
@@ -96,6 +97,7 @@ export function createApp(opts: AppOptions): express.Express {
 
   app.use(identify({ pool: opts.pool, secret, catalogues: ctx.catalogues, logins, users: opts.config.server.users, sessions: ctx.sessions, now: opts.now ?? Date.now }));
   app.use(requireCsrf(secret));
+  app.use(groupView(opts.pool, opts.config));
 
   const router = express.Router({ caseSensitive: true, strict: true });
   router.get('/', (_req, res) => res.redirect(303, viewerOf(res).links.page('dashboard')));
@@ -107,7 +109,8 @@ export function createApp(opts: AppOptions): express.Express {
   calculatorRoutes(router, ctx);
   historyRoutes(router, ctx);
   const progressOf = (tenant: string) => historyProgress(opts.pool, tenant, (job) => opts.sync.history.etaSeconds(job));
-  eventRoutes(router, ctx, new EventStreams(opts.sync, opts.pool, opts.streamLimits ?? STREAM_LIMITS, progressOf));
+  const pbx = { id: opts.config.pbxId, group: groupMode(opts.config) };
+  eventRoutes(router, ctx, new EventStreams(opts.sync, opts.pool, opts.streamLimits ?? STREAM_LIMITS, pbx, progressOf));
   app.use(router);
 
   app.use(async (req: Request, res: Response) => {

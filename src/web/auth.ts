@@ -5,7 +5,8 @@ import { csrfToken } from './csrf.js';
 import { Formats, negotiateLang, type Catalogues, type Lang } from './i18n.js';
 import { IDENTITY_HEADER, SIGNATURE_HEADER, verifyIdentity, type Identity } from './identity.js';
 import { Links, type Mode } from './links.js';
-import type { IdentityUser } from '../config/schema.js';
+import { groupMode, pbxView, tenantPbxIds, type PbxView } from './pbx-view.js';
+import type { Config, IdentityUser } from '../config/schema.js';
 import { cookieOf, SESSION_COOKIE, type SessionStore } from './session.js';
 import { TenantScope } from './tenant-scope.js';
 
@@ -20,6 +21,8 @@ export interface Viewer {
   /** Admins and superadmins may resolve entries and change settings; viewers only look. */
   canChange: boolean;
   scope: TenantScope;
+  /** In a group, which PBXs the pages show (set by groupView); null on a single PBX. */
+  pbx: PbxView | null;
   t: Translate;
   fmt: Formats;
   links: Links;
@@ -90,6 +93,7 @@ export function identify(opts: AuthOptions) {
       lang,
       canChange: who.role !== 'viewer',
       scope: new TenantScope(opts.pool, tenant),
+      pbx: null,
       t,
       fmt: new Formats(lang, t),
       links: new Links(who.mode, switched),
@@ -98,6 +102,26 @@ export function identify(opts: AuthOptions) {
     };
     res.locals.viewer = viewer;
     res.locals.csrf = viewer.csrf;
+    next();
+  };
+}
+
+/**
+ * In a group, the PBXs this request's pages show (src/web/pbx-view.ts): the viewer's scope
+ * reads their rows, and its links carry the choice. The tenant's own pbx ids are read first,
+ * so a requested id is only ever one of them.
+ */
+export function groupView(pool: Pool, config: Config) {
+  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    const viewer = res.locals.viewer as Viewer | undefined;
+    if (!viewer || !groupMode(config)) {
+      next();
+      return;
+    }
+    const view = pbxView(req.query.pbx, viewer.mode, config.pbxId, await tenantPbxIds(pool, viewer.tenant, config.pbxId), viewer.t);
+    viewer.pbx = view;
+    viewer.scope = new TenantScope(pool, viewer.tenant, view.selection);
+    viewer.links = viewer.links.withPbx(view.param);
     next();
   };
 }

@@ -1,13 +1,15 @@
 import type { TenantScope } from './tenant-scope.js';
 import { addDays, daysBetween, routeConditions, type RangeFilter } from './filters.js';
+import { frequentCallers, type FrequentCaller } from './frequent-callers.js';
 
 /**
  * The dashboard's aggregates, one grouped query per figure, never one per row. Call counts
  * come from the rollups smart_missed_calls_daily and smart_missed_calls_missed_hours
  * (src/ledger/rollup.ts: a year is tens of thousands of buckets, not ~1 M calls). What
- * they cannot tell — today's count, callers, entries, the audit — comes from
+ * they cannot tell — today's count, callers (src/web/frequent-callers.ts), entries, the audit — comes from
  * smart_missed_calls_calls through (tenant, verdict, started_at, …), entries through
- * (tenant, last_attempt, …) / (tenant, status, …), the audit through (tenant, created_at, …).
+ * (tenant, last_attempt, …) / (tenant, status, …) / (tenant, cleared_by, …), the audit
+ * through (tenant, event, …).
  */
 export interface DashboardData {
   range: RangeFilter;
@@ -25,7 +27,7 @@ export interface DashboardData {
   hours: number[];
   /** [weekday 0=Monday][hour] missed calls. */
   heatmap: number[][];
-  frequent: { caller: string; name: string; missed: number }[];
+  frequent: FrequentCaller[];
   routes: { kind: string; id: string; inbound: number; missed: number }[];
   callbacks: { ext: string; returned: number; attempts: number }[];
 }
@@ -60,14 +62,19 @@ export async function dashboardData(scope: TenantScope, f: RangeFilter, today: s
     `SELECT COUNT(*) AS n FROM smart_missed_calls WHERE tenant = @tenant AND status = 'open'${rc.sql}`,
     rc.params,
   );
+  // Every entry of the range, through the index led by last_attempt: offered
+  // idx_tenant_cleared, the optimizer reads the tenant's whole history from it (a year at
+  // 100 k entries: 42 → 55 ms).
   const resolutionRowsQuery = scope.rows<{ reason: string; n: number }>(
-    `SELECT IF(status = 'open', 'open', cleared_by) AS reason, COUNT(*) AS n FROM smart_missed_calls
+    `SELECT IF(status = 'open', 'open', cleared_by) AS reason, COUNT(*) AS n FROM smart_missed_calls FORCE INDEX (idx_tenant_last)
       WHERE ${entryRange} GROUP BY reason`,
     p,
   );
+  // The entries cleared by a call back alone, through idx_tenant_cleared (a year: 10 k of
+  // 53 k entries, 24 → 6 ms); median() sorts them.
   const waitsQuery = scope.rows<{ s: number }>(
     `SELECT TIMESTAMPDIFF(SECOND, last_attempt, cleared_at) AS s FROM smart_missed_calls
-      WHERE ${entryRange} AND status = 'cleared' AND cleared_by = 'returned' ORDER BY s`,
+      WHERE ${entryRange} AND status = 'cleared' AND cleared_by = 'returned'`,
     p,
   );
   // The range's totals are the sum of its days: one read of the day buckets serves both.
@@ -82,19 +89,7 @@ export async function dashboardData(scope: TenantScope, f: RangeFilter, today: s
       WHERE ${inDays} GROUP BY wd, h`,
     days,
   );
-  // Names only for the ten callers shown: joined to every missed call of a year, the entry
-  // lookups took two thirds of this statement's time.
-  const frequentQuery = scope.rows<{ caller: string; name: string; missed: number }>(
-    `SELECT t.caller, t.missed, COALESCE((
-        SELECT MAX(e.caller_name) FROM smart_missed_calls_calls c JOIN smart_missed_calls e ON e.id = c.entry_id AND e.tenant = c.tenant AND e.pbx = c.pbx
-         WHERE c.tenant = @tenant AND c.caller_key = t.caller_key AND c.started_at >= ? AND c.started_at < ?${routeConditions(f, 'c.').sql}
-           AND c.verdict = 'missed'), '') AS name
-       FROM (SELECT caller_key, MAX(caller) AS caller, COUNT(*) AS missed FROM smart_missed_calls_calls
-              WHERE tenant = @tenant AND started_at >= ? AND started_at < ?${rc.sql} AND verdict = 'missed' AND caller_key <> 'anonymous'
-              GROUP BY caller_key ORDER BY missed DESC, caller LIMIT 10) t
-      ORDER BY t.missed DESC, t.caller`,
-    [...p, ...p],
-  );
+  const frequentQuery = frequentCallers(scope, f, start, end);
   // A bucket emptied by reclassified or forgotten calls stays, at 0: not a route with traffic.
   const routesQuery = scope.rows<{ kind: string; id: string; inbound: number; missed: number }>(
     `SELECT route_kind AS kind, route_id AS id, SUM(calls) AS inbound, SUM(IF(verdict = 'missed', calls, 0)) AS missed
@@ -151,14 +146,14 @@ export async function dashboardData(scope: TenantScope, f: RangeFilter, today: s
     resolution,
     hours,
     heatmap,
-    frequent: frequent.map((r) => ({ caller: String(r.caller), name: String(r.name), missed: Number(r.missed) })),
+    frequent,
     routes: routes.map((r) => ({ kind: String(r.kind), id: String(r.id), inbound: Number(r.inbound), missed: Number(r.missed) })),
     callbacks: callbackRows.map((r) => ({ ext: String(r.ext), returned: Number(r.returned), attempts: Number(r.attempts) })),
   };
 }
 
-export function median(sorted: number[]): number | null {
-  const xs = sorted.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+export function median(values: number[]): number | null {
+  const xs = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   if (xs.length === 0) return null;
   const mid = xs.length >> 1;
   return xs.length % 2 ? xs[mid]! : (xs[mid - 1]! + xs[mid]!) / 2;

@@ -1,6 +1,7 @@
 import type { Request, Response, Router } from 'express';
 import { viewerOf, type Viewer } from './auth.js';
 import type { WebContext } from './context.js';
+import { pbxFigures } from './pbx-figures.js';
 import { anyCalls, dashboardData, filterChoices, todayOf } from './dashboard-queries.js';
 import { currentHistory } from './history.js';
 import { MAX_RANGE_DAYS, rangeFilter } from './filters.js';
@@ -19,7 +20,11 @@ async function dashboardModel(ctx: WebContext, req: Request, viewer: Viewer) {
   const { t, fmt } = viewer;
   const today = await todayOf(viewer.scope);
   const { range, shortened } = rangeFilter(req, today);
-  const data = await dashboardData(viewer.scope, range, today);
+  const [data, perPbx] = await Promise.all([
+    dashboardData(viewer.scope, range, today),
+    // A group view of several PBXs shows each one's figures beside the total.
+    viewer.pbx?.several ? pbxFigures(viewer.scope, range) : Promise.resolve([]),
+  ]);
   const directory = await ctx.labels.current(viewer.tenant);
   const reasons = reasonNames(t);
   const weekdays = [t('Mon'), t('Tue'), t('Wed'), t('Thu'), t('Fri'), t('Sat'), t('Sun')];
@@ -36,6 +41,17 @@ async function dashboardModel(ctx: WebContext, req: Request, viewer: Viewer) {
       medianCallback: fmt.duration(data.kpis.medianCallbackSeconds),
       cleared: Object.entries(data.kpis.clearedByReason).map(([k, n]) => ({ label: reasons[k] ?? k, value: fmt.int(n) })),
     },
+    perPbx: perPbx.map((p) => ({
+      pbx: p.pbx,
+      href: viewer.links.withPbx(p.pbx).page('entries'),
+      openNow: fmt.int(p.openNow),
+      missed: fmt.int(p.missed),
+      inbound: fmt.int(p.inbound),
+      missRate: fmt.percent(p.missRate),
+      calledBack: fmt.int(p.calledBack),
+      medianCallback: fmt.duration(p.medianCallbackSeconds),
+    })),
+    unknownPbx: viewer.pbx?.unknown ?? false,
     charts: {
       daily: {
         labels: data.daily.map((d) => fmt.day(`${d.day} 00:00:00`)),
@@ -92,6 +108,6 @@ export function dashboardRoutes(router: Router, ctx: WebContext): void {
 
   router.get('/api/dashboard', async (req: Request, res: Response) => {
     const model = await dashboardModel(ctx, req, viewerOf(res));
-    res.json({ notice: model.notice, kpis: model.kpis, charts: model.charts, raw: model.data });
+    res.json({ notice: model.notice, kpis: model.kpis, perPbx: model.perPbx, charts: model.charts, raw: model.data });
   });
 }

@@ -15,8 +15,9 @@ import { filterChoices, todayOf } from './dashboard-queries.js';
 import { currentHistory } from './history.js';
 import { reasonNames } from './dashboard.js';
 import {
-  anyEntries, callsOfEntry, cdrRowsOf, CDR_REPORT_COLUMNS, CSV_LIMIT, findEntry, journalOf, listEntries, PAGE_SIZE, type StoredCall,
+  anyEntries, callsOfEntry, cdrRowsOf, CDR_REPORT_COLUMNS, CSV_LIMIT, findEntry, journalOf, listEntries, PAGE_SIZE, type PbxEntry, type StoredCall,
 } from './entry-queries.js';
+import { TenantScope } from './tenant-scope.js';
 import { decimal, listFilter, type ListFilter } from './filters.js';
 import { renderFile, renderPage } from './render.js';
 import { extensionLabel, routeLabel } from '../detect/explain.js';
@@ -24,13 +25,35 @@ import { extensionLabel, routeLabel } from '../detect/explain.js';
 /** The attempts shown with their raw CDR rows; older ones show the verdict only. */
 const CDR_SHOWN = 20;
 
+/**
+ * The names this PBX's configuration gives its routes and extensions; another PBX's rows (a
+ * group's pages) show bare numbers: queue 400 there is not queue 400 here.
+ */
+function labelsFor(e: PbxEntry, ctx: WebContext, directory: RouteLabels): RouteLabels {
+  return e.pbx === ctx.config.pbxId ? directory : {};
+}
+
+/**
+ * Whether this page may act on the entry (resolve it, call the caller back): only on this
+ * PBX's entries. The journal of another PBX's entries is chained with that PBX's audit key,
+ * which only its own service holds; the ledger's resolve reads `pbx = @smc_pbx` too.
+ */
+function ownEntry(ctx: WebContext, e: PbxEntry): boolean {
+  return e.pbx === ctx.config.pbxId;
+}
+
+function otherPbxRefusal(viewer: Viewer, e: PbxEntry) {
+  return { error: 'other_pbx', message: viewer.t('This entry is on the list of PBX {pbx}: it is resolved and called back from that PBX’s page.', { pbx: e.pbx }) };
+}
+
 /** One list row, every field already formatted for the reader. */
-function rowModel(e: Entry, viewer: Viewer, directory: RouteLabels, now: number) {
+function rowModel(e: PbxEntry, viewer: Viewer, directory: RouteLabels, now: number) {
   const { t, fmt } = viewer;
   const reasons = reasonNames(t);
   const lastSeconds = (now - Date.parse(e.lastAttempt.replace(' ', 'T') + 'Z')) / 1000;
   return {
     id: e.id!,
+    pbx: e.pbx,
     caller: e.anonymous ? t('Withheld number') : e.caller,
     name: e.callerName && e.callerName !== e.callerRaw && e.callerName !== e.caller ? e.callerName : '',
     did: e.did,
@@ -63,7 +86,8 @@ async function listModel(ctx: WebContext, req: Request, viewer: Viewer) {
   const { entries, total } = await listEntries(viewer.scope, f, numberRules(await loadSettings(ctx.pool, viewer.tenant)));
   const directory = await ctx.labels.current(viewer.tenant);
   const now = await dbNow(ctx);
-  return { filter: f, total, pages: Math.max(1, Math.ceil(total / PAGE_SIZE)), rows: entries.map((e) => rowModel(e, viewer, directory, now)) };
+  const rows = entries.map((e) => rowModel(e, viewer, labelsFor(e, ctx, directory), now));
+  return { filter: f, total, pages: Math.max(1, Math.ceil(total / PAGE_SIZE)), rows, unknownPbx: viewer.pbx?.unknown ?? false };
 }
 
 function filterParams(f: ListFilter): Record<string, string | number> {
@@ -74,9 +98,9 @@ function filterParams(f: ListFilter): Record<string, string | number> {
  * A stored call as the Verdict explain() reads, so its lines can be written in the reader's
  * language. A route the PBX's configuration named is traced again through today's configuration.
  */
-function verdictOf(c: StoredCall, directory: RouteLabels, routes: PbxRoutes, viewer: Viewer): Verdict {
+function verdictOf(c: StoredCall, directory: RouteLabels, routes: PbxRoutes | null, viewer: Viewer): Verdict {
   const route = { kind: c.routeKind as Verdict['route']['kind'], id: c.routeId };
-  const configured = c.reasons.includes('route_from_config') ? pathsThrough(routePaths(routes, c.did, c.caller), route, c.voicemail?.box ?? null) : [];
+  const configured = routes && c.reasons.includes('route_from_config') ? pathsThrough(routePaths(routes, c.did, c.caller), route, c.voicemail?.box ?? null) : [];
   return {
     linkedid: c.linkedid, verdict: c.verdict as Verdict['verdict'], direction: c.direction as Verdict['direction'], caller: c.caller,
     callerName: '', anonymous: c.callerKey === 'anonymous', did: c.did, dialled: c.dialled, startedAt: c.startedAt, endedAt: c.endedAt,
@@ -127,13 +151,15 @@ export function entryRoutes(router: Router, ctx: WebContext): void {
     const { entries } = await listEntries(viewer.scope, f, numberRules(await loadSettings(ctx.pool, viewer.tenant)), CSV_LIMIT);
     const directory = await ctx.labels.current(viewer.tenant);
     const { t } = viewer;
+    // In a group the export says each row's PBX, whichever PBXs it holds.
+    const pbxColumn = viewer.pbx !== null;
     let out = '\uFEFF' + csvLine([
-      t('Caller'), t('Name'), t('DID'), t('Route'), t('Missed'), t('Total missed'), t('Extensions rung'), t('First attempt'),
+      ...(pbxColumn ? [t('PBX')] : []), t('Caller'), t('Name'), t('DID'), t('Route'), t('Missed'), t('Total missed'), t('Extensions rung'), t('First attempt'),
       t('Last attempt'), t('Status'), t('Cleared by'), t('Cleared at'), t('Extension'), t('User'), t('Note'),
     ]);
     for (const e of entries) {
       out += csvLine([
-        e.caller, e.callerName, e.did, routeLabel({ kind: e.routeKind, id: e.routeId }, directory, t), e.missedCount, e.totalMissed,
+        ...(pbxColumn ? [e.pbx] : []), e.caller, e.callerName, e.did, routeLabel({ kind: e.routeKind, id: e.routeId }, labelsFor(e, ctx, directory), t), e.missedCount, e.totalMissed,
         Object.keys(e.rang).join(' '), e.firstAttempt, e.lastAttempt, e.status, e.clearedBy ?? '', e.clearedAt ?? '',
         e.clearedExt ?? '', e.clearedUser ?? '', e.note ?? '',
       ]);
@@ -149,9 +175,13 @@ export function entryRoutes(router: Router, ctx: WebContext): void {
       await renderPage(ctx, res, 'not-found', { view: 'entries' }, 404);
       return;
     }
-    const directory = await ctx.labels.current(viewer.tenant);
-    const calls = await callsOfEntry(viewer.scope, entry);
-    const routes = await ctx.labels.routes(viewer.tenant);
+    // Its calls and journal are read on its own PBX's rows (linkedids are each PBX's).
+    const own = ownEntry(ctx, entry);
+    const scope = own ? new TenantScope(ctx.pool, viewer.tenant) : new TenantScope(ctx.pool, viewer.tenant, { ids: [entry.pbx] });
+    const directory = labelsFor(entry, ctx, await ctx.labels.current(viewer.tenant));
+    const calls = await callsOfEntry(scope, entry);
+    // Another PBX's configuration and CDR are on that PBX, not here.
+    const routes = own ? await ctx.labels.routes(viewer.tenant) : null;
     const owns = await ctx.labels.rowFilter(viewer.tenant);
     const attempts = [];
     for (const [i, c] of calls.entries()) {
@@ -164,11 +194,11 @@ export function entryRoutes(router: Router, ctx: WebContext): void {
         explanation: explain(verdictOf(c, directory, routes, viewer), viewer.t),
         reasons: c.reasons,
         rang: c.rang.map((r) => ({ ...r, label: extensionLabel(r.ext, directory), outcomeLabel: outcomeName(viewer, r.outcome) })),
-        cdr: recent ? await cdrRowsOf(ctx.cdrPool, ctx.config.db, c, owns) : null,
+        cdr: recent && own ? await cdrRowsOf(ctx.cdrPool, ctx.config.db, c, owns) : null,
       });
     }
     const now = await dbNow(ctx);
-    const journal = (await journalOf(viewer.scope, entry.id!)).map((a) => ({
+    const journal = (await journalOf(scope, entry.id!)).map((a) => ({
       ...a,
       eventLabel: eventName(viewer, a.event),
       reasonLabel: a.reason ? reasonNames(viewer.t)[a.reason] ?? a.reason : '',
@@ -182,8 +212,9 @@ export function entryRoutes(router: Router, ctx: WebContext): void {
       attempts: attempts.reverse(),
       journal,
       cdrColumns: CDR_REPORT_COLUMNS,
+      own,
       resolveUrl: viewer.links.api(`/api/entries/${entry.id}/resolve`),
-      callbackUrl: amiConfigured(ctx.config.ami) && viewer.canChange && !entry.anonymous && dialableNumber(callbackNumber(entry)) !== null
+      callbackUrl: own && amiConfigured(ctx.config.ami) && viewer.canChange && !entry.anonymous && dialableNumber(callbackNumber(entry)) !== null
         ? viewer.links.api(`/api/entries/${entry.id}/callback`) : null,
       callbackExt: entry.lastCallbackExt ?? Object.keys(entry.rang)[0] ?? '',
       backUrl: viewer.links.page('entries'),
@@ -204,8 +235,13 @@ export function entryRoutes(router: Router, ctx: WebContext): void {
       res.status(422).json({ errors: { note: viewer.t('A note has at most {max} characters.', { max: viewer.fmt.int(NOTE_MAX_CHARS) }) } });
       return;
     }
-    if (id === null || !(await findEntry(viewer.scope, id))) {
+    const found = id !== null ? await findEntry(viewer.scope, id) : null;
+    if (id === null || !found) {
       res.status(404).json({ error: 'not_found', message: viewer.t('No such entry.') });
+      return;
+    }
+    if (!ownEntry(ctx, found)) {
+      res.status(403).json(otherPbxRefusal(viewer, found));
       return;
     }
     try {
@@ -241,6 +277,10 @@ export function callbackRoute(router: Router, ctx: WebContext): void {
     const entry = id !== null ? await findEntry(viewer.scope, id) : null;
     if (!entry) {
       res.status(404).json({ error: 'not_found', message: t('No such entry.') });
+      return;
+    }
+    if (!ownEntry(ctx, entry)) {
+      res.status(403).json(otherPbxRefusal(viewer, entry));
       return;
     }
     if (entry.anonymous) {

@@ -75,7 +75,14 @@ function where(f: ListFilter, rules: NumberRules): { sql: string; params: unknow
   return { sql: parts.join(' AND '), params };
 }
 
-export async function listEntries(scope: TenantScope, f: ListFilter, rules: NumberRules, limit = PAGE_SIZE): Promise<{ entries: Entry[]; total: number }> {
+/** An entry as the pages read it: with the PBX whose list it is on (a group's pages show several). */
+export type PbxEntry = Entry & { pbx: string };
+
+function pbxEntryFromRow(r: RowDataPacket): PbxEntry {
+  return { ...entryFromRow(r), pbx: String(r.pbx) };
+}
+
+export async function listEntries(scope: TenantScope, f: ListFilter, rules: NumberRules, limit = PAGE_SIZE): Promise<{ entries: PbxEntry[]; total: number }> {
   const w = where(f, rules);
   const [count] = await scope.rows<{ n: number }>(`SELECT COUNT(*) AS n FROM smart_missed_calls WHERE ${w.sql}`, w.params);
   const order = `${SORT_COLUMN[f.sort]} ${f.dir === 'asc' ? 'ASC' : 'DESC'}, id ${f.dir === 'asc' ? 'ASC' : 'DESC'}`;
@@ -83,7 +90,7 @@ export async function listEntries(scope: TenantScope, f: ListFilter, rules: Numb
     `SELECT * FROM smart_missed_calls WHERE ${w.sql} ORDER BY ${order} LIMIT ? OFFSET ?`,
     [...w.params, limit, (f.page - 1) * limit],
   );
-  return { entries: rows.map(entryFromRow), total: Number(count?.n ?? 0) };
+  return { entries: rows.map(pbxEntryFromRow), total: Number(count?.n ?? 0) };
 }
 
 /** Whether this tenant's list ever held an entry: without one the page explains itself. */
@@ -92,9 +99,9 @@ export async function anyEntries(scope: TenantScope): Promise<boolean> {
   return Number(row?.found) === 1;
 }
 
-export async function findEntry(scope: TenantScope, id: number): Promise<Entry | null> {
+export async function findEntry(scope: TenantScope, id: number): Promise<PbxEntry | null> {
   const row = await scope.one<RowDataPacket>('SELECT * FROM smart_missed_calls WHERE tenant = @tenant AND id = ?', [id]);
-  return row ? entryFromRow(row) : null;
+  return row ? pbxEntryFromRow(row) : null;
 }
 
 export interface StoredCall {

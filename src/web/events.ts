@@ -7,6 +7,7 @@ import type { SyncService } from '../sync/service.js';
 import { viewerOf } from './auth.js';
 import type { WebContext } from './context.js';
 import { historyView } from './history.js';
+import { THIS_PBX, type PbxSelection } from './tenant-scope.js';
 
 const KEEPALIVE_MS = 15_000;
 /** How long the browser waits before it reconnects a stream that ended. */
@@ -31,14 +32,17 @@ export const STREAM_LIMITS: StreamLimits = { perUser: 10, total: 200, lifetimeMs
 
 interface Stream {
   tenant: string;
+  /** The PBXs whose changes the page shows: this one, or some of its group. */
+  pbxs: PbxSelection;
   owner: string;
   res: Response;
   /** The history progress in this reader's language. */
   describe: (p: HistoryProgress | null) => unknown;
 }
 
-/** What a stream says changed: a tenant's entry, and how. */
+/** What a stream says changed: a tenant's entry of a PBX, and how. */
 interface ListChange {
+  pbx: string;
   tenant: string;
   entryId: number;
   event: string;
@@ -67,11 +71,13 @@ export class EventStreams {
     private readonly sync: SyncService,
     private readonly pool: Pool,
     readonly limits: StreamLimits,
+    /** This PBX's id, and whether it is in a group (whose other PBXs' changes the group's pages show too). */
+    private readonly pbx: { id: string; group: boolean },
     private readonly progressOf: (tenant: string) => Promise<HistoryProgress | null> = async () => null,
   ) {
-    this.journal = new JournalWatch(pool);
+    this.journal = new JournalWatch(pool, pbx.group);
     sync.on('changes', (events: LedgerEvent[]) =>
-      this.changed(events.flatMap((e) => (e.entry.id === null ? [] : [{ tenant: e.entry.tenant, entryId: e.entry.id, event: e.event }]))),
+      this.changed(events.flatMap((e) => (e.entry.id === null ? [] : [{ pbx: this.pbx.id, tenant: e.entry.tenant, entryId: e.entry.id, event: e.event }]))),
     );
     sync.on('history', (job: HistoryJob) => void this.historyMoved(job).catch(() => {}));
     sync.on('health', (health: { ok: boolean }) => {
@@ -117,9 +123,9 @@ export class EventStreams {
     const byTenant = new Map<string, ListChange[]>();
     for (const c of changes) byTenant.set(c.tenant, [...(byTenant.get(c.tenant) ?? []), c]);
     for (const s of this.streams) {
-      // Nothing about another tenant is ever written to a stream.
-      const mine = byTenant.get(s.tenant);
-      if (mine) send(s.res, 'changes', { entries: [...new Set(mine.map((c) => c.entryId))], events: mine.map((c) => c.event) });
+      // Nothing about another tenant is ever written to a stream, nor about a PBX its page does not show.
+      const mine = byTenant.get(s.tenant)?.filter((c) => (s.pbxs === THIS_PBX ? c.pbx === this.pbx.id : s.pbxs.ids.includes(c.pbx)));
+      if (mine?.length) send(s.res, 'changes', { entries: [...new Set(mine.map((c) => c.entryId))], events: mine.map((c) => c.event) });
     }
   }
 
@@ -128,8 +134,8 @@ export class EventStreams {
     this.elsewhere = setTimeout(async () => {
       try {
         const syncing = this.sync.isSyncing;
-        // 'agent' is the sync: when it is ours, it announced its rows itself.
-        const changes = (await this.journal.changes()).filter((c) => !(syncing && c.actor === 'agent'));
+        // 'agent' is the sync: when it is ours, it announced this PBX's rows itself.
+        const changes = (await this.journal.changes()).filter((c) => !(syncing && c.actor === 'agent' && c.pbx === this.pbx.id));
         if (changes.length) this.changed(changes);
         if (!syncing) await this.followHistory();
       } catch {
@@ -140,7 +146,7 @@ export class EventStreams {
         this.watchElsewhere();
       } else {
         // Nobody is watching: the next page starts from the journal's end then.
-        this.journal = new JournalWatch(this.pool);
+        this.journal = new JournalWatch(this.pool, this.pbx.group);
         this.jobsSeen.clear();
       }
     }, delay).unref();
@@ -205,7 +211,7 @@ export function eventRoutes(router: Router, ctx: WebContext, streams: EventStrea
     send(res, 'health', { ok: ctx.sync.healthy });
 
     const describe = (p: HistoryProgress | null) => ({ history: historyView(p, viewer, (p?.finishedAt ?? p?.until ?? '').slice(0, 10)) });
-    const close = streams.open({ tenant: viewer.tenant, owner, res, describe });
+    const close = streams.open({ tenant: viewer.tenant, pbxs: viewer.scope.pbxs, owner, res, describe });
     const lifetime = setTimeout(() => res.end(), streams.limits.lifetimeMs);
     const stop = () => {
       clearTimeout(lifetime);

@@ -19,6 +19,7 @@ function labelOf(id: string, t: Translate): string {
     'vitalpbx tenants': t('VitalPBX tenants'),
     'cdr tenant column': t('CDR tenant column'),
     clock: t('Clock and time zone'),
+    'group clock': t('Clock against the group\'s cluster'),
     sync: t('Sync'),
     'last cycle': t('Last sync cycle'),
     'sync lag': t('Sync lag'),

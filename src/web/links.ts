@@ -12,10 +12,19 @@ type Params = Record<string, string | number | undefined | null>;
 const MODULE = 'smartmissedcalls';
 
 export class Links {
-  constructor(readonly mode: Mode, private readonly tenantParam: string | null) {}
+  /**
+   * @param tenantParam the tenant a superadmin switched to, carried by every link
+   * @param pbxParam the PBX view of a group (src/web/pbx-view.ts), carried by every link
+   */
+  constructor(readonly mode: Mode, private readonly tenantParam: string | null, private readonly pbxParam: string | null = null) {}
+
+  /** The same links for another PBX view. */
+  withPbx(pbxParam: string | null): Links {
+    return new Links(this.mode, this.tenantParam, pbxParam);
+  }
 
   page(view: View, params: Params = {}, id?: number): string {
-    const all = { ...this.tenantQuery(), ...params };
+    const all = { ...this.viewQuery(), ...params };
     if (this.mode === 'pbx') {
       return `config.php?${query({ display: MODULE, view, ...(id !== undefined ? { id } : {}), ...all })}`;
     }
@@ -24,7 +33,7 @@ export class Links {
     return q ? `${path}?${q}` : path;
   }
 
-  /** A GET form that lands on a page: its action and the hidden fields that keep it there. */
+  /** A GET form that lands on a page: its action and the hidden fields that keep it there (the PBX view is the form's own select). */
   form(view: View): { action: string; hidden: [string, string][] } {
     const hidden: [string, string][] = Object.entries(this.tenantQuery()).map(([k, v]) => [k, String(v)]);
     if (this.mode === 'pbx') return { action: 'config.php', hidden: [['display', MODULE], ['view', view], ...hidden] };
@@ -33,7 +42,7 @@ export class Links {
 
   /** An /api/… path (with its query) as the browser must request it. */
   api(path: string, params: Params = {}): string {
-    const q = query({ ...this.tenantQuery(), ...params });
+    const q = query({ ...this.viewQuery(), ...params });
     const full = q ? `${path}${path.includes('?') ? '&' : '?'}${q}` : path;
     if (this.mode === 'standalone') return full;
     const command = path.startsWith('/api/events') ? 'events' : 'api';
@@ -46,6 +55,10 @@ export class Links {
 
   private tenantQuery(): Params {
     return this.tenantParam ? { tenant: this.tenantParam } : {};
+  }
+
+  private viewQuery(): Params {
+    return { ...this.tenantQuery(), ...(this.pbxParam ? { pbx: this.pbxParam } : {}) };
   }
 }
 

@@ -21,6 +21,7 @@ function formValues(s: ShownSettings): Record<string, string | boolean> {
     maxEmailsPerHour: String(s.maxEmailsPerHour),
     retentionDays: s.retentionDays === null ? '' : String(s.retentionDays),
     clearAcrossDids: s.clearAcrossDids,
+    clearAcrossPbxs: s.clearAcrossPbxs,
     queueAbandonMinWait: String(s.queueAbandonMinWait),
     countIvrAbandon: s.countIvrAbandon,
     defaultCountry: s.defaultCountry,
@@ -43,7 +44,7 @@ function inputOf(field: string): string {
   return field.replace(/\[(\d+)\]/g, '.$1').replace(/^(recipients|outboundPrefixes|outbound_prefixes)\.\d+$/, '$1');
 }
 
-const BOOLEAN_FIELDS = ['clearAcrossDids', 'countIvrAbandon'];
+const BOOLEAN_FIELDS = ['clearAcrossDids', 'clearAcrossPbxs', 'countIvrAbandon'];
 
 /**
  * The change a request asks for. JSON (the page's script, API clients) changes exactly the

@@ -5,7 +5,7 @@ import { naiveDatetime, naiveSeconds } from '../../src/cdr/row.js';
 import { inTransaction } from '../../src/db/pool.js';
 import type { Verdict } from '../../src/detect/verdict.js';
 import { readAuditKey } from '../../src/ledger/audit-key.js';
-import { recordCalls, type RecordResult } from '../../src/ledger/store.js';
+import { recordCalls, type RecordOptions, type RecordResult } from '../../src/ledger/store.js';
 import { testAuditKeyFile } from '../harness/db.js';
 
 let sequence = 0;
@@ -35,9 +35,11 @@ export function callVerdict(kind: 'missed' | 'answered' | 'callback', o: { calle
 }
 
 /** Records calls through the real ledger (entries, audit, outbox), as the sync does, with the test databases' audit key. */
-export async function record(pool: Pool, tenant: string, verdicts: Verdict[], settings?: TenantSettings, auditKey = readAuditKey(testAuditKeyFile())): Promise<RecordResult> {
+export async function record(
+  pool: Pool, tenant: string, verdicts: Verdict[], settings?: TenantSettings, auditKey = readAuditKey(testAuditKeyFile()), options?: RecordOptions,
+): Promise<RecordResult> {
   const s = settings ?? (await loadSettings(pool, tenant));
-  return inTransaction(pool, (conn) => recordCalls(conn, auditKey, tenant, verdicts.map((verdict) => ({ verdict, rowsDigest: verdict.linkedid.padEnd(40, '0').slice(0, 40) })), s));
+  return inTransaction(pool, (conn) => recordCalls(conn, auditKey, tenant, verdicts.map((verdict) => ({ verdict, rowsDigest: verdict.linkedid.padEnd(40, '0').slice(0, 40) })), s, options));
 }
 
 /** `minutes` after a naive datetime. */

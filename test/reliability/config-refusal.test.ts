@@ -53,6 +53,7 @@ const BAD_SETTINGS: Record<keyof typeof DEFAULT_SETTINGS, unknown> = {
   maxEmailsPerHour: 0,
   retentionDays: 'forever',
   clearAcrossDids: 'perhaps',
+  clearAcrossPbxs: 'perhaps',
   queueAbandonMinWait: 999_999,
   countIvrAbandon: 'perhaps',
   defaultCountry: 'Romania',

@@ -103,7 +103,8 @@ test('`smc forget` leaves no trace of the number in any column of any of our tab
   );
   assert.ok(smtp.mails.length >= 2, `${smtp.mails.length} mails`);
   const before = await traces('722000333');
-  for (const where of ['smart_missed_calls.caller', 'smart_missed_calls_calls.caller', 'smart_missed_calls_calls.dialled', 'smart_missed_calls_outbox.payload', 'smart_missed_calls_deliveries.payload', 'smart_missed_calls_contacts.number']) {
+  for (const where of ['smart_missed_calls.caller', 'smart_missed_calls_calls.caller', 'smart_missed_calls_calls.dialled', 'smart_missed_calls_outbox.payload', 'smart_missed_calls_deliveries.payload', 'smart_missed_calls_contacts.number',
+    'smart_missed_calls_caller_misses.caller_key']) {
     assert.ok(before.some((t) => t.startsWith(where + ':')), `before forgetting, the number is in ${where} (the scan can see it): ${before.join(', ')}`);
   }
 

@@ -26,14 +26,23 @@ function get(target: { socketPath: string } | { host: string; port: number }, pa
   return signedGet(target, path, SECRET);
 }
 
-async function until<T>(probe: () => Promise<T>): Promise<T> {
+/** Waits for the service to answer; a service that exits or never answers fails the test instead of hanging it. */
+async function until<T>(probe: () => Promise<T>, deadlineMs = 60_000): Promise<T> {
+  const end = Date.now() + deadlineMs;
   for (;;) {
     try {
       return await probe();
-    } catch {
+    } catch (err) {
+      if (Date.now() > end) throw new Error(`the service did not answer within ${deadlineMs / 1000} s: ${(err as Error).message}`);
       await new Promise((r) => setTimeout(r, 200));
     }
   }
+}
+
+/** Reads the service's log as it comes: a pipe nobody reads fills up and blocks the service's next log line. */
+function drained(child: ChildProcess): ChildProcess {
+  child.stderr!.resume();
+  return child;
 }
 
 function exitOf(child: ChildProcess): Promise<number | null> {
@@ -66,7 +75,7 @@ describe('smc serve', () => {
   }
 
   function serve(config: string): ChildProcess {
-    return spawn(process.execPath, [join(repoRoot(), 'build', 'smc.js'), '--config', config, 'serve'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    return drained(spawn(process.execPath, [join(repoRoot(), 'build', 'smc.js'), '--config', config, 'serve'], { stdio: ['ignore', 'ignore', 'pipe'] }));
   }
 
   test('serves the pages on a loopback port and stops cleanly on SIGTERM', async () => {
@@ -98,7 +107,7 @@ describe('smc serve', () => {
     mkdirSync(dirname(loader), { recursive: true });
     writeFileSync(loader, `await import(${JSON.stringify(pathToFileURL(join(repoRoot(), 'build', 'smc.js')).href)});\n`);
     const port = await freePort();
-    const child = spawn(process.execPath, [loader, '--config', configFile(`127.0.0.1:${port}`), 'serve'], { cwd: dirname(loader), stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = drained(spawn(process.execPath, [loader, '--config', configFile(`127.0.0.1:${port}`), 'serve'], { cwd: dirname(loader), stdio: ['ignore', 'ignore', 'pipe'] }));
     const exited = exitOf(child);
     await until(() => get({ host: '127.0.0.1', port }, '/api/health'));
     const page = await get({ host: '127.0.0.1', port }, '/dashboard');

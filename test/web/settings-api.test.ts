@@ -129,6 +129,7 @@ describe('settings API', () => {
     assert.equal(stored.cadence, 'weekly');
     assert.equal(stored.countIvrAbandon, true);
     assert.equal(stored.clearAcrossDids, false);
+    assert.equal(stored.clearAcrossPbxs, false);
   });
 
   test('keys named like Object methods and oversized values get a field error, not 503', async () => {
