@@ -197,6 +197,8 @@ test('config: a group lists its nodes in order and each PBX names itself; bad gr
   assert.equal(refusal(`pbx_id: b\ngroup:\n  nodes: [{port: 3306}]\n`), 'group.nodes[0].host');
   assert.equal(refusal(`pbx_id: b\ngroup:\n  nodes: [{host: 10.0.0.1, port: 70000}]\n`), 'group.nodes[0].port');
   assert.equal(refusal('pbx_id: "bucharest one"\n'), 'pbx_id');
+  assert.equal(refusal(`pbx_id: b\n${group}  lease_seconds: 1\n`), 'group.lease_seconds');
+  assert.equal(refusal(`pbx_id: b\nsync: {interval_seconds: 5}\n${group}  lease_seconds: 8\n`), 'group.lease_seconds', 'a lease the holder cannot renew in time');
 });
 
 /** The lab's rows moved in time so the first starts `startAt` (naive seconds). */

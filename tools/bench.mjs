@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --out file] [-- --no-build] [-- --profile] [-- --only latency|pages|cost]`: measures the
+// `npm run bench [-- --quick] [-- --out file] [-- --no-build] [-- --profile] [-- --only latency|pages|cost|group]`: measures the
 // quality bars of SPEC §6, each against its own baseline in the same run, on a private
 // MariaDB filled by the generator, and writes bench/results.json. The measuring parts
 // run in `node build/smc.js bench …` processes; this file lays out the data and times.
@@ -29,9 +29,10 @@ const keep = flag('--keep');
  * `--only latency`: part (3) alone, on an empty history (a few minutes instead of the whole run).
  * `--only pages`: part (4) alone, on its data set (the backfill of (1) grown to the calls and entries of (4)).
  * `--only cost`: part (6) alone, on a history of SIZES.costHistoryRows cdr rows and their backfill.
+ * `--only group`: three PBXs writing one ledger into a 3-node Galera cluster: latency, and with a node lost.
  */
 const only = option('--only', null);
-if (only !== null && only !== 'latency' && only !== 'pages' && only !== 'cost') throw new Error(`--only knows three parts: latency, pages, cost (not '${only}')`);
+if (only !== null && !['latency', 'pages', 'cost', 'group'].includes(only)) throw new Error(`--only knows four parts: latency, pages, cost, group (not '${only}')`);
 const latencyOnly = only === 'latency';
 const pagesOnly = only === 'pages';
 const costOnly = only === 'cost';
@@ -63,6 +64,8 @@ if (!flag('--no-build')) {
   execFileSync(process.execPath, ['tools/build.mjs'], { stdio: 'inherit' });
 }
 if (!existsSync('build/smc.js')) throw new Error('build/smc.js is missing: run `node tools/build.mjs` (or drop --no-build)');
+// `--only group`: a group of PBXs on a Galera cluster, a setup of its own (tools/bench-group.mjs).
+if (only === 'group') process.exit(await (await import('./bench-group.mjs')).runGroupBench({ quick, out, keep, log }));
 
 const dir = mkdtempSync(join(tmpdir(), 'smc-bench-'));
 /** @type {import('./mariadb.mjs').Mariadb | null} */

@@ -8,7 +8,10 @@ import type { SignedClient } from './http.js';
 import { percentile, round } from './stats.js';
 
 export interface LatencyOptions {
+  /** Our tables, where the calls' entries are looked up. */
   pool: Pool;
+  /** The PBX's CDR server, where the calls are written; a group member's is not the ledger's. Default: pool. */
+  cdrPool?: Pool;
   cdrDb: string;
   client: SignedClient;
   /** Missed calls to time. */
@@ -53,7 +56,8 @@ export async function measureLatency(options: LatencyOptions): Promise<Latency> 
     const ids = [...waiting].filter((id) => insertedAt.has(id));
     if (ids.length === 0) return;
     const [rows] = await options.pool.query<RowDataPacket[]>(
-      "SELECT linkedid FROM smart_missed_calls_calls WHERE tenant = 'default' AND verdict = 'missed' AND linkedid IN (?)",
+      // This PBX's: in a group, another PBX's generated calls may carry the same linkedids.
+      "SELECT linkedid FROM smart_missed_calls_calls WHERE tenant = 'default' AND pbx = @smc_pbx AND verdict = 'missed' AND linkedid IN (?)",
       [ids],
     );
     for (const r of rows) {
@@ -64,11 +68,12 @@ export async function measureLatency(options: LatencyOptions): Promise<Latency> 
   });
 
   const onChannelEvent = options.onChannelEvent;
-  const background = startLiveTraffic({ pool: options.pool, cdrDb: options.cdrDb, seed: 77, callsPerMinute: options.backgroundPerMinute, onChannelEvent });
+  const cdrPool = options.cdrPool ?? options.pool;
+  const background = startLiveTraffic({ pool: cdrPool, cdrDb: options.cdrDb, seed: 77, callsPerMinute: options.backgroundPerMinute, onChannelEvent });
   const inserts: Promise<void>[] = [];
   try {
     for (let i = 0; i < options.calls; i++) {
-      const call = await insertScenarioNow({ pool: options.pool, cdrDb: options.cdrDb, scenario: MISSED[i % MISSED.length]!, seed: 1000 + i, onChannelEvent });
+      const call = await insertScenarioNow({ pool: cdrPool, cdrDb: options.cdrDb, scenario: MISSED[i % MISSED.length]!, seed: 1000 + i, onChannelEvent });
       if (!call.label.missed) continue;
       waiting.add(call.label.linkedid);
       inserts.push(call.inserted.then(() => void insertedAt.set(call.label.linkedid, performance.now())));

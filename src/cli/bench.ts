@@ -113,10 +113,10 @@ export function register(program: Command): void {
             await ami.callListener();
           }
           const latency = await measureLatency({
-            pool: app.ledgerPool, cdrDb: app.config.db.cdrDatabase, client, calls: opts.calls, perSecond: opts.perSecond,
+            pool: app.ledgerPool, cdrPool: app.cdrPool, cdrDb: app.config.db.cdrDatabase, client, calls: opts.calls, perSecond: opts.perSecond,
             backgroundPerMinute: opts.background, timeoutMs: 60_000, onChannelEvent: ami ? (event, fields) => ami.emitCall(event, fields) : undefined,
           });
-          return { seconds: latency, hotWindowRead: await timeHotWindowRead(app.ledgerPool, app.config, 20) };
+          return { seconds: latency, hotWindowRead: await timeHotWindowRead(app.cdrPool, app.config, 20) };
         } finally {
           await ami?.close();
         }

@@ -61,6 +61,12 @@ export interface GroupConfig {
   user: string;
   password: string;
   database: string;
+  /**
+   * How long a service's cluster lease (sync, notify) lasts without a renewal: after a
+   * holder dies or is cut off, another instance of the same PBX takes over within this.
+   * Renewed every sync interval, so it must be well above sync.interval_seconds.
+   */
+  leaseSeconds: number;
   tls: {
     /** PEM files; all empty: no TLS (a node on this machine or a private network). */
     ca: string;
@@ -177,7 +183,7 @@ export const DEFAULT_CONFIG: Config = {
     pbxDatabase: 'asterisk',
     credentialsFrom: 'built-in defaults',
   },
-  group: { nodes: [], user: '', password: '', database: 'smartmissedcalls', tls: { ca: '', cert: '', key: '', rejectUnauthorized: true } },
+  group: { nodes: [], user: '', password: '', database: 'smartmissedcalls', leaseSeconds: 30, tls: { ca: '', cert: '', key: '', rejectUnauthorized: true } },
   server: { listen: '127.0.0.1:8093', secret: '', baseUrl: '', users: [], trustProxy: false },
   sync: {
     intervalSeconds: 1,
@@ -330,7 +336,7 @@ const CONFIG_SHAPE: Shape = {
     pbxDatabase: str({ pattern: /^\w{1,64}$/ }),
   },
   group: {
-    nodes: groupNodes, user: str({ max: 80 }), password: str(), database: str({ pattern: /^\w{1,64}$/ }),
+    nodes: groupNodes, user: str({ max: 80 }), password: str(), database: str({ pattern: /^\w{1,64}$/ }), leaseSeconds: int(2, 600),
     tls: { ca: str({ pattern: /^\/./ }), cert: str({ pattern: /^\/./ }), key: str({ pattern: /^\/./ }), rejectUnauthorized: bool },
   },
   server: { listen, secret: str(), baseUrl: str(), users, trustProxy },
@@ -364,6 +370,9 @@ export function checkGroup(config: Config): void {
   }
   if (g.user === '') throw new ConfigError('group.user', 'must be set when group.nodes lists the cluster');
   if (g.database === '') throw new ConfigError('group.database', 'must be set when group.nodes lists the cluster');
+  if (g.leaseSeconds < 2 * config.sync.intervalSeconds) {
+    throw new ConfigError('group.lease_seconds', 'must be at least twice sync.interval_seconds ({interval}), or the holder cannot renew it in time', { interval: config.sync.intervalSeconds });
+  }
   if ((g.tls.cert === '') !== (g.tls.key === '')) throw new ConfigError(g.tls.cert === '' ? 'group.tls.cert' : 'group.tls.key', 'must be set together with group.tls.cert and group.tls.key');
 }
 

@@ -137,6 +137,6 @@ export class Lease implements SingleInstanceLock {
  * Galera, named for this PBX so each PBX of the group has its own.
  */
 export function instanceLock(pool: Pool, config: Config, purpose: string): SingleInstanceLock {
-  if (config.group.nodes.length > 0) return new Lease(pool, `${purpose}.${config.pbxId}`);
+  if (config.group.nodes.length > 0) return new Lease(pool, `${purpose}.${config.pbxId}`, { ttlMs: config.group.leaseSeconds * 1000 });
   return new NamedLock(pool, purpose, ledgerDatabase(config));
 }

@@ -50,7 +50,7 @@ export function groupNodes(config: Config): DbConfig[] {
   }));
 }
 
-function groupTls(group: GroupConfig): PoolOptions['ssl'] {
+export function groupTls(group: GroupConfig): PoolOptions['ssl'] {
   const { ca, cert, key, rejectUnauthorized } = group.tls;
   if (ca === '' && cert === '' && key === '') return undefined;
   const read = (path: string, field: string) => {

@@ -7,6 +7,7 @@ import { amiConfigured } from '../pbx/ami.js';
 import { measureSkewMs } from '../sync/pbx-clock.js';
 import { result, text, type CheckResult, type DoctorContext } from './check.js';
 import { checkVitalpbx } from './vitalpbx.js';
+import { checkCluster } from './cluster.js';
 
 /**
  * Everything an install needs from the PBX, one result each — ok, warn or fail, and the one
@@ -31,7 +32,8 @@ export async function checkDatabase(ctx: DoctorContext): Promise<CheckResult> {
   const db = ctx.config.db;
   const where = serverOf(db);
   try {
-    const [rows] = await ctx.pool.query<RowDataPacket[]>('SELECT VERSION() AS v');
+    // The PBX's own server; in a group the cluster's nodes are the cluster checks'.
+    const [rows] = await (ctx.cdrPool ?? ctx.pool).query<RowDataPacket[]>('SELECT VERSION() AS v');
     return result('database', 'ok', text('connected to {server} as {user} (MariaDB/MySQL {version}; connection settings from {source})',
       { server: where, user: db.user, version: String(rows[0]?.v), source: db.credentialsFrom }));
   } catch (err) {
@@ -110,21 +112,26 @@ const BEYOND_SERVICE = ['TRIGGER', 'DROP', 'ALTER'];
 
 export async function checkGrants(ctx: DoctorContext): Promise<CheckResult> {
   const db = ctx.config.db;
-  const [rows] = await ctx.pool.query<RowDataPacket[]>('SHOW GRANTS FOR CURRENT_USER()');
+  // In a group our tables are on the cluster (the cluster grants check): here only the PBX's are read.
+  const inGroup = ctx.config.group.nodes.length > 0;
+  const [rows] = await (ctx.cdrPool ?? ctx.pool).query<RowDataPacket[]>('SHOW GRANTS FOR CURRENT_USER()');
   const grants = rows.map((r) => String(Object.values(r)[0]));
   const problems: string[] = [];
   // cel too: the sync reads it whenever it is there, and a refused read stops every cycle.
   for (const table of [db.cdrTable, db.celTable]) {
     if (missing(privilegesOn(grants, db.cdrDatabase, table), ['SELECT']).length) problems.push(`SELECT on ${db.cdrDatabase}.${table}`);
   }
-  const ownMissing = missing(privilegesOn(grants, db.database), ['SELECT', 'INSERT', 'UPDATE', 'DELETE']);
+  const ownMissing = inGroup ? [] : missing(privilegesOn(grants, db.database), ['SELECT', 'INSERT', 'UPDATE', 'DELETE']);
   if (ownMissing.length) problems.push(`${ownMissing.join(', ')} on ${db.database}`);
-  if (db.pbxDatabase !== db.database && missing(privilegesOn(grants, db.pbxDatabase), ['SELECT']).length) {
+  if ((inGroup || db.pbxDatabase !== db.database) && missing(privilegesOn(grants, db.pbxDatabase), ['SELECT']).length) {
     problems.push(`SELECT on ${db.pbxDatabase}`);
   }
   if (problems.length) {
     return result('grants', 'fail', text('{user} lacks {privileges}', { user: db.user, privileges: problems.join('; ') }),
       text('as the MariaDB root user: GRANT <privileges> ON <database>.* TO \'{user}\'@\'<host>\' for each line above', { user: db.user }));
+  }
+  if (inGroup) {
+    return result('grants', 'ok', text('{user} may read {cdr} and {pbx}; our tables are on the group\'s cluster', { user: db.user, cdr: `${db.cdrDatabase}.${db.cdrTable}`, pbx: db.pbxDatabase }));
   }
   const own = privilegesOn(grants, db.database);
   const beyond = own.has('ALL') ? ['ALL'] : BEYOND_SERVICE.filter((p) => own.has(p));
@@ -339,7 +346,7 @@ const CLOCK_TOLERANCE_S = 60;
  */
 export async function checkClock(ctx: DoctorContext, nowMs: number = Date.now()): Promise<CheckResult> {
   const db = ctx.config.db;
-  const [[clock]] = (await ctx.pool.query<RowDataPacket[]>(
+  const [[clock]] = (await (ctx.cdrPool ?? ctx.pool).query<RowDataPacket[]>(
     `SELECT UNIX_TIMESTAMP(NOW(3)) AS epoch, NOW() AS now, @@system_time_zone AS zone,
             (SELECT MAX(calldate) FROM ${ident(db.cdrDatabase)}.${ident(db.cdrTable)}) AS newest`,
   )) as unknown as [[{ epoch: string; now: string; zone: string; newest: string | null }]];
@@ -460,6 +467,7 @@ export const CHECKS: readonly HealthCheck[] = [
   { id: 'schema', scope: 'pbx', needsDatabase: true, run: one(checkSchema) },
   { id: 'vitalpbx', scope: 'pbx', needsDatabase: true, run: async (ctx) => (ctx.config.pbx === 'vitalpbx' ? checkVitalpbx(ctx) : []) },
   { id: 'clock', scope: 'pbx', needsDatabase: true, run: one((ctx) => checkClock(ctx)) },
+  { id: 'cluster', scope: 'pbx', needsDatabase: false, run: checkCluster },
   { id: 'group clock', scope: 'pbx', needsDatabase: true, run: checkGroupClock },
   { id: 'sync', scope: 'pbx', needsDatabase: true, run: checkSync },
   { id: 'notifications', scope: 'tenant', needsDatabase: true, run: one(checkNotifications) },

@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { normaliseNumber, NO_RULES } from '../clear/numbers.js';
 import { knownTenants, loadSettings } from '../config/settings-store.js';
-import { inTransaction } from '../db/pool.js';
+import { inRetriedTransaction } from '../db/pool.js';
 import { appendAudit, storableText } from './audit.js';
 import type { AuditKey } from './audit-key.js';
 import { rollupDeltas, writeRollup } from './rollup.js';
@@ -11,13 +11,17 @@ import { enqueueEvents, entryFromRow, saveEntries, auditRecordOf } from './store
 
 export class NotFound extends Error {}
 
-/** A permitted user closes an entry by hand; the note is required and kept. */
+/**
+ * A permitted user closes an entry by hand; the note is required and kept. Each action here
+ * re-reads what it changes inside its transaction, so a conflict (in a group: the sync
+ * writing the same journal on another node) runs it again whole instead of failing the user.
+ */
 export async function resolveEntry(pool: Pool, auditKey: AuditKey, tenant: string, id: number, user: string, note: string): Promise<Entry> {
   // Cut by code point and made well-formed here, so the entry and its journal row keep the
   // same note and the journal can always verify it (the web refuses over-long notes first).
   const text = storableText(note.trim(), NOTE_MAX_CHARS);
   if (!text) throw new Error('note: a note is required to resolve an entry');
-  return inTransaction(pool, async (conn) => {
+  return inRetriedTransaction(pool, async (conn) => {
     const [rows] = await conn.query<RowDataPacket[]>('SELECT * FROM smart_missed_calls WHERE tenant = ? AND pbx = @smc_pbx AND id = ? FOR UPDATE', [tenant, id]);
     if (!rows[0]) throw new NotFound(`entry ${id} not found`);
     const entry = entryFromRow(rows[0]);
@@ -34,7 +38,7 @@ export async function resolveEntry(pool: Pool, auditKey: AuditKey, tenant: strin
 
 /** Retention: open entries whose last attempt is older than `days` are cleared as expired. */
 export async function expireEntries(pool: Pool, auditKey: AuditKey, tenant: string, days: number): Promise<number> {
-  return inTransaction(pool, async (conn) => {
+  return inRetriedTransaction(pool, async (conn) => {
     const [rows] = await conn.query<RowDataPacket[]>(
       `SELECT * FROM smart_missed_calls WHERE tenant = ? AND pbx = @smc_pbx AND status = 'open' AND last_attempt < NOW() - INTERVAL ? DAY FOR UPDATE`,
       [tenant, days],
@@ -77,7 +81,7 @@ export async function forgetNumber(pool: Pool, auditKey: AuditKey, number: strin
   for (const tenant of await knownTenants(pool)) keys.add(normaliseNumber(number, numberRules(await loadSettings(pool, tenant))).key);
   const keyList = [...keys];
   const proof = forgetProof(auditKey, key);
-  return inTransaction(pool, async (conn) => {
+  return inRetriedTransaction(pool, async (conn) => {
     const [entries] = await conn.query<RowDataPacket[]>('SELECT id, tenant, caller_name FROM smart_missed_calls WHERE pbx = @smc_pbx AND caller_key IN (?) FOR UPDATE', [keyList]);
     const ids = entries.map((e) => Number(e.id));
     const [calls] = await conn.query<RowDataPacket[]>(

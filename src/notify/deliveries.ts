@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import type { TenantSettings } from '../config/schema.js';
-import { inTransaction } from '../db/pool.js';
+import { inRetriedTransaction } from '../db/pool.js';
 import { appendAudit } from '../ledger/audit.js';
 import type { AuditKey } from '../ledger/audit-key.js';
 
@@ -87,7 +87,8 @@ export async function insertDeliveries(conn: PoolConnection | Pool, rows: NewDel
 /**
  * Fans pending outbox events out into deliveries, durably: the outbox rows are marked done
  * in the same transaction that inserts their deliveries, so an event is either still
- * pending or fully fanned out, whatever happens in between.
+ * pending or fully fanned out, whatever happens in between. Like every ledger write, it runs
+ * again whole on a conflict (in a group, another node wrote the same rows or the journal head).
  */
 export async function fanOutOutbox(
   pool: Pool,
@@ -95,7 +96,7 @@ export async function fanOutOutbox(
   mailEnabled: boolean,
   limit = 200,
 ): Promise<number[]> {
-  return inTransaction(pool, async (conn) => {
+  return inRetriedTransaction(pool, async (conn) => {
     const [rows] = await conn.query<RowDataPacket[]>(
       `SELECT id, tenant, event, entry_id, linkedid, payload FROM smart_missed_calls_outbox
         WHERE pbx = @smc_pbx AND status = 'pending' ORDER BY id LIMIT ? FOR UPDATE`,
@@ -171,7 +172,7 @@ export interface Notified {
 
 /** Marks a delivery sent and, for mails, journals `notified` for every entry the mail covered. */
 export async function markSent(pool: Pool, auditKey: AuditKey, d: Delivery, responseCode: number | null, notified: Notified | null): Promise<void> {
-  await inTransaction(pool, async (conn) => {
+  await inRetriedTransaction(pool, async (conn) => {
     await conn.query(
       `UPDATE smart_missed_calls_deliveries SET status = 'sent', sent_at = NOW(3), response_code = ?, last_error = NULL
         WHERE id = ?`,

@@ -1,7 +1,7 @@
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import type { Config, TenantSettings } from '../config/schema.js';
 import { naiveSeconds } from '../cdr/row.js';
-import { inTransaction } from '../db/pool.js';
+import { inRetriedTransaction } from '../db/pool.js';
 import { idempotencyKey, insertDeliveries, type Delivery, type Notified, type OutboxPayload } from './deliveries.js';
 import { callerLabel, clearReasonLabel, pageLink } from './mail-text.js';
 import type { MailRenderer, RenderedMail } from './templates.js';
@@ -107,7 +107,7 @@ export async function queueHeldSummaries(pool: Pool, renderer: MailRenderer, con
   let queued = 0;
   for (const { tenant } of tenants) {
     const settings = await settingsOf(tenant);
-    queued += await inTransaction(pool, async (conn) => {
+    queued += await inRetriedTransaction(pool, async (conn) => {
       const [recent] = await conn.query<RowDataPacket[]>(
         `SELECT id FROM smart_missed_calls_deliveries WHERE tenant = ? AND pbx = @smc_pbx AND channel = 'email_held_summary' AND created_at >= NOW(3) - INTERVAL 1 HOUR LIMIT 1`,
         [tenant],

@@ -3,7 +3,9 @@
  * what legitimately differs between them — auto-increment ids (a rolled-back transaction
  * uses some up), timestamps of when we wrote, hashes that cover those timestamps, and the
  * interleaving of the sync's journal rows with the notifier's. Entries are named by
- * (caller_key, did), which is their real identity.
+ * (caller_key, did), which is their real identity. Only the pool's PBX's rows (@smc_pbx): in a
+ * group each PBX's ledger is compared on its own; the journal in chain order, which under
+ * Galera (ids from three nodes' auto-increment offsets) is the order it was written in.
  */
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 
@@ -26,7 +28,7 @@ export async function ledgerSnapshot(pool: Pool): Promise<LedgerSnapshot> {
             missed_count, total_missed, rang_extensions, first_attempt, last_attempt, last_linkedid, voicemail_left,
             callback_attempts, last_callback_at, last_callback_ext, cleared_by, cleared_at, cleared_ext, cleared_user,
             cleared_linkedid, note
-       FROM smart_missed_calls ORDER BY tenant, caller_key, did`,
+       FROM smart_missed_calls WHERE pbx = @smc_pbx ORDER BY tenant, caller_key, did`,
   );
   const keyOf = new Map<number, string>();
   const entries = entryRows.map(({ id, ...rest }) => {
@@ -38,12 +40,12 @@ export async function ledgerSnapshot(pool: Pool): Promise<LedgerSnapshot> {
   const [callRows] = await pool.query<RowDataPacket[]>(
     `SELECT tenant, linkedid, verdict, direction, caller, caller_key, did, dialled, started_at, ended_at, wait_s, answered_by,
             rang, route_kind, route_id, reasons, explanation, voicemail, entry_id, row_count, rows_digest
-       FROM smart_missed_calls_calls ORDER BY tenant, linkedid`,
+       FROM smart_missed_calls_calls WHERE pbx = @smc_pbx ORDER BY tenant, linkedid`,
   );
   const calls = callRows.map(({ entry_id, ...rest }) => ({ ...rest, entry: entryKey(entry_id) }));
 
   const [auditRows] = await pool.query<RowDataPacket[]>(
-    'SELECT tenant, entry_id, event, reason, actor, ext, linkedid, note FROM smart_missed_calls_audit ORDER BY id',
+    'SELECT tenant, entry_id, event, reason, actor, ext, linkedid, note FROM smart_missed_calls_audit WHERE pbx = @smc_pbx ORDER BY COALESCE(chain_seq, 0), id',
   );
   const journal: Record<string, string[]> = {};
   const notified: Record<string, number> = {};
@@ -56,9 +58,9 @@ export async function ledgerSnapshot(pool: Pool): Promise<LedgerSnapshot> {
     else (journal[key] ??= []).push(line);
   }
 
-  const [outboxRows] = await pool.query<RowDataPacket[]>('SELECT tenant, event, entry_id, linkedid, status FROM smart_missed_calls_outbox');
+  const [outboxRows] = await pool.query<RowDataPacket[]>('SELECT tenant, event, entry_id, linkedid, status FROM smart_missed_calls_outbox WHERE pbx = @smc_pbx');
   const outbox = outboxRows.map((o) => [o.tenant, o.event, entryKey(o.entry_id), o.linkedid, o.status].join('|')).sort();
-  const [deliveryRows] = await pool.query<RowDataPacket[]>('SELECT tenant, entry_id, event, channel, target, status FROM smart_missed_calls_deliveries');
+  const [deliveryRows] = await pool.query<RowDataPacket[]>('SELECT tenant, entry_id, event, channel, target, status FROM smart_missed_calls_deliveries WHERE pbx = @smc_pbx');
   const deliveries = deliveryRows.map((d) => [d.tenant, entryKey(d.entry_id), d.event, d.channel, d.target, d.status].join('|')).sort();
   return { entries, calls, journal, notified, journalOther, outbox, deliveries };
 }

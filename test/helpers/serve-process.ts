@@ -18,6 +18,8 @@ export interface ServeConfigOptions {
   sync?: Record<string, number | string>;
   server?: Record<string, unknown>;
   notify?: Record<string, unknown>;
+  /** Further top-level settings (pbx_id, group, …). */
+  extra?: Record<string, unknown>;
 }
 
 /** Writes config.yaml for `smc serve` against one test database; returns its path. */
@@ -33,6 +35,7 @@ export function writeServeConfig(o: ServeConfigOptions): string {
       voicemail_spool: join(o.dir, 'no-voicemail-spool'),
       audit_key_file: testAuditKeyFile(),
       ...(o.notify ? { notify: o.notify } : {}),
+      ...o.extra,
     }),
   );
   return file;
@@ -46,6 +49,11 @@ export class ServeProcess {
   starts = 0;
 
   constructor(private readonly configFile: string, private readonly env: Record<string, string> = {}) {}
+
+  /** The current run's process id (to pause it with SIGSTOP, continue it with SIGCONT). */
+  get pid(): number | undefined {
+    return this.running ? this.child!.pid : undefined;
+  }
 
   get running(): boolean {
     return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
