@@ -32,6 +32,7 @@ import { signIdentity } from '../src/web/identity.js';
 import { waitForPort } from './helpers/ports.js';
 import { freshDatabases, repoRoot, type FreshDatabases } from './harness/db.js';
 import { SOCKET_MODE, webService } from '../src/cli/serve.js';
+import { listenOnLoopback } from './helpers/listen.js';
 
 const ACME: VitalpbxTenantModel = { id: 1, name: 'acme', main: true, model: tenantModel(demoPbx(), 1) };
 const GLOBEX: VitalpbxTenantModel = { id: 2, name: 'globex', main: false, model: tenantModel(demoPbx(), 2) };
@@ -174,12 +175,10 @@ describe('VitalPBX multi-tenant sync through MariaDB', () => {
 
     const secret = 'vitalpbx-detail-secret-0123456789';
     const config = { ...db.config, server: { ...db.config.server, secret } };
-    const server = await new Promise<Server>((resolve) => {
-      const s = createApp({ pool: db.pool, config, sync: new SyncService(db.pool, config), moduleDir: repoRoot() }).listen({ host: '127.0.0.1', port: 0 }, () => resolve(s));
-    });
+    const { server, base } = await listenOnLoopback(createApp({ pool: db.pool, config, sync: new SyncService(db.pool, config), moduleDir: repoRoot() }));
     try {
       const signed = signIdentity(secret, { user: 'ana', tenant: 'acme', role: 'admin', lang: 'en', ts: Math.floor(Date.now() / 1000) });
-      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/entries/${entry.id}`, {
+      const res = await fetch(`${base}/entries/${entry.id}`, {
         headers: { 'x-smc-identity': signed.header, 'x-smc-signature': signed.signature },
       });
       assert.equal(res.status, 200);
@@ -318,10 +317,7 @@ describe('the VitalPBX glue (vitalpbx/www under php -S) with the running service
     await addAccount(db.pool, { user: 'victor', tenant: 'acme', role: 'admin' }, PASSWORD);
     const config = { ...db.config, server: { ...db.config.server, secret: SECRET } };
     const app = createApp({ pool: db.pool, config, sync: new SyncService(db.pool, config), moduleDir: repoRoot(), now: () => clockMs });
-    service = await new Promise<Server>((resolve) => {
-      const s = app.listen({ host: '127.0.0.1', port: 0 }, () => resolve(s));
-    });
-    servicePort = (service.address() as AddressInfo).port;
+    ({ server: service, port: servicePort } = await listenOnLoopback(app));
     writeFileSync(join(dir, 'config.yaml'), `pbx: vitalpbx\nserver:\n  listen: '127.0.0.1:${servicePort}'\n  secret: '${SECRET}'\n`);
     phpPort = servicePort + 1;
     for (; ; phpPort++) {

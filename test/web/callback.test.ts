@@ -1,6 +1,5 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { freshDatabases, repoRoot, type FreshDatabases } from '../harness/db.js';
 import { startFakeAmi, type FakeAmi } from '../../src/cdr/generator/ami-server.js';
@@ -9,6 +8,7 @@ import { SyncService } from '../../src/sync/service.js';
 import { createApp } from '../../src/web/app.js';
 import { signIdentity } from '../../src/web/identity.js';
 import type { Config } from '../../src/config/schema.js';
+import { listenOnLoopback } from '../helpers/listen.js';
 
 const SECRET = 'callback-test-secret-0123456789ab';
 
@@ -30,10 +30,7 @@ describe('click-to-call-back', () => {
       ami: { host: '127.0.0.1', port: ami.port, user: 'smc', secret: 'ami-secret' },
     };
     const sync = new SyncService(db.pool, config);
-    server = await new Promise<Server>((resolve) => {
-      const s = createApp({ pool: db.pool, config, sync, moduleDir: repoRoot() }).listen({ host: '127.0.0.1', port: 0 }, () => resolve(s));
-    });
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    ({ server, base } = await listenOnLoopback(createApp({ pool: db.pool, config, sync, moduleDir: repoRoot() })));
   });
 
   after(async () => {

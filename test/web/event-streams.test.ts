@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { request, type ClientRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { LedgerEvent } from '../../src/ledger/entries.js';
 import { resolveEntry } from '../../src/ledger/actions.js';
@@ -17,6 +16,7 @@ import { signIdentity, type Identity } from '../../src/web/identity.js';
 import { freshDatabases, repoRoot, testAuditKeyFile, type FreshDatabases } from '../harness/db.js';
 import { callVerdict, record } from '../helpers/ledger-calls.js';
 import { eventually } from '../helpers/serve-process.js';
+import { listenOnLoopback } from '../helpers/listen.js';
 
 const SECRET = 'event-streams-secret-0123456789ab';
 const LIMITS = { perUser: 2, total: 3, lifetimeMs: 1_500 };
@@ -40,10 +40,7 @@ describe('event streams', () => {
     db = await freshDatabases('webevents');
     const config = { ...db.config, server: { ...db.config.server, secret: SECRET } };
     sync = new SyncService(db.pool, config);
-    server = await new Promise<Server>((resolve) => {
-      const s = createApp({ pool: db.pool, config, sync, moduleDir: repoRoot(), streamLimits: LIMITS }).listen({ host: '127.0.0.1', port: 0 }, () => resolve(s));
-    });
-    port = (server.address() as AddressInfo).port;
+    ({ server, port } = await listenOnLoopback(createApp({ pool: db.pool, config, sync, moduleDir: repoRoot(), streamLimits: LIMITS })));
   });
 
   after(async () => {
@@ -113,10 +110,7 @@ describe('changes made elsewhere', () => {
     const config = { ...db.config, server: { ...db.config.server, secret: SECRET } };
     // This instance stands by: it never took the sync lock, another instance syncs.
     const standing = new SyncService(db.pool, config);
-    server = await new Promise<Server>((resolve) => {
-      const s = createApp({ pool: db.pool, config, sync: standing, moduleDir: repoRoot() }).listen({ host: '127.0.0.1', port: 0 }, () => resolve(s));
-    });
-    port = (server.address() as AddressInfo).port;
+    ({ server, port } = await listenOnLoopback(createApp({ pool: db.pool, config, sync: standing, moduleDir: repoRoot() })));
   });
 
   after(async () => {

@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -19,6 +18,7 @@ import { SyncService } from '../../src/sync/service.js';
 import { createApp } from '../../src/web/app.js';
 import { freshDatabases, repoRoot, type FreshDatabases } from '../harness/db.js';
 import { callVerdict, record } from '../helpers/ledger-calls.js';
+import { listenOnLoopback } from '../helpers/listen.js';
 
 const SCREENS = join(repoRoot(), 'test-artifacts', 'screens');
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -57,10 +57,7 @@ describe('group pages in a browser', () => {
     };
     const pool = createPool(db.config.db, 4, { pbxId: 'hq' });
     pools.push(pool);
-    server = await new Promise<Server>((resolve) => {
-      const s = createApp({ pool, config, sync: new SyncService(pool, config), moduleDir: repoRoot() }).listen({ host: '127.0.0.1', port: 0 }, () => resolve(s));
-    });
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    ({ server, base } = await listenOnLoopback(createApp({ pool, config, sync: new SyncService(pool, config), moduleDir: repoRoot() })));
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
     mkdirSync(SCREENS, { recursive: true });
   });

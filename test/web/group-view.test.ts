@@ -28,6 +28,7 @@ import { freshDatabases, repoRoot, type FreshDatabases } from '../harness/db.js'
 import { routesOf } from '../helpers/app-routes.js';
 import { callVerdict, record } from '../helpers/ledger-calls.js';
 import { eventually } from '../helpers/serve-process.js';
+import { listenOnLoopback } from '../helpers/listen.js';
 
 const SECRET = 'group-view-secret-0123456789abcdef';
 /** Alpha's callers, one per PBX; beta's, one per PBX. Beta's must never reach alpha's pages. */
@@ -47,10 +48,6 @@ describe('group view', () => {
   let base: string;
   let plainBase: string;
 
-  const listen = (a: Express) => new Promise<Server>((resolve) => {
-    const s = a.listen({ host: '127.0.0.1', port: 0 }, () => resolve(s));
-  });
-
   before(async () => {
     db = await freshDatabases('webgroup');
     for (const pbx of ['bucharest', 'cluj', 'timisoara']) pools[pbx] = createPool(db.config.db, 4, { pbxId: pbx });
@@ -69,8 +66,8 @@ describe('group view', () => {
     // Group mode: the cluster is the test's MariaDB, which the app's bucharest pool already reaches.
     const group: Config = { ...single, group: { ...single.group, nodes: [{ host: '', port: 3306, socket: db.socket }], user: 'root', database: db.config.db.database } };
     app = createApp({ pool: pools.bucharest!, config: group, sync: new SyncService(pools.bucharest!, group), moduleDir: repoRoot() });
-    server = await listen(app);
-    plain = await listen(createApp({ pool: pools.bucharest!, config: single, sync: new SyncService(pools.bucharest!, single), moduleDir: repoRoot() }));
+    ({ server } = await listenOnLoopback(app));
+    ({ server: plain } = await listenOnLoopback(createApp({ pool: pools.bucharest!, config: single, sync: new SyncService(pools.bucharest!, single), moduleDir: repoRoot() })));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     plainBase = `http://127.0.0.1:${(plain.address() as AddressInfo).port}`;
   });

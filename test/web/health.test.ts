@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +20,7 @@ import { createApp } from '../../src/web/app.js';
 import { csrfToken } from '../../src/web/csrf.js';
 import { signIdentity, type Identity } from '../../src/web/identity.js';
 import { freshDatabases, repoRoot, type FreshDatabases } from '../harness/db.js';
+import { listenOnLoopback } from '../helpers/listen.js';
 
 const SECRET = 'health-test-secret-0123456789abcdef0123456789abcdef';
 const USER = `smc_health_${process.pid}`;
@@ -50,11 +50,9 @@ describe('health panel', () => {
 
   async function serve(config: Config): Promise<string> {
     const app = createApp({ pool: narrow, config, sync: new SyncService(narrow, config), moduleDir: repoRoot(), asteriskEtc: etc, now: () => clock });
-    const server = await new Promise<Server>((resolve) => {
-      const s = app.listen({ host: '127.0.0.1', port: 0 }, () => resolve(s));
-    });
+    const { server, port } = await listenOnLoopback(app);
     servers.push(server);
-    return `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return `127.0.0.1:${port}`;
   }
 
   function as(who: Omit<Identity, 'ts' | 'lang'>, lang: Identity['lang'] = 'en'): Record<string, string> {

@@ -7,7 +7,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -20,6 +19,7 @@ import { historyProgress } from '../../src/sync/history.js';
 import { SyncService } from '../../src/sync/service.js';
 import { createApp } from '../../src/web/app.js';
 import type { Config } from '../../src/config/schema.js';
+import { listenOnLoopback } from '../helpers/listen.js';
 
 const SCREENS = join(repoRoot(), 'test-artifacts', 'screens');
 const CHROMIUM_ARGS = [
@@ -57,10 +57,7 @@ describe('history at install, on the pages', () => {
     await db.pool.query("INSERT INTO smart_missed_calls_settings (tenant, settings, updated_at, updated_by) VALUES ('default', ?, NOW(), 'test')", [JSON.stringify({ historyDays: DAYS })]);
     await writeVolume({ pool: db.pool, cdrDb: db.names.cdr, model: demoPbx(), seed: 9, from: day(-DAYS), to: day(-1), callsPerDay: 80 });
     sync = new SyncService(db.pool, config);
-    server = await new Promise<Server>((resolve) => {
-      const s = createApp({ pool: db.pool, config, sync, moduleDir: repoRoot() }).listen({ host: '127.0.0.1', port: 0 }, () => resolve(s));
-    });
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    ({ server, base } = await listenOnLoopback(createApp({ pool: db.pool, config, sync, moduleDir: repoRoot() })));
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
     mkdirSync(SCREENS, { recursive: true });
   });

@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -21,6 +20,7 @@ import { addDays, MAX_RANGE_DAYS } from '../../src/web/filters.js';
 import { signIdentity } from '../../src/web/identity.js';
 import { freshDatabases, repoRoot, type FreshDatabases } from '../harness/db.js';
 import { callVerdict, record } from '../helpers/ledger-calls.js';
+import { listenOnLoopback } from '../helpers/listen.js';
 
 const SECRET = 'input-limits-secret-0123456789abc';
 
@@ -30,13 +30,6 @@ function adminHeaders(): Record<string, string> {
     'x-smc-identity': signed.header, 'x-smc-signature': signed.signature,
     'x-csrf-token': csrfToken(SECRET, 'pbx\nana\ndefault\nadmin'), 'content-type': 'application/json',
   };
-}
-
-async function listen(app: ReturnType<typeof createApp>): Promise<{ server: Server; base: string }> {
-  const server = await new Promise<Server>((resolve) => {
-    const s = app.listen({ host: '127.0.0.1', port: 0 }, () => resolve(s));
-  });
-  return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }
 
 async function close(server: Server | undefined): Promise<void> {
@@ -54,7 +47,7 @@ describe('input limits', () => {
     const calls = Array.from({ length: 16 }, (_, i) => callVerdict('missed', { caller: `07220009${String(i).padStart(2, '0')}`, at: '2026-11-20 10:00:00' }));
     await record(db.pool, 'default', calls);
     const config = { ...db.config, server: { ...db.config.server, secret: SECRET } };
-    ({ server, base } = await listen(createApp({ pool: db.pool, config, sync: new SyncService(db.pool, config), moduleDir: repoRoot() })));
+    ({ server, base } = await listenOnLoopback(createApp({ pool: db.pool, config, sync: new SyncService(db.pool, config), moduleDir: repoRoot() })));
   });
 
   after(async () => {
@@ -125,7 +118,7 @@ describe('input limits', () => {
     const dir = mkdtempSync(join(tmpdir(), 'smc-limits-'));
     const pool = createPool({ ...db.config.db, socket: join(dir, 'no-mariadb.sock') });
     const config = { ...db.config, db: { ...db.config.db, socket: join(dir, 'no-mariadb.sock') }, server: { ...db.config.server, secret: SECRET } };
-    const away = await listen(createApp({ pool, config, sync: new SyncService(pool, config), moduleDir: repoRoot() }));
+    const away = await listenOnLoopback(createApp({ pool, config, sync: new SyncService(pool, config), moduleDir: repoRoot() }));
     try {
       for (const path of ['/entries', '/dashboard', '/api/entries']) {
         const res = await fetch(away.base + path, { headers: adminHeaders() });

@@ -3,11 +3,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { addressKey, LoginThrottle } from '../../src/web/login-throttle.js';
 import { createApp } from '../../src/web/app.js';
 import { SyncService } from '../../src/sync/service.js';
 import { freshDatabases, repoRoot, type FreshDatabases } from '../harness/db.js';
+import { listenOnLoopback } from '../helpers/listen.js';
 
 /** A clock that moves only when told. */
 function clock(start = 1_800_000_000_000) {
@@ -107,10 +107,7 @@ describe('the standalone login form', () => {
       server: { ...db.config.server, secret: 'throttle-secret-0123456789abcdef', users: [{ user: 'ana', password: 'ana-password', tenant: 'default', role: 'admin' as const }] },
     };
     const app = createApp({ pool: db.pool, config, sync: new SyncService(db.pool, config), moduleDir: repoRoot(), now: c.now });
-    server = await new Promise<Server>((resolve) => {
-      const s = app.listen({ host: '127.0.0.1', port: 0 }, () => resolve(s));
-    });
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    ({ server, base } = await listenOnLoopback(app));
   });
   after(async () => {
     server?.closeAllConnections();

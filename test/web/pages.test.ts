@@ -19,6 +19,7 @@ import { signIdentity } from '../../src/web/identity.js';
 import { createPool } from '../../src/db/pool.js';
 import { loadSettings, saveSettings } from '../../src/config/settings-store.js';
 import type { Config } from '../../src/config/schema.js';
+import { listenOnLoopback } from '../helpers/listen.js';
 
 const SECRET = 'web-test-secret-0123456789abcdef';
 const HOSTILE_NAME = '<img src=x onerror=alert(1)>';
@@ -29,12 +30,6 @@ const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync',
 ];
-
-function listen(app: ReturnType<typeof createApp>): Promise<Server> {
-  return new Promise((resolve) => {
-    const s = app.listen({ host: '127.0.0.1', port: 0 }, () => resolve(s));
-  });
-}
 
 function dayOffset(today: string, n: number): string {
   const d = new Date(today + 'T00:00:00Z');
@@ -73,7 +68,7 @@ describe('web pages', () => {
 
     sync = new SyncService(db.pool, config);
     sync.start();
-    server = await listen(createApp({ pool: db.pool, config, sync, moduleDir: repoRoot() }));
+    ({ server } = await listenOnLoopback(createApp({ pool: db.pool, config, sync, moduleDir: repoRoot() })));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     // launch() gives Chromium a fresh, temporary --user-data-dir of its own (it refuses one passed in args).
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
@@ -450,7 +445,7 @@ describe('web pages', () => {
     const failing = new SyncService(broken, config);
     await failing.tick();
     const app = createApp({ pool: db.pool, config, sync: failing, moduleDir: repoRoot() });
-    const other = await listen(app);
+    const { server: other } = await listenOnLoopback(app);
     try {
       const url = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
       const now = Math.floor(Date.now() / 1000);

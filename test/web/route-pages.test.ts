@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import type { RowDataPacket } from 'mysql2/promise';
 import { naiveDatetime, naiveSeconds } from '../../src/cdr/row.js';
@@ -11,6 +10,7 @@ import { signIdentity } from '../../src/web/identity.js';
 import { freshDatabases, insertCdrRows, repoRoot, type FreshDatabases } from '../harness/db.js';
 import { failoverOnlyRow, labConfigTables, writeConfigTables } from '../helpers/pbx-config.js';
 import { eventually } from '../helpers/serve-process.js';
+import { listenOnLoopback } from '../helpers/listen.js';
 
 // The live path of the route from the PBX's configuration: the lab's provisioned routes in the
 // PBX's `asterisk` tables, an S03-shaped call (its caller row names only voicemail 104) in its
@@ -35,10 +35,7 @@ before(async () => {
   await insertCdrRows(db.pool, db.names.cdr, [{ ...row, calldate: naiveDatetime(naiveSeconds(String(now)) - 120) }]);
   sync = new SyncService(db.pool, config);
   sync.start();
-  server = await new Promise<Server>((resolve) => {
-    const s = createApp({ pool: db.pool, config, sync, moduleDir: repoRoot() }).listen({ host: '127.0.0.1', port: 0 }, () => resolve(s));
-  });
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  ({ server, base } = await listenOnLoopback(createApp({ pool: db.pool, config, sync, moduleDir: repoRoot() })));
 });
 
 after(async () => {

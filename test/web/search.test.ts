@@ -5,7 +5,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { DEFAULT_SETTINGS } from '../../src/config/schema.js';
 import { numberRules } from '../../src/ledger/entries.js';
@@ -15,6 +14,7 @@ import { SyncService } from '../../src/sync/service.js';
 import { createApp } from '../../src/web/app.js';
 import { numberSearchKey } from '../../src/web/entry-queries.js';
 import { signIdentity } from '../../src/web/identity.js';
+import { listenOnLoopback } from '../helpers/listen.js';
 
 const SECRET = 'search-test-secret-0123456789abcd';
 
@@ -34,10 +34,7 @@ describe('the list search', () => {
     await record(db.pool, 'beta', [callVerdict('missed', { caller: '0722111222', at: '2026-11-20 10:00:00' })]);
     const config = { ...db.config, server: { ...db.config.server, secret: SECRET } };
     const sync = new SyncService(db.pool, config);
-    server = await new Promise<Server>((resolve) => {
-      const s = createApp({ pool: db.pool, config, sync, moduleDir: repoRoot() }).listen({ host: '127.0.0.1', port: 0 }, () => resolve(s));
-    });
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    ({ server, base } = await listenOnLoopback(createApp({ pool: db.pool, config, sync, moduleDir: repoRoot() })));
   });
 
   after(async () => {

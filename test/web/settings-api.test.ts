@@ -1,6 +1,5 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { freshDatabases, repoRoot, type FreshDatabases } from '../harness/db.js';
 import { loadSettings, saveSettings } from '../../src/config/settings-store.js';
@@ -8,6 +7,7 @@ import { SyncService } from '../../src/sync/service.js';
 import { createApp } from '../../src/web/app.js';
 import { csrfToken } from '../../src/web/csrf.js';
 import { signIdentity, type Identity } from '../../src/web/identity.js';
+import { listenOnLoopback } from '../helpers/listen.js';
 
 const SECRET = 'settings-test-secret-0123456789ab';
 const HOOK_SECRET = 'hook-signing-key-Q7w9zX2r';
@@ -24,10 +24,7 @@ describe('settings API', () => {
     db = await freshDatabases('websettings');
     const config = { ...db.config, server: { ...db.config.server, secret: SECRET } };
     const sync = new SyncService(db.pool, config);
-    server = await new Promise<Server>((resolve) => {
-      const s = createApp({ pool: db.pool, config, sync, moduleDir: repoRoot() }).listen({ host: '127.0.0.1', port: 0 }, () => resolve(s));
-    });
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    ({ server, base } = await listenOnLoopback(createApp({ pool: db.pool, config, sync, moduleDir: repoRoot() })));
   });
 
   after(async () => {

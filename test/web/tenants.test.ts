@@ -1,12 +1,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { freshDatabases, repoRoot, type FreshDatabases } from '../harness/db.js';
 import { callVerdict, record } from '../helpers/ledger-calls.js';
 import { SyncService } from '../../src/sync/service.js';
 import { createApp } from '../../src/web/app.js';
 import { signIdentity, type Identity } from '../../src/web/identity.js';
+import { listenOnLoopback } from '../helpers/listen.js';
 
 const SECRET = 'tenant-test-secret-0123456789abcd';
 
@@ -26,10 +26,7 @@ describe('tenants', () => {
     theirs = b.events[0]!.entry.id!;
     const config = { ...db.config, server: { ...db.config.server, secret: SECRET } };
     sync = new SyncService(db.pool, config);
-    server = await new Promise<Server>((resolve) => {
-      const s = createApp({ pool: db.pool, config, sync, moduleDir: repoRoot() }).listen({ host: '127.0.0.1', port: 0 }, () => resolve(s));
-    });
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    ({ server, base } = await listenOnLoopback(createApp({ pool: db.pool, config, sync, moduleDir: repoRoot() })));
   });
 
   after(async () => {
