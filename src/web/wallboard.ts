@@ -110,7 +110,7 @@ export function wallboardView(data: WallboardData, t: Translate, fmt: Formats) {
       missed: r.missedCount > 1 ? t('×{n}', { n: fmt.int(r.missedCount) }) : '',
       age: fmt.duration(r.ageSeconds),
       claim: r.claim ? (r.claim.ext ? t('{user} (ext. {ext})', { user: r.claim.user, ext: r.claim.ext }) : r.claim.user) : '',
-      claimSince: r.claim ? fmt.datetime(r.claim.since).slice(-8) : '',
+      claimSince: r.claim ? fmt.time(r.claim.since) : '',
     })),
     empty: t('Nobody is waiting for a call back.'),
   };

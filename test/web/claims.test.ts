@@ -260,8 +260,12 @@ describe('claims and the wallboard', () => {
     assert.equal(raw.headers.get('referrer-policy'), 'no-referrer');
     assert.equal((await fetch(`${base}/wallboard/${'x'.repeat(43)}`)).status, 403);
 
+    const blocked: string[] = [];
     for (const [lang, locale] of [['en', 'en-GB'], ['ro', 'ro-RO']] as const) {
       const context = await browser.newContext({ locale, viewport: { width: 1920, height: 1080 } });
+      context.on('console', (message) => {
+        if (/Content Security Policy/i.test(message.text())) blocked.push(message.text());
+      });
       try {
         const page = await context.newPage();
         await page.goto(base + path);
@@ -281,6 +285,7 @@ describe('claims and the wallboard', () => {
         await context.close();
       }
     }
+    assert.deepEqual(blocked, [], 'the Content-Security-Policy blocked nothing on the board');
 
     // Live: a claim made elsewhere shows on the board with its holder.
     const context = await browser.newContext({ locale: 'en-GB', viewport: { width: 1920, height: 1080 } });
