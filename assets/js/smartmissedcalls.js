@@ -194,6 +194,106 @@
     });
   }
 
+  /** The list's rows, or on an entry's page its claim box: what the entries view shows that others change. */
+  function refreshEntryView() {
+    if (document.getElementById('smc-entries')) return refreshList().then(watchClaimExpiry);
+    if (document.getElementById('smc-claim')) return refreshClaim().then(watchClaimExpiry);
+    return Promise.resolve();
+  }
+
+  function refreshClaim() {
+    var box = document.getElementById('smc-claim');
+    return getText(box.getAttribute('data-url')).then(function (html) {
+      box.innerHTML = html; // server-rendered, escaped by the templates
+    });
+  }
+
+  // A claim lapses by itself, with nothing written: the page looks again when the first shown one does.
+  var expiryTimer = null;
+  function watchClaimExpiry() {
+    if (expiryTimer) clearTimeout(expiryTimer);
+    expiryTimer = null;
+    var soonest = null;
+    Array.prototype.forEach.call(document.querySelectorAll('[data-expires-in]'), function (el) {
+      var s = Number(el.getAttribute('data-expires-in'));
+      if (soonest === null || s < soonest) soonest = s;
+    });
+    if (soonest !== null) expiryTimer = setTimeout(refreshEntryView, (soonest + 1) * 1000);
+  }
+
+  // ---- claims ("I'm calling back") ---------------------------------------------------------
+
+  function claimAction(button) {
+    var box = button.closest('.smc-claim');
+    var error = box.querySelector('.smc-claim-error');
+    var entryId = button.closest('[data-entry-id]').getAttribute('data-entry-id');
+    var action = button.getAttribute('data-action');
+    var body = {};
+    var ext = document.getElementById('smc-callback-ext');
+    if (ext && ext.value) body.ext = ext.value;
+    if (action === 'take-over') {
+      // The visible warning: taking over names whom it is taken from.
+      if (!window.confirm(button.getAttribute('data-warning'))) return;
+      body.takeOverFrom = button.getAttribute('data-holder');
+    }
+    button.disabled = true;
+    error.textContent = '';
+    send(button.getAttribute('data-url'), 'POST', action === 'release' ? undefined : body).then(function (r) {
+      if (r.status === 409 && r.data.holder && action === 'claim') {
+        // Someone was quicker: they are named, and the user may take it over.
+        if (window.confirm(r.data.message)) {
+          body.takeOverFrom = r.data.holder.user;
+          return send(button.getAttribute('data-url'), 'POST', body);
+        }
+      }
+      return r;
+    }).then(function (r) {
+      var message = r.status === 200 ? '' : (r.data && r.data.message) || ('HTTP ' + r.status);
+      error.textContent = message;
+      // The box is drawn again as it now is; a refusal stays written beside it.
+      return refreshEntryView().then(function () {
+        var shown = document.querySelector('[data-entry-id="' + entryId + '"] .smc-claim-error');
+        if (shown) shown.textContent = message;
+      });
+    }, function () { button.disabled = false; });
+  }
+
+  function setupClaims() {
+    document.addEventListener('click', function (ev) {
+      var button = ev.target.closest && ev.target.closest('.smc-claim-action');
+      if (!button) return;
+      ev.preventDefault();
+      claimAction(button);
+    });
+    watchClaimExpiry();
+  }
+
+  // ---- wallboard links (settings) ------------------------------------------------------------
+
+  function setupWallboardLinks() {
+    var form = document.getElementById('smc-wallboard-new');
+    if (!form) return;
+    form.addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      var made = document.getElementById('smc-wallboard-made');
+      made.hidden = true;
+      send(form.getAttribute('data-url'), 'POST', { label: form.elements.label.value }).then(function (r) {
+        if (r.status !== 200) { showErrors(form, r.data.errors || { label: r.data.message || ('HTTP ' + r.status) }); return; }
+        showErrors(form, {});
+        // Shown this once: only the token's hash is kept.
+        document.getElementById('smc-wallboard-url').value = window.location.origin + r.data.path;
+        document.getElementById('smc-wallboard-made-note').textContent = r.data.message;
+        made.hidden = false;
+      });
+    });
+    Array.prototype.forEach.call(document.querySelectorAll('.smc-wallboard-revoke'), function (button) {
+      button.addEventListener('click', function () {
+        button.disabled = true;
+        send(button.getAttribute('data-url'), 'POST').then(function () { window.location.reload(); }, function () { button.disabled = false; });
+      });
+    });
+  }
+
   // ---- live updates ---------------------------------------------------------------------
 
   function setHealth(ok) {
@@ -214,7 +314,7 @@
       pending = setTimeout(function () {
         pending = null;
         if (view === 'dashboard') refreshDashboard();
-        if (view === 'entries') refreshList();
+        if (view === 'entries') refreshEntryView();
       }, 150);
     });
     var grown = 0;
@@ -227,7 +327,7 @@
       if (h.running && Date.now() - grown < 3000) return;
       grown = Date.now();
       if (view === 'dashboard') refreshDashboard();
-      if (view === 'entries') refreshList();
+      if (view === 'entries') refreshEntryView();
     });
   }
 
@@ -299,8 +399,17 @@
       var done = document.getElementById('smc-callback-done');
       button.disabled = true;
       done.textContent = '';
-      send(form.getAttribute('data-url'), 'POST', { ext: form.elements.ext.value }).then(function (r) {
+      var body = { ext: form.elements.ext.value };
+      send(form.getAttribute('data-url'), 'POST', body).then(function (r) {
+        // Calling back claims the entry: someone else holding it is named first.
+        if (r.status === 409 && r.data.holder && window.confirm(r.data.message)) {
+          body.takeOverFrom = r.data.holder.user;
+          return send(form.getAttribute('data-url'), 'POST', body);
+        }
+        return r;
+      }).then(function (r) {
         button.disabled = false;
+        refreshEntryView();
         if (r.status === 200) {
           showErrors(form, {});
           done.textContent = r.data.message;
@@ -332,7 +441,7 @@
       ev.preventDefault();
       var body = {};
       ['cadence', 'recipients', 'realtimeDedupeMinutes', 'maxEmailsPerHour', 'retentionDays', 'queueAbandonMinWait',
-        'defaultCountry', 'outboundPrefixes', 'matchDigits', 'timezone', 'language', 'lookupUrlTemplate', 'historyDays'].forEach(function (name) {
+        'defaultCountry', 'outboundPrefixes', 'matchDigits', 'timezone', 'language', 'lookupUrlTemplate', 'historyDays', 'claimMinutes'].forEach(function (name) {
         body[name] = form.elements[name].value;
       });
       body.clearAcrossDids = form.elements.clearAcrossDids.checked;
@@ -400,6 +509,8 @@
     if (view === 'dashboard' || view === 'entries') listen(view);
     setupResolve();
     setupCallback();
+    setupClaims();
+    setupWallboardLinks();
     setupSettings();
     setupHealth();
     setupHistoryRequest();

@@ -435,6 +435,8 @@ export interface TenantSettings {
   lookupUrlTemplate: string;
   /** Days of the PBX's call history a fresh install classifies in the background. */
   historyDays: number;
+  /** Minutes an "I'm calling back" claim holds an entry before it lapses by itself. */
+  claimMinutes: number;
 }
 
 export const DEFAULT_SETTINGS: TenantSettings = {
@@ -455,6 +457,7 @@ export const DEFAULT_SETTINGS: TenantSettings = {
   webhooks: [],
   lookupUrlTemplate: '',
   historyDays: 30,
+  claimMinutes: 15,
 };
 
 export const WEBHOOK_EVENTS = ['entry.created', 'entry.incremented', 'entry.cleared', 'entry.reopened'] as const;
@@ -559,6 +562,7 @@ const SETTING_CHECKS: { [K in keyof TenantSettings]: (value: unknown, field: str
     });
   },
   historyDays: (v, f) => int(1, 3660)(v, f) as number,
+  claimMinutes: (v, f) => int(1, 480)(v, f) as number,
   lookupUrlTemplate: (v, f) => {
     const t = str({ max: SETTING_LIMITS.urlLength })(v, f) as string;
     if (t === '') return t;

@@ -424,6 +424,41 @@ export const MIGRATIONS: Migration[] = [
       `ALTER TABLE smart_missed_calls ADD KEY IF NOT EXISTS idx_tenant_cleared (tenant, pbx, cleared_by, last_attempt, status, cleared_at, route_kind, route_id, did)`,
     ],
   },
+  {
+    version: 14,
+    name: 'claims on entries ("I\'m calling back") and revocable wallboard links',
+    // One claim row per entry at most: the latest. It counts while the entry is open in the
+    // same episode (first_attempt as claimed; a reopen starts a new one) and expires_at is in
+    // the future, so an expiry or a clear needs no writer (src/ledger/claims.ts).
+    // A wallboard link's token is never stored: its SHA-256 is (the token is 256 random
+    // bits, so a plain hash cannot be reversed by guessing). A revoked link keeps its row.
+    statements: [
+      `CREATE TABLE IF NOT EXISTS smart_missed_calls_claims (
+        tenant VARCHAR(64) NOT NULL,
+        ${PBX_COLUMN},
+        entry_id BIGINT UNSIGNED NOT NULL,
+        user VARCHAR(64) NOT NULL,
+        ext VARCHAR(32) NULL,
+        episode DATETIME NOT NULL,
+        claimed_at DATETIME NOT NULL,
+        expires_at DATETIME NOT NULL,
+        PRIMARY KEY (tenant, pbx, entry_id)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+      `CREATE TABLE IF NOT EXISTS smart_missed_calls_wallboards (
+        id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+        tenant VARCHAR(64) NOT NULL,
+        ${PBX_COLUMN},
+        label VARCHAR(80) NOT NULL,
+        token_hash CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+        created_at DATETIME NOT NULL,
+        created_by VARCHAR(64) NOT NULL,
+        revoked_at DATETIME NULL,
+        revoked_by VARCHAR(64) NULL,
+        UNIQUE KEY uniq_token (token_hash),
+        KEY idx_tenant (tenant, pbx, revoked_at)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+    ],
+  },
 ];
 
 /** Every table we own; uninstall drops exactly these and nothing else. */
@@ -432,7 +467,7 @@ export const OWN_TABLES = [
   'smart_missed_calls_settings', 'smart_missed_calls_outbox', 'smart_missed_calls_state',
   'smart_missed_calls_lookups', 'smart_missed_calls_deliveries', 'smart_missed_calls_contacts',
   'smart_missed_calls_users', 'smart_missed_calls_daily', 'smart_missed_calls_missed_hours', 'smart_missed_calls_caller_misses',
-  'smart_missed_calls_leases', 'smart_missed_calls_migrations',
+  'smart_missed_calls_claims', 'smart_missed_calls_wallboards', 'smart_missed_calls_leases', 'smart_missed_calls_migrations',
 ];
 
 /** The version `smc migrate` brings the schema to. */

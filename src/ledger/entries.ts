@@ -45,7 +45,8 @@ export const NOTE_MAX_CHARS = 2000;
 export type ClearReason = 'returned' | 'answered_later' | 'manual' | 'expired' | 'reclassified';
 
 export type AuditEvent =
-  | 'created' | 'incremented' | 'notified' | 'callback_attempted' | 'cleared' | 'reopened' | 'reclassified' | 'forgotten';
+  | 'created' | 'incremented' | 'notified' | 'callback_attempted' | 'cleared' | 'reopened' | 'reclassified' | 'forgotten'
+  | 'claimed' | 'claim_released' | 'claim_taken_over';
 
 /** What happened to an entry, as it goes into the audit journal and the outbox. */
 export interface LedgerEvent {

@@ -14,6 +14,7 @@ import type { WebContext } from './context.js';
 import { requireCsrf } from './csrf.js';
 import { dashboardRoutes } from './dashboard.js';
 import { callbackRoute, entryRoutes } from './entries.js';
+import { claimRoutes } from './claims.js';
 import { EventStreams, eventRoutes, STREAM_LIMITS, type StreamLimits } from './events.js';
 import { HealthMonitor } from '../health/monitor.js';
 import { healthRoutes } from './health.js';
@@ -27,6 +28,7 @@ import { PbxLabels } from './route-labels.js';
 import { securityHeaders } from './security-headers.js';
 import { SessionStore } from './session.js';
 import { settingsRoutes } from './settings.js';
+import { wallboardAdminRoutes, wallboardRoutes } from './wallboard.js';
 
 export interface AppOptions {
   /** Our tables (the ledger). */
@@ -95,6 +97,14 @@ export function createApp(opts: AppOptions): express.Express {
 
   loginRoutes(app, ctx, { logins, now: opts.now ?? Date.now });
 
+  const progressOf = (tenant: string) => historyProgress(opts.pool, tenant, (job) => opts.sync.history.etaSeconds(job));
+  const pbx = { id: opts.config.pbxId, group: groupMode(opts.config) };
+  const streams = new EventStreams(opts.sync, opts.pool, opts.streamLimits ?? STREAM_LIMITS, pbx, progressOf);
+  // The wallboard's link is its own credential (no session on a TV): before identify.
+  const boards = express.Router({ caseSensitive: true, strict: true });
+  wallboardRoutes(boards, ctx, streams);
+  app.use(boards);
+
   app.use(identify({ pool: opts.pool, secret, catalogues: ctx.catalogues, logins, users: opts.config.server.users, sessions: ctx.sessions, now: opts.now ?? Date.now }));
   app.use(requireCsrf(secret));
   app.use(groupView(opts.pool, opts.config));
@@ -104,13 +114,13 @@ export function createApp(opts: AppOptions): express.Express {
   dashboardRoutes(router, ctx);
   entryRoutes(router, ctx);
   callbackRoute(router, ctx);
+  claimRoutes(router, ctx);
   settingsRoutes(router, ctx);
   healthRoutes(router, ctx);
   calculatorRoutes(router, ctx);
   historyRoutes(router, ctx);
-  const progressOf = (tenant: string) => historyProgress(opts.pool, tenant, (job) => opts.sync.history.etaSeconds(job));
-  const pbx = { id: opts.config.pbxId, group: groupMode(opts.config) };
-  eventRoutes(router, ctx, new EventStreams(opts.sync, opts.pool, opts.streamLimits ?? STREAM_LIMITS, pbx, progressOf));
+  wallboardAdminRoutes(router, ctx, streams);
+  eventRoutes(router, ctx, streams);
   app.use(router);
 
   app.use(async (req: Request, res: Response) => {
@@ -126,10 +136,11 @@ export function createApp(opts: AppOptions): express.Express {
       res.status(status).json({ error: 'bad_request', message: err.message });
       return;
     }
-    log(`${req.method} ${req.path}: ${err.message}`);
+    // A wallboard's path holds its token, a credential: never written to a log.
+    log(`${req.method} ${req.path.replace(/^\/wallboard\/[^/]+/, '/wallboard/…')}: ${err.message}`);
     const t = res.locals.t as ((s: string) => string) | undefined;
     const message = t ? t('The database is unavailable, so nothing can be shown until it is back. No call is lost: the list catches up then.') : 'service error';
-    if (req.path.startsWith('/api/') || !res.locals.viewer) {
+    if (req.path.startsWith('/api/') || req.path.startsWith('/wallboard/') || !res.locals.viewer) {
       res.status(503).json({ error: 'unavailable', message });
       return;
     }

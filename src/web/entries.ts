@@ -18,6 +18,8 @@ import {
   anyEntries, callsOfEntry, cdrRowsOf, CDR_REPORT_COLUMNS, CSV_LIMIT, findEntry, journalOf, listEntries, PAGE_SIZE, type PbxEntry, type StoredCall,
 } from './entry-queries.js';
 import { TenantScope } from './tenant-scope.js';
+import { claimFields, claimFor, claimModel, claimOf, claimsOf } from './claims.js';
+import type { Claim } from '../ledger/claims.js';
 import { decimal, listFilter, type ListFilter } from './filters.js';
 import { renderFile, renderPage } from './render.js';
 import { extensionLabel, routeLabel } from '../detect/explain.js';
@@ -47,7 +49,7 @@ function otherPbxRefusal(viewer: Viewer, e: PbxEntry) {
 }
 
 /** One list row, every field already formatted for the reader. */
-function rowModel(e: PbxEntry, viewer: Viewer, directory: RouteLabels, now: number) {
+function rowModel(e: PbxEntry, viewer: Viewer, directory: RouteLabels, now: number, claim: Claim | null, own: boolean) {
   const { t, fmt } = viewer;
   const reasons = reasonNames(t);
   const lastSeconds = (now - Date.parse(e.lastAttempt.replace(' ', 'T') + 'Z')) / 1000;
@@ -72,7 +74,13 @@ function rowModel(e: PbxEntry, viewer: Viewer, directory: RouteLabels, now: numb
     clearedDetail: e.status === 'open' ? '' : [e.clearedExt ? t('ext. {ext}', { ext: e.clearedExt }) : '', e.clearedUser ?? ''].filter(Boolean).join(', '),
     voicemailLeft: e.voicemailLeft,
     href: viewer.links.page('entry', {}, e.id!),
+    claim: claimModel(viewer, e, claim, own, naiveOf(now)),
   };
+}
+
+/** An epoch of the naive clock as the rows write it. */
+function naiveOf(epochMs: number): string {
+  return new Date(epochMs).toISOString().slice(0, 19).replace('T', ' ');
 }
 
 /** The PBX's clock, as the naive epoch the rows use: ages are computed against it. */
@@ -86,7 +94,8 @@ async function listModel(ctx: WebContext, req: Request, viewer: Viewer) {
   const { entries, total } = await listEntries(viewer.scope, f, numberRules(await loadSettings(ctx.pool, viewer.tenant)));
   const directory = await ctx.labels.current(viewer.tenant);
   const now = await dbNow(ctx);
-  const rows = entries.map((e) => rowModel(e, viewer, labelsFor(e, ctx, directory), now));
+  const claims = await claimsOf(viewer.scope, entries, naiveOf(now));
+  const rows = entries.map((e) => rowModel(e, viewer, labelsFor(e, ctx, directory), now, claimOf(claims, e), ownEntry(ctx, e)));
   return { filter: f, total, pages: Math.max(1, Math.ceil(total / PAGE_SIZE)), rows, unknownPbx: viewer.pbx?.unknown ?? false };
 }
 
@@ -208,7 +217,8 @@ export function entryRoutes(router: Router, ctx: WebContext): void {
     await renderPage(ctx, res, 'entry', {
       view: 'entries',
       entry,
-      row: rowModel(entry, viewer, directory, now),
+      row: rowModel(entry, viewer, directory, now, claimOf(await claimsOf(scope, [entry], naiveOf(now)), entry), own),
+      claimBoxUrl: viewer.links.api(`/api/entries/${entry.id}/claim.html`),
       attempts: attempts.reverse(),
       journal,
       cdrColumns: CDR_REPORT_COLUMNS,
@@ -291,6 +301,13 @@ export function callbackRoute(router: Router, ctx: WebContext): void {
       res.status(422).json({ errors: { ext: t('This caller ID is not a phone number (only digits and a leading + can be dialled): call back by hand.') } });
       return;
     }
+    // Calling back claims the entry (the team sees who is calling), and is refused like a
+    // claim while someone else holds it, unless the user agreed to take it over.
+    const claimed = await claimFor(ctx, viewer, entry, ext, claimFields(req.body).takeOverFrom);
+    if (!claimed.ok) {
+      res.status(claimed.status).json(claimed.body);
+      return;
+    }
     try {
       await originateCallback({ ami: ctx.config.ami, ext, number: callbackNumber(entry) });
       res.json({ ok: true, message: t('Extension {ext} is ringing; when it answers, the caller is dialled.', { ext }) });
@@ -324,6 +341,7 @@ function eventName(viewer: Viewer, event: string): string {
   const names: Record<string, string> = {
     created: t('created'), incremented: t('missed again'), notified: t('notified'), callback_attempted: t('call-back attempted'),
     cleared: t('cleared'), reopened: t('reopened'), reclassified: t('reclassified'), forgotten: t('forgotten'),
+    claimed: t('claimed (calling back)'), claim_released: t('claim released'), claim_taken_over: t('claim taken over'),
   };
   return names[event] ?? event;
 }

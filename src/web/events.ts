@@ -8,6 +8,7 @@ import { viewerOf } from './auth.js';
 import type { WebContext } from './context.js';
 import { historyView } from './history.js';
 import { THIS_PBX, type PbxSelection } from './tenant-scope.js';
+import { revokedLinks } from './wallboard.js';
 
 const KEEPALIVE_MS = 15_000;
 /** How long the browser waits before it reconnects a stream that ended. */
@@ -38,6 +39,20 @@ interface Stream {
   res: Response;
   /** The history progress in this reader's language. */
   describe: (p: HistoryProgress | null) => unknown;
+  /** A wallboard's stream: the id of the link it was opened with, which revoking closes. */
+  wallboard?: number;
+}
+
+/** What a stream is opened for: whose changes, the reader's words, and the wallboard link if any. */
+export interface StreamRequest {
+  tenant: string;
+  pbxs?: PbxSelection;
+  owner: string;
+  describe: Stream['describe'];
+  wallboard?: number;
+  healthy: boolean;
+  /** The refusal's message when there is no room. */
+  refused: (why: 'user' | 'total') => string;
 }
 
 /** What a stream says changed: a tenant's entry of a PBX, and how. */
@@ -96,6 +111,44 @@ export class EventStreams {
     return null;
   }
 
+  /**
+   * Answers a request with an event stream, or with the refusal when there is no room. The
+   * stream ends after its lifetime (the browser opens a new one, so who asks is checked again).
+   */
+  serve(req: Request, res: Response, want: StreamRequest): void {
+    const refusal = this.refusal(want.owner);
+    if (refusal) {
+      res.set('Retry-After', '30');
+      res.status(refusal === 'user' ? 429 : 503).json({ error: 'too_many_streams', message: want.refused(refusal) });
+      return;
+    }
+    res.status(200).set({
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-store',
+      'X-Accel-Buffering': 'no',
+      Connection: 'keep-alive',
+    });
+    res.flushHeaders();
+    res.write(`retry: ${RECONNECT_MS}\n\n`);
+    send(res, 'health', { ok: want.healthy });
+    const close = this.open({
+      tenant: want.tenant, pbxs: want.pbxs ?? THIS_PBX, owner: want.owner, res, describe: want.describe,
+      ...(want.wallboard !== undefined ? { wallboard: want.wallboard } : {}),
+    });
+    const lifetime = setTimeout(() => res.end(), this.limits.lifetimeMs);
+    const stop = () => {
+      clearTimeout(lifetime);
+      close();
+    };
+    req.on('close', stop);
+    res.on('close', stop);
+  }
+
+  /** Ends the open streams of these wallboard links (revoked): their next request is refused. */
+  closeWallboards(ids: number[]): void {
+    for (const s of [...this.streams]) if (s.wallboard !== undefined && ids.includes(s.wallboard)) s.res.end();
+  }
+
   open(stream: Stream): () => void {
     this.streams.add(stream);
     this.perOwner.set(stream.owner, (this.perOwner.get(stream.owner) ?? 0) + 1);
@@ -138,6 +191,9 @@ export class EventStreams {
         const changes = (await this.journal.changes()).filter((c) => !(syncing && c.actor === 'agent' && c.pbx === this.pbx.id));
         if (changes.length) this.changed(changes);
         if (!syncing) await this.followHistory();
+        // A link revoked on another instance (or by the CLI) closes its boards here too.
+        const boards = [...new Set([...this.streams].flatMap((s) => (s.wallboard === undefined ? [] : [s.wallboard])))];
+        if (boards.length) this.closeWallboards(await revokedLinks(this.pool, boards));
       } catch {
         /* the database is away: the sync's health event tells the pages; the next look catches up */
       }
@@ -189,36 +245,16 @@ function send(res: Response, event: string, data: unknown): void {
 export function eventRoutes(router: Router, ctx: WebContext, streams: EventStreams): void {
   router.get('/api/events', (req: Request, res: Response) => {
     const viewer = viewerOf(res);
-    const owner = `${viewer.tenant}\n${viewer.user}`;
-    const refusal = streams.refusal(owner);
-    if (refusal) {
-      res.set('Retry-After', '30');
-      if (refusal === 'user') {
-        res.status(429).json({ error: 'too_many_streams', message: viewer.t('Too many pages with live updates are open for you: close some tabs, then reload this page.') });
-      } else {
-        res.status(503).json({ error: 'too_many_streams', message: viewer.t('Too many pages with live updates are open on this PBX: reload this page later.') });
-      }
-      return;
-    }
-    res.status(200).set({
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-store',
-      'X-Accel-Buffering': 'no',
-      Connection: 'keep-alive',
+    streams.serve(req, res, {
+      tenant: viewer.tenant,
+      pbxs: viewer.scope.pbxs,
+      owner: `${viewer.tenant}\n${viewer.user}`,
+      describe: (p: HistoryProgress | null) => ({ history: historyView(p, viewer, (p?.finishedAt ?? p?.until ?? '').slice(0, 10)) }),
+      healthy: ctx.sync.healthy,
+      refused: (why) => (why === 'user'
+        ? viewer.t('Too many pages with live updates are open for you: close some tabs, then reload this page.')
+        : viewer.t('Too many pages with live updates are open on this PBX: reload this page later.')),
     });
-    res.flushHeaders();
-    res.write(`retry: ${RECONNECT_MS}\n\n`);
-    send(res, 'health', { ok: ctx.sync.healthy });
-
-    const describe = (p: HistoryProgress | null) => ({ history: historyView(p, viewer, (p?.finishedAt ?? p?.until ?? '').slice(0, 10)) });
-    const close = streams.open({ tenant: viewer.tenant, pbxs: viewer.scope.pbxs, owner, res, describe });
-    const lifetime = setTimeout(() => res.end(), streams.limits.lifetimeMs);
-    const stop = () => {
-      clearTimeout(lifetime);
-      close();
-    };
-    req.on('close', stop);
-    res.on('close', stop);
   });
 
   router.get('/api/health', (_req: Request, res: Response) => {

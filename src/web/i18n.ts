@@ -127,17 +127,24 @@ export class Formats {
   private readonly locale: string;
   private readonly dateTime: Intl.DateTimeFormat;
   private readonly dateOnly: Intl.DateTimeFormat;
+  private readonly timeOnly: Intl.DateTimeFormat;
   private readonly number: Intl.NumberFormat;
 
   constructor(readonly lang: Lang, private readonly t: Translate) {
     this.locale = lang === 'ro' ? 'ro-RO' : 'en-GB';
     this.dateTime = new Intl.DateTimeFormat(this.locale, { timeZone: 'UTC', dateStyle: 'medium', timeStyle: 'medium' });
     this.dateOnly = new Intl.DateTimeFormat(this.locale, { timeZone: 'UTC', day: 'numeric', month: 'short' });
+    this.timeOnly = new Intl.DateTimeFormat(this.locale, { timeZone: 'UTC', hour: '2-digit', minute: '2-digit' });
     this.number = new Intl.NumberFormat(this.locale);
   }
 
   datetime(naive: string | null): string {
     return naive ? this.dateTime.format(naiveDate(naive)) : '';
+  }
+
+  /** The time of day alone ("10:02"): what a wallboard shows of today's moments. */
+  time(naive: string): string {
+    return this.timeOnly.format(naiveDate(naive));
   }
 
   day(naive: string): string {

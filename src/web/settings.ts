@@ -10,6 +10,8 @@ import { healthOf } from './health.js';
 import { renderPage } from './render.js';
 import { todayOf } from './dashboard-queries.js';
 import { addDays } from './filters.js';
+import { liveLinks } from './wallboard.js';
+import { TenantScope } from './tenant-scope.js';
 import { HIDDEN, shownSettings, withStoredSecrets, type ShownSettings } from './settings-secrets.js';
 
 /** The form's values as text, the way the inputs show them. */
@@ -31,6 +33,7 @@ function formValues(s: ShownSettings): Record<string, string | boolean> {
     language: s.language,
     lookupUrlTemplate: s.lookupUrlTemplate,
     historyDays: String(s.historyDays),
+    claimMinutes: String(s.claimMinutes),
   };
 }
 
@@ -115,6 +118,13 @@ export function settingsRoutes(router: Router, ctx: WebContext): void {
         statusWords: { ok: t('OK'), warn: t('Attention'), fail: t('Failing') },
       },
       historyUrl: viewer.links.api('/api/history'),
+      // Wallboard links are credentials: only admins see and manage them.
+      wallboards: viewer.canChange
+        ? (await liveLinks(new TenantScope(ctx.pool, viewer.tenant))).map((l) => ({
+          ...l, created: viewer.fmt.datetime(l.createdAt), revokeUrl: viewer.links.api(`/api/wallboards/${l.id}/revoke`),
+        }))
+        : [],
+      wallboardsUrl: viewer.links.api('/api/wallboards'),
       today,
       historySince: addDays(today, -settings.historyDays),
     });

@@ -24,6 +24,7 @@ import { signIdentity, type Identity } from '../../src/web/identity.js';
 import { Catalogues } from '../../src/web/i18n.js';
 import { pbxView } from '../../src/web/pbx-view.js';
 import { bindTenant } from '../../src/web/tenant-scope.js';
+import { tokenHash } from '../../src/web/wallboard.js';
 import { freshDatabases, repoRoot, type FreshDatabases } from '../harness/db.js';
 import { routesOf } from '../helpers/app-routes.js';
 import { callVerdict, record } from '../helpers/ledger-calls.js';
@@ -37,6 +38,8 @@ const BETA = { bucharest: '0733100003', cluj: '0733100004', timisoara: '07331000
 const BETA_TRACES = [...Object.values(BETA).flatMap((n) => [n, n.slice(1)]), 'timisoara'];
 const PBX_PARAMS = ['', 'all', 'bucharest', 'cluj', 'timisoara', 'nowhere', "' OR '1'='1", 'all,cluj', 'cluj%00', '*'];
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** Alpha's wallboard link at bucharest: the board's routes are tried with it (a token is its tenant's credential). */
+const ALPHA_BOARD = 'A'.repeat(43);
 
 describe('group view', () => {
   let db: FreshDatabases;
@@ -58,6 +61,12 @@ describe('group view', () => {
     for (const [pbx, caller] of Object.entries(BETA)) {
       ids[`beta@${pbx}`] = (await record(pools[pbx]!, 'beta', [callVerdict('missed', { caller, at, name: 'Beta Caller' })])).events[0]!.entry.id!;
     }
+    // Link ids far from the entries' ids: a route's :id tried with an entry's id names no link.
+    await pools.bucharest!.query('ALTER TABLE smart_missed_calls_wallboards AUTO_INCREMENT = 100000');
+    await pools.bucharest!.query(
+      "INSERT INTO smart_missed_calls_wallboards (tenant, pbx, label, token_hash, created_at, created_by) VALUES ('alpha', @smc_pbx, 'TV', ?, NOW(), 'ana'), ('beta', @smc_pbx, 'TV', ?, NOW(), 'bo')",
+      [tokenHash(ALPHA_BOARD), tokenHash('B'.repeat(43))],
+    );
     const single: Config = {
       ...db.config, pbxId: 'bucharest', server: { ...db.config.server, secret: SECRET },
       // An AMI nobody listens on: the call-back route gets as far as looking the entry up.
@@ -145,7 +154,7 @@ describe('group view', () => {
       // A route on an entry is tried with alpha's entry of the other PBX and with each of beta's.
       const targets = route.path.includes(':id') ? ['alpha@cluj', 'beta@bucharest', 'beta@cluj', 'beta@timisoara'] : [''];
       for (const target of targets) {
-        const path = target ? route.path.replace(/:id\b/g, String(ids[target])) : route.path;
+        const path = (target ? route.path.replace(/:id\b/g, String(ids[target])) : route.path).replace(':token', ALPHA_BOARD);
         for (const pbx of PBX_PARAMS) {
           const res = await call(route.method, base + withPbx(path, pbx), identity('alpha'), { note: 'mine now', ext: '101', since: '2026-11-01' });
           requests += 1;
@@ -155,11 +164,14 @@ describe('group view', () => {
           for (const trace of BETA_TRACES.filter((x) => !pbx.includes(x))) assert.ok(!res.text.includes(trace), `${label} leaks ${trace}`);
           assert.doesNotMatch(res.text, /Beta Caller|SQL syntax|\bER_[A-Z_]+/, label);
           if (target.startsWith('beta@')) assert.equal(res.status, 404, `${label}: another tenant's entry does not exist here`);
+          if (route.path.startsWith('/wallboard/')) assert.equal(res.status, 200, `${label}: alpha's board opens with its link`);
           if (target === 'alpha@cluj' && MUTATING.has(route.method)) assert.ok([403, 404].includes(res.status), `${label}: no action on another PBX's entry (${res.status})`);
         }
       }
     }
     assert.deepEqual(await entryStates(), before, 'no entry of any tenant or PBX was changed');
+    const [links] = await pools.bucharest!.query<RowDataPacket[]>('SELECT tenant FROM smart_missed_calls_wallboards WHERE revoked_at IS NULL ORDER BY tenant');
+    assert.deepEqual(links.map((l) => l.tenant), ['alpha', 'beta'], 'no wallboard link was revoked');
     console.log(`group view: ${guarded.length} routes × ${PBX_PARAMS.length} pbx parameters, ${requests} requests`);
   });
 

@@ -6,6 +6,7 @@ import { callVerdict, record } from '../helpers/ledger-calls.js';
 import { SyncService } from '../../src/sync/service.js';
 import { createApp } from '../../src/web/app.js';
 import { signIdentity, type Identity } from '../../src/web/identity.js';
+import { csrfToken } from '../../src/web/csrf.js';
 import { listenOnLoopback } from '../helpers/listen.js';
 
 const SECRET = 'tenant-test-secret-0123456789abcd';
@@ -67,5 +68,27 @@ describe('tenants', () => {
     // Behind the PBX the browser reaches pages through config.php and the API through ajax.php.
     assert.match(page, new RegExp(`href="config\\.php\\?display=smartmissedcalls&amp;view=entry&amp;id=${theirs}&amp;tenant=beta"`));
     assert.match(page, /data-events="ajax\.php\?module=smartmissedcalls&amp;command=events&amp;path=%2Fapi%2Fevents%3Ftenant%3Dbeta"/);
+  });
+
+  test("claims and wallboards: another tenant's entry cannot be claimed, released or looked at; each tenant's board and links are its own", async () => {
+    const post = (path: string, who: Omit<Identity, 'ts' | 'lang'>, body: unknown = {}) =>
+      fetch(`${base}${path}`, {
+        method: 'POST',
+        headers: { ...as(who), 'content-type': 'application/json', 'x-csrf-token': csrfToken(SECRET, `pbx\n${who.user}\n${who.tenant}\n${who.role}`) },
+        body: JSON.stringify(body),
+      });
+    const ana = { user: 'ana', tenant: 'alpha', role: 'admin' } as const;
+    const bo = { user: 'bo', tenant: 'beta', role: 'admin' } as const;
+    assert.equal((await post(`/api/entries/${theirs}/claim`, ana)).status, 404);
+    assert.equal((await post(`/api/entries/${theirs}/release`, ana)).status, 404);
+    assert.equal((await fetch(`${base}/api/entries/${theirs}/claim.html`, { headers: as(ana) })).status, 404);
+    const link = (await (await post('/api/wallboards', bo, { label: 'Beta TV' })).json()) as { id: number; path: string };
+    assert.equal((await post(`/api/wallboards/${link.id}/revoke`, ana)).status, 404, "alpha cannot revoke beta's link");
+    const listed = (await (await fetch(`${base}/api/wallboards`, { headers: as(ana) })).json()) as { links: unknown[] };
+    assert.deepEqual(listed.links, [], "alpha does not see beta's links");
+    const board = (await (await fetch(`${base}${link.path}/data`)).json()) as { top: { id: number }[] };
+    assert.deepEqual(board.top.map((e) => e.id), [theirs], "beta's link shows beta's board only");
+    const alphaBoard = (await (await fetch(`${base}/api/wallboard`, { headers: as(ana) })).json()) as { top: { id: number }[] };
+    assert.deepEqual(alphaBoard.top.map((e) => e.id), [mine]);
   });
 });
