@@ -20,7 +20,11 @@ import { galeraTools, startGaleraCluster, type GaleraCluster } from '../tools/ga
 import { dayStart, SECONDS_PER_DAY } from '../src/cdr/generator/calendar.js';
 import { insertRows } from '../src/cdr/generator/insert.js';
 import type { GeneratedRow } from '../src/cdr/generator/legs.js';
+import { AsteriskCounters } from '../src/cdr/generator/counters.js';
+import type { ScenarioName } from '../src/cdr/generator/label.js';
 import { demoPbx } from '../src/cdr/generator/pbx.js';
+import { Rng } from '../src/cdr/generator/random.js';
+import { SCENARIOS, type ScenarioInput } from '../src/cdr/generator/scenarios.js';
 import { writePbxTables } from '../src/cdr/generator/pbx-tables.js';
 import { generateDay } from '../src/cdr/generator/traffic.js';
 import { naiveDatetime, naiveSeconds } from '../src/cdr/row.js';
@@ -438,6 +442,51 @@ describe('a group of PBXs on a 3-node Galera cluster, each with its own smc serv
     } finally {
       await Promise.all([here.end(), there.end()]);
     }
+  });
+
+  test('a caller who missed at Bucharest and was called back from Cluj: Bucharest\'s own service clears its entry as returned, by 102 at Cluj, on every node', TEST_LIMIT, async () => {
+    const [bucharest, cluj] = [pbxs.get('bucharest')!, pbxs.get('cluj')!];
+    const [atBucharest, atCluj] = [service('bucharest-x', bucharest, [0, 1, 2]), service('cluj-x', cluj, [1, 2, 0])];
+    atBucharest.start();
+    atCluj.start();
+    await Promise.all([atBucharest.waitFor(/took the sync lock/, 60_000), atCluj.waitFor(/took the sync lock/, 60_000)]);
+    /** A call of `scenario` that began `agoSeconds` ago on the PBX's clock, written as its Asterisk would. */
+    const call = async (pbx: Pbx, scenario: ScenarioName, agoSeconds: number, input: Partial<Omit<ScenarioInput, 'model' | 'rng' | 'start' | 'ids'>>, firstId: number) => {
+      const [[{ now }]] = (await pbx.db.pool.query<RowDataPacket[]>("SELECT DATE_FORMAT(NOW(), '%Y-%m-%d %H:%i:%s') AS now")) as unknown as [[{ now: string }]];
+      const ids = new AsteriskCounters({ uniqueid: firstId, pjsip: firstId, local: firstId, sequence: firstId });
+      const generated = SCENARIOS[scenario]({ model, rng: new Rng(firstId), ids, start: naiveSeconds(now) - agoSeconds, ...input });
+      await insertRows({ pool: pbx.db.pool, cdrDb: pbx.db.names.cdr }, generated.rows);
+    };
+    const caller = '0799100200';
+    await call(bucharest, 'direct_missed', 120, { caller: { number: caller, name: 'Cross Caller' } }, 9_100_000);
+    const entry = async (): Promise<Record<string, unknown> | undefined> => {
+      const pool = clusterPool(bucharest.id, cluster.nodes[2]);
+      try {
+        const [rows] = await pool.query<RowDataPacket[]>('SELECT id, status, cleared_by, cleared_ext FROM smart_missed_calls WHERE pbx = @smc_pbx AND caller_key = ?', [caller.slice(1)]);
+        return rows[0] ? { ...rows[0] } : undefined;
+      } finally {
+        await pool.end();
+      }
+    };
+    await eventually('the miss on Bucharest\'s list', async () => (await entry())?.status === 'open', 60_000);
+
+    await call(cluj, 'callback', 60, { extension: '102', target: caller, answered: true }, 9_200_000);
+    await eventually('Bucharest\'s entry cleared by the callback from Cluj', async () => (await entry())?.status === 'cleared', 60_000);
+    const cleared = await entry();
+    assert.equal(cleared?.cleared_by, 'returned');
+    assert.equal(cleared?.cleared_ext, '102@cluj', 'the extension, and the PBX it is at');
+    for (const node of cluster.nodes) {
+      const pool = clusterPool(bucharest.id, node);
+      try {
+        const [journal] = await pool.query<RowDataPacket[]>("SELECT pbx, reason, ext FROM smart_missed_calls_audit WHERE event = 'cleared' AND entry_id = ?", [Number(cleared?.id)]);
+        assert.deepEqual(journal.map((r) => ({ ...r })), [{ pbx: 'bucharest', reason: 'returned', ext: '102@cluj' }], `the clearing row, in Bucharest's chain, on ${node.name}`);
+      } finally {
+        await pool.end();
+      }
+    }
+    await Promise.all([atBucharest.kill('SIGTERM'), atCluj.kill('SIGTERM')]);
+    await verifyOnEveryNode(bucharest);
+    await verifyOnEveryNode(cluj);
   });
 });
 
