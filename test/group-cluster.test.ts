@@ -478,8 +478,8 @@ describe('a group of PBXs on a 3-node Galera cluster, each with its own smc serv
     for (const node of cluster.nodes) {
       const pool = clusterPool(bucharest.id, node);
       try {
-        const [journal] = await pool.query<RowDataPacket[]>("SELECT pbx, reason, ext FROM smart_missed_calls_audit WHERE event = 'cleared' AND entry_id = ?", [Number(cleared?.id)]);
-        assert.deepEqual(journal.map((r) => ({ ...r })), [{ pbx: 'bucharest', reason: 'returned', ext: '102@cluj' }], `the clearing row, in Bucharest's chain, on ${node.name}`);
+        const journal: RowDataPacket[] = (await pool.query<RowDataPacket[]>("SELECT pbx, reason, ext FROM smart_missed_calls_audit WHERE event = 'cleared' AND entry_id = ?", [Number(cleared?.id)]))[0];
+        assert.deepEqual(journal.map((r: RowDataPacket) => ({ ...r })), [{ pbx: 'bucharest', reason: 'returned', ext: '102@cluj' }], `the clearing row, in Bucharest's chain, on ${node.name}`);
       } finally {
         await pool.end();
       }
