@@ -4,9 +4,12 @@ import type { Config, TenantSettings } from '../config/schema.js';
 import { knownTenants, loadSettings } from '../config/settings-store.js';
 import { fillCallerNames } from './caller-names.js';
 import {
-  dueDeliveries, fanOutOutbox, MAIL_CHANNELS, markDead, markFailed, markSending, markSent, recoverInterrupted,
+  dueDeliveries, earlierCrmDeliveryPending, fanOutOutbox, MAIL_CHANNELS, markDead, markFailed, markSending, markSent, recoverInterrupted,
   type Delivery, type Notified, type OutboxPayload, type RetryPolicy,
 } from './deliveries.js';
+import { CrmError } from './crm/connector.js';
+import { syncTask } from './crm/deliver.js';
+import { connectorFor } from './crm/registry.js';
 import { queueDigest } from './digest.js';
 import { DIGEST_CADENCES, latestDuePeriod, type DigestCadence } from './digest-period.js';
 import { faultPoint } from '../sync/faults.js';
@@ -43,6 +46,9 @@ export interface NotifierOptions {
   mailRetry?: RetryPolicy;
   webhookRetry?: RetryPolicy;
   webhookTimeoutMs?: number;
+  crmRetry?: RetryPolicy;
+  /** How long a CRM task create whose answer was lost keeps a new create away (src/notify/crm/deliver.ts). */
+  crmSettleMs?: number;
   /** How often the outbox is looked at when nobody kicks the notifier. */
   pollMs?: number;
   /**
@@ -60,6 +66,10 @@ export interface StoredMail {
 
 const DEFAULT_MAIL_RETRY: RetryPolicy = { baseMs: 30_000, maxMs: 3_600_000, maxAttempts: 20 };
 const DEFAULT_WEBHOOK_RETRY: RetryPolicy = { baseMs: 30_000, maxMs: 3_600_000, maxAttempts: 10 };
+/** A CRM down for hours loses nothing: 30 s doubling to an hour, for about a day. */
+const DEFAULT_CRM_RETRY: RetryPolicy = { baseMs: 30_000, maxMs: 3_600_000, maxAttempts: 30 };
+/** A CRM's search shows a new object within seconds; a minute is well past that. */
+const DEFAULT_CRM_SETTLE_MS = 60_000;
 
 export class Notifier {
   readonly renderer: MailRenderer;
@@ -68,6 +78,7 @@ export class Notifier {
   private readonly log: (line: string) => void;
   private readonly mailRetry: RetryPolicy;
   private readonly webhookRetry: RetryPolicy;
+  private readonly crmRetry: RetryPolicy;
   /** A sent mail journals `notified` for each entry it covered. */
   private readonly auditKey: AuditKey;
   private settingsCache = new Map<string, TenantSettings>();
@@ -80,6 +91,7 @@ export class Notifier {
     this.log = options.log ?? (() => {});
     this.mailRetry = options.mailRetry ?? DEFAULT_MAIL_RETRY;
     this.webhookRetry = options.webhookRetry ?? DEFAULT_WEBHOOK_RETRY;
+    this.crmRetry = options.crmRetry ?? DEFAULT_CRM_RETRY;
     this.allowedNetworks = parseNetworks(options.config.notify.allowPrivateNetworks);
     this.auditKey = readAuditKey(options.config.auditKeyFile);
   }
@@ -114,7 +126,7 @@ export class Notifier {
       if (done.length === 0) break;
       await this.fillNames(done);
     }
-    await Promise.all([this.mailLane(), this.webhookLane()]);
+    await Promise.all([this.mailLane(), this.webhookLane(), this.crmLane()]);
     return true;
   }
 
@@ -222,6 +234,56 @@ export class Notifier {
     this.options.afterAccepted?.(d);
     faultPoint('outbox-accepted');
     await markSent(this.pool, this.auditKey, d, result.status, null);
+  }
+
+  /**
+   * CRM tasks, each entry's in the order of its events. A tenant whose CRM said 429 is left
+   * alone for the rest of the pass (its next requests would be refused too); the other
+   * tenants' CRMs are not held up by it.
+   */
+  private async crmLane(): Promise<void> {
+    const rateLimited = new Set<string>();
+    for (;;) {
+      const due = await dueDeliveries(this.pool, ['crm']);
+      for (const d of due) {
+        if (!rateLimited.has(d.tenant) && (await this.deliverCrm(d)) === 'rate-limited') rateLimited.add(d.tenant);
+      }
+      if (due.length < 200) return;
+    }
+  }
+
+  private async deliverCrm(d: Delivery): Promise<'done' | 'rate-limited'> {
+    const settings = await this.settingsOf(d.tenant);
+    const connector = settings.crm.kind === d.target ? connectorFor(settings.crm, this.allowedNetworks) : null;
+    if (!connector) {
+      await markDead(this.pool, d.id, 'this CRM is no longer in the settings');
+      return 'done';
+    }
+    if (await earlierCrmDeliveryPending(this.pool, d)) return 'done';
+    if (!(await markSending(this.pool, d.id))) return 'done';
+    let outcome;
+    try {
+      outcome = await syncTask(
+        {
+          pool: this.pool, connector, settings, t: this.renderer.translator(settings.language),
+          settleMs: this.options.crmSettleMs ?? DEFAULT_CRM_SETTLE_MS,
+          afterCreated: () => {
+            this.options.afterAccepted?.(d);
+            faultPoint('crm-created');
+          },
+        },
+        d,
+        this.options.config.pbxId,
+      );
+    } catch (err) {
+      if (!(err instanceof CrmError)) throw err;
+      const status = await markFailed(this.pool, d, this.crmRetry, err.message, err.status, err.retryAfterMs);
+      this.log(`notifier: crm ${d.idempotencyKey} failed (${status}): ${err.message}`);
+      return err.status === 429 ? 'rate-limited' : 'done';
+    }
+    await markSent(this.pool, this.auditKey, d, null, null);
+    this.log(`notifier: crm ${d.idempotencyKey}: task ${outcome}`);
+    return 'done';
   }
 
   private async webhookBody(d: Delivery): Promise<string> {

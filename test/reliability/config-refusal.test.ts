@@ -64,6 +64,7 @@ const BAD_SETTINGS: Record<keyof typeof DEFAULT_SETTINGS, unknown> = {
   webhooks: [{ url: 'ftp://files.example.com/', secret: 'long-enough-secret-123', events: ['entry.created'] }],
   lookupUrlTemplate: 'javascript:alert(1)',
   historyDays: 0,
+  crm: { kind: 'hubspot', baseUrl: '', token: 'pat-na1-0000' },
 };
 
 test('every tenant setting: an invalid value is refused by the API with its field named, and nothing of the change is saved', async () => {
