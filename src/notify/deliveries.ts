@@ -246,16 +246,23 @@ export async function markFailed(
 }
 
 /**
- * Whether an earlier `crm` delivery of the same entry is still to be made: a CRM task follows
- * its entry's events in order (an update must not overtake the create, nor a completion).
+ * A CRM task follows its entry's events in order: an update must not overtake the create,
+ * nor a completion the update. When an earlier `crm` delivery of the same entry is still to
+ * be made, this one is put off until that one's next attempt (no attempt counted) and true
+ * comes back; false when nothing is ahead of it.
  */
-export async function earlierCrmDeliveryPending(pool: Pool, d: Delivery): Promise<boolean> {
+export async function deferBehindEarlierCrm(pool: Pool, d: Delivery): Promise<boolean> {
   const [rows] = await pool.query<RowDataPacket[]>(
-    `SELECT 1 FROM smart_missed_calls_deliveries
-      WHERE pbx = @smc_pbx AND tenant = ? AND entry_id = ? AND channel = 'crm' AND id < ? AND status IN ('pending', 'sending') LIMIT 1`,
+    `SELECT MAX(next_attempt_at) AS next_at FROM smart_missed_calls_deliveries
+      WHERE pbx = @smc_pbx AND tenant = ? AND entry_id = ? AND channel = 'crm' AND id < ? AND status IN ('pending', 'sending')`,
     [d.tenant, d.entryId, d.id],
   );
-  return rows.length > 0;
+  if (!rows[0] || rows[0].next_at === null) return false;
+  await pool.query(
+    `UPDATE smart_missed_calls_deliveries SET next_attempt_at = GREATEST(?, NOW(3) + INTERVAL 1 SECOND) WHERE id = ? AND status = 'pending'`,
+    [rows[0].next_at, d.id],
+  );
+  return true;
 }
 
 /** Gives up on a delivery that can never succeed (its webhook was removed, no recipients left). */

@@ -4,7 +4,7 @@ import type { Config, TenantSettings } from '../config/schema.js';
 import { knownTenants, loadSettings } from '../config/settings-store.js';
 import { fillCallerNames } from './caller-names.js';
 import {
-  dueDeliveries, earlierCrmDeliveryPending, fanOutOutbox, MAIL_CHANNELS, markDead, markFailed, markSending, markSent, recoverInterrupted,
+  deferBehindEarlierCrm, dueDeliveries, fanOutOutbox, MAIL_CHANNELS, markDead, markFailed, markSending, markSent, recoverInterrupted,
   type Delivery, type Notified, type OutboxPayload, type RetryPolicy,
 } from './deliveries.js';
 import { CrmError } from './crm/connector.js';
@@ -245,21 +245,26 @@ export class Notifier {
     const rateLimited = new Set<string>();
     for (;;) {
       const due = await dueDeliveries(this.pool, ['crm']);
+      let tried = 0;
       for (const d of due) {
-        if (!rateLimited.has(d.tenant) && (await this.deliverCrm(d)) === 'rate-limited') rateLimited.add(d.tenant);
+        if (rateLimited.has(d.tenant)) continue;
+        const outcome = await this.deliverCrm(d);
+        if (outcome === 'rate-limited') rateLimited.add(d.tenant);
+        if (outcome !== 'deferred') tried += 1;
       }
-      if (due.length < 200) return;
+      // Only deferred or rate-limited ones left: they are due again later, not in this pass.
+      if (due.length < 200 || tried === 0) return;
     }
   }
 
-  private async deliverCrm(d: Delivery): Promise<'done' | 'rate-limited'> {
+  private async deliverCrm(d: Delivery): Promise<'done' | 'rate-limited' | 'deferred'> {
     const settings = await this.settingsOf(d.tenant);
     const connector = settings.crm.kind === d.target ? connectorFor(settings.crm, this.allowedNetworks) : null;
     if (!connector) {
       await markDead(this.pool, d.id, 'this CRM is no longer in the settings');
       return 'done';
     }
-    if (await earlierCrmDeliveryPending(this.pool, d)) return 'done';
+    if (await deferBehindEarlierCrm(this.pool, d)) return 'deferred';
     if (!(await markSending(this.pool, d.id))) return 'done';
     let outcome;
     try {

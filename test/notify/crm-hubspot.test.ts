@@ -154,19 +154,26 @@ test('a storm of 429s is waited out as Retry-After says, never costs an attempt,
   }
 });
 
-test('500 then success: retried with backoff, one task', async () => {
+test('500 then success: retried with backoff, one task, and the next miss waits for the create', async () => {
   const hub = await account(TOKEN_A);
   await connect('flaky', hub, TOKEN_A);
   let failed = 0;
   hub.intercept = (r) => (r.method === 'POST' && r.path === '/crm/v3/objects/tasks' && failed < 2 ? (failed += 1, { status: 500, body: error('internal error', 'INTERNAL_ERROR') }) : undefined);
-  await record(db.pool, 'flaky', [callVerdict('missed', { caller: '0731000005', at: '2025-05-07 10:00:00' })]);
+  await record(db.pool, 'flaky', [
+    callVerdict('missed', { caller: '0731000005', at: '2025-05-07 10:00:00' }),
+    callVerdict('missed', { caller: '0731000005', at: '2025-05-07 10:05:00' }),
+  ]);
   const n = notifier();
   await drain(n, 'flaky');
   await n.close();
   assert.equal(failed, 2);
   assert.equal(tasksOf(hub).length, 1);
+  const created = hub.requests.findIndex((r) => r.path === '/crm/v3/objects/tasks' && r.answered === 201);
+  const patched = hub.requests.findIndex((r) => r.method === 'PATCH');
+  assert.ok(created >= 0 && patched > created, 'the update came after the create succeeded');
+  assert.match(tasksOf(hub)[0]!.properties.hs_task_subject!, /missed 2 times, last 10:05/);
   const { recent } = await recentDeliveries(db.pool, 'flaky');
-  assert.deepEqual(recent.map((d) => [d.status, d.attempts]), [['sent', 3]]);
+  assert.deepEqual(recent.map((d) => [d.status, d.attempts]).reverse(), [['sent', 3], ['sent', 1]]);
 });
 
 /** A notifier whose process "dies" right after HubSpot's 201 for the first task create. */

@@ -139,6 +139,13 @@ async function markCreateStarted(pool: Pool, d: Delivery, crm: string, marker: s
   );
 }
 
+async function clearCreateStarted(pool: Pool, d: Delivery, crm: string): Promise<void> {
+  await pool.query(
+    'UPDATE smart_missed_calls_crm_objects SET create_started_at = NULL, updated_at = NOW(3) WHERE tenant = ? AND pbx = @smc_pbx AND entry_id = ? AND crm = ?',
+    [d.tenant, d.entryId, crm],
+  );
+}
+
 async function recordTask(pool: Pool, d: Delivery, crm: string, marker: string, objectId: string): Promise<void> {
   await pool.query(
     `INSERT INTO smart_missed_calls_crm_objects (pbx, tenant, entry_id, crm, marker, object_id, updated_at)
@@ -177,7 +184,16 @@ export async function syncTask(s: TaskSync, d: Delivery, pbx: string): Promise<T
   let contact: CrmContact | null = await s.connector.findContactByPhone(phone);
   if (!contact && s.settings.crm.createContact) contact = await s.connector.createContact(phone, payload.entry.callerName ?? '');
   await markCreateStarted(s.pool, d, crm, marker, contact?.id ?? null);
-  const id = await s.connector.createTask(task, contact);
+  let id: string;
+  try {
+    id = await s.connector.createTask(task, contact);
+  } catch (err) {
+    // A refusal (4xx but a timeout) proves nothing was created: the next try need not wait
+    // for the search index. A 5xx or no answer may have created the task; the wait stands.
+    const status = (err as CrmError).status ?? null;
+    if (status !== null && status >= 400 && status < 500 && status !== 408) await clearCreateStarted(s.pool, d, crm);
+    throw err;
+  }
   s.afterCreated?.();
   await recordTask(s.pool, d, crm, marker, id);
   return 'created';
