@@ -105,7 +105,8 @@ function postedWebhook(current: TenantSettings, row: unknown, at: string): unkno
 
 /**
  * A posted CRM block: fields left out keep their stored values (API clients may post only
- * what changed); an empty or HIDDEN token keeps the stored token. The stored token goes
+ * what changed); an empty or HIDDEN token keeps the stored token, unless the CRM is turned
+ * off, which forgets it. The stored token goes
  * only to the address it was saved with: a new address needs the token typed again, or
  * whoever can change the settings could point the stored token at a server of theirs.
  */
@@ -116,7 +117,9 @@ function postedCrm(current: TenantSettings, posted: unknown, field: string): unk
   merged.baseUrl = postedUrl(p.baseUrl ?? p.base_url ?? current.crm.baseUrl, current.crm.baseUrl, `${field}.baseUrl`);
   delete merged.base_url;
   const typed = typeof p.token === 'string' && p.token !== '' && p.token !== HIDDEN;
-  if (!typed) {
+  // Turning the CRM off forgets its token: none is kept for a connection nobody uses.
+  if (merged.kind === '') merged.token = typed ? p.token : '';
+  else if (!typed) {
     if (merged.baseUrl !== current.crm.baseUrl && current.crm.token !== '') {
       throw new ConfigError(`${field}.token`, 'type the token again: the address it is sent to changed');
     }

@@ -1,5 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import { freshDatabases, repoRoot, type FreshDatabases } from '../harness/db.js';
@@ -15,6 +18,8 @@ import { callVerdict, record } from '../helpers/ledger-calls.js';
 
 const SECRET = 'settings-crm-secret-0123456789abcd';
 const TOKEN = 'pat-eu1-0f1e2d3c-4b5a-6978-8a9b-cdef01234567';
+const SCREENS = join(repoRoot(), 'test-artifacts', 'screens');
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /** The CRM block of the settings page: write-only token, field-named refusals, Test connection in en and ro. */
 describe('CRM settings', () => {
@@ -85,6 +90,8 @@ describe('CRM settings', () => {
     const noUrl = await post('/api/settings', { crm: { kind: 'hubspot', baseUrl: '', token: 'x' } });
     assert.equal(noUrl.status, 422);
     assert.match((noUrl.json.errors as Record<string, string>)['crm.baseUrl']!, /required/);
+    assert.equal((await post('/api/settings', { crm: { ...shown.crm, kind: '' } })).status, 200);
+    assert.equal((await loadSettings(db.pool, 'default')).crm.token, '', 'turning the CRM off forgets the token');
   });
 
   test('Test connection says exactly what is wrong, in the reader’s language', async () => {
@@ -131,5 +138,53 @@ describe('CRM settings', () => {
     const page = await (await fetch(`${base}/settings`, { headers: as('admin') })).text();
     assert.match(page, /id="smc-crm-problem"[^>]*>The CRM refused the latest task; it is being retried: HubSpot 401 INVALID_AUTHENTICATION: Authentication credentials not found\./);
     assert.ok(!page.includes(TOKEN));
+  });
+
+  test('in the browser: choose HubSpot, Test connection (a wrong token, then the right one), save; en and ro', async () => {
+    const h = await hub();
+    await saveSettings(db.pool, 'default', { crm: { kind: '', baseUrl: '', token: '' } }, 'test');
+    await db.pool.query('DELETE FROM smart_missed_calls_deliveries');
+    mkdirSync(SCREENS, { recursive: true });
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    try {
+      for (const lang of ['en', 'ro'] as const) {
+        const { 'content-type': _json, ...headers } = as('admin', lang);
+        const context = await browser.newContext({ extraHTTPHeaders: headers, viewport: { width: 1360, height: 900 } });
+        const page = await context.newPage();
+        // The PHP glue's part: ajax.php?…&path=/api/… is forwarded to the service.
+        await page.route('**/ajax.php?*', (route) => route.continue({ url: base + new URL(route.request().url()).searchParams.get('path') }));
+        await page.goto(`${base}/settings`);
+        // Inside the PBX the admin UI wraps this fragment and loads the module's assets.
+        await page.addStyleTag({ url: `${base}/assets/css/smartmissedcalls.css` });
+        await page.addScriptTag({ url: `${base}/assets/js/smartmissedcalls.js` });
+        await page.selectOption('[name="crm-kind"]', 'hubspot');
+        await page.fill('[name="crm-baseUrl"]', h.url);
+        await page.fill('[name="crm-token"]', 'pat-eu1-wrong');
+        await page.click('#smc-crm-test');
+        await page.locator('#smc-crm-test-result.text-danger').waitFor();
+        assert.match((await page.textContent('#smc-crm-test-result'))!, lang === 'en' ? /^HubSpot refused the token \(401\)/ : /^HubSpot a refuzat tokenul \(401\)/);
+        await page.fill('[name="crm-token"]', TOKEN);
+        await page.click('#smc-crm-test');
+        await page.locator('#smc-crm-test-result.text-success').waitFor();
+        assert.match((await page.textContent('#smc-crm-test-result'))!, lang === 'en' ? /^Connected to HubSpot/ : /^Conectat la HubSpot/);
+        await page.locator('#smc-crm').screenshot({ path: join(SCREENS, `${lang}-settings-crm.png`) });
+        await page.click('#smc-save');
+        await page.locator('#smc-saved:not(:empty)').waitFor();
+        assert.deepEqual((await loadSettings(db.pool, 'default')).crm, { kind: 'hubspot', baseUrl: h.url, token: TOKEN, createContact: false });
+        await page.reload();
+        await page.addScriptTag({ url: `${base}/assets/js/smartmissedcalls.js` });
+        assert.ok(!(await page.content()).includes(TOKEN), 'the token is not in the page after saving');
+        assert.equal(await page.inputValue('[name="crm-token"]'), '');
+        // Saving again with the token field left empty keeps the token.
+        await page.check('[name="crm-createContact"]');
+        await page.click('#smc-save');
+        await page.locator('#smc-saved:not(:empty)').waitFor();
+        assert.deepEqual((await loadSettings(db.pool, 'default')).crm, { kind: 'hubspot', baseUrl: h.url, token: TOKEN, createContact: true });
+        await saveSettings(db.pool, 'default', { crm: { kind: '', baseUrl: '', token: '' } }, 'test');
+        await context.close();
+      }
+    } finally {
+      await browser.close();
+    }
   });
 });
