@@ -23,7 +23,7 @@ import { parseNetworks, type Network } from '../config/networks.js';
 import { postWebhook } from './webhook.js';
 
 /**
- * The notifier of `smc serve`: outbox → deliveries → mail and webhooks, plus digests.
+ * The notifier of `smc serve`: outbox → deliveries → mail, webhooks and CRM tasks, plus digests.
  *
  * Delivery is at-least-once with a bounded duplicate: a delivery is marked `sending`
  * (committed) before the attempt and `sent` only after the SMTP server accepted the mail
@@ -32,7 +32,8 @@ import { postWebhook } from './webhook.js';
  * So each crash in that window can cause at most ONE duplicate of the ONE delivery that
  * was in flight (per lane: one mail and one webhook), never a lost one. A resent mail
  * carries the same Message-ID and a resent webhook the same X-SMC-Delivery, so receivers
- * can drop the copy.
+ * can drop the copy. CRM tasks allow no duplicate at all: a resent `crm` delivery finds the
+ * task it may have created by the marker in its text (src/notify/crm/deliver.ts).
  */
 export interface NotifierOptions {
   /** Our tables (the ledger). */
