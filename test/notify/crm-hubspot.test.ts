@@ -104,13 +104,13 @@ test('contact found: one task on the contact, assigned to its owner, updated on 
   [task, ...more] = tasksOf(hub);
   assert.equal(more.length, 0, 'reopened, not a second task');
   assert.equal(task!.properties.hs_task_status, 'NOT_STARTED');
-  assert.match(task!.properties.hs_task_subject!, /missed 1 times, last 09:15/);
+  assert.match(task!.properties.hs_task_subject!, /missed 1 time, last 09:15/);
   await n.close();
   const [rows] = await db.pool.query<RowDataPacket[]>("SELECT object_id, contact_id FROM smart_missed_calls_crm_objects WHERE tenant = 'found'");
   assert.deepEqual(rows.map((r) => [r.object_id, r.contact_id]), [[task!.id, ion.id]]);
 });
 
-test('contact not found: the task stands alone, or on a contact created for the caller when the tenant asks for it', async () => {
+test('contact not found: the task stands alone, or on a contact created for the caller when the tenant asks for it (in Romanian for a Romanian tenant)', async () => {
   const hub = await account(TOKEN_A);
   await connect('alone', hub, TOKEN_A, false);
   await record(db.pool, 'alone', [callVerdict('missed', { caller: '0731000002', at: '2025-05-07 10:00:00', name: 'Maria Ionescu' })]);
@@ -122,6 +122,7 @@ test('contact not found: the task stands alone, or on a contact created for the 
 
   const hub2 = await account(TOKEN_A);
   await connect('create', hub2, TOKEN_A, true);
+  await saveSettings(db.pool, 'create', { language: 'ro' }, 'test');
   await record(db.pool, 'create', [callVerdict('missed', { caller: '0731000003', at: '2025-05-07 10:00:00', name: 'Maria Ionescu' })]);
   await drain(n, 'create');
   await n.close();
@@ -130,6 +131,7 @@ test('contact not found: the task stands alone, or on a contact created for the 
   assert.equal(contact.properties.phone, '+40731000003');
   assert.equal(contact.properties.firstname, 'Maria');
   assert.deepEqual(tasksOf(hub2)[0]!.associations, [[contact.id, 204]]);
+  assert.equal(tasksOf(hub2)[0]!.properties.hs_task_subject, 'Sunați înapoi pe Maria Ionescu (+40731000003) — ratat o dată, ultima dată la 10:00', "in the tenant's language");
 });
 
 test('a storm of 429s is waited out as Retry-After says, never costs an attempt, and shows HubSpot’s message meanwhile', async () => {

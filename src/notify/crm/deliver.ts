@@ -91,7 +91,7 @@ export function composeTask(p: OutboxPayload, marker: string, settings: TenantSe
   const e = p.entry;
   const who = e.callerName ? `${e.callerName} (${e.caller})` : e.caller;
   const last = e.lastAttempt.slice(11, 16);
-  const missed = t('missed {count} times, last {time}', { count: e.missedCount, time: last });
+  const missed = t.plural('missed {count} time, last {time}', 'missed {count} times, last {time}', e.missedCount, { count: e.missedCount, time: last });
   const completed = e.status === 'cleared';
   const lines = [
     `${missed}.`,
