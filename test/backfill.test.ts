@@ -80,7 +80,7 @@ test('`smc entries`, `smc audit verify` and `smc forget` work on the backfilled 
 });
 
 test('`smc status` says when notifications are failing, and where to look', async () => {
-  assert.match(smc('status'), /notifications +0 events to fan out; 0 mails\/webhooks pending \(0 retrying\), 0 given up\n/);
+  assert.match(smc('status'), /notifications +0 events to fan out; 0 mails\/webhooks\/CRM tasks pending \(0 retrying\), 0 given up\n/);
   await db.pool.query(
     `INSERT INTO smart_missed_calls_deliveries (tenant, event, channel, target, idempotency_key, payload, status, attempts, next_attempt_at, last_error, created_at)
      VALUES ('default', 'created', 'webhook', 'http://127.0.0.1:9/hook', 'x:webhook:1', '{}', 'dead', 10, NOW(3), 'HTTP 500 from the receiver', NOW(3))`,

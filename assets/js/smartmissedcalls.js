@@ -457,6 +457,7 @@
             .map(function (c) { return c.value; }),
         };
       });
+      if (form.elements['crm-kind']) body.crm = crmOf(form);
       var saved = document.getElementById('smc-saved');
       var formError = document.getElementById('smc-form-error');
       saved.textContent = '';
@@ -470,6 +471,40 @@
           if (!r.data.errors) formError.textContent = r.data.message || ('HTTP ' + r.status);
         }
       });
+    });
+  }
+
+  /** The CRM block as the settings API takes it; an empty token keeps the stored one. */
+  function crmOf(form) {
+    return {
+      kind: form.elements['crm-kind'].value,
+      baseUrl: form.elements['crm-baseUrl'].value,
+      token: form.elements['crm-token'].value,
+      createContact: form.elements['crm-createContact'].checked,
+    };
+  }
+
+  function setupCrmTest() {
+    var form = document.getElementById('smc-settings');
+    var button = document.getElementById('smc-crm-test');
+    if (!form || !button) return;
+    var result = document.getElementById('smc-crm-test-result');
+    button.addEventListener('click', function () {
+      button.disabled = true;
+      result.textContent = '';
+      result.className = '';
+      send(document.getElementById('smc-crm').getAttribute('data-test-url'), 'POST', { crm: crmOf(form) }).then(function (r) {
+        button.disabled = false;
+        if (r.status === 200) {
+          showErrors(form, {});
+          result.className = r.data.ok ? 'text-success' : 'text-danger';
+          result.textContent = r.data.message;
+        } else {
+          showErrors(form, r.data.errors || {});
+          result.className = 'text-danger';
+          if (!r.data.errors) result.textContent = r.data.message || ('HTTP ' + r.status);
+        }
+      }, function () { button.disabled = false; });
     });
   }
 
@@ -512,6 +547,7 @@
     setupClaims();
     setupWallboardLinks();
     setupSettings();
+    setupCrmTest();
     setupHealth();
     setupHistoryRequest();
     setupCalculator();

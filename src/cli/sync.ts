@@ -96,7 +96,7 @@ export function register(program: Command): void {
             `last sync cycle  ${status.lastCycle ?? 'never'}${status.lagSeconds !== null ? ` (${status.lagSeconds} s ago)` : ''}`,
             `calls classified ${status.calls}`,
             `entries          ${status.entries} (${status.openEntries} open)`,
-            `notifications    ${status.outboxPending} events to fan out; ${status.deliveriesPending} mails/webhooks pending (${status.deliveriesFailing} retrying), ${status.deliveriesDead} given up${status.lastDeliveryError ? ` — last error: ${status.lastDeliveryError}` : ''}${status.deliveriesFailing || status.deliveriesDead ? ' (smc deliveries --failures)' : ''}`,
+            `notifications    ${status.outboxPending} events to fan out; ${status.deliveriesPending} mails/webhooks/CRM tasks pending (${status.deliveriesFailing} retrying), ${status.deliveriesDead} given up${status.lastDeliveryError ? ` — last error: ${status.lastDeliveryError}` : ''}${status.deliveriesFailing || status.deliveriesDead ? ' (smc deliveries --failures)' : ''}`,
             `skipped bad rows ${bad.reduce((n, b) => n + b.count, 0)}${bad.length ? ' — ' + bad.map((b) => `${b.count} ${b.reason}`).join(', ') : ''}`,
           ].join('\n') + '\n',
         );

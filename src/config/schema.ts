@@ -414,6 +414,27 @@ export interface Webhook {
   events: string[];
 }
 
+/**
+ * The CRMs a tenant can connect; '' is none. Odoo and Salesforce join this list with their
+ * connectors (src/notify/crm/registry.ts).
+ */
+export const CRM_KINDS = ['', 'hubspot'] as const;
+export type CrmKind = Exclude<(typeof CRM_KINDS)[number], ''>;
+
+export interface CrmSettings {
+  kind: CrmKind | '';
+  /**
+   * The CRM's API base URL. Required, with no built-in default: the address is the tenant's
+   * to give (docs/crm.md says where the vendor's docs name it), which also lets a test or a
+   * proxy stand in for the CRM.
+   */
+  baseUrl: string;
+  /** Write-only (src/web/settings-secrets.ts): HubSpot's private app token. */
+  token: string;
+  /** When no contact has the caller's number, create one (else the task is on no contact). */
+  createContact: boolean;
+}
+
 export interface TenantSettings {
   cadence: Cadence;
   recipients: string[];
@@ -437,6 +458,7 @@ export interface TenantSettings {
   historyDays: number;
   /** Minutes an "I'm calling back" claim holds an entry before it lapses by itself. */
   claimMinutes: number;
+  crm: CrmSettings;
 }
 
 export const DEFAULT_SETTINGS: TenantSettings = {
@@ -458,6 +480,7 @@ export const DEFAULT_SETTINGS: TenantSettings = {
   lookupUrlTemplate: '',
   historyDays: 30,
   claimMinutes: 15,
+  crm: { kind: '', baseUrl: '', token: '', createContact: false },
 };
 
 export const WEBHOOK_EVENTS = ['entry.created', 'entry.incremented', 'entry.cleared', 'entry.reopened'] as const;
@@ -563,6 +586,23 @@ const SETTING_CHECKS: { [K in keyof TenantSettings]: (value: unknown, field: str
   },
   historyDays: (v, f) => int(1, 3660)(v, f) as number,
   claimMinutes: (v, f) => int(1, 480)(v, f) as number,
+  crm: (v, f) => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(f, 'must be a mapping');
+    const c = v as Record<string, unknown>;
+    for (const key of Object.keys(c)) {
+      if (!['kind', 'baseUrl', 'base_url', 'token', 'createContact', 'create_contact'].includes(key)) throw new ConfigError(`${f}.${key}`, 'is not a known setting');
+    }
+    const kind = str({ oneOf: CRM_KINDS })(c.kind ?? '', `${f}.kind`) as CrmKind | '';
+    const rawUrl = str({ max: SETTING_LIMITS.urlLength })(c.baseUrl ?? c.base_url ?? '', `${f}.baseUrl`) as string;
+    const token = str({ max: SETTING_LIMITS.secretLength })(c.token ?? '', `${f}.token`) as string;
+    const createContact = bool(c.createContact ?? c.create_contact ?? false, `${f}.createContact`) as boolean;
+    if (kind !== '') {
+      if (rawUrl.trim() === '') throw new ConfigError(`${f}.baseUrl`, 'is required for a CRM: the API base URL from its documentation');
+      if (token.trim() === '') throw new ConfigError(`${f}.token`, 'is required for a CRM');
+    }
+    const baseUrl = rawUrl.trim() === '' ? '' : httpUrl(rawUrl.trim().replace(/\/+$/, ''), `${f}.baseUrl`);
+    return { kind, baseUrl, token: token.trim(), createContact };
+  },
   lookupUrlTemplate: (v, f) => {
     const t = str({ max: SETTING_LIMITS.urlLength })(v, f) as string;
     if (t === '') return t;

@@ -459,6 +459,29 @@ export const MIGRATIONS: Migration[] = [
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
     ],
   },
+  {
+    version: 15,
+    name: 'what each CRM holds for an entry: its task, the contact it is on',
+    // One row per (pbx, tenant, entry, crm): the id the CRM gave our task, so an update or a
+    // completion goes to that task and never creates a second one. create_started_at is
+    // committed BEFORE the CRM is asked to create: a row that has it and no object_id is a
+    // create whose answer we never recorded (a crash after the CRM's 201), and the next try
+    // searches the CRM for the task's marker before creating anything (src/notify/crm/deliver.ts).
+    statements: [
+      `CREATE TABLE IF NOT EXISTS smart_missed_calls_crm_objects (
+        ${PBX_COLUMN},
+        tenant VARCHAR(64) NOT NULL,
+        entry_id BIGINT UNSIGNED NOT NULL,
+        crm VARCHAR(24) NOT NULL,
+        marker VARCHAR(64) NOT NULL,
+        contact_id VARCHAR(64) NULL,
+        object_id VARCHAR(64) NULL,
+        create_started_at DATETIME(3) NULL,
+        updated_at DATETIME(3) NOT NULL,
+        PRIMARY KEY (tenant, pbx, entry_id, crm)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+    ],
+  },
 ];
 
 /** Every table we own; uninstall drops exactly these and nothing else. */
@@ -467,7 +490,7 @@ export const OWN_TABLES = [
   'smart_missed_calls_settings', 'smart_missed_calls_outbox', 'smart_missed_calls_state',
   'smart_missed_calls_lookups', 'smart_missed_calls_deliveries', 'smart_missed_calls_contacts',
   'smart_missed_calls_users', 'smart_missed_calls_daily', 'smart_missed_calls_missed_hours', 'smart_missed_calls_caller_misses',
-  'smart_missed_calls_claims', 'smart_missed_calls_wallboards', 'smart_missed_calls_leases', 'smart_missed_calls_migrations',
+  'smart_missed_calls_claims', 'smart_missed_calls_wallboards', 'smart_missed_calls_crm_objects', 'smart_missed_calls_leases', 'smart_missed_calls_migrations',
 ];
 
 /** The version `smc migrate` brings the schema to. */

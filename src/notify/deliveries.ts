@@ -15,11 +15,13 @@ import type { AuditKey } from '../ledger/audit-key.js';
  * (reported by the caller's next mail as "+N more attempts") or `held` (past the hourly
  * cap; reported by one held-summary mail).
  */
-export type Channel = 'email_realtime' | 'email_held_summary' | 'email_digest' | 'webhook';
+export type Channel = 'email_realtime' | 'email_held_summary' | 'email_digest' | 'webhook' | 'crm';
 export type DeliveryStatus = 'pending' | 'sending' | 'sent' | 'folded' | 'held' | 'dead';
 
 export const MAIL_CHANNELS: Channel[] = ['email_realtime', 'email_held_summary', 'email_digest'];
 export const MISS_EVENTS = new Set(['created', 'incremented', 'reopened']);
+/** The ledger events a CRM task follows (src/notify/crm/deliver.ts). */
+export const CRM_EVENTS = new Set(['created', 'incremented', 'cleared', 'reopened']);
 
 export interface Delivery {
   id: number;
@@ -126,6 +128,10 @@ export async function fanOutOutbox(
         if (!hook.events.includes(payload.event)) continue;
         deliveries.push({ ...base, channel: 'webhook', target: hook.url, idempotencyKey: idempotencyKey(String(r.id), 'webhook', hook.url) });
       }
+      // A withheld number is nobody a salesperson can call back: no CRM task for it.
+      if (settings.crm.kind !== '' && CRM_EVENTS.has(r.event) && entryId !== null && payload.entry.caller !== 'anonymous') {
+        deliveries.push({ ...base, channel: 'crm', target: settings.crm.kind, idempotencyKey: idempotencyKey(String(r.id), 'crm', settings.crm.kind) });
+      }
     }
     await insertDeliveries(conn, deliveries);
     const ids = rows.map((r) => Number(r.id));
@@ -196,18 +202,38 @@ export interface RetryPolicy {
   maxAttempts: number;
 }
 
-/** Exponential backoff: base × 2^(attempt−1), capped; `dead` once the attempts are used up. */
+/** Exponential backoff: base × 2^(attempt−1), capped. */
 export function retryDelayMs(policy: RetryPolicy, attempts: number): number {
   return Math.min(policy.maxMs, policy.baseMs * 2 ** Math.max(0, attempts - 1));
 }
 
+/** The longest a receiver's Retry-After is followed: past it, the CRM is asked again anyway. */
+const MAX_RETRY_AFTER_MS = 86_400_000;
+
+/**
+ * A failed attempt: retried after the policy's backoff, `dead` once the attempts are used up.
+ * With `retryAfterMs` (a 429's Retry-After) the other side asked us to wait, which is no
+ * failure of this delivery: it is retried exactly that much later and the attempt does not
+ * count, so a storm of 429s delays deliveries without ever killing one.
+ */
 export async function markFailed(
   pool: Pool,
   d: Delivery,
   policy: RetryPolicy,
   error: string,
   responseCode: number | null,
+  retryAfterMs: number | null = null,
 ): Promise<DeliveryStatus> {
+  if (retryAfterMs !== null) {
+    await pool.query(
+      `UPDATE smart_missed_calls_deliveries
+          SET status = 'pending', attempts = GREATEST(attempts - 1, 0), last_error = ?, response_code = ?,
+              next_attempt_at = NOW(3) + INTERVAL ? MICROSECOND
+        WHERE id = ? AND status = 'sending'`,
+      [error.slice(0, 2000), responseCode, Math.round(Math.min(retryAfterMs, MAX_RETRY_AFTER_MS) * 1000), d.id],
+    );
+    return 'pending';
+  }
   const [rows] = await pool.query<RowDataPacket[]>('SELECT attempts FROM smart_missed_calls_deliveries WHERE id = ?', [d.id]);
   const attempts = Number(rows[0]?.attempts ?? d.attempts);
   const status: DeliveryStatus = attempts >= policy.maxAttempts ? 'dead' : 'pending';
@@ -218,6 +244,26 @@ export async function markFailed(
     [status, error.slice(0, 2000), responseCode, Math.round(retryDelayMs(policy, attempts) * 1000), d.id],
   );
   return status;
+}
+
+/**
+ * A CRM task follows its entry's events in order: an update must not overtake the create,
+ * nor a completion the update. When an earlier `crm` delivery of the same entry is still to
+ * be made, this one is put off until that one's next attempt (no attempt counted) and true
+ * comes back; false when nothing is ahead of it.
+ */
+export async function deferBehindEarlierCrm(pool: Pool, d: Delivery): Promise<boolean> {
+  const [rows] = await pool.query<RowDataPacket[]>(
+    `SELECT MAX(next_attempt_at) AS next_at FROM smart_missed_calls_deliveries
+      WHERE pbx = @smc_pbx AND tenant = ? AND entry_id = ? AND channel = 'crm' AND id < ? AND status IN ('pending', 'sending')`,
+    [d.tenant, d.entryId, d.id],
+  );
+  if (!rows[0] || rows[0].next_at === null) return false;
+  await pool.query(
+    `UPDATE smart_missed_calls_deliveries SET next_attempt_at = GREATEST(?, NOW(3) + INTERVAL 1 SECOND) WHERE id = ? AND status = 'pending'`,
+    [rows[0].next_at, d.id],
+  );
+  return true;
 }
 
 /** Gives up on a delivery that can never succeed (its webhook was removed, no recipients left). */

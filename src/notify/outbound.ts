@@ -15,7 +15,7 @@ import { classifyAddress, isAllowedTarget, type Network } from '../config/networ
 
 export interface OutboundRequest {
   url: string;
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   headers: Record<string, string>;
   body?: string;
   timeoutMs: number;

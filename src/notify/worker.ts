@@ -4,9 +4,12 @@ import type { Config, TenantSettings } from '../config/schema.js';
 import { knownTenants, loadSettings } from '../config/settings-store.js';
 import { fillCallerNames } from './caller-names.js';
 import {
-  dueDeliveries, fanOutOutbox, MAIL_CHANNELS, markDead, markFailed, markSending, markSent, recoverInterrupted,
+  deferBehindEarlierCrm, dueDeliveries, fanOutOutbox, MAIL_CHANNELS, markDead, markFailed, markSending, markSent, recoverInterrupted,
   type Delivery, type Notified, type OutboxPayload, type RetryPolicy,
 } from './deliveries.js';
+import { CrmError } from './crm/connector.js';
+import { syncTask } from './crm/deliver.js';
+import { connectorFor } from './crm/registry.js';
 import { queueDigest } from './digest.js';
 import { DIGEST_CADENCES, latestDuePeriod, type DigestCadence } from './digest-period.js';
 import { faultPoint } from '../sync/faults.js';
@@ -20,7 +23,7 @@ import { parseNetworks, type Network } from '../config/networks.js';
 import { postWebhook } from './webhook.js';
 
 /**
- * The notifier of `smc serve`: outbox → deliveries → mail and webhooks, plus digests.
+ * The notifier of `smc serve`: outbox → deliveries → mail, webhooks and CRM tasks, plus digests.
  *
  * Delivery is at-least-once with a bounded duplicate: a delivery is marked `sending`
  * (committed) before the attempt and `sent` only after the SMTP server accepted the mail
@@ -29,7 +32,8 @@ import { postWebhook } from './webhook.js';
  * So each crash in that window can cause at most ONE duplicate of the ONE delivery that
  * was in flight (per lane: one mail and one webhook), never a lost one. A resent mail
  * carries the same Message-ID and a resent webhook the same X-SMC-Delivery, so receivers
- * can drop the copy.
+ * can drop the copy. CRM tasks allow no duplicate at all: a resent `crm` delivery finds the
+ * task it may have created by the marker in its text (src/notify/crm/deliver.ts).
  */
 export interface NotifierOptions {
   /** Our tables (the ledger). */
@@ -43,6 +47,9 @@ export interface NotifierOptions {
   mailRetry?: RetryPolicy;
   webhookRetry?: RetryPolicy;
   webhookTimeoutMs?: number;
+  crmRetry?: RetryPolicy;
+  /** How long a CRM task create whose answer was lost keeps a new create away (src/notify/crm/deliver.ts). */
+  crmSettleMs?: number;
   /** How often the outbox is looked at when nobody kicks the notifier. */
   pollMs?: number;
   /**
@@ -60,6 +67,10 @@ export interface StoredMail {
 
 const DEFAULT_MAIL_RETRY: RetryPolicy = { baseMs: 30_000, maxMs: 3_600_000, maxAttempts: 20 };
 const DEFAULT_WEBHOOK_RETRY: RetryPolicy = { baseMs: 30_000, maxMs: 3_600_000, maxAttempts: 10 };
+/** A CRM down for hours loses nothing: 30 s doubling to an hour, for about a day. */
+const DEFAULT_CRM_RETRY: RetryPolicy = { baseMs: 30_000, maxMs: 3_600_000, maxAttempts: 30 };
+/** A CRM's search shows a new object within seconds; a minute is well past that. */
+const DEFAULT_CRM_SETTLE_MS = 60_000;
 
 export class Notifier {
   readonly renderer: MailRenderer;
@@ -68,6 +79,7 @@ export class Notifier {
   private readonly log: (line: string) => void;
   private readonly mailRetry: RetryPolicy;
   private readonly webhookRetry: RetryPolicy;
+  private readonly crmRetry: RetryPolicy;
   /** A sent mail journals `notified` for each entry it covered. */
   private readonly auditKey: AuditKey;
   private settingsCache = new Map<string, TenantSettings>();
@@ -80,6 +92,7 @@ export class Notifier {
     this.log = options.log ?? (() => {});
     this.mailRetry = options.mailRetry ?? DEFAULT_MAIL_RETRY;
     this.webhookRetry = options.webhookRetry ?? DEFAULT_WEBHOOK_RETRY;
+    this.crmRetry = options.crmRetry ?? DEFAULT_CRM_RETRY;
     this.allowedNetworks = parseNetworks(options.config.notify.allowPrivateNetworks);
     this.auditKey = readAuditKey(options.config.auditKeyFile);
   }
@@ -114,7 +127,7 @@ export class Notifier {
       if (done.length === 0) break;
       await this.fillNames(done);
     }
-    await Promise.all([this.mailLane(), this.webhookLane()]);
+    await Promise.all([this.mailLane(), this.webhookLane(), this.crmLane()]);
     return true;
   }
 
@@ -222,6 +235,61 @@ export class Notifier {
     this.options.afterAccepted?.(d);
     faultPoint('outbox-accepted');
     await markSent(this.pool, this.auditKey, d, result.status, null);
+  }
+
+  /**
+   * CRM tasks, each entry's in the order of its events. A tenant whose CRM said 429 is left
+   * alone for the rest of the pass (its next requests would be refused too); the other
+   * tenants' CRMs are not held up by it.
+   */
+  private async crmLane(): Promise<void> {
+    const rateLimited = new Set<string>();
+    for (;;) {
+      const due = await dueDeliveries(this.pool, ['crm']);
+      let tried = 0;
+      for (const d of due) {
+        if (rateLimited.has(d.tenant)) continue;
+        const outcome = await this.deliverCrm(d);
+        if (outcome === 'rate-limited') rateLimited.add(d.tenant);
+        if (outcome !== 'deferred') tried += 1;
+      }
+      // Only deferred or rate-limited ones left: they are due again later, not in this pass.
+      if (due.length < 200 || tried === 0) return;
+    }
+  }
+
+  private async deliverCrm(d: Delivery): Promise<'done' | 'rate-limited' | 'deferred'> {
+    const settings = await this.settingsOf(d.tenant);
+    const connector = settings.crm.kind === d.target ? connectorFor(settings.crm, this.allowedNetworks) : null;
+    if (!connector) {
+      await markDead(this.pool, d.id, 'this CRM is no longer in the settings');
+      return 'done';
+    }
+    if (await deferBehindEarlierCrm(this.pool, d)) return 'deferred';
+    if (!(await markSending(this.pool, d.id))) return 'done';
+    let outcome;
+    try {
+      outcome = await syncTask(
+        {
+          pool: this.pool, connector, settings, t: this.renderer.translator(settings.language),
+          settleMs: this.options.crmSettleMs ?? DEFAULT_CRM_SETTLE_MS,
+          afterCreated: () => {
+            this.options.afterAccepted?.(d);
+            faultPoint('crm-created');
+          },
+        },
+        d,
+        this.options.config.pbxId,
+      );
+    } catch (err) {
+      if (!(err instanceof CrmError)) throw err;
+      const status = await markFailed(this.pool, d, this.crmRetry, err.message, err.status, err.retryAfterMs);
+      this.log(`notifier: crm ${d.idempotencyKey} failed (${status}): ${err.message}`);
+      return err.status === 429 ? 'rate-limited' : 'done';
+    }
+    await markSent(this.pool, this.auditKey, d, null, null);
+    this.log(`notifier: crm ${d.idempotencyKey}: task ${outcome}`);
+    return 'done';
   }
 
   private async webhookBody(d: Delivery): Promise<string> {

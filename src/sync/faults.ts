@@ -14,8 +14,9 @@ import { writeSync } from 'node:fs';
  *   after-commit    the ledger transaction committed, the cursor not yet moved
  *   outbox-sending  a delivery is marked `sending`, not yet handed to the mail server
  *   outbox-accepted the mail server accepted a delivery, not yet marked `sent`
+ *   crm-created     a CRM created a task (its 201), its id not yet recorded
  */
-export type FaultPoint = 'after-read' | 'after-classify' | 'in-ledger' | 'after-commit' | 'outbox-sending' | 'outbox-accepted';
+export type FaultPoint = 'after-read' | 'after-classify' | 'in-ledger' | 'after-commit' | 'outbox-sending' | 'outbox-accepted' | 'crm-created';
 
 const armed = parseFaults(process.env.SMC_FAULT ?? '');
 

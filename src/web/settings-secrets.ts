@@ -3,9 +3,10 @@ import { ConfigError, settingKeyOf, type TenantSettings } from '../config/schema
 /**
  * Secrets in a tenant's settings are write-only: no browser, an admin's included, ever
  * receives them. A webhook's signing secret is reported only as set or not set; URLs (a
- * webhook's, the caller-name lookup's) are shown with the parts that can carry a key —
- * user:password@, query values other than {number} — replaced by HIDDEN. A form that
- * posts back what it was shown keeps the stored values; a typed value replaces them.
+ * webhook's, the caller-name lookup's, the CRM's) are shown with the parts that can carry
+ * a key — user:password@, query values other than {number} — replaced by HIDDEN, and the
+ * CRM's token as HIDDEN when one is set. A form that posts back what it was shown (or an
+ * empty token) keeps the stored values; a typed value replaces them.
  */
 export const HIDDEN = '••••••';
 
@@ -29,6 +30,7 @@ export function shownSettings(settings: TenantSettings, audience: 'admin' | 'vie
     ...settings,
     lookupUrlTemplate: mask(settings.lookupUrlTemplate),
     webhooks: settings.webhooks.map((h, ref) => ({ ref, url: mask(h.url), secretSet: h.secret !== '', events: [...h.events] })),
+    crm: { ...settings.crm, baseUrl: mask(settings.crm.baseUrl), token: settings.crm.token === '' ? '' : HIDDEN },
   };
 }
 
@@ -82,6 +84,7 @@ export function withStoredSecrets(current: TenantSettings, change: Record<string
     try {
       if (key === 'lookupUrlTemplate') out[rawKey] = postedUrl(value, current.lookupUrlTemplate, rawKey);
       else if (key === 'webhooks' && Array.isArray(value)) out[rawKey] = value.map((row, i) => postedWebhook(current, row, `${rawKey}[${i}]`));
+      else if (key === 'crm') out[rawKey] = postedCrm(current, value, rawKey);
       else out[rawKey] = value;
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
@@ -98,4 +101,29 @@ function postedWebhook(current: TenantSettings, row: unknown, at: string): unkno
   if (!stored) return { ...rest, url: postedUrl(rest.url, '', `${at}.url`) };
   const secret = rest.secret === undefined || rest.secret === '' ? stored.secret : rest.secret;
   return { ...rest, url: postedUrl(rest.url, stored.url, `${at}.url`), secret };
+}
+
+/**
+ * A posted CRM block: fields left out keep their stored values (API clients may post only
+ * what changed); an empty or HIDDEN token keeps the stored token, unless the CRM is turned
+ * off, which forgets it. The stored token goes
+ * only to the address it was saved with: a new address needs the token typed again, or
+ * whoever can change the settings could point the stored token at a server of theirs.
+ */
+function postedCrm(current: TenantSettings, posted: unknown, field: string): unknown {
+  if (typeof posted !== 'object' || posted === null || Array.isArray(posted)) return posted;
+  const p = posted as Record<string, unknown>;
+  const merged: Record<string, unknown> = { ...current.crm, ...p };
+  merged.baseUrl = postedUrl(p.baseUrl ?? p.base_url ?? current.crm.baseUrl, current.crm.baseUrl, `${field}.baseUrl`);
+  delete merged.base_url;
+  const typed = typeof p.token === 'string' && p.token !== '' && p.token !== HIDDEN;
+  // Turning the CRM off forgets its token: none is kept for a connection nobody uses.
+  if (merged.kind === '') merged.token = typed ? p.token : '';
+  else if (!typed) {
+    if (merged.baseUrl !== current.crm.baseUrl && current.crm.token !== '') {
+      throw new ConfigError(`${field}.token`, 'type the token again: the address it is sent to changed');
+    }
+    merged.token = current.crm.token;
+  }
+  return merged;
 }

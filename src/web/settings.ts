@@ -1,7 +1,9 @@
 import type { Request, Response, Router } from 'express';
-import { CADENCES, collectSettingErrors, ConfigError, WEBHOOK_EVENTS } from '../config/schema.js';
+import { applySettings, CADENCES, collectSettingErrors, ConfigError, CRM_KINDS, WEBHOOK_EVENTS } from '../config/schema.js';
 import { loadSettings, saveSettings } from '../config/settings-store.js';
 import { lookupProblemOf } from '../notify/caller-names.js';
+import { recentDeliveries } from '../notify/deliveries.js';
+import { connectorFor } from '../notify/crm/registry.js';
 import { literalInternalTarget, parseNetworks, type Network } from '../config/networks.js';
 import type { Translate } from '../detect/explain.js';
 import { requireChange, viewerOf } from './auth.js';
@@ -59,9 +61,16 @@ function changeOf(body: Record<string, unknown>, fromForm: boolean): Record<stri
   const change = Object.create(null) as Record<string, unknown>;
   for (const [k, v] of Object.entries(body)) {
     if (k === '_csrf' || k === 'webhooks') continue;
+    // A form post carries the CRM's fields flat; the page's script and the API send one object.
+    if (k.startsWith('crm-')) continue;
     change[k] = v;
   }
   if (fromForm) for (const f of BOOLEAN_FIELDS) if (!Object.hasOwn(change, f)) change[f] = false;
+  if (fromForm && Object.keys(body).some((k) => k.startsWith('crm-'))) {
+    change.crm = {
+      kind: body['crm-kind'] ?? '', baseUrl: body['crm-baseUrl'] ?? '', token: body['crm-token'] ?? '', createContact: Object.hasOwn(body, 'crm-createContact'),
+    };
+  }
   if (Array.isArray(body.webhooks)) {
     change.webhooks = (body.webhooks as unknown[])
       .filter((h): h is Record<string, unknown> => typeof h === 'object' && h !== null)
@@ -77,10 +86,11 @@ function changeOf(body: Record<string, unknown>, fromForm: boolean): Record<stri
 const INTERNAL_TARGET =
   '{host} is an internal address ({range}); the PBX administrator can allow it in config.yaml (notify.allow_private_networks)';
 
-/** Webhook and lookup URLs that name an internal address the PBX administrator did not allow. */
+/** Webhook, lookup and CRM URLs that name an internal address the PBX administrator did not allow. */
 function internalTargetErrors(change: Record<string, unknown>, allowed: readonly Network[]): ConfigError[] {
   const urls: [string, unknown][] = Object.entries(change).filter(([k]) => k === 'lookupUrlTemplate' || k === 'lookup_url_template');
   if (Array.isArray(change.webhooks)) change.webhooks.forEach((h: { url?: unknown }, i) => urls.push([`webhooks[${i}].url`, h?.url]));
+  if (typeof change.crm === 'object' && change.crm !== null) urls.push(['crm.baseUrl', (change.crm as { baseUrl?: unknown }).baseUrl]);
   return urls.flatMap(([field, url]) => {
     const internal = typeof url === 'string' ? literalInternalTarget(url.replace(/\{number\}/g, '0'), allowed) : null;
     return internal ? [new ConfigError(field, INTERNAL_TARGET, internal)] : [];
@@ -99,6 +109,8 @@ export function settingsRoutes(router: Router, ctx: WebContext): void {
     const today = await todayOf(viewer.scope);
     const lookupProblem = settings.lookupUrlTemplate ? await lookupProblemOf(ctx.pool, viewer.tenant) : null;
     const health = await healthOf(ctx, viewer);
+    // The CRM's own words about the latest delivery it refused (or could not be reached for).
+    const crmFailure = settings.crm.kind ? (await recentDeliveries(ctx.pool, viewer.tenant)).failures.find((f) => f.channel === 'crm') : undefined;
     await renderPage(ctx, res, 'settings', {
       view: 'settings',
       values: formValues(settings),
@@ -109,6 +121,10 @@ export function settingsRoutes(router: Router, ctx: WebContext): void {
         label: { off: t('Off'), realtime: t('Real time'), hourly: t('Hourly'), daily: t('Daily'), weekly: t('Weekly'), monthly: t('Monthly') }[c],
       })),
       webhookEvents: WEBHOOK_EVENTS,
+      crm: settings.crm,
+      crmKinds: CRM_KINDS.map((k) => ({ value: k, label: k === '' ? t('None') : { hubspot: 'HubSpot' }[k] })),
+      crmFailure: crmFailure && { error: crmFailure.lastError ?? '', status: crmFailure.status, attempts: crmFailure.attempts },
+      crmTestUrl: viewer.links.api('/api/settings/crm-test'),
       hidden: HIDDEN,
       saveUrl: viewer.links.api('/api/settings'),
       health: {
@@ -154,5 +170,32 @@ export function settingsRoutes(router: Router, ctx: WebContext): void {
     const saved = await saveSettings(ctx.pool, viewer.tenant, change, viewer.user);
     ctx.sync.syncer.forgetSettings();
     res.json({ ok: true, settings: shownSettings(saved, 'admin'), message: viewer.t('Settings saved.') });
+  });
+
+  /**
+   * Test connection: the CRM settings as the form has them (the stored token stands in for
+   * an empty or hidden one, as on save), tried against the CRM without saving anything.
+   */
+  router.post('/api/settings/crm-test', requireChange, async (req: Request, res: Response) => {
+    const viewer = viewerOf(res);
+    const posted = (req.body as { crm?: unknown } | null)?.crm ?? {};
+    const current = await loadSettings(ctx.pool, viewer.tenant);
+    const restored = withStoredSecrets(current, { crm: posted });
+    const allowed = parseNetworks(ctx.config.notify.allowPrivateNetworks);
+    const errors = [...restored.errors, ...collectSettingErrors(current, restored.change), ...internalTargetErrors(restored.change, allowed)];
+    if (errors.length) {
+      const byInput = Object.create(null) as Record<string, string>;
+      for (const e of errors) byInput[inputOf(e.field)] ??= translateSettingError(e, viewer.t);
+      res.status(422).json({ errors: byInput });
+      return;
+    }
+    const { crm } = applySettings(current, restored.change);
+    const connector = connectorFor(crm, allowed);
+    if (!connector) {
+      res.json({ ok: false, message: viewer.t('Choose a CRM first.') });
+      return;
+    }
+    const diagnosis = await connector.testConnection({ createContact: crm.createContact });
+    res.json({ ok: diagnosis.ok, message: viewer.t(diagnosis.template, diagnosis.params) });
   });
 }

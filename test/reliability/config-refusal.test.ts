@@ -65,6 +65,7 @@ const BAD_SETTINGS: Record<keyof typeof DEFAULT_SETTINGS, unknown> = {
   lookupUrlTemplate: 'javascript:alert(1)',
   historyDays: 0,
   claimMinutes: 0,
+  crm: { kind: 'hubspot', baseUrl: '', token: 'pat-na1-0000' },
 };
 
 test('every tenant setting: an invalid value is refused by the API with its field named, and nothing of the change is saved', async () => {

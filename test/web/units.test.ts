@@ -1,10 +1,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../harness/db.js';
 import { csvCell, csvLine } from '../../src/web/csv.js';
-import { Catalogues, negotiateLang, parsePo } from '../../src/web/i18n.js';
+import { Catalogues, LANGS, negotiateLang, parsePo } from '../../src/web/i18n.js';
 import { english, type Translate } from '../../src/detect/explain.js';
 import { bindTenant } from '../../src/web/tenant-scope.js';
 import { calculate } from '../../src/web/calculator.js';
@@ -98,6 +99,15 @@ describe('the .po reader', () => {
       }
     }
     assert.deepEqual(missing, []);
+  });
+
+  test('every catalogue is one gettext compiles: each message has its translation line, each counted phrase its forms', () => {
+    const root = repoRoot();
+    for (const file of ['i18n/smartmissedcalls.pot', ...LANGS.map((lang) => `i18n/${lang}/LC_MESSAGES/smartmissedcalls.po`)]) {
+      const run = spawnSync('msgfmt', ['--check-format', '-o', '/dev/null', join(root, file)], { encoding: 'utf8' });
+      assert.ok(!run.error, `msgfmt (Debian package gettext) is needed: ${run.error?.message}`);
+      assert.equal(run.status, 0, `${file}: ${run.stderr}`);
+    }
   });
 
   test('every settings problem the schema can report has a Romanian translation', () => {

@@ -1,0 +1,190 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import type { AddressInfo } from 'node:net';
+import { createServer, type Server } from 'node:http';
+import { freshDatabases, repoRoot, type FreshDatabases } from '../harness/db.js';
+import { loadSettings, saveSettings } from '../../src/config/settings-store.js';
+import type { Config } from '../../src/config/schema.js';
+import { Notifier } from '../../src/notify/worker.js';
+import { SyncService } from '../../src/sync/service.js';
+import { createApp } from '../../src/web/app.js';
+import { csrfToken } from '../../src/web/csrf.js';
+import { signIdentity, type Identity } from '../../src/web/identity.js';
+import { HubSpotStandIn } from '../helpers/hubspot.js';
+import { callVerdict, record } from '../helpers/ledger-calls.js';
+
+const SECRET = 'settings-crm-secret-0123456789abcd';
+const TOKEN = 'pat-eu1-0f1e2d3c-4b5a-6978-8a9b-cdef01234567';
+const SCREENS = join(repoRoot(), 'test-artifacts', 'screens');
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+/** The CRM block of the settings page: write-only token, field-named refusals, Test connection in en and ro. */
+describe('CRM settings', () => {
+  let db: FreshDatabases;
+  let server: Server;
+  let base: string;
+  let config: Config;
+  const hubs: HubSpotStandIn[] = [];
+
+  before(async () => {
+    db = await freshDatabases('webcrm');
+    config = { ...db.config, server: { ...db.config.server, secret: SECRET }, notify: { allowPrivateNetworks: ['127.0.0.1/32'] } };
+    const sync = new SyncService(db.pool, config);
+    server = await new Promise<Server>((resolve) => {
+      const s = createApp({ pool: db.pool, config, sync, moduleDir: repoRoot() }).listen({ host: '127.0.0.1', port: 0 }, () => resolve(s));
+    });
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  after(async () => {
+    for (const h of hubs) await h.stop();
+    server?.closeAllConnections();
+    await new Promise((r) => server?.close(r));
+    await db?.cleanup();
+  });
+
+  async function hub(options: { token?: string; scopes?: string[] } = {}): Promise<HubSpotStandIn> {
+    const h = await new HubSpotStandIn({ token: options.token ?? TOKEN, ...(options.scopes ? { scopes: options.scopes } : {}) }).start();
+    hubs.push(h);
+    return h;
+  }
+
+  function as(role: Identity['role'], lang: 'en' | 'ro' = 'en'): Record<string, string> {
+    const signed = signIdentity(SECRET, { user: 'ana', tenant: 'default', role, lang, ts: Math.floor(Date.now() / 1000) });
+    return {
+      'x-smc-identity': signed.header, 'x-smc-signature': signed.signature, 'content-type': 'application/json',
+      'x-csrf-token': csrfToken(SECRET, `pbx\nana\ndefault\n${role}`),
+    };
+  }
+
+  async function post(path: string, body: unknown, lang: 'en' | 'ro' = 'en'): Promise<{ status: number; text: string; json: Record<string, unknown> }> {
+    const res = await fetch(`${base}${path}`, { method: 'POST', headers: as('admin', lang), body: JSON.stringify(body) });
+    const text = await res.text();
+    return { status: res.status, text, json: JSON.parse(text) as Record<string, unknown> };
+  }
+
+  test('the token is never shown back, in JSON or in the page, to any role; saving what was shown keeps it; a new address needs it typed again', async () => {
+    const h = await hub();
+    await saveSettings(db.pool, 'default', { crm: { kind: 'hubspot', baseUrl: h.url, token: TOKEN } }, 'test');
+    for (const role of ['viewer', 'admin', 'superadmin'] as const) {
+      const json = await (await fetch(`${base}/api/settings`, { headers: as(role) })).text();
+      assert.ok(!json.includes(TOKEN), `GET /api/settings as ${role}`);
+      const page = await (await fetch(`${base}/settings`, { headers: as(role) })).text();
+      assert.ok(!page.includes(TOKEN), `the settings page as ${role}`);
+      assert.match(page, /id="smc-crm"/);
+    }
+    const shown = (await (await fetch(`${base}/api/settings`, { headers: as('admin') })).json()) as { crm: Record<string, unknown> };
+    const saved = await post('/api/settings', { crm: shown.crm });
+    assert.equal(saved.status, 200);
+    assert.ok(!saved.text.includes(TOKEN));
+    assert.equal((await loadSettings(db.pool, 'default')).crm.token, TOKEN, 'the hidden token posted back keeps the stored one');
+    assert.equal((await post('/api/settings', { crm: { ...shown.crm, token: '' } })).status, 200);
+    assert.equal((await loadSettings(db.pool, 'default')).crm.token, TOKEN, 'an empty token keeps it too');
+
+    const moved = await post('/api/settings', { crm: { ...shown.crm, baseUrl: 'http://127.0.0.1:9/elsewhere' } });
+    assert.equal(moved.status, 422);
+    assert.ok((moved.json.errors as Record<string, string>)['crm.token'], 'the stored token is not sent to a new address');
+    const noUrl = await post('/api/settings', { crm: { kind: 'hubspot', baseUrl: '', token: 'x' } });
+    assert.equal(noUrl.status, 422);
+    assert.match((noUrl.json.errors as Record<string, string>)['crm.baseUrl']!, /required/);
+    assert.equal((await post('/api/settings', { crm: { ...shown.crm, kind: '' } })).status, 200);
+    assert.equal((await loadSettings(db.pool, 'default')).crm.token, '', 'turning the CRM off forgets the token');
+  });
+
+  test('Test connection says exactly what is wrong, in the reader’s language', async () => {
+    const good = await hub();
+    const readOnly = await hub({ scopes: ['crm.objects.contacts.read'] });
+    const noScopes = await hub({ scopes: [] });
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', () => r()));
+    const closedUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise((r) => closed.close(r));
+    await saveSettings(db.pool, 'default', { crm: { kind: '', baseUrl: '', token: '' } }, 'test');
+
+    const check = async (crm: Record<string, unknown>, lang: 'en' | 'ro' = 'en') => {
+      const r = await post('/api/settings/crm-test', { crm: { kind: 'hubspot', ...crm } }, lang);
+      assert.equal(r.status, 200, r.text);
+      assert.ok(!r.text.includes(TOKEN), 'the answer never holds the token');
+      return r.json as { ok: boolean; message: string };
+    };
+    assert.deepEqual(await check({ baseUrl: good.url, token: TOKEN }), { ok: true, message: 'Connected to HubSpot: the token works and can read contacts.' });
+    const bad = await check({ baseUrl: good.url, token: 'pat-eu1-wrong' });
+    assert.equal(bad.ok, false);
+    assert.match(bad.message, /^HubSpot refused the token \(401\): Authentication credentials not found\./);
+    assert.match((await check({ baseUrl: noScopes.url, token: TOKEN })).message, /lacks the scope crm\.objects\.contacts\.read/);
+    assert.match((await check({ baseUrl: readOnly.url, token: TOKEN })).message, /lacks the scope crm\.objects\.contacts\.write, needed to create tasks:/);
+    assert.match((await check({ baseUrl: readOnly.url, token: TOKEN, createContact: true })).message, /needed to create tasks and contacts/);
+    assert.match((await check({ baseUrl: closedUrl, token: TOKEN })).message, new RegExp(`^HubSpot could not be reached at ${closedUrl}: ECONNREFUSED`));
+    assert.match((await check({ baseUrl: `${good.url}/not-the-api`, token: TOKEN })).message, /does not answer like the HubSpot API \(HTTP 404\): check the base URL/);
+    assert.match((await check({ baseUrl: good.url, token: 'pat-eu1-wrong' }, 'ro')).message, /^HubSpot a refuzat tokenul \(401\)/);
+    assert.match((await check({ baseUrl: readOnly.url, token: TOKEN }, 'ro')).message, /Aplicației private îi lipsește permisiunea crm\.objects\.contacts\.write/);
+    const unnamed = await post('/api/settings/crm-test', { crm: { kind: 'hubspot', baseUrl: '', token: TOKEN } });
+    assert.equal(unnamed.status, 422);
+    assert.ok((unnamed.json.errors as Record<string, string>)['crm.baseUrl']);
+    // Nothing of a test is saved.
+    assert.equal((await loadSettings(db.pool, 'default')).crm.kind, '');
+  });
+
+  test('the settings page shows the CRM’s own message for a task it refused', async () => {
+    const h = await hub({ token: 'pat-eu1-the-account-token' });
+    await saveSettings(db.pool, 'default', { cadence: 'off', crm: { kind: 'hubspot', baseUrl: h.url, token: TOKEN } }, 'test');
+    await record(db.pool, 'default', [callVerdict('missed', { caller: '0731000100', at: '2025-05-07 10:00:00' })]);
+    const n = new Notifier({ pool: db.pool, config, mailer: null });
+    await n.pass();
+    await n.close();
+    const page = await (await fetch(`${base}/settings`, { headers: as('admin') })).text();
+    assert.match(page, /id="smc-crm-problem"[^>]*>The CRM refused the latest task; it is being retried: HubSpot 401 INVALID_AUTHENTICATION: Authentication credentials not found\./);
+    assert.ok(!page.includes(TOKEN));
+  });
+
+  test('in the browser: choose HubSpot, Test connection (a wrong token, then the right one), save; en and ro', async () => {
+    const h = await hub();
+    await saveSettings(db.pool, 'default', { crm: { kind: '', baseUrl: '', token: '' } }, 'test');
+    await db.pool.query('DELETE FROM smart_missed_calls_deliveries');
+    mkdirSync(SCREENS, { recursive: true });
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    try {
+      for (const lang of ['en', 'ro'] as const) {
+        const { 'content-type': _json, ...headers } = as('admin', lang);
+        const context = await browser.newContext({ extraHTTPHeaders: headers, viewport: { width: 1360, height: 900 } });
+        const page = await context.newPage();
+        // The PHP glue's part: ajax.php?…&path=/api/… is forwarded to the service.
+        await page.route('**/ajax.php?*', (route) => route.continue({ url: base + new URL(route.request().url()).searchParams.get('path') }));
+        await page.goto(`${base}/settings`);
+        // Inside the PBX the admin UI wraps this fragment and loads the module's assets.
+        await page.addStyleTag({ url: `${base}/assets/css/smartmissedcalls.css` });
+        await page.addScriptTag({ url: `${base}/assets/js/smartmissedcalls.js` });
+        await page.selectOption('[name="crm-kind"]', 'hubspot');
+        await page.fill('[name="crm-baseUrl"]', h.url);
+        await page.fill('[name="crm-token"]', 'pat-eu1-wrong');
+        await page.click('#smc-crm-test');
+        await page.locator('#smc-crm-test-result.text-danger').waitFor();
+        assert.match((await page.textContent('#smc-crm-test-result'))!, lang === 'en' ? /^HubSpot refused the token \(401\)/ : /^HubSpot a refuzat tokenul \(401\)/);
+        await page.fill('[name="crm-token"]', TOKEN);
+        await page.click('#smc-crm-test');
+        await page.locator('#smc-crm-test-result.text-success').waitFor();
+        assert.match((await page.textContent('#smc-crm-test-result'))!, lang === 'en' ? /^Connected to HubSpot/ : /^Conectat la HubSpot/);
+        await page.locator('#smc-crm').screenshot({ path: join(SCREENS, `${lang}-settings-crm.png`) });
+        await page.click('#smc-save');
+        await page.locator('#smc-saved:not(:empty)').waitFor();
+        assert.deepEqual((await loadSettings(db.pool, 'default')).crm, { kind: 'hubspot', baseUrl: h.url, token: TOKEN, createContact: false });
+        await page.reload();
+        await page.addScriptTag({ url: `${base}/assets/js/smartmissedcalls.js` });
+        assert.ok(!(await page.content()).includes(TOKEN), 'the token is not in the page after saving');
+        assert.equal(await page.inputValue('[name="crm-token"]'), '');
+        // Saving again with the token field left empty keeps the token.
+        await page.check('[name="crm-createContact"]');
+        await page.click('#smc-save');
+        await page.locator('#smc-saved:not(:empty)').waitFor();
+        assert.deepEqual((await loadSettings(db.pool, 'default')).crm, { kind: 'hubspot', baseUrl: h.url, token: TOKEN, createContact: true });
+        await saveSettings(db.pool, 'default', { crm: { kind: '', baseUrl: '', token: '' } }, 'test');
+        await context.close();
+      }
+    } finally {
+      await browser.close();
+    }
+  });
+});
