@@ -115,7 +115,16 @@ test('every route: identity, role, CSRF, tenancy, SQL in filters and markup, che
   assert.ok(routes.length >= 15 && methods.has('GET') && methods.has('POST'), `routes found: ${routes.map((r) => `${r.method} ${r.path}`).join(', ')}`);
   // /internal/login answers only a body signed with server.secret (test/vitalpbx.test.ts), no identity.
   const publicRoutes = routes.filter((r) => r.path === '/login' || r.path === '/internal/login' || r.path.startsWith('/assets/'));
-  const guarded = routes.filter((r) => !publicRoutes.includes(r));
+  // A wallboard's link is its own credential (docs/team.md): no identity is asked, and a token
+  // that is no link's gets 403 however the request is signed.
+  const wallboardRoutes = routes.filter((r) => r.path.startsWith('/wallboard/'));
+  assert.ok(wallboardRoutes.length > 0, 'the wallboard routes are found');
+  for (const route of wallboardRoutes) {
+    const path = route.path.replace(':token', 'not-a-link-0123456789abcdefghijklmnopqrstuv');
+    assert.equal((await call(route, path, {})).status, 403, `${route.method} ${route.path} with a token that is no link's`);
+    assert.equal((await call(route, path, identityHeaders(who('superadmin')))).status, 403, `${route.method} ${route.path}: an identity does not stand in for the link`);
+  }
+  const guarded = routes.filter((r) => !publicRoutes.includes(r) && !wallboardRoutes.includes(r));
 
   for (const route of guarded) {
     const path = concrete(route.path, own);
