@@ -13,6 +13,12 @@ export interface CrmContact {
   id: string;
   /** The CRM user who owns the contact; the task is assigned to them. */
   ownerId: string | null;
+  /**
+   * The contact's display name and its owner's name, when the find call gave them at no extra
+   * request: the caller-name chain (src/notify/caller-names.ts) shows them on the list.
+   */
+  name?: string | null;
+  ownerName?: string | null;
 }
 
 export interface CrmTask {
