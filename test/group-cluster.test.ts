@@ -444,10 +444,8 @@ describe('a group of PBXs on a 3-node Galera cluster, each with its own smc serv
     }
   });
 
-  // Known gap (issue 18): the same clearing passes through two Syncers on one MariaDB
-  // (test/crosspbx.test.ts) but not yet through two running `smc serve` on the cluster.
   test('a caller who missed at Bucharest and was called back from Cluj: Bucharest\'s own service clears its entry as returned, by 102 at Cluj, on every node', {
-    ...TEST_LIMIT, todo: 'through two running smc serve on the cluster the entry is not cleared yet (undiagnosed)',
+    ...TEST_LIMIT,
   }, async () => {
     const [bucharest, cluj] = [pbxs.get('bucharest')!, pbxs.get('cluj')!];
     const [atBucharest, atCluj] = [service('bucharest-x', bucharest, [0, 1, 2]), service('cluj-x', cluj, [1, 2, 0])];
@@ -474,9 +472,16 @@ describe('a group of PBXs on a 3-node Galera cluster, each with its own smc serv
     };
     await eventually('the miss on Bucharest\'s list', async () => (await entry())?.status === 'open', 60_000);
 
-    await call(cluj, 'callback', 60, { extension: '102', target: caller, answered: true }, 9_200_000);
-    await eventually('Bucharest\'s entry cleared by the callback from Cluj', async () => (await entry())?.status === 'cleared', 60_000).catch((err: Error) => {
-      throw new Error(`${err.message}\n--- bucharest:\n${atBucharest.stderr.slice(-2000)}\n--- cluj:\n${atCluj.stderr.slice(-2000)}`);
+    // Talk kept short: a CDR row is written at hang-up, so the call must be over by now (a
+    // generated talk of minutes would end in the future, and the sync waits for its end).
+    await call(cluj, 'callback', 60, { extension: '102', target: caller, answered: true, talkSeconds: 20 }, 9_200_000);
+    await eventually('Bucharest\'s entry cleared by the callback from Cluj', async () => (await entry())?.status === 'cleared', 60_000).catch(async (err: Error) => {
+      const pool = clusterPool(bucharest.id, cluster.nodes[2]);
+      const [calls] = await pool.query<RowDataPacket[]>(
+        "SELECT pbx, linkedid, verdict, direction, caller_key, started_at, started_utc, classified_at FROM smart_missed_calls_calls WHERE caller_key LIKE ? OR linkedid LIKE '92%' OR linkedid LIKE '91%'", ['%' + caller.slice(-7)]);
+      const [state] = await pool.query<RowDataPacket[]>("SELECT * FROM smart_missed_calls_state WHERE pbx IN ('bucharest','cluj')");
+      await pool.end();
+      throw new Error(`${err.message}\n--- calls: ${JSON.stringify(calls)}\n--- state: ${JSON.stringify(state)}\n--- bucharest:\n${atBucharest.stderr.slice(-2000)}\n--- cluj:\n${atCluj.stderr.slice(-2000)}`);
     });
     const cleared = await entry();
     assert.equal(cleared?.cleared_by, 'returned');
@@ -491,8 +496,8 @@ describe('a group of PBXs on a 3-node Galera cluster, each with its own smc serv
       }
     }
     await Promise.all([atBucharest.kill('SIGTERM'), atCluj.kill('SIGTERM')]);
+    // Cluj's chain got nothing from this test: the clearing row is Bucharest's.
     await verifyOnEveryNode(bucharest);
-    await verifyOnEveryNode(cluj);
   });
 });
 

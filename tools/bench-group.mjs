@@ -7,13 +7,13 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
 import { startGaleraCluster } from './galera.mjs';
 import { loadSchemas, startMariadb } from './mariadb.mjs';
+import { freePort, waitForHealth } from './serve-child.mjs';
 
 const run = promisify(execFile);
 const PBXS = 3;
@@ -94,18 +94,6 @@ function smcJson(file, args) {
   });
 }
 
-/** @returns {Promise<number>} a free loopback port */
-function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const address = s.address();
-      s.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
 /**
  * @param {{ dir: string, socket: string, secret: string, freePort: () => Promise<number>, calls: number, perSecond: number, background: number, throughputRows: number, today: string, yesterday: string, log: (line: string) => void }} o
  */
@@ -143,7 +131,7 @@ async function groupBench(o) {
       serves.push(spawn(process.execPath, ['build/smc.js', '--config', pbx.file, 'serve'], { stdio: ['ignore', out, out] }));
       closeSync(out);
     }
-    for (const [k, pbx] of pbxs.entries()) await waitForHealth(pbx.url, serves[k]);
+    for (const [k, pbx] of pbxs.entries()) await waitForHealth(pbx.url, serves[k], pbx.file, 60);
 
     /** Every PBX's missed calls at once; resolves with each one's latency figures. */
     const timeAll = () => Promise.all(pbxs.map(async (pbx) => {
@@ -216,22 +204,4 @@ async function groupBench(o) {
     await Promise.all(serves.map((s) => (s.exitCode === null ? new Promise((r) => s.once('exit', r)) : null)));
     await cluster.teardown();
   }
-}
-
-/**
- * @param {string} url
- * @param {import('node:child_process').ChildProcess} child
- */
-async function waitForHealth(url, child) {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`smc serve exited with code ${child.exitCode}`);
-    try {
-      await fetch(`${url}/api/health`);
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-  throw new Error(`smc serve (${url}) did not answer within 60 s`);
 }

@@ -5,11 +5,11 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, totalmem, tmpdir, release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import mysql from 'mysql2/promise';
 import { loadSchemas, startMariadb } from './mariadb.mjs';
+import { freePort, waitForHealth } from './serve-child.mjs';
 import { makeHermetic } from './hermetic.mjs';
 
 makeHermetic();
@@ -180,7 +180,7 @@ try {
     serve = spawn(process.execPath, [...nodeFlags(), 'build/smc.js', '--config', setups.backfill.file, 'serve'], { stdio: ['ignore', serveLog, serveLog] });
     closeSync(serveLog);
     const url = `http://127.0.0.1:${port}`;
-    await waitForHealth(url, setups.backfill, serve);
+    await waitForHealth(url, serve, setups.backfill.file, 30);
     const rss = watchRss(/** @type {number} */ (serve.pid));
     if (!pagesOnly) {
       const latencyArgs = ['bench', 'latency', '--url', url, '--calls', String(SIZES.latencyCalls), '--per-second', String(SIZES.latencyPerSecond), '--background', String(SIZES.background)];
@@ -375,38 +375,6 @@ function serverCpuSeconds(server) {
   // Fields after the command name: utime and stime are the 12th and 13th, in clock ticks.
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-}
-
-/** A free loopback port for smc serve. */
-async function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const address = s.address();
-      s.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
-/**
- * @param {string} url
- * @param {{ file: string }} s
- * @param {import('node:child_process').ChildProcess} child
- */
-async function waitForHealth(url, s, child) {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`smc serve exited with code ${child.exitCode}`);
-    try {
-      // Any answer, even 401 without identity, means the web service is up.
-      await fetch(`${url}/api/health`);
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-  throw new Error(`smc serve (${s.file}) did not answer within 30 s`);
 }
 
 /**

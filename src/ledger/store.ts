@@ -1,4 +1,4 @@
-import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
+import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import type { TenantSettings } from '../config/schema.js';
 import { normaliseNumber } from '../clear/numbers.js';
 import type { Verdict } from '../detect/verdict.js';
@@ -253,6 +253,20 @@ function firstOtherPbxClearerAfter(clearers: OtherPbxClearer[] | undefined, miss
   return clearers.find((c) => c.at >= miss.startedAt && (c.reason === 'returned' || settings.clearAcrossDids || c.did === miss.did));
 }
 
+/** Other PBXs' clearing calls classified since `?` whose caller has an open entry at this PBX. */
+const CLEARS_FROM_OTHER_PBXS = `c.classified_at >= ? AND c.pbx <> @smc_pbx AND c.started_utc IS NOT NULL AND ${CLEARING_CALL}
+  AND EXISTS (SELECT 1 FROM smart_missed_calls e WHERE e.tenant = c.tenant AND e.pbx = @smc_pbx AND e.caller_key = c.caller_key AND e.status = 'open')`;
+
+/**
+ * Whether clearFromOtherPbxs has anything to do: asked outside a transaction, because most
+ * cycles find nothing, and its transaction would write the sync lease's fence row, a write
+ * every node of the cluster certifies, every second.
+ */
+export async function anyClearFromOtherPbxs(pool: Pool, since: string): Promise<boolean> {
+  const [rows] = await pool.query<RowDataPacket[]>(`SELECT 1 FROM smart_missed_calls_calls c WHERE ${CLEARS_FROM_OTHER_PBXS} LIMIT 1`, [since]);
+  return rows.length > 0;
+}
+
 /**
  * Clears this PBX's open entries by the clearing calls other PBXs of the group recorded
  * (classified) since `since`, on the ledger's clock: answered callbacks as `returned`,
@@ -269,9 +283,7 @@ export async function clearFromOtherPbxs(
   settingsOf: (tenant: string) => Promise<TenantSettings>,
 ): Promise<LedgerEvent[]> {
   const [rows] = await conn.query<RowDataPacket[]>(
-    `SELECT c.tenant, ${OTHER_PBX_CLEARER_COLUMNS} FROM smart_missed_calls_calls c
-      WHERE c.classified_at >= ? AND c.pbx <> @smc_pbx AND c.started_utc IS NOT NULL AND ${CLEARING_CALL}
-        AND EXISTS (SELECT 1 FROM smart_missed_calls e WHERE e.tenant = c.tenant AND e.pbx = @smc_pbx AND e.caller_key = c.caller_key AND e.status = 'open')
+    `SELECT c.tenant, ${OTHER_PBX_CLEARER_COLUMNS} FROM smart_missed_calls_calls c WHERE ${CLEARS_FROM_OTHER_PBXS}
       ORDER BY c.tenant, c.started_utc, c.pbx, c.linkedid`,
     [since],
   );

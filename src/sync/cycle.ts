@@ -16,7 +16,7 @@ import type { Verdict } from '../detect/verdict.js';
 import { voicemailLeft } from '../cdr/voicemail-spool.js';
 import type { LedgerEvent } from '../ledger/entries.js';
 import { readAuditKey, type AuditKey } from '../ledger/audit-key.js';
-import { clearFromOtherPbxs, recordCalls, type ClassifiedCall } from '../ledger/store.js';
+import { anyClearFromOtherPbxs, clearFromOtherPbxs, recordCalls, type ClassifiedCall } from '../ledger/store.js';
 import { faultPoint } from './faults.js';
 import { measureSkewMs, processZone, type PbxClock } from './pbx-clock.js';
 import { WindowCache } from './window-cache.js';
@@ -285,6 +285,7 @@ export class Syncer {
     if (this.otherPbxCursor === undefined) this.otherPbxCursor = await readState(this.pool, OTHER_PBX_CURSOR_KEY);
     const [[{ now }]] = (await this.pool.query<RowDataPacket[]>('SELECT NOW() AS now')) as unknown as [[{ now: string }]];
     const since = this.otherPbxCursor === null ? '1970-01-01 00:00:00' : naiveDatetime(naiveSeconds(this.otherPbxCursor) - OTHER_PBX_LOOK_BACK_SECONDS);
+    if (!(await anyClearFromOtherPbxs(this.pool, since))) return { events: [], lookedAt: now };
     const events = await this.fencedTransaction((conn) => clearFromOtherPbxs(conn, this.auditKey, clock, since, (tenant) => this.settings(tenant)));
     return { events, lookedAt: now };
   }
