@@ -119,6 +119,14 @@ test('`smc demo` fills a month-like history, serves the pages with demo logins, 
     return Number(rows[0]!.n);
   };
   await until('a live call to be classified', async () => (await live()) > 0, demo.output);
+  // The demo's agents claim the callers they call back, as a team would: claims show with the live traffic.
+  const agentClaims = async () => {
+    const [rows] = await root.query<RowDataPacket[]>(
+      `SELECT COUNT(*) AS n FROM ${ident(names.pbx)}.smart_missed_calls_audit WHERE event = 'claimed' AND actor LIKE 'user:%' AND ext IS NOT NULL AND created_at >= ?`, [beforeStart],
+    );
+    return Number(rows[0]!.n);
+  };
+  await until('an agent to claim an entry before calling back', async () => (await agentClaims()) > 0, demo.output);
 
   demo.process.kill('SIGINT');
   assert.equal(await demo.exited, 0, demo.output());

@@ -19,9 +19,10 @@ import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { migrate } from '../db/migrations.js';
 import { createPool, ident, type Pool } from '../db/pool.js';
-import { ensureAuditKey } from '../ledger/audit-key.js';
+import { ensureAuditKey, readAuditKey } from '../ledger/audit-key.js';
 import { backfill } from '../sync/backfill.js';
 import { readState, writeState } from '../sync/state.js';
+import { DemoAgents } from './demo-agents.js';
 import { startService } from './serve.js';
 
 /** First attempts on an ordinary weekday: a busy small business (weekends get far fewer). */
@@ -236,8 +237,10 @@ async function runDemo(options: DemoOptions): Promise<void> {
     if (reuse) log(`reusing the demo's calls in ${options.cdrDatabase} (last synced ${await readState(pool, 'last_cycle') ?? 'never'})`);
     else await fillHistory(pool, config, model, historyDays, () => interrupted);
     if (interrupted) throw new Interrupted();
+    const agents = new DemoAgents(pool, readAuditKey(config.auditKeyFile), model, (err) => log(`demo agents: ${(err as Error).message}`));
     traffic = startLiveTraffic({
       pool, cdrDb: config.db.cdrDatabase, model, seed: randomInt(2 ** 31), callsPerMinute,
+      onCall: (label) => agents.callPlaced(label),
       onError: (err) => log(`live traffic: ${(err as Error).message}`),
     });
     await startService(config);
@@ -259,7 +262,7 @@ async function runDemo(options: DemoOptions): Promise<void> {
       '',
       `Smart Missed Calls demo: ${url}`,
       '  log in as admin / admin (administrator) or viewer / viewer (read only)',
-      `  about ${callsPerMinute} live call${callsPerMinute === 1 ? '' : 's'} a minute; misses appear on the list within seconds`,
+      `  about ${callsPerMinute} live call${callsPerMinute === 1 ? '' : 's'} a minute; misses appear on the list within seconds, and agents claim the ones they call back`,
       `  config: ${path} (e.g. node build/smc.js -c ${path} status)`,
       'Ctrl-C stops the demo',
       '',
