@@ -168,6 +168,9 @@ describe('CRM settings', () => {
     assert.deepEqual(await check({ baseUrl: readOnly.url }), { ok: false, message: 'The Odoo user bot@acme.example lacks the access right “write” on res.partner: grant it in Odoo (Settings → Users) and try again.' });
     assert.equal((await check({ baseUrl: noCreate.url })).ok, true, 'creating contacts is not needed unless asked for');
     assert.deepEqual(await check({ baseUrl: noCreate.url, createContact: true }), { ok: false, message: 'The Odoo user bot@acme.example lacks the access right “create” on res.partner: grant it in Odoo (Settings → Users) and try again.' });
+    const noLeads = await odoo({ rights: { 'crm.lead': ['read'] } });
+    assert.deepEqual(await check({ baseUrl: noLeads.url }), { ok: false, message: 'The Odoo user bot@acme.example lacks the access right “create” on crm.lead: grant it in Odoo (Settings → Users) and try again.' });
+    assert.equal((await check({ baseUrl: noLeads.url, createContact: true })).ok, true, 'no lead is made when contacts are');
     assert.deepEqual(await check({ baseUrl: `${good.url}/web` }), { ok: false, message: `${good.url}/web does not answer like Odoo’s JSON-RPC API (/jsonrpc): check the base URL.` });
     assert.deepEqual(await check({ database: 'acme_test' }, 'ro'), { ok: false, message: 'Odoo nu are baza de date acme_test: verificați numele bazei de date (Odoo îl arată în selectorul de baze de date, sau întrebați furnizorul de găzduire).' });
     assert.deepEqual(await check({ token: 'not-the-key' }, 'ro'), { ok: false, message: 'Odoo a refuzat utilizatorul bot@acme.example sau cheia lui API: verificați-le pe amândouă (cheia se creează din Preferințele utilizatorului → Securitatea contului).' });

@@ -163,11 +163,9 @@ export class OdooConnector implements CrmConnector {
     if (res.status === 429 || res.status === 503) {
       // A proxy in front of Odoo (Odoo.sh, a load balancer) shedding load: wait as told.
       const wait = retryAfterOf(res.headers['retry-after']);
-      throw new OdooError(`Odoo HTTP ${res.status}: ${text.slice(0, 300).trim() || 'no message'}`, res.status, wait ?? (res.status === 429 ? ONE_MINUTE_MS : null), null, null);
+      throw new OdooError(`Odoo HTTP ${res.status}: ${pageText(text)}`, res.status, wait ?? (res.status === 429 ? ONE_MINUTE_MS : null), null, null);
     }
-    if (res.status < 200 || res.status >= 300) {
-      throw new OdooError(`Odoo HTTP ${res.status}: ${text.slice(0, 300).trim() || 'no message'}`, res.status, null, null, null);
-    }
+    if (res.status < 200 || res.status >= 300) throw new OdooError(`Odoo HTTP ${res.status}: ${pageText(text)}`, res.status, null, null, null);
     let answer: { result?: T; error?: JsonRpcError };
     try {
       answer = JSON.parse(text) as { result?: T; error?: JsonRpcError };
@@ -289,7 +287,8 @@ export class OdooConnector implements CrmConnector {
     }
     const again = await this.byPhone<LeadRow>(LEAD_MODEL, phone, ['contact_name', 'partner_name']);
     if (again) return { model: LEAD_MODEL, resId: again.id };
-    const resId = await this.exec<number>(LEAD_MODEL, 'create', [{ name: task.subject, phone: phone.display, type: 'lead' }]);
+    // No type: Odoo makes it a lead, or an opportunity where the database does not use leads.
+    const resId = await this.exec<number>(LEAD_MODEL, 'create', [{ name: task.subject, phone: phone.display }]);
     return { model: LEAD_MODEL, resId };
   }
 
@@ -378,7 +377,11 @@ export class OdooConnector implements CrmConnector {
         const granted = await this.exec<boolean>(model, 'check_access_rights', [right], { raise_exception: false });
         if (!granted) return { ok: false, template: 'The Odoo user {login} lacks the access right “{right}” on {model}: grant it in Odoo (Settings → Users) and try again.', params: { login, right, model } };
       }
-      await this.models();
+      // Unknown callers become leads where the CRM app is installed (and no contact is made).
+      if ((await this.models()).has(LEAD_MODEL) && !needs.createContact) {
+        const granted = await this.exec<boolean>(LEAD_MODEL, 'check_access_rights', ['create'], { raise_exception: false });
+        if (!granted) return { ok: false, template: 'The Odoo user {login} lacks the access right “{right}” on {model}: grant it in Odoo (Settings → Users) and try again.', params: { login, right: 'create', model: LEAD_MODEL } };
+      }
       await this.callActivityType();
     } catch (err) {
       const e = err as OdooError;
@@ -437,6 +440,11 @@ function localDate(at: Date, timeZone: string): string {
 
 function escapeHtml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/** An error page's words (Odoo's and proxies' are HTML), short enough for a status line. */
+function pageText(body: string): string {
+  return body.replace(/<(script|style)[^>]*>[\s\S]*?<\/\1>/gi, ' ').replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 300) || 'no message';
 }
 
 function digitsOf(n: string | false | null | undefined): string {
