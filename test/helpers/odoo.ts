@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
  *  - object.execute_kw(db, uid, key, model, method, args, kwargs): the key checked on every
  *    call (odoo.exceptions.AccessDenied), per-model access rights (odoo.exceptions.AccessError
  *    with Odoo 17's wording), search_read with Polish-notation domains ('|', '&', '=', 'in',
- *    'ilike' wrapped in %…%, '=ilike' taken as given), limit / order / active_test, create,
+ *    'ilike' wrapped in %…%, '=ilike' taken as given), limit / offset / order / active_test, create,
  *    write, unlink (MissingError on a deleted record), check_access_rights, and
  *    mail.activity.action_feedback: a "done" message on the record's chatter, then the
  *    activity deleted — or archived when the database is a 17 whose Call type keeps done
@@ -227,7 +227,8 @@ export class OdooStandIn {
         let rows = [...table.values()].filter((r) => matches(r, domain));
         if (context.active_test !== false && !domain.some((t) => Array.isArray(t) && t[0] === 'active')) rows = rows.filter((r) => r.active !== false);
         rows.sort((a, b) => (String(kwargs.order ?? 'id').includes('desc') ? b.id - a.id : a.id - b.id));
-        if (typeof kwargs.limit === 'number' && kwargs.limit > 0) rows = rows.slice(0, kwargs.limit);
+        const offset = typeof kwargs.offset === 'number' ? kwargs.offset : 0;
+        rows = rows.slice(offset, typeof kwargs.limit === 'number' && kwargs.limit > 0 ? offset + kwargs.limit : undefined);
         return rows.map((r) => this.shown(r, fields));
       }
       case 'create': {

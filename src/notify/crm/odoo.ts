@@ -82,8 +82,9 @@ interface TaskHandle {
 export const ODOO_CALL_ACTIVITY = 'mail.mail_activity_data_call';
 const LEAD_MODEL = 'crm.lead';
 const PARTNER_MODEL = 'res.partner';
-/** Hits looked through for one whose digits really match. */
-const SEARCH_LIMIT = 80;
+/** Pages of loose hits looked through for one whose digits really match. */
+const SEARCH_PAGE = 80;
+const SEARCH_PAGES = 5;
 const ONE_MINUTE_MS = 60_000;
 
 export interface OdooOptions {
@@ -232,10 +233,15 @@ export class OdooConnector implements CrmConnector {
     // digits check below keeps only true matches. The same domain works on every 14–17 database,
     // where phone_mobile_search exists only with the sms / phone_validation modules.
     const pattern = `%${[...phone.key].join('%')}%`;
-    const rows = await this.exec<T[]>(model, 'search_read', [['|', ['phone', '=ilike', pattern], ['mobile', '=ilike', pattern]]], {
-      fields: ['name', 'phone', 'mobile', 'user_id', ...fields], limit: SEARCH_LIMIT, order: 'id',
-    });
-    return rows.find((r) => [r.phone, r.mobile].some((n) => digitsOf(n).endsWith(phone.key))) ?? null;
+    for (let page = 0; page < SEARCH_PAGES; page += 1) {
+      const rows = await this.exec<T[]>(model, 'search_read', [['|', ['phone', '=ilike', pattern], ['mobile', '=ilike', pattern]]], {
+        fields: ['name', 'phone', 'mobile', 'user_id', ...fields], limit: SEARCH_PAGE, offset: page * SEARCH_PAGE, order: 'id',
+      });
+      const hit = rows.find((r) => [r.phone, r.mobile].some((n) => digitsOf(n).endsWith(phone.key)));
+      if (hit) return hit;
+      if (rows.length < SEARCH_PAGE) return null;
+    }
+    return null;
   }
 
   async findContactByPhone(phone: PhoneVariants): Promise<CrmContact | null> {
