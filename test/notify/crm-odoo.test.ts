@@ -259,9 +259,10 @@ test('Odoo 17 with a Call type that keeps done activities: done archives it, reo
   const o = await odoo({ keepDone: true });
   const p = o.addPartner({ name: 'Kept', phone: '0731000030' });
   await connect('kept', o);
-  await record(db.pool, 'kept', [callVerdict('missed', { caller: '0731000030', at: '2025-05-07 10:00:00' })]);
+  await record(db.pool, 'kept', [callVerdict('missed', { caller: '0731000030', at: '2025-05-07 00:30:00' })]);
   const n = notifier();
   await drain(n, 'kept');
+  assert.equal(o.activities()[0]!.date_deadline, '2025-05-07', "half past midnight in Bucharest is still the 6th in UTC: the date is the Odoo user's");
   await record(db.pool, 'kept', [callVerdict('callback', { caller: '0731000030', at: '2025-05-07 10:30:00', ext: '103' })]);
   await drain(n, 'kept');
   assert.equal(openActivities(o).length, 0);

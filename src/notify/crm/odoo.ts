@@ -79,7 +79,7 @@ interface TaskHandle {
   marker: string;
 }
 
-export const ODOO_CALL_ACTIVITY = 'mail.mail_activity_data_call';
+const ODOO_CALL_ACTIVITY = 'mail.mail_activity_data_call';
 const LEAD_MODEL = 'crm.lead';
 const PARTNER_MODEL = 'res.partner';
 /** Pages of loose hits looked through for one whose digits really match. */
@@ -119,7 +119,7 @@ function statusOf(exception: string): number {
   if (exception.endsWith('.AccessDenied')) return 401;
   if (exception.endsWith('.AccessError')) return 403;
   if (exception.endsWith('.MissingError')) return 404;
-  if (exception.startsWith('odoo.exceptions.') || exception.endsWith('.ValidationError') || exception.endsWith('.UserError')) return 422;
+  if (exception.startsWith('odoo.exceptions.')) return 422;
   return 500;
 }
 
