@@ -481,7 +481,22 @@
       baseUrl: form.elements['crm-baseUrl'].value,
       token: form.elements['crm-token'].value,
       createContact: form.elements['crm-createContact'].checked,
+      database: form.elements['crm-database'] ? form.elements['crm-database'].value : undefined,
+      login: form.elements['crm-login'] ? form.elements['crm-login'].value : undefined,
     };
+  }
+
+  /** Fields only one CRM has (Odoo's database and login) show when that CRM is chosen. */
+  function setupCrmKind() {
+    var select = document.querySelector('[name="crm-kind"]');
+    if (!select) return;
+    function show() {
+      Array.prototype.forEach.call(document.querySelectorAll('[data-crm-only]'), function (box) {
+        box.hidden = box.getAttribute('data-crm-only') !== select.value;
+      });
+    }
+    select.addEventListener('change', show);
+    show();
   }
 
   function setupCrmTest() {
@@ -548,6 +563,7 @@
     setupWallboardLinks();
     setupSettings();
     setupCrmTest();
+    setupCrmKind();
     setupHealth();
     setupHistoryRequest();
     setupCalculator();

@@ -418,7 +418,7 @@ export interface Webhook {
  * The CRMs a tenant can connect; '' is none. Odoo and Salesforce join this list with their
  * connectors (src/notify/crm/registry.ts).
  */
-export const CRM_KINDS = ['', 'hubspot'] as const;
+export const CRM_KINDS = ['', 'hubspot', 'odoo'] as const;
 export type CrmKind = Exclude<(typeof CRM_KINDS)[number], ''>;
 
 export interface CrmSettings {
@@ -429,8 +429,11 @@ export interface CrmSettings {
    * proxy stand in for the CRM.
    */
   baseUrl: string;
-  /** Write-only (src/web/settings-secrets.ts): HubSpot's private app token. */
+  /** Write-only (src/web/settings-secrets.ts): HubSpot's private app token, Odoo's API key. */
   token: string;
+  /** Odoo only (present when kind is 'odoo'): the database and the login the API key belongs to. */
+  database?: string;
+  login?: string;
   /** When no contact has the caller's number, create one (else the task is on no contact). */
   createContact: boolean;
 }
@@ -590,7 +593,7 @@ const SETTING_CHECKS: { [K in keyof TenantSettings]: (value: unknown, field: str
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(f, 'must be a mapping');
     const c = v as Record<string, unknown>;
     for (const key of Object.keys(c)) {
-      if (!['kind', 'baseUrl', 'base_url', 'token', 'createContact', 'create_contact'].includes(key)) throw new ConfigError(`${f}.${key}`, 'is not a known setting');
+      if (!['kind', 'baseUrl', 'base_url', 'token', 'createContact', 'create_contact', 'database', 'login'].includes(key)) throw new ConfigError(`${f}.${key}`, 'is not a known setting');
     }
     const kind = str({ oneOf: CRM_KINDS })(c.kind ?? '', `${f}.kind`) as CrmKind | '';
     const rawUrl = str({ max: SETTING_LIMITS.urlLength })(c.baseUrl ?? c.base_url ?? '', `${f}.baseUrl`) as string;
@@ -601,7 +604,12 @@ const SETTING_CHECKS: { [K in keyof TenantSettings]: (value: unknown, field: str
       if (token.trim() === '') throw new ConfigError(`${f}.token`, 'is required for a CRM');
     }
     const baseUrl = rawUrl.trim() === '' ? '' : httpUrl(rawUrl.trim().replace(/\/+$/, ''), `${f}.baseUrl`);
-    return { kind, baseUrl, token: token.trim(), createContact };
+    if (kind !== 'odoo') return { kind, baseUrl, token: token.trim(), createContact };
+    const database = (str({ max: 128 })(c.database ?? '', `${f}.database`) as string).trim();
+    const login = (str({ max: SETTING_LIMITS.addressLength })(c.login ?? '', `${f}.login`) as string).trim();
+    if (database === '') throw new ConfigError(`${f}.database`, 'is required for Odoo: the name of the Odoo database');
+    if (login === '') throw new ConfigError(`${f}.login`, 'is required for Odoo: the login of the user the API key belongs to');
+    return { kind, baseUrl, token: token.trim(), createContact, database, login };
   },
   lookupUrlTemplate: (v, f) => {
     const t = str({ max: SETTING_LIMITS.urlLength })(v, f) as string;

@@ -14,10 +14,12 @@ import { createApp } from '../../src/web/app.js';
 import { csrfToken } from '../../src/web/csrf.js';
 import { signIdentity, type Identity } from '../../src/web/identity.js';
 import { HubSpotStandIn } from '../helpers/hubspot.js';
+import { OdooStandIn, type OdooStandInOptions } from '../helpers/odoo.js';
 import { callVerdict, record } from '../helpers/ledger-calls.js';
 
 const SECRET = 'settings-crm-secret-0123456789abcd';
 const TOKEN = 'pat-eu1-0f1e2d3c-4b5a-6978-8a9b-cdef01234567';
+const ODOO_KEY = '7c1e0d9b8a7f6e5d4c3b2a190817f6e5d4c3b2a1';
 const SCREENS = join(repoRoot(), 'test-artifacts', 'screens');
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
@@ -28,6 +30,7 @@ describe('CRM settings', () => {
   let base: string;
   let config: Config;
   const hubs: HubSpotStandIn[] = [];
+  const odoos: OdooStandIn[] = [];
 
   before(async () => {
     db = await freshDatabases('webcrm');
@@ -41,6 +44,7 @@ describe('CRM settings', () => {
 
   after(async () => {
     for (const h of hubs) await h.stop();
+    for (const o of odoos) await o.stop();
     server?.closeAllConnections();
     await new Promise((r) => server?.close(r));
     await db?.cleanup();
@@ -50,6 +54,12 @@ describe('CRM settings', () => {
     const h = await new HubSpotStandIn({ token: options.token ?? TOKEN, ...(options.scopes ? { scopes: options.scopes } : {}) }).start();
     hubs.push(h);
     return h;
+  }
+
+  async function odoo(options: Partial<OdooStandInOptions> = {}): Promise<OdooStandIn> {
+    const o = await new OdooStandIn({ database: 'acme', login: 'bot@acme.example', apiKey: ODOO_KEY, crm: true, ...options }).start();
+    odoos.push(o);
+    return o;
   }
 
   function as(role: Identity['role'], lang: 'en' | 'ro' = 'en'): Record<string, string> {
@@ -140,8 +150,61 @@ describe('CRM settings', () => {
     assert.ok(!page.includes(TOKEN));
   });
 
-  test('in the browser: choose HubSpot, Test connection (a wrong token, then the right one), save; en and ro', async () => {
+  test('Odoo: Test connection names the wrong database, the refused key, the missing right and the wrong address, in the reader’s language', async () => {
+    const good = await odoo();
+    const readOnly = await odoo({ rights: { 'res.partner': ['read'] } });
+    const noCreate = await odoo({ rights: { 'res.partner': ['read', 'write'] } });
+    await saveSettings(db.pool, 'default', { crm: { kind: '', baseUrl: '', token: '' } }, 'test');
+    const check = async (crm: Record<string, unknown>, lang: 'en' | 'ro' = 'en') => {
+      const r = await post('/api/settings/crm-test', { crm: { kind: 'odoo', baseUrl: good.url, database: 'acme', login: 'bot@acme.example', token: ODOO_KEY, ...crm } }, lang);
+      assert.equal(r.status, 200, r.text);
+      assert.ok(!r.text.includes(ODOO_KEY), 'the answer never holds the key');
+      return r.json as { ok: boolean; message: string };
+    };
+    assert.deepEqual(await check({}), { ok: true, message: 'Connected to Odoo 17.0 as bot@acme.example: the API key works and can read contacts and schedule activities.' });
+    assert.deepEqual(await check({ database: 'acme_test' }), { ok: false, message: 'Odoo has no database acme_test: check the database name (Odoo shows it on its database selector, or ask the host).' });
+    assert.deepEqual(await check({ token: 'not-the-key' }), { ok: false, message: 'Odoo refused the login bot@acme.example or its API key: check both (the key is made under the user’s Preferences → Account Security).' });
+    assert.deepEqual(await check({ login: 'someone@acme.example' }), { ok: false, message: 'Odoo refused the login someone@acme.example or its API key: check both (the key is made under the user’s Preferences → Account Security).' });
+    assert.deepEqual(await check({ baseUrl: readOnly.url }), { ok: false, message: 'The Odoo user bot@acme.example lacks the access right “write” on res.partner: grant it in Odoo (Settings → Users) and try again.' });
+    assert.equal((await check({ baseUrl: noCreate.url })).ok, true, 'creating contacts is not needed unless asked for');
+    assert.deepEqual(await check({ baseUrl: noCreate.url, createContact: true }), { ok: false, message: 'The Odoo user bot@acme.example lacks the access right “create” on res.partner: grant it in Odoo (Settings → Users) and try again.' });
+    const noLeads = await odoo({ rights: { 'crm.lead': ['read'] } });
+    assert.deepEqual(await check({ baseUrl: noLeads.url }), { ok: false, message: 'The Odoo user bot@acme.example lacks the access right “create” on crm.lead: grant it in Odoo (Settings → Users) and try again.' });
+    assert.equal((await check({ baseUrl: noLeads.url, createContact: true })).ok, true, 'no lead is made when contacts are');
+    assert.deepEqual(await check({ baseUrl: `${good.url}/web` }), { ok: false, message: `${good.url}/web does not answer like Odoo’s JSON-RPC API (/jsonrpc): check the base URL.` });
+    assert.deepEqual(await check({ database: 'acme_test' }, 'ro'), { ok: false, message: 'Odoo nu are baza de date acme_test: verificați numele bazei de date (Odoo îl arată în selectorul de baze de date, sau întrebați furnizorul de găzduire).' });
+    assert.deepEqual(await check({ token: 'not-the-key' }, 'ro'), { ok: false, message: 'Odoo a refuzat utilizatorul bot@acme.example sau cheia lui API: verificați-le pe amândouă (cheia se creează din Preferințele utilizatorului → Securitatea contului).' });
+    assert.deepEqual(await check({ baseUrl: readOnly.url }, 'ro'), { ok: false, message: 'Utilizatorului Odoo bot@acme.example îi lipsește dreptul de acces „write” pe res.partner: acordați-l în Odoo (Setări → Utilizatori) și încercați din nou.' });
+    assert.match((await check({}, 'ro')).message, /^Conectat la Odoo 17\.0 ca bot@acme\.example/);
+    // The database and the login are named when missing, like every setting.
+    const unnamed = await post('/api/settings/crm-test', { crm: { kind: 'odoo', baseUrl: good.url, database: ' ', login: 'bot@acme.example', token: ODOO_KEY } });
+    assert.equal(unnamed.status, 422);
+    assert.match((unnamed.json.errors as Record<string, string>)['crm.database']!, /required for Odoo/);
+    const noLogin = await post('/api/settings/crm-test', { crm: { kind: 'odoo', baseUrl: good.url, database: 'acme', token: ODOO_KEY } }, 'ro');
+    assert.match((noLogin.json.errors as Record<string, string>)['crm.login']!, /obligatoriu pentru Odoo/);
+    assert.equal((await loadSettings(db.pool, 'default')).crm.kind, '', 'nothing of a test is saved');
+  });
+
+  test('Odoo: the API key is never shown back; a HubSpot setting carries no Odoo fields', async () => {
+    const o = await odoo();
+    await saveSettings(db.pool, 'default', { crm: { kind: 'odoo', baseUrl: o.url, database: 'acme', login: 'bot@acme.example', token: ODOO_KEY } }, 'test');
+    for (const role of ['viewer', 'admin'] as const) {
+      assert.ok(!(await (await fetch(`${base}/api/settings`, { headers: as(role) })).text()).includes(ODOO_KEY));
+      const page = await (await fetch(`${base}/settings`, { headers: as(role) })).text();
+      assert.ok(!page.includes(ODOO_KEY), `the settings page as ${role}`);
+    }
+    const shown = (await (await fetch(`${base}/api/settings`, { headers: as('admin') })).json()) as { crm: Record<string, unknown> };
+    assert.deepEqual({ ...shown.crm, baseUrl: '' }, { kind: 'odoo', baseUrl: '', database: 'acme', login: 'bot@acme.example', token: '••••••', createContact: false });
+    assert.equal((await post('/api/settings', { crm: shown.crm })).status, 200);
+    assert.equal((await loadSettings(db.pool, 'default')).crm.token, ODOO_KEY, 'the hidden key posted back keeps the stored one');
+    assert.equal((await post('/api/settings', { crm: { ...shown.crm, kind: 'hubspot' } })).status, 200);
+    assert.deepEqual(await loadSettings(db.pool, 'default').then((s) => Object.keys(s.crm).sort()), ['baseUrl', 'createContact', 'kind', 'token']);
+    await saveSettings(db.pool, 'default', { crm: { kind: '', baseUrl: '', token: '' } }, 'test');
+  });
+
+  test('in the browser: choose HubSpot, then Odoo, Test connection (something wrong, then right), save; en and ro', async () => {
     const h = await hub();
+    const o = await odoo();
     await saveSettings(db.pool, 'default', { crm: { kind: '', baseUrl: '', token: '' } }, 'test');
     await db.pool.query('DELETE FROM smart_missed_calls_deliveries');
     mkdirSync(SCREENS, { recursive: true });
@@ -180,6 +243,32 @@ describe('CRM settings', () => {
         await page.click('#smc-save');
         await page.locator('#smc-saved:not(:empty)').waitFor();
         assert.deepEqual((await loadSettings(db.pool, 'default')).crm, { kind: 'hubspot', baseUrl: h.url, token: TOKEN, createContact: true });
+        await saveSettings(db.pool, 'default', { crm: { kind: '', baseUrl: '', token: '' } }, 'test');
+
+        // Odoo: its database and login appear when it is chosen.
+        await page.reload();
+        await page.addStyleTag({ url: `${base}/assets/css/smartmissedcalls.css` });
+        await page.addScriptTag({ url: `${base}/assets/js/smartmissedcalls.js` });
+        assert.equal(await page.isVisible('[name="crm-database"]'), false, 'no Odoo fields while no CRM is chosen');
+        await page.selectOption('[name="crm-kind"]', 'odoo');
+        await page.locator('[name="crm-database"]').waitFor({ state: 'visible' });
+        await page.fill('[name="crm-baseUrl"]', o.url);
+        await page.fill('[name="crm-database"]', 'acme_test');
+        await page.fill('[name="crm-login"]', 'bot@acme.example');
+        await page.fill('[name="crm-token"]', ODOO_KEY);
+        await page.click('#smc-crm-test');
+        await page.locator('#smc-crm-test-result.text-danger').waitFor();
+        assert.match((await page.textContent('#smc-crm-test-result'))!, lang === 'en' ? /^Odoo has no database acme_test/ : /^Odoo nu are baza de date acme_test/);
+        await page.fill('[name="crm-database"]', 'acme');
+        await page.click('#smc-crm-test');
+        await page.locator('#smc-crm-test-result.text-success').waitFor();
+        assert.match((await page.textContent('#smc-crm-test-result'))!, lang === 'en' ? /^Connected to Odoo 17\.0/ : /^Conectat la Odoo 17\.0/);
+        await page.locator('#smc-crm').screenshot({ path: join(SCREENS, `${lang}-settings-crm-odoo.png`) });
+        await page.click('#smc-save');
+        await page.locator('#smc-saved:not(:empty)').waitFor();
+        assert.deepEqual((await loadSettings(db.pool, 'default')).crm, { kind: 'odoo', baseUrl: o.url, database: 'acme', login: 'bot@acme.example', token: ODOO_KEY, createContact: false });
+        await page.reload();
+        assert.ok(!(await page.content()).includes(ODOO_KEY), 'the key is not in the page after saving');
         await saveSettings(db.pool, 'default', { crm: { kind: '', baseUrl: '', token: '' } }, 'test');
         await context.close();
       }

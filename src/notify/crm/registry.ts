@@ -2,6 +2,7 @@ import type { Network } from '../../config/networks.js';
 import type { CrmSettings } from '../../config/schema.js';
 import type { CrmConnector } from './connector.js';
 import { HubSpotConnector } from './hubspot.js';
+import { OdooConnector } from './odoo.js';
 
 /**
  * The connector for a tenant's CRM settings, or null when the tenant has none. Odoo and
@@ -11,6 +12,8 @@ export function connectorFor(crm: CrmSettings, allowedNetworks: readonly Network
   switch (crm.kind) {
     case 'hubspot':
       return new HubSpotConnector({ baseUrl: crm.baseUrl, token: crm.token, allowedNetworks });
+    case 'odoo':
+      return new OdooConnector({ baseUrl: crm.baseUrl, database: crm.database ?? '', login: crm.login ?? '', apiKey: crm.token, allowedNetworks });
     case '':
       return null;
   }
