@@ -69,6 +69,7 @@ function changeOf(body: Record<string, unknown>, fromForm: boolean): Record<stri
   if (fromForm && Object.keys(body).some((k) => k.startsWith('crm-'))) {
     change.crm = {
       kind: body['crm-kind'] ?? '', baseUrl: body['crm-baseUrl'] ?? '', token: body['crm-token'] ?? '', createContact: Object.hasOwn(body, 'crm-createContact'),
+      ...(body['crm-kind'] === 'salesforce' ? { clientId: body['crm-clientId'] ?? '', clientSecret: body['crm-clientSecret'] ?? '' } : {}),
     };
   }
   if (Array.isArray(body.webhooks)) {
@@ -122,7 +123,7 @@ export function settingsRoutes(router: Router, ctx: WebContext): void {
       })),
       webhookEvents: WEBHOOK_EVENTS,
       crm: settings.crm,
-      crmKinds: CRM_KINDS.map((k) => ({ value: k, label: k === '' ? t('None') : { hubspot: 'HubSpot' }[k] })),
+      crmKinds: CRM_KINDS.map((k) => ({ value: k, label: k === '' ? t('None') : { hubspot: 'HubSpot', salesforce: 'Salesforce' }[k] })),
       crmFailure: crmFailure && { error: crmFailure.lastError ?? '', status: crmFailure.status, attempts: crmFailure.attempts },
       crmTestUrl: viewer.links.api('/api/settings/crm-test'),
       hidden: HIDDEN,
