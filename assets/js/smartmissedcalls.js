@@ -474,14 +474,32 @@
     });
   }
 
-  /** The CRM block as the settings API takes it; an empty token keeps the stored one. */
+  /** The CRM block as the settings API takes it; an empty token (or secret) keeps the stored one. */
   function crmOf(form) {
-    return {
+    var crm = {
       kind: form.elements['crm-kind'].value,
       baseUrl: form.elements['crm-baseUrl'].value,
       token: form.elements['crm-token'].value,
       createContact: form.elements['crm-createContact'].checked,
     };
+    if (crm.kind === 'salesforce') {
+      crm.clientId = form.elements['crm-clientId'].value;
+      crm.clientSecret = form.elements['crm-clientSecret'].value;
+    }
+    return crm;
+  }
+
+  /** Fields only one CRM has are shown when that CRM is chosen. */
+  function setupCrmKind() {
+    var select = document.getElementById('smc-crm.kind');
+    if (!select) return;
+    var show = function () {
+      Array.prototype.forEach.call(document.querySelectorAll('[data-crm-only]'), function (el) {
+        el.hidden = el.getAttribute('data-crm-only') !== select.value;
+      });
+    };
+    select.addEventListener('change', show);
+    show();
   }
 
   function setupCrmTest() {
@@ -548,6 +566,7 @@
     setupWallboardLinks();
     setupSettings();
     setupCrmTest();
+    setupCrmKind();
     setupHealth();
     setupHistoryRequest();
     setupCalculator();

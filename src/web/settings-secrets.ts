@@ -122,12 +122,11 @@ function postedCrm(current: TenantSettings, posted: unknown, field: string): unk
   merged.baseUrl = postedUrl(p.baseUrl ?? p.base_url ?? current.crm.baseUrl, current.crm.baseUrl, `${field}.baseUrl`);
   delete merged.base_url;
   merged.token = postedCrmSecret(current, merged, p.token, current.crm.token, `${field}.token`, 'type the token again: the address it is sent to changed');
-  // Salesforce's consumer secret is kept and guarded like the token.
-  const secret = p.clientSecret ?? p.client_secret;
+  // Salesforce's consumer secret is kept and guarded like the token; other CRMs have none.
   delete merged.client_secret;
-  if (merged.kind === 'salesforce' || secret !== undefined) {
-    merged.clientSecret = postedCrmSecret(current, merged, secret, current.crm.clientSecret ?? '', `${field}.clientSecret`, 'type the consumer secret again: the address it is sent to changed');
-  }
+  if (merged.kind === 'salesforce') {
+    merged.clientSecret = postedCrmSecret(current, merged, p.clientSecret ?? p.client_secret, current.crm.clientSecret ?? '', `${field}.clientSecret`, 'type the consumer secret again: the address it is sent to changed');
+  } else delete merged.clientSecret;
   return merged;
 }
 
