@@ -53,6 +53,8 @@ export interface OrgOptions {
   permissions?: Partial<Record<'Contact' | 'Lead' | 'Task', { read?: boolean; create?: boolean; edit?: boolean; delete?: boolean }>>;
   /** The org's daily API request allowance. */
   dailyLimit?: number;
+  /** The Connected App rotates refresh tokens: each refresh answers a new one and voids the old. */
+  rotateRefreshTokens?: boolean;
 }
 
 /** The integration user: the default owner of what it creates. */
@@ -198,6 +200,11 @@ export class SalesforceOrg {
     if (this.revoked || form.get('refresh_token') !== o.refreshToken) return this.answer(res, seen, 400, { error: 'invalid_grant', error_description: 'expired access/refresh token' });
     const accessToken = `00D000000000001!${randomBytes(24).toString('base64url')}`;
     this.sessions.add(accessToken);
+    let rotated: string | undefined;
+    if (o.rotateRefreshTokens) {
+      rotated = `5Aep861${randomBytes(30).toString('base64url')}`;
+      o.refreshToken = rotated;
+    }
     this.answer(res, seen, 200, {
       access_token: accessToken,
       signature: randomBytes(32).toString('base64'),
@@ -206,6 +213,7 @@ export class SalesforceOrg {
       id: `${this.url}/id/00D000000000001AAA/${INTEGRATION_USER}`,
       token_type: 'Bearer',
       issued_at: String(Date.now()),
+      ...(rotated ? { refresh_token: rotated } : {}),
     });
   }
 

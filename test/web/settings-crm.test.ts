@@ -260,6 +260,7 @@ describe('CRM settings', () => {
     assert.equal((await check(good, { clientId: '3MVG9wrong' })).message, 'Salesforce does not know the consumer key (invalid_client_id): copy it again from the Connected App.');
     assert.equal((await check(good, { clientSecret: 'wrong' })).message, 'Salesforce refused the consumer secret (invalid_client): copy it again from the Connected App.');
     assert.match((await check(noApiScope)).message, /^The refresh token lacks the OAuth scope api/);
+    assert.match((await check(await org({ rotateRefreshTokens: true }))).message, /^The Connected App rotates refresh tokens/);
     assert.match((await check(apiOff)).message, /^The Salesforce org does not allow API access \(API_DISABLED_FOR_ORG\)/);
     assert.match((await check(apiOff, {}, 'ro')).message, /^Organizația Salesforce nu permite accesul prin API \(API_DISABLED_FOR_ORG\)/);
     assert.match((await check(noTasks)).message, /^The Salesforce user cannot create and edit tasks: grant it “Edit Tasks”/);

@@ -75,6 +75,8 @@ interface OAuthErrorBody {
 /** The token endpoint's answer: a token on success, {error, error_description} on a refusal. */
 interface TokenAnswer extends OAuthErrorBody {
   access_token?: string;
+  /** Only when the Connected App rotates refresh tokens: the one we sent is then void. */
+  refresh_token?: string;
   instance_url?: string;
   scope?: string;
 }
@@ -83,6 +85,8 @@ interface Session {
   accessToken: string;
   instanceUrl: string;
   scope: string | null;
+  /** The answer carried a new refresh token: the saved one works no more. */
+  rotated: boolean;
 }
 
 interface QueryAnswer<R> {
@@ -191,7 +195,12 @@ export class SalesforceConnector implements CrmConnector {
       /* not the token endpoint's JSON: handled below */
     }
     if (res.status === 200 && parsed?.access_token && parsed.instance_url) {
-      const session = { accessToken: parsed.access_token, instanceUrl: parsed.instance_url.replace(/\/+$/, ''), scope: parsed.scope ?? null };
+      const session = {
+        accessToken: parsed.access_token,
+        instanceUrl: parsed.instance_url.replace(/\/+$/, ''),
+        scope: parsed.scope ?? null,
+        rotated: parsed.refresh_token !== undefined && parsed.refresh_token !== this.options.refreshToken,
+      };
       if (sessions.size >= SESSIONS_MAX) sessions.delete(sessions.keys().next().value!);
       sessions.set(this.sessionKey, session);
       return session;
@@ -340,6 +349,10 @@ export class SalesforceConnector implements CrmConnector {
       session = await this.refresh();
     } catch (err) {
       return diagnoseToken(err as SalesforceError, url);
+    }
+    if (session.rotated) {
+      // The settings hold one refresh token; a rotating app voids it at each use.
+      return { ok: false, template: 'The Connected App rotates refresh tokens, so the saved one stops working once used: turn off refresh token rotation in the Connected App, then get a new refresh token.', params: {} };
     }
     if (session.scope !== null && !/(^|\s)(api|full)(\s|$)/.test(session.scope)) {
       return { ok: false, template: 'The refresh token lacks the OAuth scope api: add “Manage user data via APIs (api)” to the Connected App and get a new refresh token.', params: {} };
