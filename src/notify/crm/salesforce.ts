@@ -34,12 +34,13 @@ import { CrmError, type CrmConnector, type CrmContact, type CrmDiagnosis, type C
  * to create. Subject is filterable (LIKE) and always on the task.
  *
  * Node's HTTP client through outboundRequest, not jsforce: ten calls of a stable, documented
- * shape; jsforce would refresh tokens and retry on its own schedule inside one attempt, while
- * the retries, the limit backoff and the crash guard must be the outbox's; and it is a large
- * dependency for what a plain request does.
+ * shape; every request must go through outboundRequest (the tenant-typed address checked like
+ * a webhook's, no redirects, bounded answers), which jsforce's own HTTP layer would bypass;
+ * its Connection keeps its own token state and refresh hooks beside the outbox's retries and
+ * limit backoff; and it would be a new, large dependency for what a plain request does.
  */
 
-export const SALESFORCE_API = '/services/data/v60.0';
+const SALESFORCE_API = '/services/data/v60.0';
 /** Records asked for per query; the rest of a big answer is paged through nextRecordsUrl. */
 const QUERY_LIMIT = 200;
 /** Pages of query answers looked through for a hit whose digits really match. */
@@ -209,7 +210,8 @@ export class SalesforceConnector implements CrmConnector {
       const detail = parsed.error_description ?? '';
       throw new SalesforceError(`Salesforce token refresh ${res.status} ${parsed.error}: ${detail}`, res.status, retryAfterOf(null, null, res.headers), parsed.error, detail, true);
     }
-    throw new SalesforceError(`Salesforce token endpoint answered ${res.status} with no token: is the base URL the org's login address?`, res.status, null, null, null, true);
+    const why = res.status >= 500 ? 'Salesforce is unavailable' : "is the base URL the org's login address?";
+    throw new SalesforceError(`Salesforce token endpoint answered ${res.status} with no token: ${why}`, res.status, retryAfterOf(null, null, res.headers), null, null, true);
   }
 
   private async session(): Promise<Session> {
@@ -388,6 +390,7 @@ function diagnoseToken(err: SalesforceError, url: string): CrmDiagnosis {
     case 'invalid_client':
       return { ok: false, template: 'Salesforce refused the consumer secret (invalid_client): copy it again from the Connected App.', params: {} };
     case null:
+      if (err.status >= 500) return { ok: false, template: 'Salesforce answered HTTP {status}: {message}', params: { status: err.status, message: err.message } };
       return { ok: false, template: '{url} does not answer like a Salesforce login (HTTP {status}): use the org’s My Domain address.', params: { url, status: err.status } };
     default:
       return { ok: false, template: 'Salesforce refused the token request ({error}): {message}', params: { error: err.code, message: err.detail ?? '' } };
