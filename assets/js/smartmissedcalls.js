@@ -474,9 +474,9 @@
     });
   }
 
-  /** The CRM block as the settings API takes it; an empty token keeps the stored one. */
+  /** The CRM block as the settings API takes it; an empty token (or secret) keeps the stored one. */
   function crmOf(form) {
-    return {
+    var crm = {
       kind: form.elements['crm-kind'].value,
       baseUrl: form.elements['crm-baseUrl'].value,
       token: form.elements['crm-token'].value,
@@ -484,17 +484,22 @@
       database: form.elements['crm-database'] ? form.elements['crm-database'].value : undefined,
       login: form.elements['crm-login'] ? form.elements['crm-login'].value : undefined,
     };
+    if (crm.kind === 'salesforce') {
+      crm.clientId = form.elements['crm-clientId'].value;
+      crm.clientSecret = form.elements['crm-clientSecret'].value;
+    }
+    return crm;
   }
 
-  /** Fields only one CRM has (Odoo's database and login) show when that CRM is chosen. */
+  /** Fields only one CRM has are shown when that CRM is chosen. */
   function setupCrmKind() {
-    var select = document.querySelector('[name="crm-kind"]');
+    var select = document.getElementById('smc-crm.kind');
     if (!select) return;
-    function show() {
-      Array.prototype.forEach.call(document.querySelectorAll('[data-crm-only]'), function (box) {
-        box.hidden = box.getAttribute('data-crm-only') !== select.value;
+    var show = function () {
+      Array.prototype.forEach.call(document.querySelectorAll('[data-crm-only]'), function (el) {
+        el.hidden = el.getAttribute('data-crm-only') !== select.value;
       });
-    }
+    };
     select.addEventListener('change', show);
     show();
   }

@@ -418,7 +418,7 @@ export interface Webhook {
  * The CRMs a tenant can connect; '' is none. Odoo and Salesforce join this list with their
  * connectors (src/notify/crm/registry.ts).
  */
-export const CRM_KINDS = ['', 'hubspot', 'odoo'] as const;
+export const CRM_KINDS = ['', 'hubspot', 'odoo', 'salesforce'] as const;
 export type CrmKind = Exclude<(typeof CRM_KINDS)[number], ''>;
 
 export interface CrmSettings {
@@ -429,11 +429,18 @@ export interface CrmSettings {
    * proxy stand in for the CRM.
    */
   baseUrl: string;
-  /** Write-only (src/web/settings-secrets.ts): HubSpot's private app token, Odoo's API key. */
+  /**
+   * Write-only (src/web/settings-secrets.ts): HubSpot's private app token, Odoo's API key,
+   * Salesforce's OAuth refresh token.
+   */
   token: string;
   /** Odoo only (present when kind is 'odoo'): the database and the login the API key belongs to. */
   database?: string;
   login?: string;
+  /** Salesforce only: the Connected App's consumer key (not a secret, shown back). */
+  clientId?: string;
+  /** Salesforce only, write-only like the token: the Connected App's consumer secret. */
+  clientSecret?: string;
   /** When no contact has the caller's number, create one (else the task is on no contact). */
   createContact: boolean;
 }
@@ -593,7 +600,7 @@ const SETTING_CHECKS: { [K in keyof TenantSettings]: (value: unknown, field: str
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(f, 'must be a mapping');
     const c = v as Record<string, unknown>;
     for (const key of Object.keys(c)) {
-      if (!['kind', 'baseUrl', 'base_url', 'token', 'createContact', 'create_contact', 'database', 'login'].includes(key)) throw new ConfigError(`${f}.${key}`, 'is not a known setting');
+      if (!['kind', 'baseUrl', 'base_url', 'token', 'createContact', 'create_contact', 'database', 'login', ...SALESFORCE_KEYS].includes(key)) throw new ConfigError(`${f}.${key}`, 'is not a known setting');
     }
     const kind = str({ oneOf: CRM_KINDS })(c.kind ?? '', `${f}.kind`) as CrmKind | '';
     const rawUrl = str({ max: SETTING_LIMITS.urlLength })(c.baseUrl ?? c.base_url ?? '', `${f}.baseUrl`) as string;
@@ -604,6 +611,7 @@ const SETTING_CHECKS: { [K in keyof TenantSettings]: (value: unknown, field: str
       if (token.trim() === '') throw new ConfigError(`${f}.token`, 'is required for a CRM');
     }
     const baseUrl = rawUrl.trim() === '' ? '' : httpUrl(rawUrl.trim().replace(/\/+$/, ''), `${f}.baseUrl`);
+    if (kind === 'salesforce') return { kind, baseUrl, token: token.trim(), createContact, ...salesforceKeys(c, f) };
     if (kind !== 'odoo') return { kind, baseUrl, token: token.trim(), createContact };
     const database = (str({ max: 128 })(c.database ?? '', `${f}.database`) as string).trim();
     const login = (str({ max: SETTING_LIMITS.addressLength })(c.login ?? '', `${f}.login`) as string).trim();
@@ -618,6 +626,17 @@ const SETTING_CHECKS: { [K in keyof TenantSettings]: (value: unknown, field: str
     return httpUrl(t.replace('{number}', '0'), f) && t;
   },
 };
+
+const SALESFORCE_KEYS = ['clientId', 'client_id', 'clientSecret', 'client_secret'];
+
+/** The Connected App's consumer key and secret: both needed to refresh the access token. */
+function salesforceKeys(c: Record<string, unknown>, f: string): { clientId: string; clientSecret: string } {
+  const clientId = (str({ max: SETTING_LIMITS.secretLength })(c.clientId ?? c.client_id ?? '', `${f}.clientId`) as string).trim();
+  const clientSecret = (str({ max: SETTING_LIMITS.secretLength })(c.clientSecret ?? c.client_secret ?? '', `${f}.clientSecret`) as string).trim();
+  if (clientId === '') throw new ConfigError(`${f}.clientId`, "is required for Salesforce: the Connected App's consumer key");
+  if (clientSecret === '') throw new ConfigError(`${f}.clientSecret`, "is required for Salesforce: the Connected App's consumer secret");
+  return { clientId, clientSecret };
+}
 
 /** camelCase and snake_case names of every setting; a null prototype, so "toString" is no setting. */
 const SETTING_ALIASES: Readonly<Record<string, keyof TenantSettings>> = Object.assign(

@@ -285,7 +285,7 @@ export class Notifier {
       if (!(err instanceof CrmError)) throw err;
       const status = await markFailed(this.pool, d, this.crmRetry, err.message, err.status, err.retryAfterMs);
       this.log(`notifier: crm ${d.idempotencyKey} failed (${status}): ${err.message}`);
-      return err.status === 429 ? 'rate-limited' : 'done';
+      return err.rateLimited ? 'rate-limited' : 'done';
     }
     await markSent(this.pool, this.auditKey, d, null, null);
     this.log(`notifier: crm ${d.idempotencyKey}: task ${outcome}`);

@@ -5,7 +5,7 @@ import { ConfigError, settingKeyOf, type TenantSettings } from '../config/schema
  * receives them. A webhook's signing secret is reported only as set or not set; URLs (a
  * webhook's, the caller-name lookup's, the CRM's) are shown with the parts that can carry
  * a key — user:password@, query values other than {number} — replaced by HIDDEN, and the
- * CRM's token as HIDDEN when one is set. A form that posts back what it was shown (or an
+ * CRM's token (and Salesforce's consumer secret) as HIDDEN when one is set. A form that posts back what it was shown (or an
  * empty token) keeps the stored values; a typed value replaces them.
  */
 export const HIDDEN = '••••••';
@@ -30,7 +30,12 @@ export function shownSettings(settings: TenantSettings, audience: 'admin' | 'vie
     ...settings,
     lookupUrlTemplate: mask(settings.lookupUrlTemplate),
     webhooks: settings.webhooks.map((h, ref) => ({ ref, url: mask(h.url), secretSet: h.secret !== '', events: [...h.events] })),
-    crm: { ...settings.crm, baseUrl: mask(settings.crm.baseUrl), token: settings.crm.token === '' ? '' : HIDDEN },
+    crm: {
+      ...settings.crm,
+      baseUrl: mask(settings.crm.baseUrl),
+      token: settings.crm.token === '' ? '' : HIDDEN,
+      ...(settings.crm.clientSecret === undefined ? {} : { clientSecret: settings.crm.clientSecret === '' ? '' : HIDDEN }),
+    },
   };
 }
 
@@ -116,14 +121,20 @@ function postedCrm(current: TenantSettings, posted: unknown, field: string): unk
   const merged: Record<string, unknown> = { ...current.crm, ...p };
   merged.baseUrl = postedUrl(p.baseUrl ?? p.base_url ?? current.crm.baseUrl, current.crm.baseUrl, `${field}.baseUrl`);
   delete merged.base_url;
-  const typed = typeof p.token === 'string' && p.token !== '' && p.token !== HIDDEN;
-  // Turning the CRM off forgets its token: none is kept for a connection nobody uses.
-  if (merged.kind === '') merged.token = typed ? p.token : '';
-  else if (!typed) {
-    if (merged.baseUrl !== current.crm.baseUrl && current.crm.token !== '') {
-      throw new ConfigError(`${field}.token`, 'type the token again: the address it is sent to changed');
-    }
-    merged.token = current.crm.token;
-  }
+  merged.token = postedCrmSecret(current, merged, p.token, current.crm.token, `${field}.token`, 'type the token again: the address it is sent to changed');
+  // Salesforce's consumer secret is kept and guarded like the token; other CRMs have none.
+  delete merged.client_secret;
+  if (merged.kind === 'salesforce') {
+    merged.clientSecret = postedCrmSecret(current, merged, p.clientSecret ?? p.client_secret, current.crm.clientSecret ?? '', `${field}.clientSecret`, 'type the consumer secret again: the address it is sent to changed');
+  } else delete merged.clientSecret;
   return merged;
+}
+
+function postedCrmSecret(current: TenantSettings, merged: Record<string, unknown>, posted: unknown, stored: string, field: string, retype: string): unknown {
+  const typed = typeof posted === 'string' && posted !== '' && posted !== HIDDEN;
+  // Turning the CRM off forgets its secrets: none is kept for a connection nobody uses.
+  if (merged.kind === '') return typed ? posted : '';
+  if (typed) return posted;
+  if (merged.baseUrl !== current.crm.baseUrl && stored !== '') throw new ConfigError(field, retype);
+  return stored;
 }

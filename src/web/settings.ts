@@ -70,6 +70,7 @@ function changeOf(body: Record<string, unknown>, fromForm: boolean): Record<stri
     change.crm = {
       kind: body['crm-kind'] ?? '', baseUrl: body['crm-baseUrl'] ?? '', token: body['crm-token'] ?? '', createContact: Object.hasOwn(body, 'crm-createContact'),
       ...(body['crm-kind'] === 'odoo' ? { database: body['crm-database'] ?? '', login: body['crm-login'] ?? '' } : {}),
+      ...(body['crm-kind'] === 'salesforce' ? { clientId: body['crm-clientId'] ?? '', clientSecret: body['crm-clientSecret'] ?? '' } : {}),
     };
   }
   if (Array.isArray(body.webhooks)) {
@@ -123,7 +124,7 @@ export function settingsRoutes(router: Router, ctx: WebContext): void {
       })),
       webhookEvents: WEBHOOK_EVENTS,
       crm: settings.crm,
-      crmKinds: CRM_KINDS.map((k) => ({ value: k, label: k === '' ? t('None') : { hubspot: 'HubSpot', odoo: 'Odoo' }[k] })),
+      crmKinds: CRM_KINDS.map((k) => ({ value: k, label: k === '' ? t('None') : { hubspot: 'HubSpot', odoo: 'Odoo', salesforce: 'Salesforce' }[k] })),
       crmFailure: crmFailure && { error: crmFailure.lastError ?? '', status: crmFailure.status, attempts: crmFailure.attempts },
       crmTestUrl: viewer.links.api('/api/settings/crm-test'),
       hidden: HIDDEN,

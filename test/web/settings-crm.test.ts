@@ -15,11 +15,15 @@ import { csrfToken } from '../../src/web/csrf.js';
 import { signIdentity, type Identity } from '../../src/web/identity.js';
 import { HubSpotStandIn } from '../helpers/hubspot.js';
 import { OdooStandIn, type OdooStandInOptions } from '../helpers/odoo.js';
+import { SalesforceOrg, type OrgOptions } from '../helpers/salesforce.js';
 import { callVerdict, record } from '../helpers/ledger-calls.js';
 
 const SECRET = 'settings-crm-secret-0123456789abcd';
 const TOKEN = 'pat-eu1-0f1e2d3c-4b5a-6978-8a9b-cdef01234567';
 const ODOO_KEY = '7c1e0d9b8a7f6e5d4c3b2a190817f6e5d4c3b2a1';
+const SF_KEY = '3MVG9settings.crm.consumer.key';
+const SF_SECRET = 'S3CRETsettingsCrmConsumerSecret0123456789ABCDEF';
+const SF_REFRESH = '5Aep861settingsCrmRefreshToken0123456789abcdefghijklmnopqrstuvwxyz';
 const SCREENS = join(repoRoot(), 'test-artifacts', 'screens');
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
@@ -31,6 +35,7 @@ describe('CRM settings', () => {
   let config: Config;
   const hubs: HubSpotStandIn[] = [];
   const odoos: OdooStandIn[] = [];
+  const orgs: SalesforceOrg[] = [];
 
   before(async () => {
     db = await freshDatabases('webcrm');
@@ -45,6 +50,7 @@ describe('CRM settings', () => {
   after(async () => {
     for (const h of hubs) await h.stop();
     for (const o of odoos) await o.stop();
+    for (const o of orgs) await o.stop();
     server?.closeAllConnections();
     await new Promise((r) => server?.close(r));
     await db?.cleanup();
@@ -59,6 +65,12 @@ describe('CRM settings', () => {
   async function odoo(options: Partial<OdooStandInOptions> = {}): Promise<OdooStandIn> {
     const o = await new OdooStandIn({ database: 'acme', login: 'bot@acme.example', apiKey: ODOO_KEY, crm: true, ...options }).start();
     odoos.push(o);
+    return o;
+  }
+
+  async function org(options: Partial<OrgOptions> = {}): Promise<SalesforceOrg> {
+    const o = await new SalesforceOrg({ clientId: SF_KEY, clientSecret: SF_SECRET, refreshToken: SF_REFRESH, ...options }).start();
+    orgs.push(o);
     return o;
   }
 
@@ -269,6 +281,139 @@ describe('CRM settings', () => {
         assert.deepEqual((await loadSettings(db.pool, 'default')).crm, { kind: 'odoo', baseUrl: o.url, database: 'acme', login: 'bot@acme.example', token: ODOO_KEY, createContact: false });
         await page.reload();
         assert.ok(!(await page.content()).includes(ODOO_KEY), 'the key is not in the page after saving');
+        await saveSettings(db.pool, 'default', { crm: { kind: '', baseUrl: '', token: '' } }, 'test');
+        await context.close();
+      }
+    } finally {
+      await browser.close();
+    }
+  });
+  test('Salesforce: the refresh token and consumer secret are never shown back; the consumer key is; a new address needs both typed again; missing ones are named', async () => {
+    const o = await org();
+    await saveSettings(db.pool, 'default', { crm: { kind: 'salesforce', baseUrl: o.url, clientId: SF_KEY, clientSecret: SF_SECRET, token: SF_REFRESH } }, 'test');
+    for (const role of ['viewer', 'admin', 'superadmin'] as const) {
+      const json = await (await fetch(`${base}/api/settings`, { headers: as(role) })).text();
+      const page = await (await fetch(`${base}/settings`, { headers: as(role) })).text();
+      for (const secret of [SF_SECRET, SF_REFRESH]) {
+        assert.ok(!json.includes(secret), `GET /api/settings as ${role}`);
+        assert.ok(!page.includes(secret), `the settings page as ${role}`);
+      }
+    }
+    const shown = (await (await fetch(`${base}/api/settings`, { headers: as('admin') })).json()) as { crm: Record<string, unknown> };
+    assert.equal(shown.crm.clientId, SF_KEY, 'the consumer key is no secret');
+    assert.equal(shown.crm.clientSecret, '••••••');
+    assert.equal((await post('/api/settings', { crm: shown.crm })).status, 200);
+    assert.equal((await post('/api/settings', { crm: { ...shown.crm, clientSecret: '', token: '' } })).status, 200);
+    const kept = (await loadSettings(db.pool, 'default')).crm;
+    assert.deepEqual([kept.clientSecret, kept.token], [SF_SECRET, SF_REFRESH], 'hidden or empty: the stored secrets are kept');
+
+    const moved = await post('/api/settings', { crm: { ...shown.crm, baseUrl: 'http://127.0.0.1:9/elsewhere' } });
+    assert.equal(moved.status, 422);
+    assert.ok((moved.json.errors as Record<string, string>)['crm.token'], 'the stored refresh token is not sent to a new address');
+    const movedWithToken = await post('/api/settings', { crm: { ...shown.crm, baseUrl: 'http://127.0.0.1:9/elsewhere', token: SF_REFRESH } });
+    assert.equal(movedWithToken.status, 422);
+    assert.ok((movedWithToken.json.errors as Record<string, string>)['crm.clientSecret'], 'nor is the stored consumer secret');
+    const missing = await post('/api/settings', { crm: { kind: 'salesforce', baseUrl: o.url, token: 'x', clientId: '', clientSecret: 'y' } }, 'ro');
+    assert.equal(missing.status, 422);
+    assert.match((missing.json.errors as Record<string, string>)['crm.clientId']!, /cheia de consumator/);
+    assert.equal((await post('/api/settings', { crm: { ...shown.crm, kind: '' } })).status, 200);
+    const off = (await loadSettings(db.pool, 'default')).crm;
+    assert.deepEqual([off.token, off.clientSecret, off.clientId], ['', undefined, undefined], 'turning the CRM off forgets them');
+  });
+
+  test('Salesforce: Test connection says exactly what is wrong, in the reader’s language', async () => {
+    const good = await org();
+    const revoked = await org();
+    revoked.revokeRefreshToken();
+    const noApiScope = await org({ scope: 'refresh_token id' });
+    const apiOff = await org({ apiEnabled: false });
+    const noTasks = await org({ permissions: { Task: { create: false } } });
+    const noLeadRead = await org({ permissions: { Lead: { read: false } } });
+    const noLeadCreate = await org({ permissions: { Lead: { create: false } } });
+    const limited = await org({ dailyLimit: 0 });
+    await saveSettings(db.pool, 'default', { crm: { kind: '', baseUrl: '', token: '' } }, 'test');
+    const check = async (o: SalesforceOrg | string, crm: Record<string, unknown> = {}, lang: 'en' | 'ro' = 'en') => {
+      const r = await post('/api/settings/crm-test', {
+        crm: { kind: 'salesforce', baseUrl: typeof o === 'string' ? o : o.url, clientId: SF_KEY, clientSecret: SF_SECRET, token: SF_REFRESH, ...crm },
+      }, lang);
+      assert.equal(r.status, 200, r.text);
+      for (const secret of [SF_SECRET, SF_REFRESH]) assert.ok(!r.text.includes(secret), 'the answer never holds a secret');
+      return r.json as { ok: boolean; message: string };
+    };
+    assert.deepEqual(await check(good), { ok: true, message: 'Connected to Salesforce: the refresh token works and the user can read contacts and leads and create tasks.' });
+    assert.deepEqual(await check(revoked), {
+      ok: false,
+      message: 'Salesforce refused the refresh token (invalid_grant: expired access/refresh token): it was revoked or has expired. Get a new one as docs/crm.md says and save it.',
+    });
+    assert.match((await check(revoked, {}, 'ro')).message, /^Salesforce a refuzat tokenul de reîmprospătare \(invalid_grant: expired access\/refresh token\)/);
+    assert.equal((await check(good, { clientId: '3MVG9wrong' })).message, 'Salesforce does not know the consumer key (invalid_client_id): copy it again from the Connected App.');
+    assert.equal((await check(good, { clientSecret: 'wrong' })).message, 'Salesforce refused the consumer secret (invalid_client): copy it again from the Connected App.');
+    assert.match((await check(noApiScope)).message, /^The refresh token lacks the OAuth scope api/);
+    assert.match((await check(await org({ rotateRefreshTokens: true }))).message, /^The Connected App rotates refresh tokens/);
+    assert.match((await check(apiOff)).message, /^The Salesforce org does not allow API access \(API_DISABLED_FOR_ORG\)/);
+    assert.match((await check(apiOff, {}, 'ro')).message, /^Organizația Salesforce nu permite accesul prin API \(API_DISABLED_FOR_ORG\)/);
+    assert.match((await check(noTasks)).message, /^The Salesforce user cannot create and edit tasks: grant it “Edit Tasks”/);
+    assert.equal((await check(noLeadRead)).message, 'The Salesforce user cannot read Lead records: grant it Read on Lead in its profile or a permission set.');
+    assert.equal((await check(noLeadCreate)).ok, true, 'no lead is created unless the tenant asks for it');
+    assert.match((await check(noLeadCreate, { createContact: true })).message, /^The Salesforce user cannot create leads/);
+    assert.match((await check(limited)).message, /^The Salesforce org has used up its API requests \(REQUEST_LIMIT_EXCEEDED\): .* Salesforce said: TotalRequests Limit exceeded\.$/);
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', () => r()));
+    const closedUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise((r) => closed.close(r));
+    assert.match((await check(closedUrl)).message, new RegExp(`^Salesforce could not be reached at ${closedUrl}: ECONNREFUSED`));
+    assert.match((await check(`${good.url}/not-the-login`)).message, /does not answer like a Salesforce login \(HTTP 404\): use the org’s My Domain address\./);
+    const unnamed = await post('/api/settings/crm-test', { crm: { kind: 'salesforce', baseUrl: good.url, token: SF_REFRESH, clientId: SF_KEY } });
+    assert.equal(unnamed.status, 422);
+    assert.ok((unnamed.json.errors as Record<string, string>)['crm.clientSecret']);
+    assert.equal((await loadSettings(db.pool, 'default')).crm.kind, '', 'nothing of a test is saved');
+  });
+
+  test('in the browser: choose Salesforce, its fields appear, Test connection (a wrong secret, then the right one), save; en and ro', async () => {
+    const o = await org();
+    await saveSettings(db.pool, 'default', { crm: { kind: '', baseUrl: '', token: '' } }, 'test');
+    await db.pool.query('DELETE FROM smart_missed_calls_deliveries');
+    mkdirSync(SCREENS, { recursive: true });
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    try {
+      for (const lang of ['en', 'ro'] as const) {
+        const { 'content-type': _json, ...headers } = as('admin', lang);
+        const context = await browser.newContext({ extraHTTPHeaders: headers, viewport: { width: 1360, height: 900 } });
+        const page = await context.newPage();
+        await page.route('**/ajax.php?*', (route) => route.continue({ url: base + new URL(route.request().url()).searchParams.get('path') }));
+        await page.goto(`${base}/settings`);
+        await page.addStyleTag({ url: `${base}/assets/css/smartmissedcalls.css` });
+        await page.addScriptTag({ url: `${base}/assets/js/smartmissedcalls.js` });
+        assert.equal(await page.isVisible('[name="crm-clientId"]'), false, 'no Salesforce fields while no CRM is chosen');
+        await page.selectOption('[name="crm-kind"]', 'salesforce');
+        await page.locator('[name="crm-clientId"]').waitFor({ state: 'visible' });
+        await page.fill('[name="crm-baseUrl"]', o.url);
+        await page.fill('[name="crm-clientId"]', SF_KEY);
+        await page.fill('[name="crm-clientSecret"]', 'wrong');
+        await page.fill('[name="crm-token"]', SF_REFRESH);
+        await page.click('#smc-crm-test');
+        await page.locator('#smc-crm-test-result.text-danger').waitFor();
+        assert.match((await page.textContent('#smc-crm-test-result'))!, lang === 'en' ? /^Salesforce refused the consumer secret \(invalid_client\)/ : /^Salesforce a refuzat secretul de consumator \(invalid_client\)/);
+        await page.fill('[name="crm-clientSecret"]', SF_SECRET);
+        await page.click('#smc-crm-test');
+        await page.locator('#smc-crm-test-result.text-success').waitFor();
+        assert.match((await page.textContent('#smc-crm-test-result'))!, lang === 'en' ? /^Connected to Salesforce/ : /^Conectat la Salesforce/);
+        await page.locator('#smc-crm').screenshot({ path: join(SCREENS, `${lang}-settings-crm-salesforce.png`) });
+        await page.click('#smc-save');
+        await page.locator('#smc-saved:not(:empty)').waitFor();
+        const saved = { kind: 'salesforce', baseUrl: o.url, token: SF_REFRESH, clientId: SF_KEY, clientSecret: SF_SECRET, createContact: false };
+        assert.deepEqual((await loadSettings(db.pool, 'default')).crm, saved);
+        await page.reload();
+        await page.addScriptTag({ url: `${base}/assets/js/smartmissedcalls.js` });
+        const html = await page.content();
+        assert.ok(!html.includes(SF_SECRET) && !html.includes(SF_REFRESH), 'no secret in the page after saving');
+        assert.equal(await page.inputValue('[name="crm-clientSecret"]'), '');
+        assert.equal(await page.inputValue('[name="crm-clientId"]'), SF_KEY);
+        // Saving again with both secret fields left empty keeps them.
+        await page.check('[name="crm-createContact"]');
+        await page.click('#smc-save');
+        await page.locator('#smc-saved:not(:empty)').waitFor();
+        assert.deepEqual((await loadSettings(db.pool, 'default')).crm, { ...saved, createContact: true });
         await saveSettings(db.pool, 'default', { crm: { kind: '', baseUrl: '', token: '' } }, 'test');
         await context.close();
       }

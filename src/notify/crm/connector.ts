@@ -31,6 +31,8 @@ export interface CrmTask {
   body: string;
   /** When the caller last tried: the task's date. */
   dueAt: Date;
+  /** Its day in the tenant's time zone (YYYY-MM-DD), for a CRM whose due date has no time. */
+  dueDay: string;
   completed: boolean;
   priority: 'HIGH' | 'MEDIUM' | 'LOW';
 }
@@ -69,8 +71,8 @@ export interface PhoneVariants {
 
 /**
  * A failed call to a CRM. `message` is the CRM's own words when it gave some (shown on the
- * settings page and by `smc deliveries --failures`); `retryAfterMs` is set on a 429: its
- * Retry-After, or the reset of a daily limit. Every failure is retried with backoff, a bad
+ * settings page and by `smc deliveries --failures`); `retryAfterMs` is set on a 429 (or the
+ * CRM's equivalent): its Retry-After, or the reset of a daily limit. Every failure is retried with backoff, a bad
  * token or a missing scope included: the admin fixes the settings and nothing is lost.
  */
 export class CrmError extends Error {
@@ -80,5 +82,13 @@ export class CrmError extends Error {
     readonly retryAfterMs: number | null = null,
   ) {
     super(message);
+  }
+
+  /**
+   * The CRM refused for its rate or daily limit: the tenant's other CRM deliveries wait too.
+   * A 429 for most CRMs; a CRM that says so otherwise (Salesforce: 403) overrides this.
+   */
+  get rateLimited(): boolean {
+    return this.status === 429;
   }
 }

@@ -106,6 +106,7 @@ export function composeTask(p: OutboxPayload, marker: string, settings: TenantSe
     subject: t('Call back {caller}', { caller: who }) + ` — ${missed}`,
     body: lines.filter(Boolean).join('\n'),
     dueAt: instantOf(e.lastAttempt, settings.timezone),
+    dueDay: e.lastAttempt.slice(0, 10),
     completed,
     priority: e.missedCount >= 3 ? 'HIGH' : 'MEDIUM',
   };
