@@ -231,26 +231,31 @@ async function runDemo(options: DemoOptions): Promise<void> {
   if (!reuse) await loadSchemas(config.db.socket, { cdrDb: options.cdrDatabase, pbxDb: options.pbxDatabase });
   const pool = createPool(config.db);
   let traffic: LiveTraffic | null = null;
+  let agents: DemoAgents | null = null;
   try {
     await migrate(pool, log);
     await ensureAuditKey(pool, config.auditKeyFile);
     if (reuse) log(`reusing the demo's calls in ${options.cdrDatabase} (last synced ${await readState(pool, 'last_cycle') ?? 'never'})`);
     else await fillHistory(pool, config, model, historyDays, () => interrupted);
     if (interrupted) throw new Interrupted();
-    const agents = new DemoAgents(pool, readAuditKey(config.auditKeyFile), model, (err) => log(`demo agents: ${(err as Error).message}`));
+    const team = new DemoAgents(pool, readAuditKey(config.auditKeyFile), model, (err) => log(`demo agents: ${(err as Error).message}`));
+    agents = team;
     traffic = startLiveTraffic({
       pool, cdrDb: config.db.cdrDatabase, model, seed: randomInt(2 ** 31), callsPerMinute,
-      onCall: (label) => agents.callPlaced(label),
+      onCall: (label) => team.callPlaced(label),
       onError: (err) => log(`live traffic: ${(err as Error).message}`),
     });
+    team.start();
     await startService(config);
   } catch (err) {
+    agents?.stop();
     await traffic?.stop();
     await pool.end();
     throw err;
   }
   const running = traffic;
   stopDemo = async () => {
+    agents?.stop();
     await running.stop();
     await pool.end();
   };
@@ -262,7 +267,7 @@ async function runDemo(options: DemoOptions): Promise<void> {
       '',
       `Smart Missed Calls demo: ${url}`,
       '  log in as admin / admin (administrator) or viewer / viewer (read only)',
-      `  about ${callsPerMinute} live call${callsPerMinute === 1 ? '' : 's'} a minute; misses appear on the list within seconds, and agents claim the ones they call back`,
+      `  about ${callsPerMinute} live call${callsPerMinute === 1 ? '' : 's'} a minute; misses appear on the list within seconds; agents claim entries as they call back`,
       `  config: ${path} (e.g. node build/smc.js -c ${path} status)`,
       'Ctrl-C stops the demo',
       '',
