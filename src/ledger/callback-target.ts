@@ -244,3 +244,24 @@ export function thresholdsReached(missedAtMs: number, nowMs: number, minutes: nu
   if (minutes <= 0) return [];
   return thresholds.filter((multiple) => clock.addBusinessMinutes(missedAtMs, minutes * multiple) <= nowMs);
 }
+
+/**
+ * How an entry did against its target, for the "called back within target" share:
+ *  - within: the team cleared it (called back, or resolved by hand) by its due time;
+ *  - late: cleared after it, expired, or still open past it;
+ *  - not counted: no target, not yet due, no longer a miss (reclassified), or the caller got
+ *    through on a later call before the team's time was up.
+ * Times are instants (ms); `clearedAtMs` null while open.
+ */
+export function targetOutcome(
+  e: { status: string; clearedBy: string | null; clearedAtMs: number | null },
+  dueMs: number | null,
+  nowMs: number,
+): 'within' | 'late' | null {
+  if (dueMs === null || e.clearedBy === 'reclassified') return null;
+  if (e.status === 'open' || e.clearedAtMs === null) return nowMs >= dueMs ? 'late' : null;
+  if (e.clearedBy === 'expired') return 'late';
+  const inTime = e.clearedAtMs <= dueMs;
+  if (e.clearedBy === 'answered_later') return inTime ? null : 'late';
+  return inTime ? 'within' : 'late';
+}
