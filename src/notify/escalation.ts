@@ -26,6 +26,7 @@ import { processZone } from '../sync/pbx-clock.js';
  *
  * When several thresholds are passed at once (the service was down, the target was
  * shortened), one escalation names the highest and records them all: one mail, not a burst.
+ * A threshold passed more than STALE_AFTER_MS ago is not escalated at all.
  */
 
 export interface EscalationInfo {
@@ -36,8 +37,16 @@ export interface EscalationInfo {
   dueAt: string;
 }
 
-/** Open entries looked at per tenant and pass, the longest waiting first. */
+/** Open entries looked at per tenant and pass, the newest first (the old ones are stale, below). */
 const SCAN_LIMIT = 2000;
+
+/**
+ * An escalation is news: one whose time passed more than this long ago is not sent. So
+ * turning a target on does not mail about every entry of the past months, nor does a service
+ * that was off for days flood the team when it starts; the list still marks those entries
+ * and the dashboard counts them late. A shorter outage is caught up.
+ */
+export const STALE_AFTER_MS = 24 * 3_600_000;
 
 /** The zone the ledger's naive times (first_attempt, NOW()) are written in: the PBX's. */
 export function ledgerZone(config: { timezone: string }): string {
@@ -73,7 +82,7 @@ export async function escalateDue(pool: Pool, auditKey: AuditKey, zone: string, 
         AND e.first_attempt <= ? - INTERVAL ? MINUTE
         AND NOT EXISTS (SELECT 1 FROM smart_missed_calls_escalations x
                          WHERE x.tenant = e.tenant AND x.pbx = e.pbx AND x.entry_id = e.id AND x.episode = e.first_attempt AND x.threshold = ?)
-      ORDER BY e.first_attempt LIMIT ${SCAN_LIMIT}`,
+      ORDER BY e.first_attempt DESC LIMIT ${SCAN_LIMIT}`,
     [tenant, now, soonest, last],
   );
   if (rows.length === 0) return 0;
@@ -93,7 +102,9 @@ export async function escalateDue(pool: Pool, auditKey: AuditKey, zone: string, 
     const target = entryTargetMinutes(settings, e);
     if (target === 0 || activeClaim(claimOf.get(e.id!) ?? null, e, naiveNow)) continue;
     const missedAt = instantOfLocal(naiveMs(e.firstAttempt), zone);
-    const fresh = thresholdsReached(missedAt, nowMs, target, settings.escalationThresholds, clock).filter((t) => !done.has(`${e.id}\n${e.firstAttempt}\n${t}`));
+    const fresh = thresholdsReached(missedAt, nowMs, target, settings.escalationThresholds, clock)
+      .filter((t) => !done.has(`${e.id}\n${e.firstAttempt}\n${t}`))
+      .filter((t) => clock.addBusinessMinutes(missedAt, target * t) >= nowMs - STALE_AFTER_MS);
     if (fresh.length === 0) continue;
     const highest = fresh[fresh.length - 1]!;
     const dueMs = clock.addBusinessMinutes(missedAt, target * highest);

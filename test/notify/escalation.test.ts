@@ -1,8 +1,8 @@
 /**
  * Escalation of entries past their callback target, through the real notifier, MariaDB, a
  * real SMTP server and a signed-webhook receiver: once per threshold across restarts of the
- * notifier (and with two notifiers at once), never for a cleared entry, held off while
- * someone has claimed the entry, journalled.
+ * notifier (and with two notifiers at once), never for a cleared entry nor one due days ago,
+ * held off while someone has claimed the entry, journalled.
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
@@ -126,13 +126,15 @@ test('an entry past its target escalates once per threshold, across restarts of 
   assert.equal((await verifyAudit(db.pool, db.auditKey)).ok, true, 'the journal chain holds');
 });
 
-test('a cleared entry is not escalated, nor one before its target; a claim holds escalation off until released', async () => {
+test('a cleared entry is not escalated, nor one before its target, nor one due days ago; a claim holds escalation off until released', async () => {
   await tenantWithTarget('calm', 15);
   const now = await dbNow();
   const cleared = (await record(db.pool, 'calm', [callVerdict('missed', { caller: '0722000301', at: plusMinutes(now, -40) })])).events[0]!.entry.id!;
   await record(db.pool, 'calm', [callVerdict('callback', { caller: '0722000301', at: plusMinutes(now, -2) })]);
   const young = (await record(db.pool, 'calm', [callVerdict('missed', { caller: '0722000302', at: plusMinutes(now, -5) })])).events[0]!.entry.id!;
   const claimed = (await record(db.pool, 'calm', [callVerdict('missed', { caller: '0722000303', at: plusMinutes(now, -20) })])).events[0]!.entry.id!;
+  // Due three days ago (the target was just turned on, or the service was off): old news, not mailed.
+  const stale = (await record(db.pool, 'calm', [callVerdict('missed', { caller: '0722000304', at: plusMinutes(now, -3 * 1440) })])).events[0]!.entry.id!;
   await claimEntry(db.pool, db.auditKey, { tenant: 'calm', entryId: claimed, user: 'ana', ext: '101', minutes: 15 });
 
   const n = notifier();
@@ -140,6 +142,8 @@ test('a cleared entry is not escalated, nor one before its target; a claim holds
   assert.equal(escalationMails('0722000301').length, 0, 'called back: no escalation');
   assert.equal(escalationMails('0722000302').length, 0, 'not yet due');
   assert.equal(escalationMails('0722000303').length, 0, 'claimed: someone is calling back');
+  assert.equal(escalationMails('0722000304').length, 0, 'due days ago: stale');
+  assert.deepEqual(await journal('calm', stale), []);
   assert.deepEqual([...hooksFor(cleared), ...hooksFor(young), ...hooksFor(claimed)], []);
 
   await releaseClaim(db.pool, db.auditKey, 'calm', claimed, 'ana');
