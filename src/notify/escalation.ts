@@ -130,13 +130,13 @@ async function escalate(pool: Pool, auditKey: AuditKey, seen: Entry, thresholds:
     );
     // Another instance got here first (it then queued the escalation).
     if (res.affectedRows === 0) return false;
-    const event = { entry, event: 'escalated' as const, reason: null, actor: 'agent', ext: null, linkedid: null, note: `${info.threshold}x target of ${info.targetMinutes} min` };
+    const event = { entry, event: 'escalated' as const, reason: null, actor: 'cron', ext: null, linkedid: null, note: `${info.threshold}x target of ${info.targetMinutes} min` };
     await conn.query(
       `INSERT INTO smart_missed_calls_outbox (pbx, tenant, event, entry_id, linkedid, payload, next_attempt_at, created_at)
        VALUES (@smc_pbx, ?, 'escalated', ?, NULL, ?, NOW(), NOW())`,
       [entry.tenant, entry.id, JSON.stringify({ ...outboxPayloadOf(event), escalation: info })],
     );
-    await appendAudit(conn, auditKey, [{ tenant: entry.tenant, entryId: entry.id, event: 'escalated', reason: null, actor: 'agent', ext: null, linkedid: null, note: event.note }]);
+    await appendAudit(conn, auditKey, [{ tenant: entry.tenant, entryId: entry.id, event: 'escalated', reason: null, actor: event.actor, ext: null, linkedid: null, note: event.note }]);
     return true;
   });
 }
