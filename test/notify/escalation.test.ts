@@ -2,7 +2,7 @@
  * Escalation of entries past their callback target, through the real notifier, MariaDB, a
  * real SMTP server and a signed-webhook receiver: once per threshold across restarts of the
  * notifier (and with two notifiers at once), never for a cleared entry nor one due days ago,
- * held off while someone has claimed the entry, journalled.
+ * held off while someone has claimed the entry, journalled; a CRM task turns HIGH priority.
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
@@ -17,6 +17,7 @@ import { Notifier } from '../../src/notify/worker.js';
 import { freshDatabases, type FreshDatabases } from '../harness/db.js';
 import { callVerdict, plusMinutes, record } from '../helpers/ledger-calls.js';
 import { TestSmtp } from '../helpers/smtp.js';
+import { HubSpotStandIn } from '../helpers/hubspot.js';
 
 const SECRET = 'an-escalation-webhook-secret';
 
@@ -152,4 +153,32 @@ test('a cleared entry is not escalated, nor one before its target, nor one due d
   assert.equal(escalationMails('0722000303').length, 1, 'the claim is gone: escalated');
   assert.deepEqual(await journal('calm', cleared), []);
   assert.deepEqual(await journal('calm', claimed), ['1x target of 15 min']);
+});
+
+test('with a CRM, the escalated entry\'s task turns HIGH priority, says why, and stays HIGH at the next miss', async () => {
+  const token = 'pat-eu1-cccccccc-1111-2222-3333-444444444444';
+  const hub = await new HubSpotStandIn({ token }).start();
+  try {
+    await saveSettings(db.pool, 'crmesc', {
+      cadence: 'off', callbackTargetMinutes: 20, defaultCountry: 'RO', crm: { kind: 'hubspot', baseUrl: hub.url, token, createContact: false },
+    }, 'test');
+    const now = await dbNow();
+    await record(db.pool, 'crmesc', [callVerdict('missed', { caller: '0731000501', at: plusMinutes(now, -30) })]);
+    const n = notifier();
+    await passes(n, 5);
+    let tasks = [...hub.tasks.values()];
+    assert.equal(tasks.length, 1, 'one task');
+    assert.equal(tasks[0]!.properties.hs_task_priority, 'HIGH');
+    assert.match(tasks[0]!.properties.hs_task_body!, /Not called back within 20 min: escalated\./);
+    // Another miss in the same episode: the task's update keeps it HIGH (one miss alone would be MEDIUM).
+    await record(db.pool, 'crmesc', [callVerdict('missed', { caller: '0731000501', at: plusMinutes(now, -1) })]);
+    await passes(n, 5);
+    await n.close();
+    tasks = [...hub.tasks.values()];
+    assert.equal(tasks.length, 1, 'still one task');
+    assert.match(tasks[0]!.properties.hs_task_subject!, /missed 2 times/);
+    assert.equal(tasks[0]!.properties.hs_task_priority, 'HIGH');
+  } finally {
+    await hub.stop();
+  }
 });
