@@ -120,6 +120,20 @@ export function targetMinutesFor(settings: TargetSettings, route: string): numbe
   return override ? override.minutes : settings.callbackTargetMinutes;
 }
 
+/** An entry as its target sees it (Entry has all of it). */
+export interface TargetEntry {
+  anonymous: boolean;
+  routeKind: string;
+  routeId: string;
+  /** Naive, on the ledger's clock: the episode's first missed attempt. */
+  firstAttempt: string;
+}
+
+/** The target in minutes of an entry: its route's or the tenant's; none for a withheld number (nobody can call it back). */
+export function entryTargetMinutes(settings: TargetSettings, e: Pick<TargetEntry, 'anonymous' | 'routeKind' | 'routeId'>): number {
+  return e.anonymous ? 0 : targetMinutesFor(settings, `${e.routeKind}:${e.routeId}`);
+}
+
 /** Whether any entry of the tenant can have a target. */
 export function hasTargets(settings: TargetSettings): boolean {
   return settings.callbackTargetMinutes > 0 || settings.callbackTargetRoutes.some((r) => r.minutes > 0);
@@ -227,6 +241,17 @@ export class BusinessClock {
   dueAt(missedAtMs: number, route: string): number | null {
     const minutes = targetMinutesFor(this.settings, route);
     return minutes > 0 ? this.addBusinessMinutes(missedAtMs, minutes) : null;
+  }
+
+  /**
+   * How long an open entry has been past its target at `nowNaive` (both naive times of the
+   * ledger's `zone`), in ms; null when it has no target or is not past it yet.
+   */
+  lateBy(e: TargetEntry, nowNaive: string, zone: string): number | null {
+    const minutes = entryTargetMinutes(this.settings, e);
+    if (minutes === 0) return null;
+    const late = instantOfLocal(naiveMs(nowNaive), zone) - this.addBusinessMinutes(instantOfLocal(naiveMs(e.firstAttempt), zone), minutes);
+    return late >= 0 ? late : null;
   }
 }
 

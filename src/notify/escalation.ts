@@ -3,7 +3,7 @@ import type { TenantSettings } from '../config/schema.js';
 import { inRetriedTransaction } from '../db/pool.js';
 import { appendAudit } from '../ledger/audit.js';
 import type { AuditKey } from '../ledger/audit-key.js';
-import { BusinessClock, hasTargets, instantOfLocal, naiveMs, targetMinutesFor, thresholdsReached, zoneOffsetMs } from '../ledger/callback-target.js';
+import { BusinessClock, entryTargetMinutes, hasTargets, instantOfLocal, naiveMs, thresholdsReached, zoneOffsetMs } from '../ledger/callback-target.js';
 import { activeClaim, claimRowOf } from '../ledger/claims.js';
 import type { Entry } from '../ledger/entries.js';
 import { entryFromRow, outboxPayloadOf } from '../ledger/store.js';
@@ -51,11 +51,6 @@ export const STALE_AFTER_MS = 24 * 3_600_000;
 /** The zone the ledger's naive times (first_attempt, NOW()) are written in: the PBX's. */
 export function ledgerZone(config: { timezone: string }): string {
   return config.timezone || processZone();
-}
-
-/** The target in minutes of an entry: none for a withheld number. */
-export function entryTargetMinutes(settings: TenantSettings, e: Pick<Entry, 'anonymous' | 'routeKind' | 'routeId'>): number {
-  return e.anonymous ? 0 : targetMinutesFor(settings, `${e.routeKind}:${e.routeId}`);
 }
 
 /** An instant as the naive wall clock of `zone` writes it. */

@@ -9,8 +9,8 @@ import { AmiError, amiConfigured, dialableNumber, originateCallback } from '../p
 import { NOTE_MAX_CHARS, numberRules, type Entry } from '../ledger/entries.js';
 import { loadSettings } from '../config/settings-store.js';
 import type { TenantSettings } from '../config/schema.js';
-import { BusinessClock, instantOfLocal, naiveMs } from '../ledger/callback-target.js';
-import { entryTargetMinutes, ledgerZone } from '../notify/escalation.js';
+import { BusinessClock } from '../ledger/callback-target.js';
+import { ledgerZone } from '../notify/escalation.js';
 import { requireChange, viewerOf, type Viewer } from './auth.js';
 import type { WebContext } from './context.js';
 import { csvLine } from './csv.js';
@@ -51,15 +51,14 @@ function otherPbxRefusal(viewer: Viewer, e: PbxEntry) {
   return { error: 'other_pbx', message: viewer.t('This entry is on the list of PBX {pbx}: it is resolved and called back from that PBX’s page.', { pbx: e.pbx }) };
 }
 
-/** What places an entry against its callback target: the tenant's settings, their business clock, the ledger's zone. */
+/** What places an entry against its callback target: the tenant's business clock and the ledger's zone. */
 interface TargetContext {
-  settings: TenantSettings;
   clock: BusinessClock;
   zone: string;
 }
 
 function targetContext(ctx: WebContext, settings: TenantSettings): TargetContext {
-  return { settings, clock: new BusinessClock(settings), zone: ledgerZone(ctx.config) };
+  return { clock: new BusinessClock(settings), zone: ledgerZone(ctx.config) };
 }
 
 /**
@@ -68,11 +67,8 @@ function targetContext(ctx: WebContext, settings: TenantSettings): TargetContext
  */
 function pastTargetOf(e: PbxEntry, viewer: Viewer, now: number, own: boolean, target: TargetContext): string {
   if (!own || e.status !== 'open') return '';
-  const minutes = entryTargetMinutes(target.settings, e);
-  if (minutes === 0) return '';
-  const due = target.clock.addBusinessMinutes(instantOfLocal(naiveMs(e.firstAttempt), target.zone), minutes);
-  const late = instantOfLocal(now, target.zone) - due;
-  return late >= 0 ? viewer.t('Past target by {time}', { time: viewer.fmt.duration(Math.max(60, late / 1000)) }) : '';
+  const late = target.clock.lateBy(e, naiveOf(now), target.zone);
+  return late === null ? '' : viewer.t('Past target by {time}', { time: viewer.fmt.duration(Math.max(60, late / 1000)) });
 }
 
 /** One list row, every field already formatted for the reader. */

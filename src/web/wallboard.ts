@@ -7,8 +7,7 @@ import type { Translate } from '../detect/explain.js';
 import { requireChange, viewerOf } from './auth.js';
 import type { WebContext } from './context.js';
 import { todayOf, withinTarget, type TargetInputs } from './dashboard-queries.js';
-import { BusinessClock, instantOfLocal, naiveMs, targetMinutesFor } from '../ledger/callback-target.js';
-import type { Entry } from '../ledger/entries.js';
+import { BusinessClock } from '../ledger/callback-target.js';
 import { loadSettings } from '../config/settings-store.js';
 import { ledgerZone } from '../notify/escalation.js';
 import type { EventStreams } from './events.js';
@@ -101,18 +100,11 @@ export async function wallboardData(scope: TenantScope, target: TargetInputs): P
         caller: e.anonymous ? '' : e.callerName && e.callerName !== e.callerRaw ? `${e.callerName} · ${e.caller}` : e.caller,
         missedCount: e.missedCount,
         ageSeconds: since(e.lastAttempt),
-        pastTarget: pastTarget(e, clock, target, naiveNow),
+        pastTarget: clock.lateBy(e, naiveNow, target.zone) !== null,
         claim: claim && { user: claim.user, ext: claim.ext, since: claim.claimedAt },
       };
     }),
   };
-}
-
-/** Whether an open entry's callback target has passed (the list's "Past target" mark). */
-function pastTarget(e: Entry, clock: BusinessClock, target: TargetInputs, naiveNow: string): boolean {
-  const minutes = e.anonymous ? 0 : targetMinutesFor(target.settings, `${e.routeKind}:${e.routeId}`);
-  if (minutes === 0) return false;
-  return clock.addBusinessMinutes(instantOfLocal(naiveMs(e.firstAttempt), target.zone), minutes) <= instantOfLocal(naiveMs(naiveNow), target.zone);
 }
 
 /** The figures as the board shows them, in the reader's language: the page and its refreshes use this one shape. */
