@@ -100,7 +100,7 @@ test('`smc demo` fills a month-like history, serves the pages with demo logins, 
   const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
 
   const list = (await (await fetch(`${url}api/entries?status=all`, { headers: { cookie } })).json()) as {
-    total: number; entries: { caller: string; route: string; href: string }[];
+    total: number; entries: { caller: string; route: string; href: string; pastTarget: string }[];
   };
   assert.ok(list.total > 10, `a couple of days of history leave a list of missed calls (got ${list.total})`);
   // Route names come from the FreePBX tables the demo filled, not bare numbers.
@@ -111,6 +111,12 @@ test('`smc demo` fills a month-like history, serves the pages with demo logins, 
   assert.ok(html.includes(list.entries[0]!.caller), 'the list page shows the entries');
   const detail = await fetch(new URL(list.entries[0]!.href, url), { headers: { cookie } });
   assert.equal(detail.status, 200);
+  // The demo tenant's callback target: late entries are marked and escalated (journalled; the demo mails nobody).
+  assert.ok(list.entries.some((e) => /^Past target by /.test(e.pastTarget)), 'open entries past the demo target are marked');
+  await until('an escalation in the journal', async () => {
+    const [rows] = await root.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM ${ident(names.pbx)}.smart_missed_calls_audit WHERE event = 'escalated'`);
+    return Number(rows[0]!.n) > 0;
+  }, demo.output);
 
   const live = async () => {
     const [rows] = await root.query<RowDataPacket[]>(
@@ -119,14 +125,14 @@ test('`smc demo` fills a month-like history, serves the pages with demo logins, 
     return Number(rows[0]!.n);
   };
   await until('a live call to be classified', async () => (await live()) > 0, demo.output);
-  // The demo's agents claim the callers they call back, as a team would: claims show with the live traffic.
+  // The demo's agents claim entries as a team would (working the list, calling back): claims show with the live traffic.
   const agentClaims = async () => {
     const [rows] = await root.query<RowDataPacket[]>(
       `SELECT COUNT(*) AS n FROM ${ident(names.pbx)}.smart_missed_calls_audit WHERE event = 'claimed' AND actor LIKE 'user:%' AND ext IS NOT NULL AND created_at >= ?`, [beforeStart],
     );
     return Number(rows[0]!.n);
   };
-  await until('an agent to claim an entry before calling back', async () => (await agentClaims()) > 0, demo.output);
+  await until('a demo agent to claim an entry', async () => (await agentClaims()) > 0, demo.output);
 
   demo.process.kill('SIGINT');
   assert.equal(await demo.exited, 0, demo.output());

@@ -441,7 +441,8 @@
       ev.preventDefault();
       var body = {};
       ['cadence', 'recipients', 'realtimeDedupeMinutes', 'maxEmailsPerHour', 'retentionDays', 'queueAbandonMinWait',
-        'defaultCountry', 'outboundPrefixes', 'matchDigits', 'timezone', 'language', 'lookupUrlTemplate', 'historyDays', 'claimMinutes'].forEach(function (name) {
+        'defaultCountry', 'outboundPrefixes', 'matchDigits', 'timezone', 'language', 'lookupUrlTemplate', 'historyDays', 'claimMinutes',
+        'callbackTargetMinutes', 'businessHours', 'callbackTargetRoutes', 'escalationThresholds', 'escalationRecipients'].forEach(function (name) {
         body[name] = form.elements[name].value;
       });
       body.clearAcrossDids = form.elements.clearAcrossDids.checked;

@@ -25,7 +25,7 @@
     shown.rows.forEach(function (r) {
       var tr = document.createElement('tr');
       tr.setAttribute('data-entry-id', String(r.id));
-      if (r.claim) tr.className = 'smc-wb-claimed';
+      tr.className = [r.claim ? 'smc-wb-claimed' : '', r.pastTarget ? 'smc-wb-late' : ''].filter(Boolean).join(' ');
       var caller = cell('smc-wb-caller', r.caller + ' ');
       var missed = document.createElement('span');
       missed.className = 'smc-wb-missed';

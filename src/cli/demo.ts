@@ -20,6 +20,7 @@ import type { Config } from '../config/schema.js';
 import { migrate } from '../db/migrations.js';
 import { createPool, ident, type Pool } from '../db/pool.js';
 import { ensureAuditKey, readAuditKey } from '../ledger/audit-key.js';
+import { loadSettings, saveSettings } from '../config/settings-store.js';
 import { backfill } from '../sync/backfill.js';
 import { readState, writeState } from '../sync/state.js';
 import { DemoAgents } from './demo-agents.js';
@@ -209,6 +210,18 @@ async function fillHistory(pool: Pool, config: Config, model: PbxModel, historyD
   await writeState(pool, { [DEMO_STATE_KEY]: 'done' });
 }
 
+/**
+ * The demo tenant calls back within 15 minutes (5 on the sales queue, 400), escalating at
+ * the target and at twice it, so past-target marks and escalations (in the journal of an
+ * entry; the demo sends no mail) show with the live traffic. Every hour counts: a demo is
+ * opened at any time of day. Set once: what an admin changes on the settings page stays.
+ */
+async function demoTargets(pool: Pool): Promise<void> {
+  const settings = await loadSettings(pool, 'default');
+  if (settings.callbackTargetMinutes > 0 || settings.callbackTargetRoutes.length > 0) return;
+  await saveSettings(pool, 'default', { callbackTargetMinutes: 15, callbackTargetRoutes: [{ route: 'queue:400', minutes: 5 }], escalationThresholds: [1, 2] }, 'demo');
+}
+
 async function runDemo(options: DemoOptions): Promise<void> {
   const historyDays = whole(options.historyDays, 'history-days', 0, 366);
   const callsPerMinute = whole(options.callsPerMinute, 'calls-per-minute', 1, 600);
@@ -237,6 +250,7 @@ async function runDemo(options: DemoOptions): Promise<void> {
     await ensureAuditKey(pool, config.auditKeyFile);
     if (reuse) log(`reusing the demo's calls in ${options.cdrDatabase} (last synced ${await readState(pool, 'last_cycle') ?? 'never'})`);
     else await fillHistory(pool, config, model, historyDays, () => interrupted);
+    await demoTargets(pool);
     if (interrupted) throw new Interrupted();
     const team = new DemoAgents(pool, readAuditKey(config.auditKeyFile), model, (err) => log(`demo agents: ${(err as Error).message}`));
     agents = team;

@@ -7,6 +7,7 @@
  */
 
 import { parseNetwork } from './networks.js';
+import { businessHoursText, HoursError, parseBusinessHours } from '../ledger/callback-target.js';
 
 export class ConfigError extends Error {
   /** What is wrong with the field, in English with the values filled in. */
@@ -468,6 +469,19 @@ export interface TenantSettings {
   historyDays: number;
   /** Minutes an "I'm calling back" claim holds an entry before it lapses by itself. */
   claimMinutes: number;
+  /**
+   * Minutes (of business hours, when set) within which a missed caller should be called
+   * back; 0: no target, no escalation (docs/team.md).
+   */
+  callbackTargetMinutes: number;
+  /** Routes ("queue:400", "route:0215550000", …) with their own target; 0 minutes: none for that route. */
+  callbackTargetRoutes: { route: string; minutes: number }[];
+  /** The weekly hours the target counts, in `timezone` ("mon-fri 09:00-17:00; sat 10:00-13:00"); '' counts every hour. */
+  businessHours: string;
+  /** Escalate once at each of these multiples of the target: [1, 2] is at the target and at twice it. */
+  escalationThresholds: number[];
+  /** Who is mailed an escalation; empty: the notification recipients. */
+  escalationRecipients: string[];
   crm: CrmSettings;
 }
 
@@ -490,10 +504,15 @@ export const DEFAULT_SETTINGS: TenantSettings = {
   lookupUrlTemplate: '',
   historyDays: 30,
   claimMinutes: 15,
+  callbackTargetMinutes: 0,
+  callbackTargetRoutes: [],
+  businessHours: '',
+  escalationThresholds: [1, 2],
+  escalationRecipients: [],
   crm: { kind: '', baseUrl: '', token: '', createContact: false },
 };
 
-export const WEBHOOK_EVENTS = ['entry.created', 'entry.incremented', 'entry.cleared', 'entry.reopened'] as const;
+export const WEBHOOK_EVENTS = ['entry.created', 'entry.incremented', 'entry.cleared', 'entry.reopened', 'entry.escalated'] as const;
 
 const EMAIL = /^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$|^[^\s@<>"]+@localhost$/;
 
@@ -510,6 +529,11 @@ export const SETTING_LIMITS = {
   urlLength: 2000,
   secretLength: 256,
   timezoneLength: 64,
+  callbackTargetRoutes: 100,
+  escalationThresholds: 5,
+  /** A week: a longer target is no callback target. */
+  targetMinutes: 10_080,
+  businessHoursLength: 500,
   /** The stored JSON; the column holds 65,535 bytes. */
   storedBytes: 60_000,
 } as const;
@@ -551,13 +575,46 @@ function httpUrl(value: string, field: string): string {
   return value;
 }
 
+function emailList(v: unknown, f: string): string[] {
+  return list(v, f, SETTING_LIMITS.recipients, SETTING_LIMITS.addressLength).map((address, i) => {
+    if (!EMAIL.test(address)) throw new ConfigError(`${f}[${i}]`, "'{value}' is not an email address", { value: address });
+    return address;
+  });
+}
+
+const ROUTE = /^(queue|ringgroup|ivr|extension|route):[\w.+*#-]{1,64}$/;
+
+/** Route targets as a list of {route, minutes}, or text: one "queue:400 = 10" per line (or separated by ';' or ','). */
+function routeTargets(v: unknown, f: string): { route: string; minutes: number }[] {
+  let items: unknown[];
+  if (typeof v === 'string') {
+    items = v.split(/[\n;,]+/).map((s) => s.trim()).filter(Boolean).map((line) => {
+      const m = /^(\S+?)\s*(?:=\s*|\s+)(\d+)$/.exec(line);
+      return m ? { route: m[1], minutes: m[2] } : { route: line, minutes: undefined };
+    });
+  } else if (Array.isArray(v)) {
+    items = v;
+  } else {
+    throw new ConfigError(f, 'must be a list');
+  }
+  if (items.length > SETTING_LIMITS.callbackTargetRoutes) throw new ConfigError(f, 'must have at most {max} entries', { max: SETTING_LIMITS.callbackTargetRoutes });
+  const seen = new Set<string>();
+  return items.map((item, i) => {
+    const at = `${f}[${i}]`;
+    if (typeof item !== 'object' || item === null) throw new ConfigError(at, 'must be a mapping');
+    const r = item as Record<string, unknown>;
+    const route = (str({ max: 80 })(r.route ?? '', `${at}.route`) as string).trim();
+    if (!ROUTE.test(route)) throw new ConfigError(`${at}.route`, "'{value}' is not a route such as queue:400 or route:0215550000", { value: route });
+    if (seen.has(route)) throw new ConfigError(`${at}.route`, "'{value}' is listed twice", { value: route });
+    seen.add(route);
+    if (r.minutes === undefined) throw new ConfigError(`${at}.minutes`, "'{value}' must name a route and its minutes, e.g. queue:400 = 10", { value: route });
+    return { route, minutes: int(0, SETTING_LIMITS.targetMinutes)(r.minutes, `${at}.minutes`) as number };
+  });
+}
+
 const SETTING_CHECKS: { [K in keyof TenantSettings]: (value: unknown, field: string) => TenantSettings[K] } = {
   cadence: (v, f) => str({ oneOf: CADENCES })(v, f) as Cadence,
-  recipients: (v, f) =>
-    list(v, f, SETTING_LIMITS.recipients, SETTING_LIMITS.addressLength).map((address, i) => {
-      if (!EMAIL.test(address)) throw new ConfigError(`${f}[${i}]`, "'{value}' is not an email address", { value: address });
-      return address;
-    }),
+  recipients: emailList,
   realtimeDedupeMinutes: (v, f) => int(0, 1440)(v, f) as number,
   maxEmailsPerHour: (v, f) => int(1, 10_000)(v, f) as number,
   retentionDays: (v, f) => (v === null || v === '' || v === undefined ? null : (int(1, 36_500)(v, f) as number)),
@@ -596,6 +653,24 @@ const SETTING_CHECKS: { [K in keyof TenantSettings]: (value: unknown, field: str
   },
   historyDays: (v, f) => int(1, 3660)(v, f) as number,
   claimMinutes: (v, f) => int(1, 480)(v, f) as number,
+  callbackTargetMinutes: (v, f) => (v === '' || v === null ? 0 : (int(0, SETTING_LIMITS.targetMinutes)(v, f) as number)),
+  callbackTargetRoutes: routeTargets,
+  businessHours: (v, f) => {
+    const text = str({ max: SETTING_LIMITS.businessHoursLength })(v, f) as string;
+    try {
+      return businessHoursText(parseBusinessHours(text));
+    } catch (err) {
+      if (err instanceof HoursError) throw new ConfigError(f, err.template, err.params);
+      throw err;
+    }
+  },
+  escalationThresholds: (v, f) => {
+    const items = list(v, f, SETTING_LIMITS.escalationThresholds, 8);
+    if (items.length === 0) throw new ConfigError(f, 'must have at least one multiple of the target, e.g. 1');
+    const multiples = items.map((m, i) => int(1, 20)(m, `${f}[${i}]`) as number);
+    return [...new Set(multiples)].sort((a, b) => a - b);
+  },
+  escalationRecipients: emailList,
   crm: (v, f) => {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(f, 'must be a mapping');
     const c = v as Record<string, unknown>;

@@ -482,6 +482,28 @@ export const MIGRATIONS: Migration[] = [
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
     ],
   },
+  {
+    version: 16,
+    name: 'escalations of entries past their callback target, once per episode and threshold',
+    // The row is the "sent": it is inserted in the transaction that queues the escalation in
+    // the outbox and journals it, and its key refuses a second one, so an escalation goes
+    // once per (entry, episode, threshold) whatever restarts or second instances happen
+    // (src/notify/escalation.ts). The episode is the entry's first_attempt, as for claims:
+    // a reopened entry is escalated afresh. Written only by its PBX's notifier.
+    statements: [
+      `CREATE TABLE IF NOT EXISTS smart_missed_calls_escalations (
+        tenant VARCHAR(64) NOT NULL,
+        ${PBX_COLUMN},
+        entry_id BIGINT UNSIGNED NOT NULL,
+        episode DATETIME NOT NULL,
+        threshold TINYINT UNSIGNED NOT NULL,
+        target_minutes INT UNSIGNED NOT NULL,
+        due_at DATETIME NOT NULL,
+        escalated_at DATETIME NOT NULL,
+        PRIMARY KEY (tenant, pbx, entry_id, episode, threshold)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+    ],
+  },
 ];
 
 /** Every table we own; uninstall drops exactly these and nothing else. */
@@ -490,7 +512,7 @@ export const OWN_TABLES = [
   'smart_missed_calls_settings', 'smart_missed_calls_outbox', 'smart_missed_calls_state',
   'smart_missed_calls_lookups', 'smart_missed_calls_deliveries', 'smart_missed_calls_contacts',
   'smart_missed_calls_users', 'smart_missed_calls_daily', 'smart_missed_calls_missed_hours', 'smart_missed_calls_caller_misses',
-  'smart_missed_calls_claims', 'smart_missed_calls_wallboards', 'smart_missed_calls_crm_objects', 'smart_missed_calls_leases', 'smart_missed_calls_migrations',
+  'smart_missed_calls_claims', 'smart_missed_calls_wallboards', 'smart_missed_calls_crm_objects', 'smart_missed_calls_escalations', 'smart_missed_calls_leases', 'smart_missed_calls_migrations',
 ];
 
 /** The version `smc migrate` brings the schema to. */

@@ -107,6 +107,8 @@ export async function forgetNumber(pool: Pool, auditKey: AuditKey, number: strin
     await conn.query('DELETE FROM smart_missed_calls_caller_misses WHERE pbx = @smc_pbx AND (caller_key IN (?) OR (caller_key IN (?) AND calls = 0))', [keyList, touched]);
     if (ids.length) {
       await conn.query('DELETE FROM smart_missed_calls_outbox WHERE pbx = @smc_pbx AND entry_id IN (?)', [ids]);
+      // When the caller's entry was missed and escalated is a trace of them too.
+      await conn.query('DELETE FROM smart_missed_calls_escalations WHERE pbx = @smc_pbx AND entry_id IN (?)', [ids]);
       await conn.query('DELETE FROM smart_missed_calls WHERE pbx = @smc_pbx AND id IN (?)', [ids]);
     }
     const [named] = await conn.query<RowDataPacket[]>(

@@ -487,23 +487,25 @@ async function saveCalls(conn: PoolConnection, rows: CallRows, callEntry: Map<st
 }
 
 /** Outbox rows for everything that may notify: the notifier fans them out to mail and webhooks. */
+/** What an outbox row of a ledger event carries (OutboxPayload in src/notify/deliveries.ts). */
+export function outboxPayloadOf(e: LedgerEvent) {
+  return {
+    event: `entry.${e.event}`,
+    reason: e.reason,
+    ext: e.ext,
+    user: e.actor.startsWith('user:') ? e.actor.slice(5) : null,
+    entry: {
+      id: e.entry.id!, tenant: e.entry.tenant, caller: e.entry.caller, callerName: e.entry.callerName, did: e.entry.did,
+      route: e.entry.routeLabel, status: e.entry.status, missedCount: e.entry.missedCount, totalMissed: e.entry.totalMissed,
+      firstAttempt: e.entry.firstAttempt, lastAttempt: e.entry.lastAttempt, rang: e.entry.rang, clearedBy: e.entry.clearedBy,
+    },
+  };
+}
+
 export async function enqueueEvents(conn: PoolConnection, events: LedgerEvent[], now: string): Promise<void> {
   if (events.length === 0) return;
   const values: unknown[] = [];
-  for (const e of events) {
-    const payload = {
-      event: `entry.${e.event}`,
-      reason: e.reason,
-      ext: e.ext,
-      user: e.actor.startsWith('user:') ? e.actor.slice(5) : null,
-      entry: {
-        id: e.entry.id, tenant: e.entry.tenant, caller: e.entry.caller, callerName: e.entry.callerName, did: e.entry.did,
-        route: e.entry.routeLabel, status: e.entry.status, missedCount: e.entry.missedCount, totalMissed: e.entry.totalMissed,
-        firstAttempt: e.entry.firstAttempt, lastAttempt: e.entry.lastAttempt, rang: e.entry.rang, clearedBy: e.entry.clearedBy,
-      },
-    };
-    values.push(e.entry.tenant, e.event, e.entry.id, e.linkedid, JSON.stringify(payload), now, now);
-  }
+  for (const e of events) values.push(e.entry.tenant, e.event, e.entry.id, e.linkedid, JSON.stringify(outboxPayloadOf(e)), now, now);
   await conn.query(
     `INSERT INTO smart_missed_calls_outbox (pbx, tenant, event, entry_id, linkedid, payload, next_attempt_at, created_at)
      VALUES ${events.map(() => '(@smc_pbx,?,?,?,?,?,?,?)').join(',')}`,

@@ -4,6 +4,7 @@ import type { TenantSettings } from '../config/schema.js';
 import { inRetriedTransaction } from '../db/pool.js';
 import { appendAudit } from '../ledger/audit.js';
 import type { AuditKey } from '../ledger/audit-key.js';
+import type { EscalationInfo } from './escalation.js';
 
 /**
  * One row per (notification × channel target) in smart_missed_calls_deliveries. The
@@ -15,13 +16,13 @@ import type { AuditKey } from '../ledger/audit-key.js';
  * (reported by the caller's next mail as "+N more attempts") or `held` (past the hourly
  * cap; reported by one held-summary mail).
  */
-export type Channel = 'email_realtime' | 'email_held_summary' | 'email_digest' | 'webhook' | 'crm';
+export type Channel = 'email_realtime' | 'email_held_summary' | 'email_digest' | 'email_escalation' | 'webhook' | 'crm';
 export type DeliveryStatus = 'pending' | 'sending' | 'sent' | 'folded' | 'held' | 'dead';
 
-export const MAIL_CHANNELS: Channel[] = ['email_realtime', 'email_held_summary', 'email_digest'];
+export const MAIL_CHANNELS: Channel[] = ['email_realtime', 'email_held_summary', 'email_digest', 'email_escalation'];
 export const MISS_EVENTS = new Set(['created', 'incremented', 'reopened']);
 /** The ledger events a CRM task follows (src/notify/crm/deliver.ts). */
-export const CRM_EVENTS = new Set(['created', 'incremented', 'cleared', 'reopened']);
+export const CRM_EVENTS = new Set(['created', 'incremented', 'cleared', 'reopened', 'escalated']);
 
 export interface Delivery {
   id: number;
@@ -52,6 +53,8 @@ export interface OutboxPayload {
     missedCount: number; totalMissed: number; firstAttempt: string; lastAttempt: string; rang: Record<string, number>;
     clearedBy: string | null;
   };
+  /** An `entry.escalated` event's threshold (src/notify/escalation.ts). */
+  escalation?: EscalationInfo;
 }
 
 /** `<outbox id>:<channel>:<target>`; a target too long for the unique index is replaced by its hash. */
@@ -123,6 +126,12 @@ export async function fanOutOutbox(
       if (mailEnabled && settings.cadence === 'realtime' && settings.recipients.length && MISS_EVENTS.has(r.event)) {
         const target = settings.recipients.join(', ');
         deliveries.push({ ...base, channel: 'email_realtime', target, idempotencyKey: idempotencyKey(String(r.id), 'email_realtime', target) });
+      }
+      // An escalation mails its own recipients (else the notification ones), whatever the digest cadence.
+      const escalateTo = settings.escalationRecipients.length ? settings.escalationRecipients : settings.recipients;
+      if (mailEnabled && r.event === 'escalated' && escalateTo.length) {
+        const target = escalateTo.join(', ');
+        deliveries.push({ ...base, channel: 'email_escalation', target, idempotencyKey: idempotencyKey(String(r.id), 'email_escalation', target) });
       }
       for (const hook of settings.webhooks) {
         if (!hook.events.includes(payload.event)) continue;

@@ -4,7 +4,7 @@ import { findModuleDir } from '../config/module-dir.js';
 import type { Translate } from '../detect/explain.js';
 import { Catalogues, defaultI18nDir, Formats, type Lang } from '../web/i18n.js';
 
-export type MailTemplate = 'realtime' | 'held-summary' | 'digest';
+export type MailTemplate = 'realtime' | 'held-summary' | 'digest' | 'escalation';
 
 export interface RenderedMail {
   subject: string;

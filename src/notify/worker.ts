@@ -17,6 +17,8 @@ import { instanceLock } from '../db/lease.js';
 import type { SingleInstanceLock } from '../db/named-lock.js';
 import { readAuditKey, type AuditKey } from '../ledger/audit-key.js';
 import { createMailer, type Mailer } from './mailer.js';
+import { composeEscalation } from './escalation-mail.js';
+import { escalateDue, ledgerZone } from './escalation.js';
 import { composeRealtime, decideRealtime, markFolded, markHeld, queueHeldSummaries } from './realtime.js';
 import { MailRenderer, type RenderedMail } from './templates.js';
 import { parseNetworks, type Network } from '../config/networks.js';
@@ -122,6 +124,7 @@ export class Notifier {
       const recovered = await recoverInterrupted(this.pool);
       if (recovered) this.log(`notifier: ${recovered} deliveries were interrupted by a stop or crash; sending them again`);
     }
+    await this.escalate();
     for (;;) {
       const done = await fanOutOutbox(this.pool, this.settingsOf, this.mailer !== null);
       if (done.length === 0) break;
@@ -129,6 +132,22 @@ export class Notifier {
     }
     await Promise.all([this.mailLane(), this.webhookLane(), this.crmLane()]);
     return true;
+  }
+
+  /**
+   * Entries past a threshold of their callback target: queued in the outbox here, under the
+   * notify lock, and fanned out right after (src/notify/escalation.ts). One tenant's failure
+   * is logged and does not hold up the others.
+   */
+  private async escalate(): Promise<void> {
+    for (const tenant of await knownTenants(this.pool)) {
+      try {
+        const queued = await escalateDue(this.pool, this.auditKey, ledgerZone(this.options.config), tenant, await this.settingsOf(tenant));
+        if (queued) this.log(`notifier: ${queued} ${queued === 1 ? 'entry' : 'entries'} of ${tenant} past the callback target escalated`);
+      } catch (err) {
+        this.log(`notifier: escalations for ${tenant} failed: ${(err as Error).message}`);
+      }
+    }
   }
 
   /** Names for the entries of new events, before their mails are written. */
@@ -180,6 +199,8 @@ export class Notifier {
         return true;
       }
       ({ mail, notified } = await composeRealtime(this.pool, this.renderer, this.options.config, settings, d, decision.folded));
+    } else if (d.channel === 'email_escalation') {
+      ({ mail, notified } = await composeEscalation(this.pool, this.renderer, this.options.config, settings, d));
     } else {
       const stored = JSON.parse(d.payload) as StoredMail;
       mail = stored.mail;
@@ -316,6 +337,7 @@ export class Notifier {
       tenant: d.tenant,
       sentAt: new Date().toISOString(),
       entry: { ...payload.entry, clearedExt: payload.ext, clearedUser: payload.user },
+      ...(payload.escalation ? { escalation: payload.escalation } : {}),
       ...(call ? { call } : {}),
     });
   }

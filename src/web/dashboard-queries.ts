@@ -1,4 +1,5 @@
 import type { TenantScope } from './tenant-scope.js';
+import { BusinessClock, hasTargets, instantOfLocal, naiveMs, targetOutcome, type TargetSettings } from '../ledger/callback-target.js';
 import { addDays, daysBetween, routeConditions, type RangeFilter } from './filters.js';
 import { frequentCallers, type FrequentCaller } from './frequent-callers.js';
 
@@ -21,6 +22,10 @@ export interface DashboardData {
     missRate: number | null;
     medianCallbackSeconds: number | null;
     clearedByReason: Record<string, number>;
+    /** Entries of the range called back within their callback target, of those whose outcome is known; null: no target set. */
+    withinTarget: { within: number; counted: number; share: number | null } | null;
+    /** Seconds since the last attempt of the longest-waiting open entry (as the wallboard); null when none is open. */
+    oldestOpenSeconds: number | null;
   };
   daily: { day: string; missed: number; answered: number }[];
   resolution: Record<string, number>;
@@ -43,7 +48,48 @@ export async function todayOf(scope: TenantScope): Promise<string> {
   return String((row as { today: string }[])[0]!.today);
 }
 
-export async function dashboardData(scope: TenantScope, f: RangeFilter, today: string): Promise<DashboardData> {
+/** What the within-target share needs: the tenant's targets and the zone of the ledger's naive times. */
+export interface TargetInputs {
+  settings: TargetSettings;
+  zone: string;
+}
+
+/**
+ * The range's entries against their callback targets (targetOutcome): one read of the
+ * range's entries, only when the tenant has a target; the due times are placed by one
+ * BusinessClock, a few arithmetic steps an entry. `entryRange` is SQL over the entries
+ * (tenant = @tenant and a last_attempt range) with its parameters `p`.
+ */
+export async function withinTarget(scope: TenantScope, entryRange: string, p: unknown[], target: TargetInputs | undefined): Promise<DashboardData['kpis']['withinTarget']> {
+  if (!target || !hasTargets(target.settings)) return null;
+  const [[[{ now }]], rows] = await Promise.all([
+    scope.pool.query('SELECT NOW() AS now') as unknown as Promise<[[{ now: string }]]>,
+    scope.rows<{ route_kind: string; route_id: string; status: string; cleared_by: string | null; first_attempt: string; cleared_at: string | null }>(
+      `SELECT route_kind, route_id, status, cleared_by, first_attempt, cleared_at FROM smart_missed_calls FORCE INDEX (idx_tenant_last)
+        WHERE ${entryRange} AND anonymous = 0`,
+      p,
+    ),
+  ]);
+  const clock = new BusinessClock(target.settings);
+  const at = (naive: string) => instantOfLocal(naiveMs(String(naive)), target.zone);
+  const nowMs = at(now);
+  let within = 0;
+  let counted = 0;
+  for (const r of rows) {
+    const missedAt = at(r.first_attempt);
+    const outcome = targetOutcome(
+      { status: r.status, clearedBy: r.cleared_by, clearedAtMs: r.cleared_at === null ? null : at(r.cleared_at) },
+      clock.dueAt(missedAt, `${r.route_kind}:${r.route_id}`),
+      nowMs,
+    );
+    if (outcome === null) continue;
+    counted += 1;
+    if (outcome === 'within') within += 1;
+  }
+  return { within, counted, share: counted ? within / counted : null };
+}
+
+export async function dashboardData(scope: TenantScope, f: RangeFilter, today: string, target?: TargetInputs): Promise<DashboardData> {
   const start = `${f.from} 00:00:00`;
   const end = `${addDays(f.to, 1)} 00:00:00`;
   const rc = routeConditions(f);
@@ -58,10 +104,11 @@ export async function dashboardData(scope: TenantScope, f: RangeFilter, today: s
     `SELECT COUNT(*) AS n FROM smart_missed_calls_calls WHERE tenant = @tenant AND started_at >= ? AND verdict = 'missed'${rc.sql}`,
     [`${today} 00:00:00`, ...rc.params],
   );
-  const openQuery = scope.rows<{ n: number }>(
-    `SELECT COUNT(*) AS n FROM smart_missed_calls WHERE tenant = @tenant AND status = 'open'${rc.sql}`,
+  const openQuery = scope.rows<{ n: number; oldest_s: number | null }>(
+    `SELECT COUNT(*) AS n, TIMESTAMPDIFF(SECOND, MIN(last_attempt), NOW()) AS oldest_s FROM smart_missed_calls WHERE tenant = @tenant AND status = 'open'${rc.sql}`,
     rc.params,
   );
+  const withinQuery = withinTarget(scope, entryRange, p, target);
   // Every entry of the range, through the index led by last_attempt: offered
   // idx_tenant_cleared, the optimizer reads the tenant's whole history from it (a year at
   // 100 k entries: 42 → 55 ms).
@@ -105,8 +152,8 @@ export async function dashboardData(scope: TenantScope, f: RangeFilter, today: s
       GROUP BY ext ORDER BY returned DESC, ext LIMIT 20`,
     [start, end],
   );
-  const [[todayRow], [open], resolutionRows, waits, dailyRows, cells, frequent, routes, callbackRows] = await Promise.all([
-    todayRowQuery, openQuery, resolutionRowsQuery, waitsQuery, dailyRowsQuery, cellsQuery, frequentQuery, routesQuery, callbackRowsQuery,
+  const [[todayRow], [open], resolutionRows, waits, dailyRows, cells, frequent, routes, callbackRows, within] = await Promise.all([
+    todayRowQuery, openQuery, resolutionRowsQuery, waitsQuery, dailyRowsQuery, cellsQuery, frequentQuery, routesQuery, callbackRowsQuery, withinQuery,
   ]);
 
   const resolution = Object.fromEntries(resolutionRows.map((r) => [r.reason ?? 'open', Number(r.n)]));
@@ -141,6 +188,8 @@ export async function dashboardData(scope: TenantScope, f: RangeFilter, today: s
       missRate: inbound ? missed / inbound : null,
       medianCallbackSeconds: median(waits.map((w) => Number(w.s))),
       clearedByReason,
+      withinTarget: within,
+      oldestOpenSeconds: open?.oldest_s === null || open?.oldest_s === undefined ? null : Math.max(0, Number(open.oldest_s)),
     },
     daily,
     resolution,

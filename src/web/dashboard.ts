@@ -6,6 +6,8 @@ import { anyCalls, dashboardData, filterChoices, todayOf } from './dashboard-que
 import { currentHistory } from './history.js';
 import { MAX_RANGE_DAYS, rangeFilter } from './filters.js';
 import { renderPage } from './render.js';
+import { loadSettings } from '../config/settings-store.js';
+import { ledgerZone } from '../notify/escalation.js';
 import { extensionLabel, routeLabel } from '../detect/explain.js';
 
 export function reasonNames(t: Viewer['t']): Record<string, string> {
@@ -21,7 +23,7 @@ async function dashboardModel(ctx: WebContext, req: Request, viewer: Viewer) {
   const today = await todayOf(viewer.scope);
   const { range, shortened } = rangeFilter(req, today);
   const [data, perPbx] = await Promise.all([
-    dashboardData(viewer.scope, range, today),
+    dashboardData(viewer.scope, range, today, { settings: await loadSettings(ctx.pool, viewer.tenant), zone: ledgerZone(ctx.config) }),
     // A group view of several PBXs shows each one's figures beside the total.
     viewer.pbx?.several ? pbxFigures(viewer.scope, range) : Promise.resolve([]),
   ]);
@@ -39,6 +41,11 @@ async function dashboardModel(ctx: WebContext, req: Request, viewer: Viewer) {
       missRate: fmt.percent(data.kpis.missRate),
       missRateDetail: t.plural('{missed} of {n} inbound call', '{missed} of {n} inbound calls', data.kpis.inbound, { missed: fmt.int(data.kpis.missed), n: fmt.int(data.kpis.inbound) }),
       medianCallback: fmt.duration(data.kpis.medianCallbackSeconds),
+      withinTarget: data.kpis.withinTarget?.share === null || !data.kpis.withinTarget ? '–' : fmt.percent(data.kpis.withinTarget.share),
+      withinTargetDetail: data.kpis.withinTarget
+        ? t.plural('{within} of {n} entry whose target has passed', '{within} of {n} entries whose target has passed', data.kpis.withinTarget.counted, { within: fmt.int(data.kpis.withinTarget.within), n: fmt.int(data.kpis.withinTarget.counted) })
+        : t('No callback target is set (Settings).'),
+      oldestOpen: data.kpis.oldestOpenSeconds === null ? '–' : fmt.duration(data.kpis.oldestOpenSeconds),
       cleared: Object.entries(data.kpis.clearedByReason).map(([k, n]) => ({ label: reasons[k] ?? k, value: fmt.int(n) })),
     },
     perPbx: perPbx.map((p) => ({

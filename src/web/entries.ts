@@ -8,6 +8,9 @@ import { NotFound, resolveEntry } from '../ledger/actions.js';
 import { AmiError, amiConfigured, dialableNumber, originateCallback } from '../pbx/ami.js';
 import { NOTE_MAX_CHARS, numberRules, type Entry } from '../ledger/entries.js';
 import { loadSettings } from '../config/settings-store.js';
+import type { TenantSettings } from '../config/schema.js';
+import { BusinessClock } from '../ledger/callback-target.js';
+import { ledgerZone } from '../notify/escalation.js';
 import { requireChange, viewerOf, type Viewer } from './auth.js';
 import type { WebContext } from './context.js';
 import { csvLine } from './csv.js';
@@ -48,8 +51,28 @@ function otherPbxRefusal(viewer: Viewer, e: PbxEntry) {
   return { error: 'other_pbx', message: viewer.t('This entry is on the list of PBX {pbx}: it is resolved and called back from that PBX’s page.', { pbx: e.pbx }) };
 }
 
+/** What places an entry against its callback target: the tenant's business clock and the ledger's zone. */
+interface TargetContext {
+  clock: BusinessClock;
+  zone: string;
+}
+
+function targetContext(ctx: WebContext, settings: TenantSettings): TargetContext {
+  return { clock: new BusinessClock(settings), zone: ledgerZone(ctx.config) };
+}
+
+/**
+ * "Past target by 25 min" for an open entry of this PBX whose callback target has passed,
+ * else ''. Another PBX's entries are measured by that PBX (its settings, its escalations).
+ */
+function pastTargetOf(e: PbxEntry, viewer: Viewer, now: number, own: boolean, target: TargetContext): string {
+  if (!own || e.status !== 'open') return '';
+  const late = target.clock.lateBy(e, naiveOf(now), target.zone);
+  return late === null ? '' : viewer.t('Past target by {time}', { time: viewer.fmt.duration(Math.max(60, late / 1000)) });
+}
+
 /** One list row, every field already formatted for the reader. */
-function rowModel(e: PbxEntry, viewer: Viewer, directory: RouteLabels, now: number, claim: Claim | null, own: boolean) {
+function rowModel(e: PbxEntry, viewer: Viewer, directory: RouteLabels, now: number, claim: Claim | null, own: boolean, target: TargetContext) {
   const { t, fmt } = viewer;
   const reasons = reasonNames(t);
   const lastSeconds = (now - Date.parse(e.lastAttempt.replace(' ', 'T') + 'Z')) / 1000;
@@ -75,6 +98,7 @@ function rowModel(e: PbxEntry, viewer: Viewer, directory: RouteLabels, now: numb
     voicemailLeft: e.voicemailLeft,
     href: viewer.links.page('entry', {}, e.id!),
     claim: claimModel(viewer, e, claim, own, naiveOf(now)),
+    pastTarget: pastTargetOf(e, viewer, now, own, target),
   };
 }
 
@@ -91,11 +115,13 @@ async function dbNow(ctx: WebContext): Promise<number> {
 
 async function listModel(ctx: WebContext, req: Request, viewer: Viewer) {
   const f = listFilter(req);
-  const { entries, total } = await listEntries(viewer.scope, f, numberRules(await loadSettings(ctx.pool, viewer.tenant)));
+  const settings = await loadSettings(ctx.pool, viewer.tenant);
+  const { entries, total } = await listEntries(viewer.scope, f, numberRules(settings));
+  const target = targetContext(ctx, settings);
   const directory = await ctx.labels.current(viewer.tenant);
   const now = await dbNow(ctx);
   const claims = await claimsOf(viewer.scope, entries, naiveOf(now));
-  const rows = entries.map((e) => rowModel(e, viewer, labelsFor(e, ctx, directory), now, claimOf(claims, e), ownEntry(ctx, e)));
+  const rows = entries.map((e) => rowModel(e, viewer, labelsFor(e, ctx, directory), now, claimOf(claims, e), ownEntry(ctx, e), target));
   return { filter: f, total, pages: Math.max(1, Math.ceil(total / PAGE_SIZE)), rows, unknownPbx: viewer.pbx?.unknown ?? false };
 }
 
@@ -217,7 +243,7 @@ export function entryRoutes(router: Router, ctx: WebContext): void {
     await renderPage(ctx, res, 'entry', {
       view: 'entries',
       entry,
-      row: rowModel(entry, viewer, directory, now, claimOf(await claimsOf(scope, [entry], naiveOf(now)), entry), own),
+      row: rowModel(entry, viewer, directory, now, claimOf(await claimsOf(scope, [entry], naiveOf(now)), entry), own, targetContext(ctx, await loadSettings(ctx.pool, viewer.tenant))),
       claimBoxUrl: viewer.links.api(`/api/entries/${entry.id}/claim.html`),
       attempts: attempts.reverse(),
       journal,
@@ -342,6 +368,7 @@ function eventName(viewer: Viewer, event: string): string {
     created: t('created'), incremented: t('missed again'), notified: t('notified'), callback_attempted: t('call-back attempted'),
     cleared: t('cleared'), reopened: t('reopened'), reclassified: t('reclassified'), forgotten: t('forgotten'),
     claimed: t('claimed (calling back)'), claim_released: t('claim released'), claim_taken_over: t('claim taken over'),
+    escalated: t('escalated (past the callback target)'),
   };
   return names[event] ?? event;
 }

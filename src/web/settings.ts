@@ -36,6 +36,11 @@ function formValues(s: ShownSettings): Record<string, string | boolean> {
     lookupUrlTemplate: s.lookupUrlTemplate,
     historyDays: String(s.historyDays),
     claimMinutes: String(s.claimMinutes),
+    callbackTargetMinutes: s.callbackTargetMinutes ? String(s.callbackTargetMinutes) : '',
+    callbackTargetRoutes: s.callbackTargetRoutes.map((r) => `${r.route} = ${r.minutes}`).join('\n'),
+    businessHours: s.businessHours,
+    escalationThresholds: s.escalationThresholds.join(', '),
+    escalationRecipients: s.escalationRecipients.join('\n'),
   };
 }
 
@@ -46,7 +51,9 @@ export function translateSettingError(err: ConfigError, t: Translate): string {
 
 /** recipients[2] → recipients, webhooks[0].url → webhooks.0.url: the input the message belongs next to. */
 function inputOf(field: string): string {
-  return field.replace(/\[(\d+)\]/g, '.$1').replace(/^(recipients|outboundPrefixes|outbound_prefixes)\.\d+$/, '$1');
+  return field
+    .replace(/\[(\d+)\]/g, '.$1')
+    .replace(/^(recipients|outboundPrefixes|outbound_prefixes|escalationRecipients|escalationThresholds|callbackTargetRoutes)\..*$/, '$1');
 }
 
 const BOOLEAN_FIELDS = ['clearAcrossDids', 'clearAcrossPbxs', 'countIvrAbandon'];

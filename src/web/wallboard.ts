@@ -6,7 +6,10 @@ import { entryFromRow } from '../ledger/store.js';
 import type { Translate } from '../detect/explain.js';
 import { requireChange, viewerOf } from './auth.js';
 import type { WebContext } from './context.js';
-import { todayOf } from './dashboard-queries.js';
+import { todayOf, withinTarget, type TargetInputs } from './dashboard-queries.js';
+import { BusinessClock } from '../ledger/callback-target.js';
+import { loadSettings } from '../config/settings-store.js';
+import { ledgerZone } from '../notify/escalation.js';
 import type { EventStreams } from './events.js';
 import { Formats, LANGS, negotiateLang, type Lang } from './i18n.js';
 import { decimal } from './filters.js';
@@ -57,12 +60,16 @@ export interface WallboardData {
   /** Seconds since the last attempt of the longest-waiting open entry; null when none is open. */
   oldestOpenSeconds: number | null;
   missedToday: number;
-  top: { id: number; caller: string; missedCount: number; ageSeconds: number; claim: { user: string; ext: string | null; since: string } | null }[];
+  /** Today's entries called back within their callback target (the dashboard's share over today); null: no target set. */
+  withinTarget: { within: number; counted: number; share: number | null } | null;
+  top: { id: number; caller: string; missedCount: number; ageSeconds: number; pastTarget: boolean; claim: { user: string; ext: string | null; since: string } | null }[];
 }
 
 /** The board's figures, read through the tenant's scope like every page. */
-export async function wallboardData(scope: TenantScope): Promise<WallboardData> {
+export async function wallboardData(scope: TenantScope, target: TargetInputs): Promise<WallboardData> {
   const today = await todayOf(scope);
+  const within = await withinTarget(scope, 'tenant = @tenant AND last_attempt >= ?', [`${today} 00:00:00`], target);
+  const clock = new BusinessClock(target.settings);
   const [[{ now }]] = (await scope.pool.query<RowDataPacket[]>('SELECT NOW() AS now')) as unknown as [[{ now: string }]];
   const [open] = await scope.rows<{ n: number; oldest: string | null }>(
     "SELECT COUNT(*) AS n, MIN(last_attempt) AS oldest FROM smart_missed_calls WHERE tenant = @tenant AND status = 'open'",
@@ -85,6 +92,7 @@ export async function wallboardData(scope: TenantScope): Promise<WallboardData> 
     openNow: Number(open?.n ?? 0),
     oldestOpenSeconds: open?.oldest ? since(open.oldest) : null,
     missedToday: Number(missed?.n ?? 0),
+    withinTarget: within,
     top: entries.map((e) => {
       const claim = activeClaim(claimOf.get(e.id!) ?? null, e, naiveNow);
       return {
@@ -92,6 +100,7 @@ export async function wallboardData(scope: TenantScope): Promise<WallboardData> 
         caller: e.anonymous ? '' : e.callerName && e.callerName !== e.callerRaw ? `${e.callerName} · ${e.caller}` : e.caller,
         missedCount: e.missedCount,
         ageSeconds: since(e.lastAttempt),
+        pastTarget: clock.lateBy(e, naiveNow, target.zone) !== null,
         claim: claim && { user: claim.user, ext: claim.ext, since: claim.claimedAt },
       };
     }),
@@ -104,8 +113,10 @@ export function wallboardView(data: WallboardData, t: Translate, fmt: Formats) {
     openNow: fmt.int(data.openNow),
     oldestOpen: data.oldestOpenSeconds === null ? '–' : fmt.duration(data.oldestOpenSeconds),
     missedToday: fmt.int(data.missedToday),
+    withinTarget: data.withinTarget?.share === null || !data.withinTarget ? '–' : fmt.percent(data.withinTarget.share),
     rows: data.top.map((r) => ({
       id: r.id,
+      pastTarget: r.pastTarget,
       caller: r.caller || t('Withheld number'),
       missed: r.missedCount > 1 ? t('×{n}', { n: fmt.int(r.missedCount) }) : '',
       age: fmt.duration(r.ageSeconds),
@@ -114,6 +125,10 @@ export function wallboardView(data: WallboardData, t: Translate, fmt: Formats) {
     })),
     empty: t('Nobody is waiting for a call back.'),
   };
+}
+
+async function targetInputs(ctx: WebContext, tenant: string): Promise<TargetInputs> {
+  return { settings: await loadSettings(ctx.pool, tenant), zone: ledgerZone(ctx.config) };
 }
 
 function langOf(req: Request): Lang {
@@ -148,7 +163,7 @@ export function wallboardRoutes(router: Router, ctx: WebContext, streams: EventS
     const open = await opened(req, res);
     if (!open) return;
     const { link, t, fmt, lang } = open;
-    const board = wallboardView(await wallboardData(new TenantScope(ctx.pool, link.tenant)), t, fmt);
+    const board = wallboardView(await wallboardData(new TenantScope(ctx.pool, link.tenant), await targetInputs(ctx, link.tenant)), t, fmt);
     const base = `/wallboard/${String(req.params.token)}`;
     const html = await renderFile(ctx, 'wallboard', {
       board, t, lang, dataUrl: `${base}/data?lang=${lang}`, eventsUrl: `${base}/events`,
@@ -159,7 +174,7 @@ export function wallboardRoutes(router: Router, ctx: WebContext, streams: EventS
   router.get('/wallboard/:token/data', wallboardHeaders, async (req: Request, res: Response) => {
     const open = await opened(req, res);
     if (!open) return;
-    const data = await wallboardData(new TenantScope(ctx.pool, open.link.tenant));
+    const data = await wallboardData(new TenantScope(ctx.pool, open.link.tenant), await targetInputs(ctx, open.link.tenant));
     res.json({ ...data, shown: wallboardView(data, open.t, open.fmt) });
   });
 
@@ -189,7 +204,7 @@ export async function liveLinks(scope: TenantScope): Promise<{ id: number; label
 export function wallboardAdminRoutes(router: Router, ctx: WebContext, streams: EventStreams): void {
   router.get('/api/wallboard', async (_req: Request, res: Response) => {
     const viewer = viewerOf(res);
-    const data = await wallboardData(new TenantScope(ctx.pool, viewer.tenant));
+    const data = await wallboardData(new TenantScope(ctx.pool, viewer.tenant), await targetInputs(ctx, viewer.tenant));
     res.json({ ...data, shown: wallboardView(data, viewer.t, viewer.fmt) });
   });
 

@@ -65,6 +65,11 @@ const BAD_SETTINGS: Record<keyof typeof DEFAULT_SETTINGS, unknown> = {
   lookupUrlTemplate: 'javascript:alert(1)',
   historyDays: 0,
   claimMinutes: 0,
+  callbackTargetMinutes: 20_000,
+  callbackTargetRoutes: 'queue:400 = ten',
+  businessHours: 'mon-fri 17:00-09:00',
+  escalationThresholds: [1, 0],
+  escalationRecipients: ['boss@example.com', 'boss at example'],
   crm: { kind: 'hubspot', baseUrl: '', token: 'pat-na1-0000' },
 };
 

@@ -7,6 +7,7 @@ import { normaliseNumber } from '../../clear/numbers.js';
 import { numberRules } from '../../ledger/entries.js';
 import type { Delivery, OutboxPayload } from '../deliveries.js';
 import { wallClockSeconds } from '../digest-period.js';
+import { escalationOf, type EscalationInfo } from '../escalation.js';
 import { CrmError, type CrmConnector, type CrmContact, type CrmTask, type PhoneVariants } from './connector.js';
 
 /**
@@ -87,7 +88,11 @@ export function clearedText(p: OutboxPayload, t: Translate): string {
   }
 }
 
-export function composeTask(p: OutboxPayload, marker: string, settings: TenantSettings, t: Translate): CrmTask {
+/**
+ * The task as the entry's event wants it. An escalated episode's task is HIGH priority and
+ * says so, in every later update too (`escalated` is the episode's highest escalation).
+ */
+export function composeTask(p: OutboxPayload, marker: string, settings: TenantSettings, t: Translate, escalated: EscalationInfo | null = null): CrmTask {
   const e = p.entry;
   const who = e.callerName ? `${e.callerName} (${e.caller})` : e.caller;
   const last = e.lastAttempt.slice(11, 16);
@@ -97,6 +102,7 @@ export function composeTask(p: OutboxPayload, marker: string, settings: TenantSe
     `${missed}.`,
     t('Number called: {did}', { did: e.did }),
     e.route ? t('Route: {route}', { route: e.route }) : '',
+    escalated && !completed ? t('Not called back within {minutes} min: escalated.', { minutes: escalated.targetMinutes * escalated.threshold }) : '',
     completed ? t('Done: {reason}.', { reason: clearedText(p, t) }) : '',
     // The marker stays last and on its own: it is how a retry finds this task.
     `[${marker}]`,
@@ -108,7 +114,7 @@ export function composeTask(p: OutboxPayload, marker: string, settings: TenantSe
     dueAt: instantOf(e.lastAttempt, settings.timezone),
     dueDay: e.lastAttempt.slice(0, 10),
     completed,
-    priority: e.missedCount >= 3 ? 'HIGH' : 'MEDIUM',
+    priority: escalated || e.missedCount >= 3 ? 'HIGH' : 'MEDIUM',
   };
 }
 
@@ -162,7 +168,8 @@ export async function syncTask(s: TaskSync, d: Delivery, pbx: string): Promise<T
   const crm = s.connector.kind;
   const payload = JSON.parse(d.payload) as OutboxPayload;
   const marker = crmMarker(pbx, d.tenant, d.entryId);
-  const task = composeTask(payload, marker, s.settings, s.t);
+  const escalated = payload.escalation ?? (await escalationOf(s.pool, d.tenant, d.entryId, payload.entry.firstAttempt));
+  const task = composeTask(payload, marker, s.settings, s.t, escalated);
   const link = await linkOf(s.pool, d, crm);
   if (link?.objectId) {
     await s.connector.updateTask(link.objectId, task);
