@@ -435,6 +435,9 @@ export interface CrmSettings {
   createContact: boolean;
 }
 
+export const LAMP_SCOPES = ['tenant', 'route', 'both'] as const;
+export type LampScope = (typeof LAMP_SCOPES)[number];
+
 export interface TenantSettings {
   cadence: Cadence;
   recipients: string[];
@@ -458,6 +461,13 @@ export interface TenantSettings {
   historyDays: number;
   /** Minutes an "I'm calling back" claim holds an entry before it lapses by itself. */
   claimMinutes: number;
+  /**
+   * "Missed calls waiting" on a BLF key: an Asterisk custom device state set over AMI while
+   * the tenant has open unclaimed entries (src/pbx/lamp.ts, docs/team.md). Off by default.
+   */
+  lampEnabled: boolean;
+  /** One lamp for the whole tenant, one per route (queue, ring group, IVR, extension, DID), or both. */
+  lampScope: LampScope;
   crm: CrmSettings;
 }
 
@@ -480,6 +490,8 @@ export const DEFAULT_SETTINGS: TenantSettings = {
   lookupUrlTemplate: '',
   historyDays: 30,
   claimMinutes: 15,
+  lampEnabled: false,
+  lampScope: 'tenant',
   crm: { kind: '', baseUrl: '', token: '', createContact: false },
 };
 
@@ -586,6 +598,8 @@ const SETTING_CHECKS: { [K in keyof TenantSettings]: (value: unknown, field: str
   },
   historyDays: (v, f) => int(1, 3660)(v, f) as number,
   claimMinutes: (v, f) => int(1, 480)(v, f) as number,
+  lampEnabled: (v, f) => bool(v, f) as boolean,
+  lampScope: (v, f) => str({ oneOf: LAMP_SCOPES })(v, f) as LampScope,
   crm: (v, f) => {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(f, 'must be a mapping');
     const c = v as Record<string, unknown>;

@@ -65,6 +65,8 @@ const BAD_SETTINGS: Record<keyof typeof DEFAULT_SETTINGS, unknown> = {
   lookupUrlTemplate: 'javascript:alert(1)',
   historyDays: 0,
   claimMinutes: 0,
+  lampEnabled: 'perhaps',
+  lampScope: 'everywhere',
   crm: { kind: 'hubspot', baseUrl: '', token: 'pat-na1-0000' },
 };
 
