@@ -149,7 +149,8 @@ export class LampKeeper {
     this.scopesSeen = scopesNow;
     const full = this.options.fullCheckMs ?? 60_000;
     const lapse = desired.nextChangeAt === null ? Infinity : naiveMs(desired.nextChangeAt) - naiveMs(dbNow);
-    this.dueAt = now + Math.min(full, Math.max(0, lapse));
+    // NOW() is whole seconds: a look up to a second early finds the claim still held and looks again.
+    this.dueAt = now + Math.min(full, Math.max(0, lapse - 1000));
   }
 
   /** Sets one lamp; false (the session closed, to be opened again after a wait) when the PBX did not take it. */
@@ -185,7 +186,7 @@ export class LampKeeper {
 
   private failed(err: Error): void {
     this.closeSession();
-    this.say(`lamp: ${err.message}; trying again in ${Math.round(this.delayMs / 1000)} s`);
+    this.say(`lamp: ${err.message}; trying again in ${+(this.delayMs / 1000).toFixed(1)} s`);
     this.retryAt = Date.now() + this.delayMs;
     this.delayMs = Math.min(this.delayMs * 2, this.options.maxRetryMs ?? 30_000);
   }

@@ -18,6 +18,10 @@ export interface FakeAmi {
   port: number;
   /** Every action received, in order, as its fields. */
   actions: Record<string, string>[];
+  /** Connections accepted since start. */
+  connections: number;
+  /** Connections open now. */
+  readonly openConnections: number;
   /** Custom device states set through Setvar of DEVICE_STATE(Custom:…), by device ("Custom:SMC"). */
   deviceStates: Map<string, string>;
   /** Set to make the next Originate fail with this message (as Asterisk does for a bad channel). */
@@ -70,11 +74,15 @@ export async function startFakeAmi(options: FakeAmiOptions): Promise<FakeAmi> {
   const fake: FakeAmi = {
     port: 0,
     actions: [],
+    connections: 0,
     deviceStates: new Map(),
     failOriginateWith: null,
     emitCall(event, fields) {
       const text = formatMessage({ Event: event, Privilege: 'call,all', ...fields });
       for (const s of sessions) if (getsCall(s)) write(s.socket, text);
+    },
+    get openConnections() {
+      return sessions.size;
     },
     get callListeners() {
       return [...sessions].filter(getsCall).length;
@@ -93,6 +101,7 @@ export async function startFakeAmi(options: FakeAmiOptions): Promise<FakeAmi> {
   };
 
   const server: Server = createServer((socket) => {
+    fake.connections += 1;
     const session: Session = { socket, loggedIn: false, classes: 'all' };
     sessions.add(session);
     socket.on('close', () => sessions.delete(session));
