@@ -441,11 +441,12 @@
       ev.preventDefault();
       var body = {};
       ['cadence', 'recipients', 'realtimeDedupeMinutes', 'maxEmailsPerHour', 'retentionDays', 'queueAbandonMinWait',
-        'defaultCountry', 'outboundPrefixes', 'matchDigits', 'timezone', 'language', 'lookupUrlTemplate', 'historyDays', 'claimMinutes'].forEach(function (name) {
+        'defaultCountry', 'outboundPrefixes', 'matchDigits', 'timezone', 'language', 'lookupUrlTemplate', 'historyDays', 'claimMinutes', 'lampScope'].forEach(function (name) {
         body[name] = form.elements[name].value;
       });
       body.clearAcrossDids = form.elements.clearAcrossDids.checked;
       body.countIvrAbandon = form.elements.countIvrAbandon.checked;
+      body.lampEnabled = form.elements.lampEnabled.checked;
       body.webhooks = Array.prototype.map.call(form.querySelectorAll('tr[data-webhook]'), function (row) {
         // The secret input starts empty: empty with a ref keeps the stored secret.
         var ref = row.getAttribute('data-ref');

@@ -1,5 +1,6 @@
 import type { Request, Response, Router } from 'express';
-import { applySettings, CADENCES, collectSettingErrors, ConfigError, CRM_KINDS, WEBHOOK_EVENTS } from '../config/schema.js';
+import { applySettings, CADENCES, collectSettingErrors, ConfigError, CRM_KINDS, LAMP_SCOPES, WEBHOOK_EVENTS } from '../config/schema.js';
+import { lampDevice } from '../pbx/lamp-state.js';
 import { loadSettings, saveSettings } from '../config/settings-store.js';
 import { lookupProblemOf } from '../notify/caller-names.js';
 import { recentDeliveries } from '../notify/deliveries.js';
@@ -36,6 +37,8 @@ function formValues(s: ShownSettings): Record<string, string | boolean> {
     lookupUrlTemplate: s.lookupUrlTemplate,
     historyDays: String(s.historyDays),
     claimMinutes: String(s.claimMinutes),
+    lampEnabled: s.lampEnabled,
+    lampScope: s.lampScope,
   };
 }
 
@@ -49,7 +52,7 @@ function inputOf(field: string): string {
   return field.replace(/\[(\d+)\]/g, '.$1').replace(/^(recipients|outboundPrefixes|outbound_prefixes)\.\d+$/, '$1');
 }
 
-const BOOLEAN_FIELDS = ['clearAcrossDids', 'clearAcrossPbxs', 'countIvrAbandon'];
+const BOOLEAN_FIELDS = ['clearAcrossDids', 'clearAcrossPbxs', 'countIvrAbandon', 'lampEnabled'];
 
 /**
  * The change a request asks for. JSON (the page's script, API clients) changes exactly the
@@ -121,6 +124,11 @@ export function settingsRoutes(router: Router, ctx: WebContext): void {
         label: { off: t('Off'), realtime: t('Real time'), hourly: t('Hourly'), daily: t('Daily'), weekly: t('Weekly'), monthly: t('Monthly') }[c],
       })),
       webhookEvents: WEBHOOK_EVENTS,
+      lampScopes: LAMP_SCOPES.map((s) => ({
+        value: s, label: { tenant: t('One lamp for the tenant'), route: t('One lamp per route'), both: t('Both: one for the tenant and one per route') }[s],
+      })),
+      // The device names the keys watch, as the lamp sets them (lamp-state.ts).
+      lamp: { tenant: lampDevice(ctx.config.pbx, viewer.tenant), routeExample: lampDevice(ctx.config.pbx, viewer.tenant, { kind: 'queue', id: '400' }) },
       crm: settings.crm,
       crmKinds: CRM_KINDS.map((k) => ({ value: k, label: k === '' ? t('None') : { hubspot: 'HubSpot' }[k] })),
       crmFailure: crmFailure && { error: crmFailure.lastError ?? '', status: crmFailure.status, attempts: crmFailure.attempts },
