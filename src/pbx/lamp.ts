@@ -158,9 +158,7 @@ export class LampKeeper {
     const session = this.session!;
     this.actionsSent += 1;
     try {
-      const answer = await session.action({ Action: 'Setvar', Variable: `DEVICE_STATE(${device})`, Value: state, ActionID: session.nextActionId() });
-      // A user without the `call` write class gets "Permission denied"; retrying at once would be a flood.
-      if (answer.Response !== 'Success') throw new AmiError(`AMI refused to set ${device}: ${answer.Message ?? answer.Response ?? 'no reason given'}`);
+      await setDeviceState(session, device, state);
     } catch (err) {
       this.failed(err as Error);
       return false;
@@ -247,6 +245,16 @@ export class LampKeeper {
     this.lastLine = line;
     this.options.log(line);
   }
+}
+
+/**
+ * One lamp, one action: Setvar with no Channel writes the DEVICE_STATE function (manager.c
+ * action_setvar; it needs the AMI user's `call` write class). Throws the PBX's refusal.
+ */
+export async function setDeviceState(session: AmiSession, device: string, state: LampState): Promise<void> {
+  const answer = await session.action({ Action: 'Setvar', Variable: `DEVICE_STATE(${device})`, Value: state, ActionID: session.nextActionId() });
+  // A user without the `call` write class gets "Permission denied"; the keeper then waits before trying again.
+  if (answer.Response !== 'Success') throw new AmiError(`AMI refused to set ${device}: ${answer.Message ?? answer.Response ?? 'no reason given'}`);
 }
 
 /** A naive datetime as milliseconds, for the distance between two of them (same clock). */
