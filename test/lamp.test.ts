@@ -14,6 +14,8 @@ import { resolveEntry } from '../src/ledger/actions.js';
 import { claimEntry, releaseClaim } from '../src/ledger/claims.js';
 import { LampKeeper, type LampOptions } from '../src/pbx/lamp.js';
 import { callVerdict, record } from './helpers/ledger-calls.js';
+import { lampService } from '../src/cli/serve.js';
+import { SyncService } from '../src/sync/service.js';
 
 const AMI = { user: 'smc', secret: 'lamp-secret' };
 
@@ -21,6 +23,7 @@ describe('the lamp over AMI', () => {
   let db: FreshDatabases;
   let ami: FakeAmi;
   const keepers: LampKeeper[] = [];
+  const cleanups: (() => Promise<void>)[] = [];
   const logs: string[] = [];
 
   before(async () => {
@@ -30,6 +33,7 @@ describe('the lamp over AMI', () => {
 
   after(async () => {
     for (const k of keepers) await k.stop();
+    for (const cleanup of cleanups) await cleanup();
     await ami?.close();
     await db?.cleanup();
   });
@@ -190,11 +194,46 @@ describe('the lamp over AMI', () => {
     await k.stop();
   });
 
+  test('in smc serve, only the instance holding the sync lock sets lamps; the one that takes the lock over sets them all again', async () => {
+    ids.f = await miss('0722000206', { kind: 'queue', id: '400' });
+    const config = { ...db.config, ami: { host: '127.0.0.1', port: ami.port, ...AMI } };
+    const first = new SyncService(db.pool, config);
+    const second = new SyncService(db.pool, config);
+    const lamps = [lampService(config, db.pool, first), lampService(config, db.pool, second)];
+    cleanups.push(async () => {
+      for (const lamp of lamps) await lamp.stop();
+      await first.stop();
+      await second.stop();
+    });
+    await first.tick();
+    await second.tick();
+    assert.equal(first.isSyncing, true);
+    assert.equal(second.isSyncing, false);
+    ami.deviceStates.clear();
+    const connectionsBefore = ami.connections;
+    for (const lamp of lamps) await lamp.start();
+    const until = async (what: string, done: () => boolean) => {
+      const deadline = Date.now() + 15_000;
+      while (!done()) {
+        assert.ok(Date.now() < deadline, `${what} within 15 s`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    await until('the lamp set', () => ami.deviceStates.get('Custom:SMC') === 'INUSE');
+    assert.equal(ami.connections - connectionsBefore, 1, 'one instance only opened a session');
+    // The first instance stops (its lock freed); the second takes the lock over and sets every lamp again.
+    await lamps[0]!.stop();
+    await first.stop();
+    ami.deviceStates.clear();
+    await second.tick();
+    assert.equal(second.isSyncing, true);
+    await until('the lamp set again by the new holder', () => ami.deviceStates.get('Custom:SMC') === 'INUSE');
+    assert.equal(ami.connections - connectionsBefore, 2);
+  });
+
   test('a PBX that refuses: retried after a wait that grows, never at every look', async () => {
     const k = keeper({ config: { pbx: 'freepbx', ami: { host: '127.0.0.1', port: ami.port, user: 'smc', secret: 'wrong' } }, minRetryMs: 400, maxRetryMs: 800 });
     const logins = () => ami.actions.filter((a) => a.Action === 'Login' && a.Secret === 'wrong').length;
-    await clear(ids.d!);
-    ids.e = await miss('0722000205', { kind: 'queue', id: '400' });
     for (let i = 0; i < 5; i++) await k.check();
     assert.equal(logins(), 1, 'one attempt, then a wait');
     await new Promise((r) => setTimeout(r, 500));
