@@ -61,8 +61,6 @@ export class LampKeeper {
   private delayMs: number;
   private readonly stored = new Map<string, { raw: string; settings: TenantSettings }>();
   private lastLine = '';
-  /** Setvar actions sent since start (successful or not), for the log and the tests. */
-  actionsSent = 0;
 
   constructor(private readonly options: LampOptions) {
     this.delayMs = options.minRetryMs ?? 1000;
@@ -85,16 +83,15 @@ export class LampKeeper {
   /** One look now (the timer's, or a test's); during a look, that look. */
   check(): Promise<void> {
     this.running ??= this.look()
-      .catch((err: unknown) => this.say(`lamp: ${(err as Error).message}; trying again`))
+      .catch((err: unknown) => {
+        // The database failed after the journal was read: the changes it told of are worked out at the next look.
+        this.dueAt = 0;
+        this.say(`lamp: ${(err as Error).message}; trying again`);
+      })
       .finally(() => {
         this.running = null;
       });
     return this.running;
-  }
-
-  /** The lamps this service believes are set, for `smc status`-like reports and tests. */
-  get states(): ReadonlyMap<string, LampState> {
-    return this.lastSet;
   }
 
   private schedule(ms: number): void {
@@ -156,7 +153,6 @@ export class LampKeeper {
   /** Sets one lamp; false (the session closed, to be opened again after a wait) when the PBX did not take it. */
   private async setLamp(device: string, state: LampState): Promise<boolean> {
     const session = this.session!;
-    this.actionsSent += 1;
     try {
       await setDeviceState(session, device, state);
     } catch (err) {
