@@ -442,11 +442,12 @@
       var body = {};
       ['cadence', 'recipients', 'realtimeDedupeMinutes', 'maxEmailsPerHour', 'retentionDays', 'queueAbandonMinWait',
         'defaultCountry', 'outboundPrefixes', 'matchDigits', 'timezone', 'language', 'lookupUrlTemplate', 'historyDays', 'claimMinutes',
-        'callbackTargetMinutes', 'businessHours', 'callbackTargetRoutes', 'escalationThresholds', 'escalationRecipients'].forEach(function (name) {
+        'callbackTargetMinutes', 'businessHours', 'callbackTargetRoutes', 'escalationThresholds', 'escalationRecipients', 'lampScope'].forEach(function (name) {
         body[name] = form.elements[name].value;
       });
       body.clearAcrossDids = form.elements.clearAcrossDids.checked;
       body.countIvrAbandon = form.elements.countIvrAbandon.checked;
+      body.lampEnabled = form.elements.lampEnabled.checked;
       body.webhooks = Array.prototype.map.call(form.querySelectorAll('tr[data-webhook]'), function (row) {
         // The secret input starts empty: empty with a ref keeps the stored secret.
         var ref = row.getAttribute('data-ref');

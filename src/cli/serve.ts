@@ -12,6 +12,7 @@ import { ensureAuditKey } from '../ledger/audit-key.js';
 import { startNotifier, type RunningNotifier } from '../notify/worker.js';
 import { amiConfigured } from '../pbx/ami.js';
 import { AmiEventListener } from '../pbx/ami-events.js';
+import { LampKeeper } from '../pbx/lamp.js';
 import { SyncService } from '../sync/service.js';
 import { createApp } from '../web/app.js';
 import { configOf } from './context.js';
@@ -123,6 +124,22 @@ export function amiEventsService(config: Config, sync: SyncService): Service {
   };
 }
 
+/**
+ * The lamp on the phones (docs/team.md): custom device states over AMI while a tenant that
+ * turned it on has open unclaimed entries. It runs beside the sync, in the instance that
+ * holds the sync lock; with no tenant's lamp on it opens no AMI session at all.
+ */
+export function lampService(config: Config, pools: Pool | DbPools, sync: SyncService): Service {
+  const keeper = new LampKeeper({ pool: poolsOf(pools).ledger, config, holdsLock: () => sync.isSyncing, log });
+  return {
+    name: 'lamp',
+    async start() {
+      keeper.start();
+    },
+    stop: () => keeper.stop(),
+  };
+}
+
 /** Mail, webhooks and digests; woken by the sync as soon as it committed new ledger events. */
 export function notifierService(config: Config, pools: Pool | DbPools, sync: SyncService): Service {
   let notifier: RunningNotifier | null = null;
@@ -194,7 +211,7 @@ export async function startService(config: Config): Promise<void> {
   sync.on('health', (h) => log(h.ok ? 'database reachable' : `database unavailable: ${h.error ?? ''}`));
   // Started in this order, stopped in reverse; a further worker is one more entry here.
   const services: Service[] = [
-    syncService(sync), amiEventsService(config, sync), notifierService(config, pools, sync), webService(config, pools, sync), auditAnchorService(pool),
+    syncService(sync), amiEventsService(config, sync), lampService(config, pools, sync), notifierService(config, pools, sync), webService(config, pools, sync), auditAnchorService(pool),
   ];
   const started: Service[] = [];
   let stopping = false;

@@ -446,6 +446,9 @@ export interface CrmSettings {
   createContact: boolean;
 }
 
+export const LAMP_SCOPES = ['tenant', 'route', 'both'] as const;
+export type LampScope = (typeof LAMP_SCOPES)[number];
+
 export interface TenantSettings {
   cadence: Cadence;
   recipients: string[];
@@ -482,6 +485,13 @@ export interface TenantSettings {
   escalationThresholds: number[];
   /** Who is mailed an escalation; empty: the notification recipients. */
   escalationRecipients: string[];
+  /**
+   * "Missed calls waiting" on a BLF key: an Asterisk custom device state set over AMI while
+   * the tenant has open unclaimed entries (src/pbx/lamp.ts, docs/team.md). Off by default.
+   */
+  lampEnabled: boolean;
+  /** One lamp for the whole tenant, one per route (queue, ring group, IVR, extension, DID), or both. */
+  lampScope: LampScope;
   crm: CrmSettings;
 }
 
@@ -509,6 +519,8 @@ export const DEFAULT_SETTINGS: TenantSettings = {
   businessHours: '',
   escalationThresholds: [1, 2],
   escalationRecipients: [],
+  lampEnabled: false,
+  lampScope: 'tenant',
   crm: { kind: '', baseUrl: '', token: '', createContact: false },
 };
 
@@ -671,6 +683,8 @@ const SETTING_CHECKS: { [K in keyof TenantSettings]: (value: unknown, field: str
     return [...new Set(multiples)].sort((a, b) => a - b);
   },
   escalationRecipients: emailList,
+  lampEnabled: (v, f) => bool(v, f) as boolean,
+  lampScope: (v, f) => str({ oneOf: LAMP_SCOPES })(v, f) as LampScope,
   crm: (v, f) => {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(f, 'must be a mapping');
     const c = v as Record<string, unknown>;

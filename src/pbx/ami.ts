@@ -9,7 +9,8 @@ export { AmiError, type AmiMessage };
  * it answers (smc doctor) and place a click-to-call-back (Originate). One connection per
  * use: log in, act, log off (ami-protocol.ts has the wire format). A response carries the
  * ActionID we sent; events (Event: …) may arrive in between and are skipped. The service's
- * lasting connection for call events is ami-events.ts.
+ * lasting connection for call events is ami-events.ts; the lamp (lamp.ts) keeps one
+ * AmiSession open while it has lamps to set.
  */
 
 export interface AmiConfig {
@@ -112,7 +113,8 @@ export async function probeAmi(ami: AmiConfig, timeoutMs = DEFAULT_TIMEOUT_MS): 
   }
 }
 
-class AmiSession {
+/** One logged-in connection: actions one at a time, each answered by its ActionID. */
+export class AmiSession {
   private parser = new AmiParser();
   private messages: AmiMessage[] = [];
   private waiter: (() => void) | null = null;
@@ -129,6 +131,11 @@ class AmiSession {
 
   get banner(): string {
     return this.parser.banner;
+  }
+
+  /** The connection is gone (the PBX hung up or restarted, a network error): a new session is needed. */
+  get closed(): boolean {
+    return this.ended || this.failure !== null;
   }
 
   static async open(config: AmiConfig, timeoutMs: number): Promise<AmiSession> {

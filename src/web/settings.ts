@@ -1,5 +1,6 @@
 import type { Request, Response, Router } from 'express';
-import { applySettings, CADENCES, collectSettingErrors, ConfigError, CRM_KINDS, WEBHOOK_EVENTS } from '../config/schema.js';
+import { applySettings, CADENCES, collectSettingErrors, ConfigError, CRM_KINDS, LAMP_SCOPES, WEBHOOK_EVENTS } from '../config/schema.js';
+import { lampDevice } from '../pbx/lamp-state.js';
 import { loadSettings, saveSettings } from '../config/settings-store.js';
 import { lookupProblemOf } from '../notify/caller-names.js';
 import { recentDeliveries } from '../notify/deliveries.js';
@@ -41,6 +42,8 @@ function formValues(s: ShownSettings): Record<string, string | boolean> {
     businessHours: s.businessHours,
     escalationThresholds: s.escalationThresholds.join(', '),
     escalationRecipients: s.escalationRecipients.join('\n'),
+    lampEnabled: s.lampEnabled,
+    lampScope: s.lampScope,
   };
 }
 
@@ -56,7 +59,7 @@ function inputOf(field: string): string {
     .replace(/^(recipients|outboundPrefixes|outbound_prefixes|escalationRecipients|escalationThresholds|callbackTargetRoutes)\..*$/, '$1');
 }
 
-const BOOLEAN_FIELDS = ['clearAcrossDids', 'clearAcrossPbxs', 'countIvrAbandon'];
+const BOOLEAN_FIELDS = ['clearAcrossDids', 'clearAcrossPbxs', 'countIvrAbandon', 'lampEnabled'];
 
 /**
  * The change a request asks for. JSON (the page's script, API clients) changes exactly the
@@ -130,6 +133,11 @@ export function settingsRoutes(router: Router, ctx: WebContext): void {
         label: { off: t('Off'), realtime: t('Real time'), hourly: t('Hourly'), daily: t('Daily'), weekly: t('Weekly'), monthly: t('Monthly') }[c],
       })),
       webhookEvents: WEBHOOK_EVENTS,
+      lampScopes: LAMP_SCOPES.map((s) => ({
+        value: s, label: { tenant: t('One lamp for the tenant'), route: t('One lamp per route'), both: t('Both: one for the tenant and one per route') }[s],
+      })),
+      // The device names the keys watch, as the lamp sets them (lamp-state.ts).
+      lamp: { tenant: lampDevice(ctx.config.pbx, viewer.tenant), routeExample: lampDevice(ctx.config.pbx, viewer.tenant, { kind: 'queue', id: '400' }) },
       crm: settings.crm,
       crmKinds: CRM_KINDS.map((k) => ({ value: k, label: k === '' ? t('None') : { hubspot: 'HubSpot', odoo: 'Odoo', salesforce: 'Salesforce' }[k] })),
       crmFailure: crmFailure && { error: crmFailure.lastError ?? '', status: crmFailure.status, attempts: crmFailure.attempts },

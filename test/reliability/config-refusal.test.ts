@@ -70,6 +70,8 @@ const BAD_SETTINGS: Record<keyof typeof DEFAULT_SETTINGS, unknown> = {
   businessHours: 'mon-fri 17:00-09:00',
   escalationThresholds: [1, 0],
   escalationRecipients: ['boss@example.com', 'boss at example'],
+  lampEnabled: 'perhaps',
+  lampScope: 'everywhere',
   crm: { kind: 'hubspot', baseUrl: '', token: 'pat-na1-0000' },
 };
 

@@ -129,6 +129,30 @@ describe('settings API', () => {
     assert.equal(stored.clearAcrossPbxs, false);
   });
 
+  test('the lamp: off by default on the page with the device names its keys watch; saved from the form and from JSON; a bad scope named', async () => {
+    const page = await (await fetch(`${base}/settings`, { headers: as('admin') })).text();
+    assert.match(page, /<input type="checkbox" id="smc-lampEnabled" name="lampEnabled" value="true">/, 'the toggle, unticked');
+    assert.match(page, /<option value="tenant" selected>One lamp for the tenant<\/option>/);
+    assert.ok(page.includes('Custom:SMC (every call of this tenant)') && page.includes('Custom:SMC_queue_400'), 'the device names are shown');
+    const csrf = csrfToken(SECRET, 'pbx\nana\ndefault\nadmin');
+    assert.equal((await post(`lampEnabled=true&lampScope=route&_csrf=${csrf}`, 'application/x-www-form-urlencoded')).status, 200);
+    let stored = await loadSettings(db.pool, 'default');
+    assert.equal(stored.lampEnabled, true);
+    assert.equal(stored.lampScope, 'route');
+    assert.match(await (await fetch(`${base}/settings`, { headers: as('admin') })).text(), /id="smc-lampEnabled" name="lampEnabled" value="true" checked>/);
+    // Unticked: left out of a form's body, so off.
+    assert.equal((await post(`lampScope=both&_csrf=${csrf}`, 'application/x-www-form-urlencoded')).status, 200);
+    stored = await loadSettings(db.pool, 'default');
+    assert.equal(stored.lampEnabled, false);
+    assert.equal(stored.lampScope, 'both');
+    assert.equal((await post({ lampEnabled: true })).status, 200);
+    assert.equal((await loadSettings(db.pool, 'default')).lampEnabled, true);
+    const bad = await post({ lampScope: 'floor' });
+    assert.equal(bad.status, 422);
+    assert.match((JSON.parse(bad.text) as { errors: Record<string, string> }).errors.lampScope!, /must be one of tenant, route, both/);
+    await saveSettings(db.pool, 'default', { lampEnabled: false, lampScope: 'tenant' }, 'test');
+  });
+
   test('keys named like Object methods and oversized values get a field error, not 503', async () => {
     const before = await loadSettings(db.pool, 'default');
     const cases: [string, string, string][] = [

@@ -8,6 +8,8 @@
  * `Events` header chooses the event classes a session gets ("on" or none given: all, "off":
  * none, else a comma list such as "call"). It records every action it receives, and emits
  * the call events (Newchannel, Hangup…) it is given to the sessions that asked for them.
+ * Setvar of `DEVICE_STATE(Custom:<name>)` keeps the state, as func_devstate.c does (any
+ * other name but Custom: and any state it does not know are "Variable not set").
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { AmiParser, formatMessage } from '../../pbx/ami-protocol.js';
@@ -16,6 +18,12 @@ export interface FakeAmi {
   port: number;
   /** Every action received, in order, as its fields. */
   actions: Record<string, string>[];
+  /** Connections accepted since start. */
+  connections: number;
+  /** Connections open now. */
+  readonly openConnections: number;
+  /** Custom device states set through Setvar of DEVICE_STATE(Custom:…), by device ("Custom:SMC"). */
+  deviceStates: Map<string, string>;
   /** Set to make the next Originate fail with this message (as Asterisk does for a bad channel). */
   failOriginateWith: string | null;
   /** Sends an event of the call class (Privilege: call,all) to every session that gets call events. */
@@ -66,10 +74,15 @@ export async function startFakeAmi(options: FakeAmiOptions): Promise<FakeAmi> {
   const fake: FakeAmi = {
     port: 0,
     actions: [],
+    connections: 0,
+    deviceStates: new Map(),
     failOriginateWith: null,
     emitCall(event, fields) {
       const text = formatMessage({ Event: event, Privilege: 'call,all', ...fields });
       for (const s of sessions) if (getsCall(s)) write(s.socket, text);
+    },
+    get openConnections() {
+      return sessions.size;
     },
     get callListeners() {
       return [...sessions].filter(getsCall).length;
@@ -88,6 +101,7 @@ export async function startFakeAmi(options: FakeAmiOptions): Promise<FakeAmi> {
   };
 
   const server: Server = createServer((socket) => {
+    fake.connections += 1;
     const session: Session = { socket, loggedIn: false, classes: 'all' };
     sessions.add(session);
     socket.on('close', () => sessions.delete(session));
@@ -132,6 +146,18 @@ export async function startFakeAmi(options: FakeAmiOptions): Promise<FakeAmi> {
           } else {
             send({ Response: 'Success', ...id, Message: 'Originate successfully queued' });
           }
+        } else if (name === 'setvar') {
+          // manager.c action_setvar: no Channel sets a global variable, or writes a function.
+          const variable = action.Variable ?? '';
+          const device = /^DEVICE_STATE\((.*)\)$/i.exec(variable)?.[1];
+          if (variable === '') {
+            send({ Response: 'Error', ...id, Message: 'No variable specified' });
+          } else if (device !== undefined && !(/^Custom:./i.test(device) && DEVICE_STATES.includes((action.Value ?? '').toUpperCase()))) {
+            send({ Response: 'Error', ...id, Message: 'Variable not set' });
+          } else {
+            if (device !== undefined) fake.deviceStates.set(device, (action.Value ?? '').toUpperCase());
+            send({ Response: 'Success', ...id, Message: 'Variable Set' });
+          }
         } else if (name === 'logoff') {
           send({ Response: 'Goodbye', ...id, Message: 'Thanks for all the fish.' });
           void (outgoing.get(socket) ?? Promise.resolve()).then(() => socket.end());
@@ -145,6 +171,9 @@ export async function startFakeAmi(options: FakeAmiOptions): Promise<FakeAmi> {
   fake.port = (server.address() as { port: number }).port;
   return fake;
 }
+
+/** What ast_devstate_val knows (main/devicestate.c); UNKNOWN is refused by func_devstate's write. */
+const DEVICE_STATES = ['NOT_INUSE', 'INUSE', 'BUSY', 'INVALID', 'UNAVAILABLE', 'RINGING', 'RINGINUSE', 'ONHOLD'];
 
 /** Login's Events header as manager.c reads it (set_eventmask / strings_to_mask). */
 function eventClasses(header: string | undefined): Set<string> | 'all' {
