@@ -15,7 +15,7 @@ import { filterChoices, todayOf } from './dashboard-queries.js';
 import { currentHistory } from './history.js';
 import { reasonNames } from './dashboard.js';
 import {
-  anyEntries, callsOfEntry, cdrRowsOf, CDR_REPORT_COLUMNS, CSV_LIMIT, findEntry, journalOf, listEntries, PAGE_SIZE, type PbxEntry, type StoredCall,
+  anyEntries, callsOfEntry, cdrRowsOf, CDR_REPORT_COLUMNS, crmOwnersOf, CSV_LIMIT, findEntry, journalOf, listEntries, ownerKey, PAGE_SIZE, type PbxEntry, type StoredCall,
 } from './entry-queries.js';
 import { TenantScope } from './tenant-scope.js';
 import { claimFields, claimFor, claimModel, claimOf, claimsOf } from './claims.js';
@@ -48,8 +48,8 @@ function otherPbxRefusal(viewer: Viewer, e: PbxEntry) {
   return { error: 'other_pbx', message: viewer.t('This entry is on the list of PBX {pbx}: it is resolved and called back from that PBX’s page.', { pbx: e.pbx }) };
 }
 
-/** One list row, every field already formatted for the reader. */
-function rowModel(e: PbxEntry, viewer: Viewer, directory: RouteLabels, now: number, claim: Claim | null, own: boolean) {
+/** One list row, every field already formatted for the reader; `owner`: the caller's owner in the tenant's CRM, or ''. */
+function rowModel(e: PbxEntry, viewer: Viewer, directory: RouteLabels, now: number, claim: Claim | null, own: boolean, owner: string) {
   const { t, fmt } = viewer;
   const reasons = reasonNames(t);
   const lastSeconds = (now - Date.parse(e.lastAttempt.replace(' ', 'T') + 'Z')) / 1000;
@@ -58,6 +58,7 @@ function rowModel(e: PbxEntry, viewer: Viewer, directory: RouteLabels, now: numb
     pbx: e.pbx,
     caller: e.anonymous ? t('Withheld number') : e.caller,
     name: e.callerName && e.callerName !== e.callerRaw && e.callerName !== e.caller ? e.callerName : '',
+    owner,
     did: e.did,
     route: routeLabel({ kind: e.routeKind, id: e.routeId }, directory, t),
     missedCount: e.missedCount,
@@ -91,11 +92,13 @@ async function dbNow(ctx: WebContext): Promise<number> {
 
 async function listModel(ctx: WebContext, req: Request, viewer: Viewer) {
   const f = listFilter(req);
-  const { entries, total } = await listEntries(viewer.scope, f, numberRules(await loadSettings(ctx.pool, viewer.tenant)));
+  const settings = await loadSettings(ctx.pool, viewer.tenant);
+  const { entries, total } = await listEntries(viewer.scope, f, numberRules(settings));
   const directory = await ctx.labels.current(viewer.tenant);
   const now = await dbNow(ctx);
   const claims = await claimsOf(viewer.scope, entries, naiveOf(now));
-  const rows = entries.map((e) => rowModel(e, viewer, labelsFor(e, ctx, directory), now, claimOf(claims, e), ownEntry(ctx, e)));
+  const owners = await crmOwnersOf(viewer.scope, settings.crm.kind, entries);
+  const rows = entries.map((e) => rowModel(e, viewer, labelsFor(e, ctx, directory), now, claimOf(claims, e), ownEntry(ctx, e), owners.get(ownerKey(e)) ?? ''));
   return { filter: f, total, pages: Math.max(1, Math.ceil(total / PAGE_SIZE)), rows, unknownPbx: viewer.pbx?.unknown ?? false };
 }
 
@@ -217,7 +220,10 @@ export function entryRoutes(router: Router, ctx: WebContext): void {
     await renderPage(ctx, res, 'entry', {
       view: 'entries',
       entry,
-      row: rowModel(entry, viewer, directory, now, claimOf(await claimsOf(scope, [entry], naiveOf(now)), entry), own),
+      row: rowModel(
+        entry, viewer, directory, now, claimOf(await claimsOf(scope, [entry], naiveOf(now)), entry), own,
+        (await crmOwnersOf(scope, (await loadSettings(ctx.pool, viewer.tenant)).crm.kind, [entry])).get(ownerKey(entry)) ?? '',
+      ),
       claimBoxUrl: viewer.links.api(`/api/entries/${entry.id}/claim.html`),
       attempts: attempts.reverse(),
       journal,
@@ -342,6 +348,7 @@ function eventName(viewer: Viewer, event: string): string {
     created: t('created'), incremented: t('missed again'), notified: t('notified'), callback_attempted: t('call-back attempted'),
     cleared: t('cleared'), reopened: t('reopened'), reclassified: t('reclassified'), forgotten: t('forgotten'),
     claimed: t('claimed (calling back)'), claim_released: t('claim released'), claim_taken_over: t('claim taken over'),
+    crm_forgotten: t('removed from the CRM'),
   };
   return names[event] ?? event;
 }
