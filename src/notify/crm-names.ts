@@ -2,6 +2,8 @@ import type { Pool, RowDataPacket } from 'mysql2/promise';
 import type { Config, TenantSettings } from '../config/schema.js';
 import type { Network } from '../config/networks.js';
 import type { DbPools } from '../db/ledger-pool.js';
+import { CrmAccess } from './crm/access.js';
+import { CrmError } from './crm/connector.js';
 import { connectorFor } from './crm/registry.js';
 import { phoneVariants } from './crm/deliver.js';
 
@@ -59,19 +61,40 @@ export interface CrmNameFillOptions {
   apply: (tenant: string, key: string, name: string, settings: TenantSettings) => Promise<void>;
   log?: (line: string) => void;
   pauseAfterFailureMs?: number;
+  /** Shared with the notifier's task deliveries: turns and 429s per tenant CRM. */
+  access?: CrmAccess;
 }
 
 /**
  * The background lookups of one process (the notifier's): one at a time, each number once
- * however often it is asked for while waiting, a tenant whose CRM failed paused.
+ * however often it is asked for while waiting, a tenant whose CRM failed paused, one whose
+ * CRM said 429 left alone as long as it asked (the lookup is dropped: the caller's next
+ * sight asks again).
  */
 export class CrmNameFill {
   private readonly waiting = new Map<string, Lookup>();
   private readonly pausedUntil = new Map<string, number>();
+  private readonly access: CrmAccess;
   private running: Promise<void> | null = null;
   private closed = false;
+  private held = 0;
 
-  constructor(private readonly options: CrmNameFillOptions) {}
+  constructor(private readonly options: CrmNameFillOptions) {
+    this.access = options.access ?? new CrmAccess();
+  }
+
+  /**
+   * Lookups asked for until release() wait: the notifier holds them during its pass, so its
+   * task deliveries speak to each CRM first and the lookups follow.
+   */
+  hold(): void {
+    this.held += 1;
+  }
+
+  release(): void {
+    this.held = Math.max(0, this.held - 1);
+    this.start();
+  }
 
   /** Asks for this caller's name in the background; returns at once. */
   request(tenant: string, number: string, key: string, settings: TenantSettings): void {
@@ -79,6 +102,11 @@ export class CrmNameFill {
     const id = `${tenant}\n${key}`;
     if (this.waiting.has(id) || this.waiting.size >= QUEUE_MAX) return;
     this.waiting.set(id, { tenant, number, key, settings });
+    this.start();
+  }
+
+  private start(): void {
+    if (this.held > 0 || this.closed || this.waiting.size === 0) return;
     this.running ??= this.drain().finally(() => {
       this.running = null;
     });
@@ -117,14 +145,18 @@ export class CrmNameFill {
     if (!connector) return;
     let contact;
     try {
-      contact = await connector.findContactByPhone(phoneVariants(l.number, l.settings));
+      contact = await this.access.turn(l.tenant, async () => {
+        if (this.access.quiet(l.tenant) || this.closed) return undefined;
+        return connector.findContactByPhone(phoneVariants(l.number, l.settings));
+      });
     } catch (err) {
       // Nothing is cached: the CRM said nothing about this number. The chain goes on without it.
+      if (err instanceof CrmError && err.status === 429) this.access.rateLimited(l.tenant, err.retryAfterMs ?? 0);
       this.pausedUntil.set(l.tenant, Date.now() + (this.options.pauseAfterFailureMs ?? PAUSE_AFTER_FAILURE_MS));
       this.options.log?.(`notifier: the CRM of ${l.tenant} gave no caller name (asked again in a while): ${(err as Error).message}`);
       return;
     }
-    if (this.closed) return;
+    if (contact === undefined || this.closed) return;
     const name = (contact?.name ?? '').trim().slice(0, 160);
     const ownerName = (contact?.ownerName ?? '').trim().slice(0, 160);
     const pool = this.options.pools.ledger;

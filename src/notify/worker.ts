@@ -4,6 +4,7 @@ import type { Config, TenantSettings } from '../config/schema.js';
 import { knownTenants, loadSettings } from '../config/settings-store.js';
 import { applyCrmName, fillCallerNames } from './caller-names.js';
 import { CrmNameFill } from './crm-names.js';
+import { CrmAccess } from './crm/access.js';
 import {
   deferBehindEarlierCrm, dueDeliveries, fanOutOutbox, MAIL_CHANNELS, markDead, markFailed, markSending, markSent, recoverInterrupted,
   type Delivery, type Notified, type OutboxPayload, type RetryPolicy,
@@ -88,6 +89,8 @@ export class Notifier {
   private readonly allowedNetworks: Network[];
   /** The CRM's names, fetched in the background: a pass never waits for a CRM to name a caller. */
   readonly crmNames: CrmNameFill;
+  /** Task deliveries and name lookups take turns with each tenant's CRM and share its 429s. */
+  private readonly crmAccess = new CrmAccess();
 
   constructor(private readonly options: NotifierOptions) {
     this.renderer = options.renderer ?? new MailRenderer();
@@ -101,7 +104,7 @@ export class Notifier {
     this.auditKey = readAuditKey(options.config.auditKeyFile);
     const pools = { ledger: options.pool, cdr: options.cdrPool ?? options.pool };
     this.crmNames = new CrmNameFill({
-      pools, config: options.config, allowedNetworks: this.allowedNetworks, log: this.log,
+      pools, config: options.config, allowedNetworks: this.allowedNetworks, log: this.log, access: this.crmAccess,
       apply: async (tenant, key, name, settings) => void (await applyCrmName(pools, options.config, tenant, key, name, settings)),
     });
   }
@@ -131,12 +134,18 @@ export class Notifier {
       const recovered = await recoverInterrupted(this.pool);
       if (recovered) this.log(`notifier: ${recovered} deliveries were interrupted by a stop or crash; sending them again`);
     }
-    for (;;) {
-      const done = await fanOutOutbox(this.pool, this.settingsOf, this.mailer !== null);
-      if (done.length === 0) break;
-      await this.fillNames(done);
+    this.crmNames.hold();
+    try {
+      for (;;) {
+        const done = await fanOutOutbox(this.pool, this.settingsOf, this.mailer !== null);
+        if (done.length === 0) break;
+        await this.fillNames(done);
+      }
+      await Promise.all([this.mailLane(), this.webhookLane(), this.crmLane()]);
+    } finally {
+      // The CRM lookups the names asked for run now, in the background, after this pass's tasks.
+      this.crmNames.release();
     }
-    await Promise.all([this.mailLane(), this.webhookLane(), this.crmLane()]);
     return true;
   }
 
@@ -274,7 +283,14 @@ export class Notifier {
       await markDead(this.pool, d.id, 'this CRM is no longer in the settings');
       return 'done';
     }
-    if (d.event === FORGET_EVENT) return this.forgetInCrm(d, connector);
+    return this.crmAccess.turn(d.tenant, async () => {
+      // A 429 to the name lookups counts too: the account's limit is one.
+      if (this.crmAccess.quiet(d.tenant)) return 'rate-limited';
+      return d.event === FORGET_EVENT ? this.forgetInCrm(d, connector) : this.syncCrmTask(d, connector, settings);
+    });
+  }
+
+  private async syncCrmTask(d: Delivery, connector: CrmConnector, settings: TenantSettings): Promise<'done' | 'rate-limited' | 'deferred'> {
     if (await deferBehindEarlierCrm(this.pool, d)) return 'deferred';
     if (!(await markSending(this.pool, d.id))) return 'done';
     let outcome;
@@ -295,7 +311,9 @@ export class Notifier {
       if (!(err instanceof CrmError)) throw err;
       const status = await markFailed(this.pool, d, this.crmRetry, err.message, err.status, err.retryAfterMs);
       this.log(`notifier: crm ${d.idempotencyKey} failed (${status}): ${err.message}`);
-      return err.status === 429 ? 'rate-limited' : 'done';
+      if (err.status !== 429) return 'done';
+      this.crmAccess.rateLimited(d.tenant, err.retryAfterMs ?? 0);
+      return 'rate-limited';
     }
     await markSent(this.pool, this.auditKey, d, null, null);
     this.log(`notifier: crm ${d.idempotencyKey}: task ${outcome}`);
@@ -312,7 +330,9 @@ export class Notifier {
       if (!(err instanceof CrmError)) throw err;
       const status = await markFailed(this.pool, d, this.crmRetry, err.message, err.status, err.retryAfterMs);
       this.log(`notifier: crm ${d.idempotencyKey} (forget) failed (${status}): ${err.message}`);
-      return err.status === 429 ? 'rate-limited' : 'done';
+      if (err.status !== 429) return 'done';
+      this.crmAccess.rateLimited(d.tenant, err.retryAfterMs ?? 0);
+      return 'rate-limited';
     }
     // Counts only: the CRM's ids are long digit runs the journal would mask, and name nobody.
     const note = `${connector.kind}: ${removed.tasks} tasks and ${removed.contacts} contacts we created removed`;
