@@ -16,6 +16,7 @@ import { freshDatabases, repoRoot, type FreshDatabases } from '../harness/db.js'
 import { error, HubSpotStandIn } from '../helpers/hubspot.js';
 import { callVerdict, record } from '../helpers/ledger-calls.js';
 import { listenOnLoopback } from '../helpers/listen.js';
+import { TestSmtp } from '../helpers/smtp.js';
 
 /**
  * Names and owners from the CRM in the caller-name chain (contact manager → CSV → CRM → HTTP
@@ -240,4 +241,32 @@ test('a CRM that is down never holds up the chain: no answer at all, or 500s, an
   await fill.idle();
   assert.equal(await nameOf('flaky', '731000032'), 'Vlad Crm', 'asked again after the pause');
   await fill.close();
+});
+
+test("a caller the CRM named before: the missed-call mail carries the CRM's name and the contact's owner", async () => {
+  const smtp = await new TestSmtp().start();
+  try {
+    await connect('mailed');
+    await saveSettings(db.pool, 'mailed', { cadence: 'realtime', recipients: ['team@example.test'] }, 'test');
+    // What an earlier background lookup left in the cache.
+    await db.pool.query(
+      "INSERT INTO smart_missed_calls_crm_names (tenant, pbx, caller_key, crm, name, owner_name, fetched_at) VALUES ('mailed', @smc_pbx, '731000041', 'hubspot', 'Ion Mail', 'Ana Pop', NOW())",
+    );
+    await record(db.pool, 'mailed', [callVerdict('missed', { caller: '0731000041', at: '2025-05-07 16:00:00' })]);
+    const n = new Notifier({
+      pool: db.pool, config: { ...config(), mail: { ...db.config.mail, transport: 'smtp', host: '127.0.0.1', port: smtp.port, secure: false } },
+      crmRetry: { baseMs: 10, maxMs: 50, maxAttempts: 3 },
+    });
+    open.add(n);
+    for (let i = 0; i < 100 && smtp.mails.length === 0; i += 1) {
+      await n.pass();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const [mail] = smtp.mails;
+    assert.match(mail?.subject ?? '', /Ion Mail/);
+    assert.match(mail?.text ?? '', /Owner in the CRM: Ana Pop/);
+    assert.match(String(mail?.html ?? ''), /Owner in the CRM<\/td><td>Ana Pop/);
+  } finally {
+    await smtp.stop();
+  }
 });
