@@ -103,7 +103,7 @@ async function withApp<T>(use: (get: (path: string) => Promise<Response>) => Pro
   }
 }
 
-test("a CRM contact's name and its owner reach the list, the entry page and the mail's data after the background fill; the next sight is answered from the cache", async () => {
+test("a CRM contact's name and its owner reach the list and the entry page after the background fill; the next sight is answered from the cache", async () => {
   hub.addOwner('77', 'Ana', 'Pop');
   hub.addContact({ firstname: 'Ion', lastname: 'Popescu', phone: '+40 731 000 011', hubspot_owner_id: '77' });
   hub.addContact({ firstname: 'Dan', lastname: 'Ene', phone: '+40 731 000 015', hubspot_owner_id: '77' });

@@ -193,8 +193,10 @@ export class HubSpotConnector implements CrmConnector {
       name = [owner?.firstName, owner?.lastName].map((p) => (p ?? '').trim()).filter(Boolean).join(' ') || owner?.email?.trim() || null;
     } catch (err) {
       // No owners scope (403) or no such owner (404): the contact is still found, unnamed
-      // owner. Anything else (a 429, a timeout) is not remembered: the next find asks again.
+      // owner. A 429 is the account's limit, which the caller must wait out like any other.
+      // Anything else (a timeout, a 5xx) is not remembered: the next find asks again.
       const status = (err as CrmError).status;
+      if (status === 429) throw err;
       if (status !== 403 && status !== 404) return null;
       name = null;
     }
