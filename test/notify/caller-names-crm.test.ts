@@ -270,3 +270,23 @@ test("a caller the CRM named before: the missed-call mail carries the CRM's name
     await smtp.stop();
   }
 });
+
+test('a private app without crm.objects.owners.read: the caller is still named, with no owner', async () => {
+  const noOwners = await new HubSpotStandIn({ token: TOKEN, scopes: ['crm.objects.contacts.read', 'crm.objects.contacts.write'] }).start();
+  try {
+    noOwners.addOwner('78', 'Ana', 'Pop');
+    noOwners.addContact({ firstname: 'Sorin', lastname: 'Crm', phone: '+40731000051', hubspot_owner_id: '78' });
+    await connect('scoped', noOwners.url);
+    await record(db.pool, 'scoped', [callVerdict('missed', { caller: '0731000051', at: '2025-05-07 17:00:00' })]);
+    const n = notifier();
+    await passAndFill(n);
+    assert.equal(await nameOf('scoped', '731000051'), 'Sorin Crm');
+    const owners = noOwners.requests.filter((r) => r.path === '/crm/v3/owners/78');
+    assert.deepEqual(owners.map((r) => r.answered), [403], 'asked once, refused, remembered');
+    const [[cached]] = (await db.pool.query<RowDataPacket[]>("SELECT owner_name FROM smart_missed_calls_crm_names WHERE tenant = 'scoped'")) as unknown as [[{ owner_name: string }]];
+    assert.equal(cached.owner_name, '');
+    assert.equal(noOwners.tasks.size, 1, 'and the task was made all the same');
+  } finally {
+    await noOwners.stop();
+  }
+});
