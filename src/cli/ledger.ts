@@ -87,12 +87,13 @@ export function register(program: Command): void {
 
   program
     .command('forget <number>')
-    .description('GDPR: remove every trace of a caller (entries, calls, lookups); the audit keeps only a keyed hash (HMAC) of the number')
+    .description('GDPR: remove every trace of a caller (entries, calls, lookups, the tasks and contacts we created in the CRM); the audit keeps only a keyed hash (HMAC) of the number')
     .option('--user <user>', 'who asks', 'cli')
     .action(async (number: string, opts: { user: string }, cmd: Command) => {
       await withApp(cmd, async ({ ledgerPool: pool, config }) => {
         const done = await forgetNumber(pool, readAuditKey(config.auditKeyFile), number, `user:${opts.user}`);
-        process.stdout.write(`forgotten: ${done.entries} entries, ${done.calls} calls\n`);
+        const crm = done.crm ? `; removal of what the CRM holds for them queued (${done.crm}), journalled when the CRM confirms it` : '';
+        process.stdout.write(`forgotten: ${done.entries} entries, ${done.calls} calls${crm}\n`);
       });
     });
 

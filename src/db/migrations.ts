@@ -504,6 +504,31 @@ export const MIGRATIONS: Migration[] = [
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
     ],
   },
+  {
+    version: 17,
+    name: "names and owners from the CRM, cached; which contacts we created in the CRM",
+    // The caller-name chain asks the tenant's CRM in the background (src/notify/crm-names.ts)
+    // and keeps its answer here, "not found" (name '') included, so a number is asked at most
+    // once per TTL whatever the traffic, and the list shows the owner from here. In the
+    // database, not in memory: the web process reads the owners, a restart keeps the cache,
+    // and `smc forget` purges a number's rows with the rest of its traces.
+    // contact_created marks a contact the delivery created for the caller (the tenant's
+    // option): `smc forget` deletes only those, never a contact the CRM already had.
+    statements: [
+      `CREATE TABLE IF NOT EXISTS smart_missed_calls_crm_names (
+        tenant VARCHAR(64) NOT NULL,
+        ${PBX_COLUMN},
+        caller_key VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NOT NULL,
+        crm VARCHAR(24) NOT NULL,
+        name VARCHAR(160) NOT NULL DEFAULT '',
+        owner_name VARCHAR(160) NOT NULL DEFAULT '',
+        fetched_at DATETIME NOT NULL,
+        PRIMARY KEY (tenant, pbx, caller_key, crm),
+        KEY idx_caller (caller_key)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+      `ALTER TABLE smart_missed_calls_crm_objects ADD COLUMN IF NOT EXISTS contact_created TINYINT(1) NOT NULL DEFAULT 0 AFTER contact_id`,
+    ],
+  },
 ];
 
 /** Every table we own; uninstall drops exactly these and nothing else. */
@@ -512,7 +537,8 @@ export const OWN_TABLES = [
   'smart_missed_calls_settings', 'smart_missed_calls_outbox', 'smart_missed_calls_state',
   'smart_missed_calls_lookups', 'smart_missed_calls_deliveries', 'smart_missed_calls_contacts',
   'smart_missed_calls_users', 'smart_missed_calls_daily', 'smart_missed_calls_missed_hours', 'smart_missed_calls_caller_misses',
-  'smart_missed_calls_claims', 'smart_missed_calls_wallboards', 'smart_missed_calls_crm_objects', 'smart_missed_calls_escalations', 'smart_missed_calls_leases', 'smart_missed_calls_migrations',
+  'smart_missed_calls_claims', 'smart_missed_calls_wallboards', 'smart_missed_calls_crm_objects', 'smart_missed_calls_escalations', 'smart_missed_calls_crm_names',
+  'smart_missed_calls_leases', 'smart_missed_calls_migrations',
 ];
 
 /** The version `smc migrate` brings the schema to. */

@@ -8,6 +8,7 @@ import type { AuditKey } from './audit-key.js';
 import { rollupDeltas, writeRollup } from './rollup.js';
 import { clear, NOTE_MAX_CHARS, numberRules, type Entry } from './entries.js';
 import { enqueueEvents, entryFromRow, saveEntries, auditRecordOf } from './store.js';
+import { queueCrmForget } from '../notify/crm/forget.js';
 
 export class NotFound extends Error {}
 
@@ -66,13 +67,16 @@ export function forgetProof(auditKey: AuditKey, numberKey: string): string {
 }
 
 /**
- * GDPR: removes every trace of a caller — entries, classified calls, name lookups, imported
- * contacts, queued notifications and their delivery records — and journals only a keyed
- * hash of the number (forgetProof), so the erasure itself is provable without keeping the number.
+ * GDPR: removes every trace of a caller — entries, classified calls, name lookups (the CRM's
+ * cached names too), imported contacts, queued notifications and their delivery records —
+ * and journals only a keyed hash of the number (forgetProof), so the erasure itself is
+ * provable without keeping the number. What we created in a tenant's CRM (tasks, a contact
+ * the delivery created) is removed through the outbox (src/notify/crm/forget.ts): `crm`
+ * counts the removals queued, each journalled as `crm_forgotten` once the CRM confirms it.
  * Mails that list many callers (digests, held-back summaries) are kept as records of what
  * was sent (deleting one would make it be queued and sent again) with this caller cut out.
  */
-export async function forgetNumber(pool: Pool, auditKey: AuditKey, number: string, actor: string): Promise<{ entries: number; calls: number }> {
+export async function forgetNumber(pool: Pool, auditKey: AuditKey, number: string, actor: string): Promise<{ entries: number; calls: number; crm: number }> {
   const key = normaliseNumber(number, NO_RULES).key;
   if (key === 'anonymous' || key.length < 3) throw new Error(`'${number}' is not a phone number`);
   // Entries are keyed by each tenant's own rules (country, match digits): every key this
@@ -105,6 +109,7 @@ export async function forgetNumber(pool: Pool, auditKey: AuditKey, number: strin
     // does any other caller's row the deleted calls left at 0.
     const touched = [...new Set([...keyList, ...calls.map((c) => String(c.caller_key))])];
     await conn.query('DELETE FROM smart_missed_calls_caller_misses WHERE pbx = @smc_pbx AND (caller_key IN (?) OR (caller_key IN (?) AND calls = 0))', [keyList, touched]);
+    const crm = await queueCrmForget(conn, ids);
     if (ids.length) {
       await conn.query('DELETE FROM smart_missed_calls_outbox WHERE pbx = @smc_pbx AND entry_id IN (?)', [ids]);
       // When the caller's entry was missed and escalated is a trace of them too.
@@ -112,13 +117,15 @@ export async function forgetNumber(pool: Pool, auditKey: AuditKey, number: strin
       await conn.query('DELETE FROM smart_missed_calls WHERE pbx = @smc_pbx AND id IN (?)', [ids]);
     }
     const [named] = await conn.query<RowDataPacket[]>(
-      'SELECT name FROM smart_missed_calls_lookups WHERE pbx = @smc_pbx AND caller_key IN (?) UNION SELECT name FROM smart_missed_calls_contacts WHERE pbx = @smc_pbx AND caller_key IN (?)',
-      [keyList, keyList],
+      `SELECT name FROM smart_missed_calls_lookups WHERE pbx = @smc_pbx AND caller_key IN (?) UNION SELECT name FROM smart_missed_calls_contacts WHERE pbx = @smc_pbx AND caller_key IN (?)
+       UNION SELECT name FROM smart_missed_calls_crm_names WHERE pbx = @smc_pbx AND caller_key IN (?)`,
+      [keyList, keyList, keyList],
     );
     const names = [...entries.map((e) => String(e.caller_name ?? '')), ...named.map((r) => String(r.name ?? ''))];
     await conn.query('DELETE FROM smart_missed_calls_deliveries WHERE pbx = @smc_pbx AND (caller_key IN (?) OR entry_id IN (?))', [keyList, ids.length ? ids : [0]]);
     await conn.query('DELETE FROM smart_missed_calls_lookups WHERE pbx = @smc_pbx AND caller_key IN (?)', [keyList]);
     await conn.query('DELETE FROM smart_missed_calls_contacts WHERE pbx = @smc_pbx AND caller_key IN (?)', [keyList]);
+    await conn.query('DELETE FROM smart_missed_calls_crm_names WHERE pbx = @smc_pbx AND caller_key IN (?)', [keyList]);
     await redactDeliveries(conn, keyList, names);
     const tenants = new Set(entries.map((e) => String(e.tenant)));
     if (tenants.size === 0) tenants.add('default');
@@ -127,7 +134,7 @@ export async function forgetNumber(pool: Pool, auditKey: AuditKey, number: strin
       auditKey,
       [...tenants].map((tenant) => ({ tenant, entryId: null, event: 'forgotten', reason: null, actor, ext: null, linkedid: null, note: `hmac-sha256:${proof}` })),
     );
-    return { entries: ids.length, calls: calls.length };
+    return { entries: ids.length, calls: calls.length, crm };
   });
 }
 

@@ -46,7 +46,7 @@ export type ClearReason = 'returned' | 'answered_later' | 'manual' | 'expired' |
 
 export type AuditEvent =
   | 'created' | 'incremented' | 'notified' | 'callback_attempted' | 'cleared' | 'reopened' | 'reclassified' | 'forgotten'
-  | 'claimed' | 'claim_released' | 'claim_taken_over' | 'escalated';
+  | 'claimed' | 'claim_released' | 'claim_taken_over' | 'escalated' | 'crm_forgotten';
 
 /** What happened to an entry, as it goes into the audit journal and the outbox. */
 export interface LedgerEvent {

@@ -8,8 +8,9 @@ import { numberRules } from '../ledger/entries.js';
 import { readState, writeState } from '../sync/state.js';
 import { OutboundError, outboundRequest, type OutboundResponse } from './outbound.js';
 import { parseNetworks, type Network } from '../config/networks.js';
+import { cachedCrmName, type CrmNameFill } from './crm-names.js';
 
-export type NameSource = 'contactmanager' | 'csv' | 'http' | 'cnam';
+export type NameSource = 'contactmanager' | 'csv' | 'crm' | 'http' | 'cnam';
 
 export interface CallerName {
   name: string;
@@ -35,19 +36,51 @@ const digitsOnly = (s: string) => /^[\s+\d().-]*$/.test(s);
 
 /**
  * The caller's name from, in order: FreePBX contact manager, the imported CSV contacts,
- * the tenant's HTTP lookup URL, and the caller-id name (CNAM) the trunk sent.
+ * the tenant's CRM (its cached answer; `crmNames` fetches a missing or stale one in the
+ * background: src/notify/crm-names.ts), the tenant's HTTP lookup URL, and the caller-id
+ * name (CNAM) the trunk sent.
  */
-export async function resolveCallerName(pools: Pool | DbPools, config: Config, tenant: string, number: string, settings?: TenantSettings): Promise<CallerName | null> {
+export async function resolveCallerName(
+  pools: Pool | DbPools, config: Config, tenant: string, number: string, settings?: TenantSettings, crmNames?: CrmNameFill | null,
+): Promise<CallerName | null> {
   const { ledger: pool, cdr } = poolsOf(pools);
   const s = settings ?? (await loadSettings(pool, tenant));
   const caller = normaliseNumber(number, numberRules(s));
   if (caller.anonymous || caller.key.length < 3) return null;
   return (
-    (await fromContactManager(cdr, config, caller.key, s)) ??
-    (await fromContacts(pool, tenant, caller.key)) ??
+    (await namedBeforeCrm(pools, config, tenant, caller.key, s)) ??
+    (await fromCrm(pool, tenant, caller.key, number, s, crmNames ?? null)) ??
     (await fromHttp(pool, config, tenant, caller.key, number, s.lookupUrlTemplate)) ??
     (await fromCnam(cdr, config, caller.key, s))
   );
+}
+
+/** The sources the chain puts before the CRM: the PBX's contact manager, then the CSV contacts. */
+async function namedBeforeCrm(pools: Pool | DbPools, config: Config, tenant: string, key: string, s: TenantSettings): Promise<CallerName | null> {
+  const { ledger: pool, cdr } = poolsOf(pools);
+  return (await fromContactManager(cdr, config, key, s)) ?? (await fromContacts(pool, tenant, key));
+}
+
+async function fromCrm(pool: Pool, tenant: string, key: string, number: string, s: TenantSettings, crmNames: CrmNameFill | null): Promise<CallerName | null> {
+  if (s.crm.kind === '') return null;
+  const cached = await cachedCrmName(pool, tenant, s.crm.kind, key);
+  if (!cached?.fresh) crmNames?.request(tenant, number, key, s);
+  // A stale name is still the CRM's: shown until the background answer replaces it.
+  return cached?.name ? { name: cached.name, source: 'crm' } : null;
+}
+
+/**
+ * The CRM's answer for a caller came (in the background): the caller's entries take its
+ * name — over the HTTP lookup's, CNAM's or the trunk's — unless the contact manager or the
+ * CSV contacts name the caller, which come before the CRM.
+ */
+export async function applyCrmName(pools: Pool | DbPools, config: Config, tenant: string, key: string, name: string, settings: TenantSettings): Promise<number> {
+  if (await namedBeforeCrm(pools, config, tenant, key, settings)) return 0;
+  const [res] = await poolsOf(pools).ledger.query<import('mysql2').ResultSetHeader>(
+    'UPDATE smart_missed_calls SET caller_name = ? WHERE tenant = ? AND pbx = @smc_pbx AND caller_key = ? AND anonymous = 0 AND caller_name <> ?',
+    [name, tenant, key, name],
+  );
+  return res.affectedRows;
 }
 
 async function fromContactManager(pool: Pool, config: Config, key: string, settings: TenantSettings): Promise<CallerName | null> {
@@ -194,10 +227,13 @@ async function fromCnam(pool: Pool, config: Config, key: string, settings: Tenan
 }
 
 /**
- * Fills the names of these entries when they have none, or only the number as a name.
- * A name is not an audited fact, so this writes no journal rows.
+ * Fills the names of these entries when they have none, or only the number as a name; with
+ * a CRM connected, a name the trunk sent gives way to the CRM's too (the CRM comes before
+ * CNAM in the chain). A name is not an audited fact, so this writes no journal rows.
  */
-export async function fillCallerNames(pools: Pool | DbPools, config: Config, tenant: string, entryIds: number[], settings?: TenantSettings): Promise<number> {
+export async function fillCallerNames(
+  pools: Pool | DbPools, config: Config, tenant: string, entryIds: number[], settings?: TenantSettings, crmNames?: CrmNameFill | null,
+): Promise<number> {
   if (entryIds.length === 0) return 0;
   const pool = poolsOf(pools).ledger;
   const s = settings ?? (await loadSettings(pool, tenant));
@@ -207,8 +243,16 @@ export async function fillCallerNames(pools: Pool | DbPools, config: Config, ten
   );
   let filled = 0;
   for (const r of rows) {
-    if (r.caller_name && !digitsOnly(String(r.caller_name))) continue;
-    const found = await resolveCallerName(pools, config, tenant, String(r.caller_raw || r.caller), s);
+    const number = String(r.caller_raw || r.caller);
+    let found: CallerName | null;
+    if (r.caller_name && !digitsOnly(String(r.caller_name))) {
+      if (s.crm.kind === '') continue;
+      const key = normaliseNumber(number, numberRules(s)).key;
+      found = await fromCrm(pool, tenant, key, number, s, crmNames ?? null);
+      if (!found || found.name === r.caller_name || (await namedBeforeCrm(pools, config, tenant, key, s))) continue;
+    } else {
+      found = await resolveCallerName(pools, config, tenant, number, s, crmNames);
+    }
     if (!found) continue;
     const [res] = await pool.query<import('mysql2').ResultSetHeader>(
       'UPDATE smart_missed_calls SET caller_name = ? WHERE id = ? AND caller_name = ?',

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import type { TenantSettings } from '../config/schema.js';
 import { inRetriedTransaction } from '../db/pool.js';
-import { appendAudit } from '../ledger/audit.js';
+import { appendAudit, type AuditRecord } from '../ledger/audit.js';
 import type { AuditKey } from '../ledger/audit-key.js';
 import type { EscalationInfo } from './escalation.js';
 
@@ -185,8 +185,13 @@ export interface Notified {
   note: string;
 }
 
-/** Marks a delivery sent and, for mails, journals `notified` for every entry the mail covered. */
-export async function markSent(pool: Pool, auditKey: AuditKey, d: Delivery, responseCode: number | null, notified: Notified | null): Promise<void> {
+/**
+ * Marks a delivery sent and, for mails, journals `notified` for every entry the mail covered;
+ * `journal` rows are written in the same transaction (a CRM's removal for `smc forget`).
+ */
+export async function markSent(
+  pool: Pool, auditKey: AuditKey, d: Delivery, responseCode: number | null, notified: Notified | null, journal: AuditRecord[] = [],
+): Promise<void> {
   await inRetriedTransaction(pool, async (conn) => {
     await conn.query(
       `UPDATE smart_missed_calls_deliveries SET status = 'sent', sent_at = NOW(3), response_code = ?, last_error = NULL
@@ -202,6 +207,7 @@ export async function markSent(pool: Pool, auditKey: AuditKey, d: Delivery, resp
         })),
       );
     }
+    if (journal.length) await appendAudit(conn, auditKey, journal);
   });
 }
 

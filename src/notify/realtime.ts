@@ -5,6 +5,7 @@ import { inRetriedTransaction } from '../db/pool.js';
 import { idempotencyKey, insertDeliveries, type Delivery, type Notified, type OutboxPayload } from './deliveries.js';
 import { callerLabel, clearReasonLabel, pageLink } from './mail-text.js';
 import type { MailRenderer, RenderedMail } from './templates.js';
+import { crmOwnerOf } from './crm-names.js';
 
 /**
  * Realtime mail, per (caller, DID): the first miss is mailed at once; misses within
@@ -74,12 +75,15 @@ export async function composeRealtime(
   const name = String(now?.caller_name || entry.callerName || '');
   const t = renderer.translator(settings.language);
   const caller = callerLabel(t, entry.caller, name);
+  // Whose customer it is, when the CRM told us before this mail (src/notify/crm-names.ts).
+  const owner = await crmOwnerOf(pool, d.tenant, settings.crm.kind, d.callerKey);
   const mail = await renderer.render(
     'realtime',
     settings.language,
     (tr) => (folded > 0 ? tr('Missed call from {caller} (+{attempts})', { caller, attempts: tr.plural('{n} more attempt', '{n} more attempts', folded) }) : tr('Missed call from {caller}', { caller })),
     {
       caller,
+      owner,
       did: entry.did,
       route: entry.route,
       at: entry.lastAttempt,

@@ -2,13 +2,16 @@ import type { Pool, RowDataPacket } from 'mysql2/promise';
 import cron from 'node-cron';
 import type { Config, TenantSettings } from '../config/schema.js';
 import { knownTenants, loadSettings } from '../config/settings-store.js';
-import { fillCallerNames } from './caller-names.js';
+import { applyCrmName, fillCallerNames } from './caller-names.js';
+import { CrmNameFill } from './crm-names.js';
+import { CrmAccess } from './crm/access.js';
 import {
   deferBehindEarlierCrm, dueDeliveries, fanOutOutbox, MAIL_CHANNELS, markDead, markFailed, markSending, markSent, recoverInterrupted,
   type Delivery, type Notified, type OutboxPayload, type RetryPolicy,
 } from './deliveries.js';
-import { CrmError } from './crm/connector.js';
+import { CrmError, type CrmConnector } from './crm/connector.js';
 import { syncTask } from './crm/deliver.js';
+import { FORGET_EVENT, removeFromCrm, type CrmForget } from './crm/forget.js';
 import { connectorFor } from './crm/registry.js';
 import { queueDigest } from './digest.js';
 import { DIGEST_CADENCES, latestDuePeriod, type DigestCadence } from './digest-period.js';
@@ -86,6 +89,10 @@ export class Notifier {
   private readonly auditKey: AuditKey;
   private settingsCache = new Map<string, TenantSettings>();
   private readonly allowedNetworks: Network[];
+  /** The CRM's names, fetched in the background: a pass never waits for a CRM to name a caller. */
+  readonly crmNames: CrmNameFill;
+  /** Task deliveries and name lookups take turns with each tenant's CRM and share its 429s. */
+  private readonly crmAccess = new CrmAccess();
 
   constructor(private readonly options: NotifierOptions) {
     this.renderer = options.renderer ?? new MailRenderer();
@@ -97,6 +104,11 @@ export class Notifier {
     this.crmRetry = options.crmRetry ?? DEFAULT_CRM_RETRY;
     this.allowedNetworks = parseNetworks(options.config.notify.allowPrivateNetworks);
     this.auditKey = readAuditKey(options.config.auditKeyFile);
+    const pools = { ledger: options.pool, cdr: options.cdrPool ?? options.pool };
+    this.crmNames = new CrmNameFill({
+      pools, config: options.config, allowedNetworks: this.allowedNetworks, log: this.log, access: this.crmAccess,
+      apply: async (tenant, key, name, settings) => void (await applyCrmName(pools, options.config, tenant, key, name, settings)),
+    });
   }
 
   private get pool(): Pool {
@@ -125,12 +137,18 @@ export class Notifier {
       if (recovered) this.log(`notifier: ${recovered} deliveries were interrupted by a stop or crash; sending them again`);
     }
     await this.escalate();
-    for (;;) {
-      const done = await fanOutOutbox(this.pool, this.settingsOf, this.mailer !== null);
-      if (done.length === 0) break;
-      await this.fillNames(done);
+    this.crmNames.hold();
+    try {
+      for (;;) {
+        const done = await fanOutOutbox(this.pool, this.settingsOf, this.mailer !== null);
+        if (done.length === 0) break;
+        await this.fillNames(done);
+      }
+      await Promise.all([this.mailLane(), this.webhookLane(), this.crmLane()]);
+    } finally {
+      // The CRM lookups the names asked for run now, in the background, after this pass's tasks.
+      this.crmNames.release();
     }
-    await Promise.all([this.mailLane(), this.webhookLane(), this.crmLane()]);
     return true;
   }
 
@@ -160,7 +178,7 @@ export class Notifier {
     for (const r of rows) byTenant.set(r.tenant, [...(byTenant.get(r.tenant) ?? []), Number(r.entry_id)]);
     for (const [tenant, ids] of byTenant) {
       try {
-        await fillCallerNames({ ledger: this.pool, cdr: this.options.cdrPool ?? this.pool }, this.options.config, tenant, ids, await this.settingsOf(tenant));
+        await fillCallerNames({ ledger: this.pool, cdr: this.options.cdrPool ?? this.pool }, this.options.config, tenant, ids, await this.settingsOf(tenant), this.crmNames);
       } catch (err) {
         this.log(`notifier: caller names for ${tenant} failed: ${(err as Error).message}`);
       }
@@ -286,6 +304,14 @@ export class Notifier {
       await markDead(this.pool, d.id, 'this CRM is no longer in the settings');
       return 'done';
     }
+    return this.crmAccess.turn(d.tenant, async () => {
+      // A 429 to the name lookups counts too: the account's limit is one.
+      if (this.crmAccess.quiet(d.tenant)) return 'rate-limited';
+      return d.event === FORGET_EVENT ? this.forgetInCrm(d, connector) : this.syncCrmTask(d, connector, settings);
+    });
+  }
+
+  private async syncCrmTask(d: Delivery, connector: CrmConnector, settings: TenantSettings): Promise<'done' | 'rate-limited' | 'deferred'> {
     if (await deferBehindEarlierCrm(this.pool, d)) return 'deferred';
     if (!(await markSending(this.pool, d.id))) return 'done';
     let outcome;
@@ -306,10 +332,35 @@ export class Notifier {
       if (!(err instanceof CrmError)) throw err;
       const status = await markFailed(this.pool, d, this.crmRetry, err.message, err.status, err.retryAfterMs);
       this.log(`notifier: crm ${d.idempotencyKey} failed (${status}): ${err.message}`);
-      return err.rateLimited ? 'rate-limited' : 'done';
+      if (!err.rateLimited) return 'done';
+      this.crmAccess.rateLimited(d.tenant, err.retryAfterMs ?? 0);
+      return 'rate-limited';
     }
     await markSent(this.pool, this.auditKey, d, null, null);
     this.log(`notifier: crm ${d.idempotencyKey}: task ${outcome}`);
+    return 'done';
+  }
+
+  /** `smc forget`'s removal of what we created in the CRM; journalled once the CRM confirmed it. */
+  private async forgetInCrm(d: Delivery, connector: CrmConnector): Promise<'done' | 'rate-limited'> {
+    if (!(await markSending(this.pool, d.id))) return 'done';
+    let removed;
+    try {
+      removed = await removeFromCrm(connector, JSON.parse(d.payload) as CrmForget);
+    } catch (err) {
+      if (!(err instanceof CrmError)) throw err;
+      const status = await markFailed(this.pool, d, this.crmRetry, err.message, err.status, err.retryAfterMs);
+      this.log(`notifier: crm ${d.idempotencyKey} (forget) failed (${status}): ${err.message}`);
+      if (err.status !== 429) return 'done';
+      this.crmAccess.rateLimited(d.tenant, err.retryAfterMs ?? 0);
+      return 'rate-limited';
+    }
+    // Counts only: the CRM's ids are long digit runs the journal would mask, and name nobody.
+    const note = `${connector.kind}: ${removed.tasks} tasks and ${removed.contacts} contacts we created removed`;
+    await markSent(this.pool, this.auditKey, d, null, null, [
+      { tenant: d.tenant, entryId: null, event: 'crm_forgotten', reason: null, actor: 'agent', ext: null, linkedid: null, note },
+    ]);
+    this.log(`notifier: crm ${d.idempotencyKey}: ${note}`);
     return 'done';
   }
 
@@ -360,6 +411,7 @@ export class Notifier {
   }
 
   async close(): Promise<void> {
+    await this.crmNames.close();
     await this.lock.release();
     this.mailer?.close();
   }

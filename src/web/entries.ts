@@ -18,7 +18,7 @@ import { filterChoices, todayOf } from './dashboard-queries.js';
 import { currentHistory } from './history.js';
 import { reasonNames } from './dashboard.js';
 import {
-  anyEntries, callsOfEntry, cdrRowsOf, CDR_REPORT_COLUMNS, CSV_LIMIT, findEntry, journalOf, listEntries, PAGE_SIZE, type PbxEntry, type StoredCall,
+  anyEntries, callsOfEntry, cdrRowsOf, CDR_REPORT_COLUMNS, crmOwnersOf, CSV_LIMIT, findEntry, journalOf, listEntries, ownerKey, PAGE_SIZE, type PbxEntry, type StoredCall,
 } from './entry-queries.js';
 import { TenantScope } from './tenant-scope.js';
 import { claimFields, claimFor, claimModel, claimOf, claimsOf } from './claims.js';
@@ -71,8 +71,10 @@ function pastTargetOf(e: PbxEntry, viewer: Viewer, now: number, own: boolean, ta
   return late === null ? '' : viewer.t('Past target by {time}', { time: viewer.fmt.duration(Math.max(60, late / 1000)) });
 }
 
-/** One list row, every field already formatted for the reader. */
-function rowModel(e: PbxEntry, viewer: Viewer, directory: RouteLabels, now: number, claim: Claim | null, own: boolean, target: TargetContext) {
+/** One list row, every field already formatted for the reader; `owner`: the caller's owner in the tenant's CRM, or ''. */
+function rowModel(
+  e: PbxEntry, viewer: Viewer, directory: RouteLabels, now: number, claim: Claim | null, own: boolean, target: TargetContext, owner: string,
+) {
   const { t, fmt } = viewer;
   const reasons = reasonNames(t);
   const lastSeconds = (now - Date.parse(e.lastAttempt.replace(' ', 'T') + 'Z')) / 1000;
@@ -81,6 +83,7 @@ function rowModel(e: PbxEntry, viewer: Viewer, directory: RouteLabels, now: numb
     pbx: e.pbx,
     caller: e.anonymous ? t('Withheld number') : e.caller,
     name: e.callerName && e.callerName !== e.callerRaw && e.callerName !== e.caller ? e.callerName : '',
+    owner,
     did: e.did,
     route: routeLabel({ kind: e.routeKind, id: e.routeId }, directory, t),
     missedCount: e.missedCount,
@@ -121,7 +124,8 @@ async function listModel(ctx: WebContext, req: Request, viewer: Viewer) {
   const directory = await ctx.labels.current(viewer.tenant);
   const now = await dbNow(ctx);
   const claims = await claimsOf(viewer.scope, entries, naiveOf(now));
-  const rows = entries.map((e) => rowModel(e, viewer, labelsFor(e, ctx, directory), now, claimOf(claims, e), ownEntry(ctx, e), target));
+  const owners = await crmOwnersOf(viewer.scope, settings.crm.kind, entries);
+  const rows = entries.map((e) => rowModel(e, viewer, labelsFor(e, ctx, directory), now, claimOf(claims, e), ownEntry(ctx, e), target, owners.get(ownerKey(e)) ?? ''));
   return { filter: f, total, pages: Math.max(1, Math.ceil(total / PAGE_SIZE)), rows, unknownPbx: viewer.pbx?.unknown ?? false };
 }
 
@@ -233,6 +237,7 @@ export function entryRoutes(router: Router, ctx: WebContext): void {
       });
     }
     const now = await dbNow(ctx);
+    const settings = await loadSettings(ctx.pool, viewer.tenant);
     const journal = (await journalOf(scope, entry.id!)).map((a) => ({
       ...a,
       eventLabel: eventName(viewer, a.event),
@@ -243,7 +248,10 @@ export function entryRoutes(router: Router, ctx: WebContext): void {
     await renderPage(ctx, res, 'entry', {
       view: 'entries',
       entry,
-      row: rowModel(entry, viewer, directory, now, claimOf(await claimsOf(scope, [entry], naiveOf(now)), entry), own, targetContext(ctx, await loadSettings(ctx.pool, viewer.tenant))),
+      row: rowModel(
+        entry, viewer, directory, now, claimOf(await claimsOf(scope, [entry], naiveOf(now)), entry), own, targetContext(ctx, settings),
+        (await crmOwnersOf(scope, settings.crm.kind, [entry])).get(ownerKey(entry)) ?? '',
+      ),
       claimBoxUrl: viewer.links.api(`/api/entries/${entry.id}/claim.html`),
       attempts: attempts.reverse(),
       journal,
@@ -369,6 +377,7 @@ function eventName(viewer: Viewer, event: string): string {
     cleared: t('cleared'), reopened: t('reopened'), reclassified: t('reclassified'), forgotten: t('forgotten'),
     claimed: t('claimed (calling back)'), claim_released: t('claim released'), claim_taken_over: t('claim taken over'),
     escalated: t('escalated (past the callback target)'),
+    crm_forgotten: t('removed from the CRM'),
   };
   return names[event] ?? event;
 }

@@ -93,6 +93,22 @@ export async function listEntries(scope: TenantScope, f: ListFilter, rules: Numb
   return { entries: rows.map(pbxEntryFromRow), total: Number(count?.n ?? 0) };
 }
 
+/**
+ * The callers' owners in the tenant's CRM, as the caller-name chain last cached them
+ * (src/notify/crm-names.ts; a stale one too): `pbx` + "\n" + caller key → the owner's name.
+ */
+export async function crmOwnersOf(scope: TenantScope, crm: string, entries: PbxEntry[]): Promise<Map<string, string>> {
+  const keys = [...new Set(entries.filter((e) => !e.anonymous).map((e) => e.callerKey))];
+  if (crm === '' || keys.length === 0) return new Map();
+  const rows = await scope.rows<RowDataPacket>(
+    `SELECT pbx, caller_key, owner_name FROM smart_missed_calls_crm_names WHERE tenant = @tenant AND crm = ? AND caller_key IN (?) AND owner_name <> ''`,
+    [crm, keys],
+  );
+  return new Map(rows.map((r) => [`${r.pbx}\n${r.caller_key}`, String(r.owner_name)]));
+}
+
+export const ownerKey = (e: PbxEntry): string => `${e.pbx}\n${e.callerKey}`;
+
 /** Whether this tenant's list ever held an entry: without one the page explains itself. */
 export async function anyEntries(scope: TenantScope): Promise<boolean> {
   const row = await scope.one<{ found: number }>('SELECT EXISTS (SELECT 1 FROM smart_missed_calls WHERE tenant = @tenant) AS found');

@@ -9,7 +9,11 @@ import { parsePhoneNumberFromString } from 'libphonenumber-js';
  * errors[].context.requiredGranularScopes), the error body {status, message, correlationId,
  * category}, rate-limit headers on every answer and 429 RATE_LIMITS with Retry-After, search
  * with filterGroups (ORed) of filters (ANDed), EQ / IN / CONTAINS_TOKEN, paging by `after`,
- * at most 5 filter groups, a search index that may lag the writes. It knows nothing of our
+ * at most 5 filter groups, a search index that may lag the writes; the owners API
+ * (GET /crm/v3/owners/{ownerId}, scope crm.objects.owners.read, 404 for an unknown id) and
+ * the contacts' GDPR delete (POST …/contacts/gdpr-delete {objectId}, 204). A deleted object
+ * is gone from the account's objects as from the API (HubSpot keeps it in a recycle bin the
+ * API does not read; a GDPR delete not even there). It knows nothing of our
  * code: tests read its contacts and tasks as HubSpot's UI would show them.
  */
 
@@ -39,13 +43,29 @@ export interface StandInOptions {
   searchLagMs?: number;
 }
 
-const ALL_SCOPES = ['crm.objects.contacts.read', 'crm.objects.contacts.write'];
+const ALL_SCOPES = ['crm.objects.contacts.read', 'crm.objects.contacts.write', 'crm.objects.owners.read'];
+
+/** A HubSpot owner as GET /crm/v3/owners/{ownerId} shows it. */
+export interface HubSpotOwner {
+  id: string;
+  email: string;
+  type: 'PERSON';
+  firstName: string;
+  lastName: string;
+  userId: number;
+  createdAt: string;
+  updatedAt: string;
+  archived: boolean;
+}
 const MAX_FILTER_GROUPS = 5;
 const MAX_PAGE = 200;
 
 export class HubSpotStandIn {
   readonly contacts = new Map<string, HubSpotObject>();
   readonly tasks = new Map<string, HubSpotObject>();
+  readonly owners = new Map<string, HubSpotOwner>();
+  /** Contacts removed by a GDPR delete: HubSpot keeps nothing of them. */
+  readonly gdprDeleted: string[] = [];
   readonly requests: SeenRequest[] = [];
   intercept: Interceptor | null = null;
   private nextId = 1000;
@@ -68,6 +88,13 @@ export class HubSpotStandIn {
 
   addContact(properties: Record<string, string>): HubSpotObject {
     return this.store(this.contacts, properties, []);
+  }
+
+  addOwner(id: string, firstName: string, lastName: string, email = `${firstName.toLowerCase()}@example.test`): HubSpotOwner {
+    const now = new Date().toISOString();
+    const owner: HubSpotOwner = { id, email, type: 'PERSON', firstName, lastName, userId: Number(id) + 9_000_000, createdAt: now, updatedAt: now, archived: false };
+    this.owners.set(id, owner);
+    return owner;
   }
 
   private store(into: Map<string, HubSpotObject>, properties: Record<string, string>, associations: [string, number][]): HubSpotObject {
@@ -102,12 +129,25 @@ export class HubSpotStandIn {
     if (req.headers.authorization !== `Bearer ${this.options.token}`) {
       return this.answer(res, seen, 401, error('Authentication credentials not found.', 'INVALID_AUTHENTICATION'));
     }
-    const need = seen.method === 'GET' || url.pathname.endsWith('/search') ? 'crm.objects.contacts.read' : 'crm.objects.contacts.write';
+    const ownerPath = /^\/crm\/v3\/owners\/([^/]+)$/.exec(url.pathname);
+    const need = ownerPath ? 'crm.objects.owners.read' : seen.method === 'GET' || url.pathname.endsWith('/search') ? 'crm.objects.contacts.read' : 'crm.objects.contacts.write';
     if (!this.scopes().includes(need)) {
       return this.answer(res, seen, 403, {
         ...error("This app hasn't been granted all required scopes to make this call.", 'MISSING_SCOPES'),
         errors: [{ message: 'One or more of the following scopes are required.', context: { requiredGranularScopes: [need] } }],
       });
+    }
+    if (ownerPath && seen.method === 'GET') {
+      const owner = this.owners.get(decodeURIComponent(ownerPath[1]!));
+      if (!owner) return this.answer(res, seen, 404, error(`No owner with id ${ownerPath[1]}`, 'OBJECT_NOT_FOUND'));
+      return this.answer(res, seen, 200, owner);
+    }
+    if (seen.method === 'POST' && url.pathname === '/crm/v3/objects/contacts/gdpr-delete') {
+      const id = String((body as { objectId?: unknown } | null)?.objectId ?? '');
+      if (!this.contacts.delete(id)) return this.answer(res, seen, 404, error(`resource not found`, 'OBJECT_NOT_FOUND'));
+      this.gdprDeleted.push(id);
+      for (const task of this.tasks.values()) task.associations = task.associations.filter(([contact]) => contact !== id);
+      return this.answer(res, seen, 204, null);
     }
     const m = /^\/crm\/v3\/objects\/(contacts|tasks)(?:\/(search|\d+))?$/.exec(url.pathname);
     if (!m) return this.answer(res, seen, 404, error(`Unable to route ${seen.method} request`, 'OBJECT_NOT_FOUND'));

@@ -14,8 +14,10 @@ export interface CrmContact {
   /** The CRM user who owns the contact; the task is assigned to them. */
   ownerId: string | null;
   /**
-   * The contact's display name and its owner's name, when the find call gave them at no extra
-   * request: the caller-name chain (src/notify/caller-names.ts) shows them on the list.
+   * The contact's display name and its owner's name: the caller-name chain
+   * (src/notify/caller-names.ts, src/notify/crm-names.ts) shows them on the list. A connector
+   * that needs a second request for the owner's name caches it; a failure there leaves
+   * ownerName null rather than failing the find.
    */
   name?: string | null;
   ownerName?: string | null;
@@ -53,8 +55,14 @@ export interface CrmConnector {
   findTaskByMarker(marker: string): Promise<string | null>;
   createTask(task: CrmTask, contact: CrmContact | null): Promise<string>;
   updateTask(id: string, task: CrmTask): Promise<void>;
-  /** For `smc forget`: the task is removed; a CRM that keeps a trash says so in docs/crm.md. */
+  /** For `smc forget`: the task is removed; a CRM that keeps a trash says so in docs/crm.md. An id already gone is no error. */
   deleteTask(id: string): Promise<void>;
+  /**
+   * For `smc forget`: a contact the delivery created for the caller (never one the CRM
+   * already had: smart_missed_calls_crm_objects.contact_created says which) is removed, as
+   * permanently as the CRM allows. An id already gone is no error.
+   */
+  deleteContact(id: string): Promise<void>;
   testConnection(needs: { createContact: boolean }): Promise<CrmDiagnosis>;
 }
 

@@ -136,13 +136,19 @@ async function linkOf(pool: Pool, d: Delivery, crm: string): Promise<Link | null
   return { contactId: r.contact_id, objectId: r.object_id, createStartedMsAgo: r.started_ms_ago === null ? null : Number(r.started_ms_ago) };
 }
 
-/** Committed BEFORE the create request: a crash after the CRM's answer leaves this behind. */
-async function markCreateStarted(pool: Pool, d: Delivery, crm: string, marker: string, contactId: string | null): Promise<void> {
+/**
+ * Committed BEFORE the create request: a crash after the CRM's answer leaves this behind.
+ * `contactCreated`: we made the contact for this caller, so `smc forget` removes it. A retry
+ * that finds that same contact by phone (the search caught up) does not unmark it.
+ */
+async function markCreateStarted(pool: Pool, d: Delivery, crm: string, marker: string, contactId: string | null, contactCreated: boolean): Promise<void> {
   await pool.query(
-    `INSERT INTO smart_missed_calls_crm_objects (pbx, tenant, entry_id, crm, marker, contact_id, create_started_at, updated_at)
-     VALUES (@smc_pbx, ?, ?, ?, ?, ?, NOW(3), NOW(3))
-     ON DUPLICATE KEY UPDATE contact_id = VALUES(contact_id), create_started_at = NOW(3), updated_at = NOW(3)`,
-    [d.tenant, d.entryId, crm, marker, contactId],
+    `INSERT INTO smart_missed_calls_crm_objects (pbx, tenant, entry_id, crm, marker, contact_id, contact_created, create_started_at, updated_at)
+     VALUES (@smc_pbx, ?, ?, ?, ?, ?, ?, NOW(3), NOW(3))
+     ON DUPLICATE KEY UPDATE
+       contact_created = IF(contact_id <=> VALUES(contact_id), GREATEST(contact_created, VALUES(contact_created)), VALUES(contact_created)),
+       contact_id = VALUES(contact_id), create_started_at = NOW(3), updated_at = NOW(3)`,
+    [d.tenant, d.entryId, crm, marker, contactId, contactCreated ? 1 : 0],
   );
 }
 
@@ -190,8 +196,9 @@ export async function syncTask(s: TaskSync, d: Delivery, pbx: string): Promise<T
   }
   const phone = phoneVariants(payload.entry.caller, s.settings);
   let contact: CrmContact | null = await s.connector.findContactByPhone(phone);
-  if (!contact && s.settings.crm.createContact) contact = await s.connector.createContact(phone, payload.entry.callerName ?? '');
-  await markCreateStarted(s.pool, d, crm, marker, contact?.id ?? null);
+  const createContact = !contact && s.settings.crm.createContact;
+  if (createContact) contact = await s.connector.createContact(phone, payload.entry.callerName ?? '');
+  await markCreateStarted(s.pool, d, crm, marker, contact?.id ?? null, createContact);
   let id: string;
   try {
     id = await s.connector.createTask(task, contact);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Network } from '../../config/networks.js';
 import { outboundRequest, type OutboundError } from '../outbound.js';
 import { CrmError, type CrmConnector, type CrmContact, type CrmDiagnosis, type CrmTask, type PhoneVariants } from './connector.js';
@@ -6,12 +7,14 @@ import { CrmError, type CrmConnector, type CrmContact, type CrmDiagnosis, type C
  * HubSpot through its public CRM v3 REST API, with a private app's token (Bearer). The calls,
  * all under the tenant's base URL (docs/crm.md lists them with the scopes they need):
  *
- *   POST   /crm/v3/objects/contacts/search   contact by phone / mobilephone
+ *   POST   /crm/v3/objects/contacts/search   contact by phone / mobilephone (with its name and owner id)
+ *   GET    /crm/v3/owners/{ownerId}          the contact owner's name, for the list (cached an hour)
  *   POST   /crm/v3/objects/contacts          contact created (when the tenant asks for it)
  *   POST   /crm/v3/objects/tasks/search      task by our marker (a create we never saw answered)
  *   POST   /crm/v3/objects/tasks             task created, associated with the contact (type 204)
  *   PATCH  /crm/v3/objects/tasks/{id}        task updated, completed, reopened
- *   DELETE /crm/v3/objects/tasks/{id}        task removed (forget)
+ *   DELETE /crm/v3/objects/tasks/{id}        task removed (forget; HubSpot's recycle bin keeps it 90 days)
+ *   POST   /crm/v3/objects/contacts/gdpr-delete   a contact we created removed for good (forget)
  *   GET    /crm/v3/objects/contacts?limit=1  Test connection: address, token, read scope
  *   POST   /oauth/v2/private-apps/get/access-token-info   Test connection: the token's scopes
  *
@@ -21,15 +24,18 @@ import { CrmError, type CrmConnector, type CrmContact, type CrmDiagnosis, type C
  * the owner's task queue, where a call log would sit unnoticed on the timeline.
  *
  * Node's HTTP client through outboundRequest (the tenant-typed address is checked like a
- * webhook's), not @hubspot/api-client: six calls of a stable, documented shape need no
+ * webhook's), not @hubspot/api-client: a handful of calls of a stable, documented shape need no
  * generated client, and the retries and 429 backoff must be the outbox's own (the client
  * retries on its own schedule, inside one attempt), which a plain request leaves to us.
  */
 
 /** HubSpot's association type id for task → contact ("HUBSPOT_DEFINED"). */
 const TASK_TO_CONTACT = 204;
-/** The scopes the connector needs; tasks are covered by the contacts scopes. */
-export const HUBSPOT_SCOPES = { read: 'crm.objects.contacts.read', write: 'crm.objects.contacts.write' } as const;
+/**
+ * The scopes the connector needs; tasks are covered by the contacts scopes. owners.read is
+ * optional: without it the list shows the caller's name but not the contact's owner.
+ */
+export const HUBSPOT_SCOPES = { read: 'crm.objects.contacts.read', write: 'crm.objects.contacts.write', owners: 'crm.objects.owners.read' } as const;
 const SEARCH_PAGE = 100;
 /** Pages of search hits looked through for one whose digits really match. */
 const SEARCH_PAGES = 5;
@@ -73,6 +79,21 @@ export class HubSpotError extends CrmError {
 }
 
 const ONE_HOUR_MS = 3_600_000;
+
+/**
+ * Owner names by account and owner id, for every connector of the process (the outbox makes
+ * one per delivery): a team has a handful of owners, and their names change rarely. An
+ * owner HubSpot would not name (no scope, gone) is remembered as null for the hour too.
+ */
+const ownerNames = new Map<string, { name: string | null; until: number }>();
+const OWNER_NAMES_MAX = 10_000;
+
+/** HubSpot's owner: {id, email, type, firstName, lastName, userId, …}. */
+interface HubSpotOwner {
+  firstName?: string | null;
+  lastName?: string | null;
+  email?: string | null;
+}
 
 /** How long a 429 asks us to wait: Retry-After, else by the limit that was hit. */
 function retryAfterOf(header: string | string[] | undefined, body: HubSpotErrorBody | null): number {
@@ -150,11 +171,38 @@ export class HubSpotConnector implements CrmConnector {
       });
       // HubSpot's search matches loosely; the caller is the contact only if the digits agree.
       const hit = answer.results.find((r) => [r.properties.phone, r.properties.mobilephone].some((n) => digitsOf(n).endsWith(phone.key)));
-      if (hit) return { id: hit.id, ownerId: hit.properties.hubspot_owner_id || null };
+      if (hit) {
+        const ownerId = hit.properties.hubspot_owner_id || null;
+        const name = [hit.properties.firstname, hit.properties.lastname].map((p) => (p ?? '').trim()).filter(Boolean).join(' ');
+        return { id: hit.id, ownerId, name: name || null, ownerName: ownerId ? await this.ownerName(ownerId) : null };
+      }
       after = answer.paging?.next?.after;
       if (!after) return null;
     }
     return null;
+  }
+
+  /** The owner's name as HubSpot shows it (first and last name, else the e-mail), or null. */
+  private async ownerName(ownerId: string): Promise<string | null> {
+    const key = `${this.options.baseUrl}\n${createHash('sha256').update(this.options.token).digest('hex')}\n${ownerId}`;
+    const cached = ownerNames.get(key);
+    if (cached && cached.until > Date.now()) return cached.name;
+    let name: string | null;
+    try {
+      const owner = await this.call<HubSpotOwner>('GET', `/crm/v3/owners/${encodeURIComponent(ownerId)}`);
+      name = [owner?.firstName, owner?.lastName].map((p) => (p ?? '').trim()).filter(Boolean).join(' ') || owner?.email?.trim() || null;
+    } catch (err) {
+      // No owners scope (403) or no such owner (404): the contact is still found, unnamed
+      // owner. A 429 is the account's limit, which the caller must wait out like any other.
+      // Anything else (a timeout, a 5xx) is not remembered: the next find asks again.
+      const status = (err as CrmError).status;
+      if (status === 429) throw err;
+      if (status !== 403 && status !== 404) return null;
+      name = null;
+    }
+    if (ownerNames.size >= OWNER_NAMES_MAX) ownerNames.clear();
+    ownerNames.set(key, { name, until: Date.now() + ONE_HOUR_MS });
+    return name;
   }
 
   async createContact(phone: PhoneVariants, name: string): Promise<CrmContact> {
@@ -192,6 +240,18 @@ export class HubSpotConnector implements CrmConnector {
   async deleteTask(id: string): Promise<void> {
     try {
       await this.call('DELETE', `/crm/v3/objects/tasks/${encodeURIComponent(id)}`);
+    } catch (err) {
+      if ((err as CrmError).status !== 404) throw err;
+    }
+  }
+
+  /**
+   * HubSpot's GDPR delete: the contact is removed for good (a plain DELETE would keep it in
+   * the recycle bin for 90 days), with its associations to our tasks.
+   */
+  async deleteContact(id: string): Promise<void> {
+    try {
+      await this.call('POST', '/crm/v3/objects/contacts/gdpr-delete', { objectId: id });
     } catch (err) {
       if ((err as CrmError).status !== 404) throw err;
     }

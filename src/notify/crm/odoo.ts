@@ -352,6 +352,15 @@ export class OdooConnector implements CrmConnector {
     if (ids.length) await this.exec('mail.activity', 'unlink', [ids]);
   }
 
+  /** The contact createContact made (ours, so forget removes it); one already gone is fine. */
+  async deleteContact(id: string): Promise<void> {
+    try {
+      await this.exec(PARTNER_MODEL, 'unlink', [[Number(id)]]);
+    } catch (err) {
+      if ((err as OdooError).status !== 404) throw err;
+    }
+  }
+
   async testConnection(needs: { createContact: boolean }): Promise<CrmDiagnosis> {
     const { baseUrl: url, database, login } = this.options;
     let version: string;

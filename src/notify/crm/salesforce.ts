@@ -344,6 +344,15 @@ export class SalesforceConnector implements CrmConnector {
     }
   }
 
+  /** The lead createContact made (ours, so forget removes it); to the recycle bin like a task. */
+  async deleteContact(id: string): Promise<void> {
+    try {
+      await this.call('DELETE', `${SALESFORCE_API}/sobjects/Lead/${encodeURIComponent(id)}`);
+    } catch (err) {
+      if ((err as CrmError).status !== 404) throw err;
+    }
+  }
+
   async testConnection(needs: { createContact: boolean }): Promise<CrmDiagnosis> {
     const url = this.options.baseUrl;
     let session: Session;

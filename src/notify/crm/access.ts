@@ -1,0 +1,33 @@
+/**
+ * The one way a notifier calls each tenant's CRM: its task deliveries and its caller-name
+ * lookups take turns (never two requests in flight to one account), and a 429 to either
+ * keeps both away for as long as it asks. A CRM's rate limit is the account's, not one
+ * client's: a request already in flight when the 429 came could not be called back, hence
+ * the turns.
+ */
+export class CrmAccess {
+  private readonly quietUntil = new Map<string, number>();
+  private readonly turns = new Map<string, Promise<unknown>>();
+
+  /** True while the tenant's CRM asked us (by a 429) to wait. */
+  quiet(tenant: string): boolean {
+    return (this.quietUntil.get(tenant) ?? 0) > Date.now();
+  }
+
+  rateLimited(tenant: string, waitMs: number): void {
+    this.quietUntil.set(tenant, Math.max(this.quietUntil.get(tenant) ?? 0, Date.now() + waitMs));
+  }
+
+  /** Runs `work` when the tenant's previous work with its CRM is over. */
+  async turn<T>(tenant: string, work: () => Promise<T>): Promise<T> {
+    const before = this.turns.get(tenant) ?? Promise.resolve();
+    const mine = before.then(work);
+    const settled = mine.then(() => undefined, () => undefined);
+    this.turns.set(tenant, settled);
+    try {
+      return await mine;
+    } finally {
+      if (this.turns.get(tenant) === settled) this.turns.delete(tenant);
+    }
+  }
+}
