@@ -7,10 +7,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { RowDataPacket } from 'mysql2/promise';
 import { freshDatabases, repoRoot, type FreshDatabases } from '../harness/db.js';
 import { startFakeAmi, type FakeAmi } from '../../src/cdr/generator/ami-server.js';
@@ -23,10 +22,9 @@ import { csrfToken } from '../../src/web/csrf.js';
 import { signIdentity, type Identity } from '../../src/web/identity.js';
 import type { Config } from '../../src/config/schema.js';
 import { listenOnLoopback } from '../helpers/listen.js';
+import { launchChromium, SCREENS } from '../helpers/chromium.js';
 
 const SECRET = 'claims-test-secret-0123456789abcd';
-const SCREENS = join(repoRoot(), 'test-artifacts', 'screens');
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 describe('claims and the wallboard', () => {
   let db: FreshDatabases;
@@ -60,8 +58,7 @@ describe('claims and the wallboard', () => {
     };
     const sync = new SyncService(db.pool, config);
     ({ server, base } = await listenOnLoopback(createApp({ pool: db.pool, config, sync, moduleDir: repoRoot() })));
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
-    mkdirSync(SCREENS, { recursive: true });
+    browser = await launchChromium();
   });
 
   after(async () => {

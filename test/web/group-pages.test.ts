@@ -5,11 +5,10 @@
  * resolve form. Screenshots in English and Romanian go where test/web/pages.test.ts puts its own.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import type { RowDataPacket } from 'mysql2/promise';
 import { naiveDatetime, naiveSeconds } from '../../src/cdr/row.js';
 import type { Config } from '../../src/config/schema.js';
@@ -19,9 +18,8 @@ import { createApp } from '../../src/web/app.js';
 import { freshDatabases, repoRoot, type FreshDatabases } from '../harness/db.js';
 import { callVerdict, record } from '../helpers/ledger-calls.js';
 import { listenOnLoopback } from '../helpers/listen.js';
+import { launchChromium, SCREENS } from '../helpers/chromium.js';
 
-const SCREENS = join(repoRoot(), 'test-artifacts', 'screens');
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const PBXS = ['bucharest', 'cluj', 'iasi'];
 
 describe('group pages in a browser', () => {
@@ -58,8 +56,7 @@ describe('group pages in a browser', () => {
     const pool = createPool(db.config.db, 4, { pbxId: 'hq' });
     pools.push(pool);
     ({ server, base } = await listenOnLoopback(createApp({ pool, config, sync: new SyncService(pool, config), moduleDir: repoRoot() })));
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
-    mkdirSync(SCREENS, { recursive: true });
+    browser = await launchChromium();
   });
 
   after(async () => {

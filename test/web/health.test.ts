@@ -7,12 +7,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Pool } from 'mysql2/promise';
-import { chromium } from 'playwright-core';
 import type { Config } from '../../src/config/schema.js';
 import { createPool, ident } from '../../src/db/pool.js';
 import { SyncService } from '../../src/sync/service.js';
@@ -21,14 +20,10 @@ import { csrfToken } from '../../src/web/csrf.js';
 import { signIdentity, type Identity } from '../../src/web/identity.js';
 import { freshDatabases, repoRoot, type FreshDatabases } from '../harness/db.js';
 import { listenOnLoopback } from '../helpers/listen.js';
+import { launchChromium, SCREENS } from '../helpers/chromium.js';
 
 const SECRET = 'health-test-secret-0123456789abcdef0123456789abcdef';
 const USER = `smc_health_${process.pid}`;
-const SCREENS = join(repoRoot(), 'test-artifacts', 'screens');
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync',
-];
 
 interface Shown {
   status: string;
@@ -122,8 +117,7 @@ describe('health panel', () => {
   });
 
   test('in a browser, English and Romanian: the red check stands out with its fix (screenshots)', async () => {
-    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
-    mkdirSync(SCREENS, { recursive: true });
+    const browser = await launchChromium();
     try {
       for (const [lang, locale, found] of [['en', 'en-GB', 'lacks SELECT on'], ['ro', 'ro-RO', 'nu are SELECT on']] as const) {
         const context = await browser.newContext({ locale, viewport: { width: 1360, height: 900 } });

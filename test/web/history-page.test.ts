@@ -6,10 +6,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import type { RowDataPacket } from 'mysql2/promise';
 import { freshDatabases, repoRoot, type FreshDatabases } from '../harness/db.js';
 import { demoPbx } from '../../src/cdr/generator/pbx.js';
@@ -20,12 +19,8 @@ import { SyncService } from '../../src/sync/service.js';
 import { createApp } from '../../src/web/app.js';
 import type { Config } from '../../src/config/schema.js';
 import { listenOnLoopback } from '../helpers/listen.js';
+import { launchChromium, SCREENS } from '../helpers/chromium.js';
 
-const SCREENS = join(repoRoot(), 'test-artifacts', 'screens');
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync',
-];
 const DAYS = 10;
 
 describe('history at install, on the pages', () => {
@@ -58,8 +53,7 @@ describe('history at install, on the pages', () => {
     await writeVolume({ pool: db.pool, cdrDb: db.names.cdr, model: demoPbx(), seed: 9, from: day(-DAYS), to: day(-1), callsPerDay: 80 });
     sync = new SyncService(db.pool, config);
     ({ server, base } = await listenOnLoopback(createApp({ pool: db.pool, config, sync, moduleDir: repoRoot() })));
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
-    mkdirSync(SCREENS, { recursive: true });
+    browser = await launchChromium();
   });
 
   after(async () => {

@@ -1,10 +1,9 @@
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { RowDataPacket } from 'mysql2/promise';
 import { freshDatabases, repoRoot, type FreshDatabases } from '../harness/db.js';
 import { demoPbx } from '../../src/cdr/generator/pbx.js';
@@ -20,16 +19,12 @@ import { createPool } from '../../src/db/pool.js';
 import { loadSettings, saveSettings } from '../../src/config/settings-store.js';
 import type { Config } from '../../src/config/schema.js';
 import { listenOnLoopback } from '../helpers/listen.js';
+import { launchChromium, SCREENS } from '../helpers/chromium.js';
 
 const SECRET = 'web-test-secret-0123456789abcdef';
 const HOSTILE_NAME = '<img src=x onerror=alert(1)>';
 const FORMULA_NAME = '=SUM(1,2)';
 const NOTE = 'Called back from my mobile';
-const SCREENS = join(repoRoot(), 'test-artifacts', 'screens');
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync',
-];
 
 function dayOffset(today: string, n: number): string {
   const d = new Date(today + 'T00:00:00Z');
@@ -71,8 +66,7 @@ describe('web pages', () => {
     ({ server } = await listenOnLoopback(createApp({ pool: db.pool, config, sync, moduleDir: repoRoot() })));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     // launch() gives Chromium a fresh, temporary --user-data-dir of its own (it refuses one passed in args).
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
-    mkdirSync(SCREENS, { recursive: true });
+    browser = await launchChromium();
   });
 
   after(async () => {

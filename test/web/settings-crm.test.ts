@@ -1,8 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import { freshDatabases, repoRoot, type FreshDatabases } from '../harness/db.js';
@@ -17,6 +15,7 @@ import { HubSpotStandIn } from '../helpers/hubspot.js';
 import { OdooStandIn, type OdooStandInOptions } from '../helpers/odoo.js';
 import { SalesforceOrg, type OrgOptions } from '../helpers/salesforce.js';
 import { callVerdict, record } from '../helpers/ledger-calls.js';
+import { launchChromium, SCREENS } from '../helpers/chromium.js';
 
 const SECRET = 'settings-crm-secret-0123456789abcd';
 const TOKEN = 'pat-eu1-0f1e2d3c-4b5a-6978-8a9b-cdef01234567';
@@ -24,8 +23,6 @@ const ODOO_KEY = '7c1e0d9b8a7f6e5d4c3b2a190817f6e5d4c3b2a1';
 const SF_KEY = '3MVG9settings.crm.consumer.key';
 const SF_SECRET = 'S3CRETsettingsCrmConsumerSecret0123456789ABCDEF';
 const SF_REFRESH = '5Aep861settingsCrmRefreshToken0123456789abcdefghijklmnopqrstuvwxyz';
-const SCREENS = join(repoRoot(), 'test-artifacts', 'screens');
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /** The CRM block of the settings page: write-only token, field-named refusals, Test connection in en and ro. */
 describe('CRM settings', () => {
@@ -219,8 +216,7 @@ describe('CRM settings', () => {
     const o = await odoo();
     await saveSettings(db.pool, 'default', { crm: { kind: '', baseUrl: '', token: '' } }, 'test');
     await db.pool.query('DELETE FROM smart_missed_calls_deliveries');
-    mkdirSync(SCREENS, { recursive: true });
-    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    const browser = await launchChromium();
     try {
       for (const lang of ['en', 'ro'] as const) {
         const { 'content-type': _json, ...headers } = as('admin', lang);
@@ -373,8 +369,7 @@ describe('CRM settings', () => {
     const o = await org();
     await saveSettings(db.pool, 'default', { crm: { kind: '', baseUrl: '', token: '' } }, 'test');
     await db.pool.query('DELETE FROM smart_missed_calls_deliveries');
-    mkdirSync(SCREENS, { recursive: true });
-    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    const browser = await launchChromium();
     try {
       for (const lang of ['en', 'ro'] as const) {
         const { 'content-type': _json, ...headers } = as('admin', lang);
