@@ -8,8 +8,9 @@ import { createServer, type Server } from 'node:net';
 import type { RowDataPacket } from 'mysql2/promise';
 import type { DoctorContext } from '../src/health/check.js';
 import {
-  checkAmi, checkCdrTable, checkCel, checkGrants, checkMail, checkNode, checkService, privilegesOn, runChecks,
+  checkAmi, checkCdrTable, checkCel, checkGrants, checkMail, checkNode, checkService, runChecks,
 } from '../src/health/checks.js';
+import { privilegesOn } from '../src/health/grants.js';
 import { createPool, ident } from '../src/db/pool.js';
 import { probeAmi } from '../src/pbx/ami.js';
 import { freshDatabases, repoRoot, type FreshDatabases } from './harness/db.js';

@@ -1,7 +1,7 @@
 import type { RowDataPacket } from 'mysql2/promise';
 import { groupNodes, groupTls } from '../db/ledger-pool.js';
 import { createPool, serverOf, type Pool } from '../db/pool.js';
-import { privilegesOn } from './checks.js';
+import { privilegesOn } from './grants.js';
 import { result, text, type CheckResult, type DoctorContext } from './check.js';
 
 /** Fewer nodes than this and one more lost stops the group's writes (quorum): docs/group.md. */

@@ -9,8 +9,7 @@ import { rollupDeltas, writeRollup } from './rollup.js';
 import { clear, NOTE_MAX_CHARS, numberRules, type Entry } from './entries.js';
 import { enqueueEvents, entryFromRow, saveEntries, auditRecordOf } from './store.js';
 import { queueCrmForget } from '../notify/crm/forget.js';
-
-export class NotFound extends Error {}
+import { NotFound } from './not-found.js';
 
 /**
  * A permitted user closes an entry by hand; the note is required and kept. Each action here

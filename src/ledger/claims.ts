@@ -2,7 +2,7 @@ import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { inRetriedTransaction } from '../db/pool.js';
 import { appendAudit } from './audit.js';
 import type { AuditKey } from './audit-key.js';
-import { NotFound } from './actions.js';
+import { NotFound } from './not-found.js';
 
 /**
  * "I'm calling back": a user holds an open entry for some minutes, so the team sees who is

@@ -1,7 +1,7 @@
 import type { Request, Response, Router } from 'express';
 import type { RowDataPacket } from 'mysql2/promise';
 import { loadSettings } from '../config/settings-store.js';
-import { NotFound } from '../ledger/actions.js';
+import { NotFound } from '../ledger/not-found.js';
 import { activeClaim, ClaimHeld, claimEntry, claimRowOf, EntryCleared, releaseClaim, type Claim } from '../ledger/claims.js';
 import { requireChange, viewerOf, type Viewer } from './auth.js';
 import type { WebContext } from './context.js';

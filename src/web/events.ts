@@ -8,7 +8,7 @@ import { viewerOf } from './auth.js';
 import type { WebContext } from './context.js';
 import { historyView } from './history.js';
 import { THIS_PBX, type PbxSelection } from './tenant-scope.js';
-import { revokedLinks } from './wallboard.js';
+import { revokedLinks } from './wallboard-links.js';
 
 const KEEPALIVE_MS = 15_000;
 /** How long the browser waits before it reconnects a stream that ended. */

@@ -13,7 +13,7 @@ import { healthOf } from './health.js';
 import { renderPage } from './render.js';
 import { todayOf } from './dashboard-queries.js';
 import { addDays } from './filters.js';
-import { liveLinks } from './wallboard.js';
+import { liveLinks } from './wallboard-links.js';
 import { TenantScope } from './tenant-scope.js';
 import { HIDDEN, shownSettings, withStoredSecrets, type ShownSettings } from './settings-secrets.js';
 

@@ -1,6 +1,6 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { NextFunction, Request, Response, Router } from 'express';
-import type { Pool, RowDataPacket } from 'mysql2/promise';
+import type { RowDataPacket } from 'mysql2/promise';
 import { activeClaim, claimRowOf } from '../ledger/claims.js';
 import { entryFromRow } from '../ledger/store.js';
 import type { Translate } from '../detect/explain.js';
@@ -15,6 +15,7 @@ import { Formats, LANGS, negotiateLang, type Lang } from './i18n.js';
 import { decimal } from './filters.js';
 import { renderFile } from './render.js';
 import { TenantScope } from './tenant-scope.js';
+import { linkOfToken, liveLinks, tokenHash, type WallboardLink } from './wallboard-links.js';
 
 /**
  * The wallboard: a read-only, full-screen view of one tenant's open list for a TV in the
@@ -26,35 +27,6 @@ import { TenantScope } from './tenant-scope.js';
 /** The open entries the board lists: the longest waiting first. */
 export const WALLBOARD_TOP = 10;
 const LABEL_MAX = 80;
-const TOKEN = /^[A-Za-z0-9_-]{43}$/;
-
-export function tokenHash(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
-}
-
-export interface WallboardLink {
-  id: number;
-  tenant: string;
-}
-
-/** The live link a token opens, or null (unknown, revoked, or another PBX's). */
-export async function linkOfToken(pool: Pool, token: string): Promise<WallboardLink | null> {
-  if (!TOKEN.test(token)) return null;
-  const [rows] = await pool.query<RowDataPacket[]>(
-    'SELECT id, tenant FROM smart_missed_calls_wallboards WHERE token_hash = ? AND pbx = @smc_pbx AND revoked_at IS NULL',
-    [tokenHash(token)],
-  );
-  return rows[0] ? { id: Number(rows[0].id), tenant: String(rows[0].tenant) } : null;
-}
-
-/** Of these link ids, the ones no longer live: their open streams are closed. */
-export async function revokedLinks(pool: Pool, ids: number[]): Promise<number[]> {
-  if (ids.length === 0) return [];
-  const [rows] = await pool.query<RowDataPacket[]>('SELECT id FROM smart_missed_calls_wallboards WHERE id IN (?) AND revoked_at IS NULL', [ids]);
-  const live = new Set(rows.map((r) => Number(r.id)));
-  return ids.filter((id) => !live.has(id));
-}
-
 export interface WallboardData {
   openNow: number;
   /** Seconds since the last attempt of the longest-waiting open entry; null when none is open. */
@@ -193,13 +165,6 @@ export function wallboardRoutes(router: Router, ctx: WebContext, streams: EventS
 }
 
 /** The links an admin made and has not revoked, for the settings page. */
-export async function liveLinks(scope: TenantScope): Promise<{ id: number; label: string; createdAt: string; createdBy: string }[]> {
-  const rows = await scope.rows<RowDataPacket>(
-    'SELECT id, label, created_at, created_by FROM smart_missed_calls_wallboards WHERE tenant = @tenant AND revoked_at IS NULL ORDER BY id',
-  );
-  return rows.map((r) => ({ id: Number(r.id), label: String(r.label), createdAt: String(r.created_at).slice(0, 19), createdBy: String(r.created_by) }));
-}
-
 /** Creating and revoking links: admins only, with CSRF like every change; the session API's JSON of the board for comparison. */
 export function wallboardAdminRoutes(router: Router, ctx: WebContext, streams: EventStreams): void {
   router.get('/api/wallboard', async (_req: Request, res: Response) => {

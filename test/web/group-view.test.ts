@@ -24,7 +24,7 @@ import { signIdentity, type Identity } from '../../src/web/identity.js';
 import { Catalogues } from '../../src/web/i18n.js';
 import { pbxView } from '../../src/web/pbx-view.js';
 import { bindTenant } from '../../src/web/tenant-scope.js';
-import { tokenHash } from '../../src/web/wallboard.js';
+import { tokenHash } from '../../src/web/wallboard-links.js';
 import { freshDatabases, repoRoot, type FreshDatabases } from '../harness/db.js';
 import { routesOf } from '../helpers/app-routes.js';
 import { callVerdict, record } from '../helpers/ledger-calls.js';
