@@ -156,6 +156,7 @@ try {
 
   // ------------------------------------------------------------ real calls
   if (!args['skip-calls']) await realCalls();
+  await lampOnThePhones();
 
   await viewAll('en', 'after-calls');
   // Romanian as an administrator sets it: Advanced Settings → UI default language. FreePBX
@@ -237,6 +238,50 @@ async function viewAll(lang, when) {
       status === 200 && !/answered with HTTP|service is not running|Whoops|Fatal error/i.test(text) && problems.length === 0,
       [shot, ...problems].join('; '));
   }
+}
+
+/** The lab Asterisk's state of a custom device, as `devstate list` prints it (e.g. INUSE). */
+function deviceState(name) {
+  const out = execFileSync('asterisk', ['-rx', 'devstate list'], { encoding: 'utf8' });
+  return new RegExp(`Name: 'Custom:${name}'\\s+State: '([A-Z_]+)'`).exec(out)?.[1] ?? 'absent';
+}
+
+/** Ticks (or unticks) the lamp on the settings page inside the admin UI and saves, as an admin would. */
+async function setLamp(on) {
+  await ui.open(`display=${RAWNAME}&view=settings`);
+  await ui.page.locator('#smc-lampEnabled').setChecked(on);
+  await ui.page.locator('#smc-save').click();
+  await ui.page.locator('#smc-saved:not(:empty)').waitFor({ timeout: 15_000 });
+}
+
+async function waitForState(name, want, seconds) {
+  const until = Date.now() + seconds * 1000;
+  let state = deviceState(name);
+  while (state !== want && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 500));
+    state = deviceState(name);
+  }
+  return state;
+}
+
+/**
+ * The lamp on the phones (docs/team.md) on the real Asterisk: with open unclaimed entries on
+ * the list, ticking the setting lights Custom:SMC over the service's AMI session within
+ * seconds; unticking it turns the lamp out.
+ */
+async function lampOnThePhones() {
+  const [[{ open }]] = await db.query("SELECT COUNT(*) AS open FROM asterisk.smart_missed_calls WHERE status = 'open'");
+  if (Number(open) === 0) {
+    log('lamp: no open entry on the list (run without --skip-calls), not checked');
+    return;
+  }
+  await setLamp(true);
+  await ui.shot('50-lamp-on-settings');
+  const lit = await waitForState('SMC', 'INUSE', 20);
+  check('the lamp on the phones: Custom:SMC is INUSE on the real Asterisk while entries wait unclaimed', lit === 'INUSE', `devstate ${lit}, ${open} open entries`);
+  await setLamp(false);
+  const out = await waitForState('SMC', 'NOT_INUSE', 20);
+  check('the lamp off in the settings: Custom:SMC goes back to NOT_INUSE', out === 'NOT_INUSE', `devstate ${out}`);
 }
 
 /**
