@@ -445,9 +445,9 @@
         'callbackTargetMinutes', 'businessHours', 'callbackTargetRoutes', 'escalationThresholds', 'escalationRecipients', 'lampScope'].forEach(function (name) {
         body[name] = form.elements[name].value;
       });
-      body.clearAcrossDids = form.elements.clearAcrossDids.checked;
-      body.countIvrAbandon = form.elements.countIvrAbandon.checked;
-      body.lampEnabled = form.elements.lampEnabled.checked;
+      ['clearAcrossDids', 'clearAcrossPbxs', 'countIvrAbandon', 'lampEnabled'].forEach(function (name) {
+        body[name] = form.elements[name].checked;
+      });
       body.webhooks = Array.prototype.map.call(form.querySelectorAll('tr[data-webhook]'), function (row) {
         // The secret input starts empty: empty with a ref keeps the stored secret.
         var ref = row.getAttribute('data-ref');

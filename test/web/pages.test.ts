@@ -316,10 +316,14 @@ describe('web pages', () => {
       await page.fill('#smc-matchDigits', '9');
       await page.fill('#smc-recipients', 'office@example.com');
       await page.fill('#smc-timezone', 'Europe/Bucharest');
+      // Boxes ticked by default, unticked by the admin: each is saved as it shows.
+      for (const box of ['clearAcrossDids', 'clearAcrossPbxs']) await page.locator(`#smc-${box}`).setChecked(false);
       await page.click('#smc-save');
       await page.locator('#smc-saved:not(:empty)').waitFor();
       const [saved] = await db.pool.query<RowDataPacket[]>("SELECT settings FROM smart_missed_calls_settings WHERE tenant = 'default'");
-      assert.equal(JSON.parse(saved[0]!.settings).maxEmailsPerHour, 77);
+      const stored = JSON.parse(saved[0]!.settings);
+      assert.equal(stored.maxEmailsPerHour, 77);
+      assert.deepEqual([stored.clearAcrossDids, stored.clearAcrossPbxs], [false, false], 'the unticked boxes were saved unticked');
       await page.reload();
       await page.screenshot({ path: join(SCREENS, 'en-settings.png'), fullPage: true });
       await page.goto(`${base}/calculator`);
