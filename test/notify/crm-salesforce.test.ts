@@ -183,17 +183,23 @@ test('the daily API limit (403 REQUEST_LIMIT_EXCEEDED) is waited out for an hour
     callVerdict('missed', { caller: '0731000004', at: '2025-05-07 10:00:00' }),
     callVerdict('missed', { caller: '0731000044', at: '2025-05-07 10:01:00' }),
   ]);
-  const n = notifier();
-  for (let pass = 0; pass < 4; pass += 1) {
+  let n = notifier();
+  for (let hour = 0; hour < 4; hour += 1) {
     await n.pass();
     const [waiting] = await db.pool.query<RowDataPacket[]>(
-      "SELECT attempts, TIMESTAMPDIFF(SECOND, NOW(3), next_attempt_at) AS wait_s FROM smart_missed_calls_deliveries WHERE tenant = 'limit' AND status = 'pending' AND last_error IS NOT NULL",
+      "SELECT attempts, TIMESTAMPDIFF(SECOND, NOW(3), next_attempt_at) AS wait_s, last_error FROM smart_missed_calls_deliveries WHERE tenant = 'limit' AND status = 'pending'",
     );
-    assert.equal(waiting.length, 1, 'one delivery refused; the other waits behind it in the same pass');
-    assert.equal(Number(waiting[0]!.attempts), 0, 'the refusal did not count as an attempt');
-    assert.ok(Number(waiting[0]!.wait_s) > 3000 && Number(waiting[0]!.wait_s) <= 3600, `retried in an hour, not ${waiting[0]!.wait_s} s`);
-    // An hour passes.
+    assert.equal(waiting.length, 2, 'the refused task and the one behind it in the same pass both wait');
+    for (const w of waiting) {
+      assert.equal(Number(w.attempts), 0, 'the refusal did not count as an attempt');
+      assert.ok(Number(w.wait_s) > 3000 && Number(w.wait_s) <= 3600, `hour ${hour}: retried in an hour, not ${w.wait_s} s`);
+      assert.match(String(w.last_error), /^Salesforce 403 REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded\. \(api-usage 15000\/15000\)$/);
+    }
+    // An hour passes: the deliveries are due again, and a notifier that keeps the refusal in
+    // memory would have let it go by then (a restarted one never knew it): a fresh one.
+    await n.close();
     await db.pool.query("UPDATE smart_missed_calls_deliveries SET next_attempt_at = NOW(3) WHERE tenant = 'limit'");
+    n = notifier();
   }
   const { failures } = await recentDeliveries(db.pool, 'limit');
   assert.match(failures[0]?.lastError ?? '', /^Salesforce 403 REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded\. \(api-usage 15000\/15000\)$/);
@@ -205,6 +211,31 @@ test('the daily API limit (403 REQUEST_LIMIT_EXCEEDED) is waited out for an hour
   assert.deepEqual(recent.map((d) => d.status), ['sent', 'sent'], 'four refusals with maxAttempts 3: still delivered');
 });
 
+test('the daily limit met by a caller-name lookup holds the tenant’s tasks for the hour too, with Salesforce’s message and no attempt counted', async () => {
+  const o = await org(REFRESH_A);
+  await connect('lookup-limit', o, REFRESH_A);
+  // The org's daily requests run out right after the first task: the lookup that follows it meets the limit.
+  o.intercept = (r) => (r.path.startsWith(API) && o.tasks().length > 0 ? requestLimitExceeded() : undefined);
+  await record(db.pool, 'lookup-limit', [callVerdict('missed', { caller: '0731000046', at: '2025-05-07 10:00:00' })]);
+  const n = notifier();
+  await n.pass();
+  await n.crmNames.idle();
+  assert.equal(o.tasks().length, 1);
+  assert.equal(o.requests.filter((r) => r.answered === 403).length, 1, 'the caller-name lookup was refused');
+  const since = o.requests.length;
+  await record(db.pool, 'lookup-limit', [callVerdict('missed', { caller: '0731000047', at: '2025-05-07 10:05:00' })]);
+  await n.pass();
+  await n.close();
+  const [waiting] = await db.pool.query<RowDataPacket[]>(
+    "SELECT attempts, TIMESTAMPDIFF(SECOND, NOW(3), next_attempt_at) AS wait_s, last_error FROM smart_missed_calls_deliveries WHERE tenant = 'lookup-limit' AND status = 'pending'",
+  );
+  assert.equal(waiting.length, 1, "the second caller's task waits");
+  assert.equal(Number(waiting[0]!.attempts), 0);
+  assert.ok(Number(waiting[0]!.wait_s) > 3000 && Number(waiting[0]!.wait_s) <= 3600, `put off for the hour, not ${waiting[0]!.wait_s} s`);
+  assert.match(String(waiting[0]!.last_error), /^Salesforce 403 REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded\./, 'shows why it waits');
+  assert.equal(o.requests.slice(since).filter((r) => r.path.startsWith(API)).length, 0, 'no request while the limit holds');
+});
+
 test('401 INVALID_SESSION_ID after the session timed out: the access token is refreshed once and the call repeated', async () => {
   const o = await org(REFRESH_A);
   await connect('expired', o, REFRESH_A);
@@ -213,12 +244,19 @@ test('401 INVALID_SESSION_ID after the session timed out: the access token is re
   await drain(n, 'expired');
   const tokensBefore = o.tokenRequests().length;
   o.expireSessions();
+  const since = o.requests.length;
   await record(db.pool, 'expired', [callVerdict('missed', { caller: '0731000020', at: '2025-05-07 10:10:00' })]);
   await drain(n, 'expired');
   await n.close();
   assert.equal(o.tokenRequests().length, tokensBefore + 1, 'one refresh');
-  const patches = api(o, 'PATCH', '/sobjects/Task/');
-  assert.deepEqual(patches.map((r) => r.answered), [401, 204], 'refused with the old token, done with the new one');
+  // The task update or a caller-name lookup still running in the background: whichever asks
+  // first is refused, the token is refreshed for both, and the refused call is made again.
+  const after = o.requests.slice(since);
+  const refused = after.filter((r) => r.answered === 401);
+  assert.equal(refused.length, 1, `one call refused with the old token: ${after.map((r) => `${r.method} ${r.answered}`).join(', ')}`);
+  const repeated = after.slice(after.indexOf(refused[0]!) + 1).find((r) => r.method === refused[0]!.method && r.path === refused[0]!.path);
+  assert.ok(repeated && repeated.answered < 300, 'the refused call repeated with the new token');
+  assert.equal(api(o, 'PATCH', '/sobjects/Task/').at(-1)?.answered, 204, 'the task updated');
   assert.match(String(o.tasks()[0]!.Subject), /missed 2 times, last 10:10/);
   const { recent } = await recentDeliveries(db.pool, 'expired');
   assert.deepEqual(recent.map((d) => [d.status, d.attempts]), [['sent', 1], ['sent', 1]], 'the refresh cost no attempt');
