@@ -1,15 +1,13 @@
 import assert from 'node:assert/strict';
 import type { RowDataPacket } from 'mysql2/promise';
-import { after, afterEach, before, test } from 'node:test';
+import { test } from 'node:test';
 import { parseNetworks } from '../../src/config/networks.js';
-import type { Config } from '../../src/config/schema.js';
 import { saveSettings } from '../../src/config/settings-store.js';
 import { SalesforceConnector } from '../../src/notify/crm/salesforce.js';
 import { recentDeliveries } from '../../src/notify/deliveries.js';
-import { Notifier, type NotifierOptions } from '../../src/notify/worker.js';
-import { freshDatabases, type FreshDatabases } from '../harness/db.js';
-import { API, INTEGRATION_USER, requestLimitExceeded, SalesforceOrg, type OrgOptions } from '../helpers/salesforce.js';
+import { connectCrm, crmTestBed } from '../helpers/crm-notifier.js';
 import { callVerdict, record } from '../helpers/ledger-calls.js';
+import { API, INTEGRATION_USER, requestLimitExceeded, SalesforceOrg, type OrgOptions } from '../helpers/salesforce.js';
 
 /**
  * The Salesforce connector end to end: the real ledger writes events, the real notifier fans
@@ -22,60 +20,17 @@ const REFRESH_A = '5Aep861aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
 const REFRESH_B = '5Aep861bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.B';
 const OWNER = '005000000000077AAA';
 
-let db: FreshDatabases;
-const orgs: SalesforceOrg[] = [];
-const logged: string[] = [];
-/** The stand-ins listen on loopback, which config.yaml must allow. */
-const config = (): Config => ({ ...db.config, notify: { allowPrivateNetworks: ['127.0.0.1/32'] } });
-
-before(async () => {
-  db = await freshDatabases('notify_crm_sf');
-});
-after(async () => {
-  for (const o of orgs) await o.stop();
-  await db.cleanup();
-});
+const bed = crmTestBed('notify_crm_sf');
+const { notifier, drain, logged } = bed;
 
 async function org(refreshToken: string, options: Partial<OrgOptions> = {}): Promise<SalesforceOrg> {
-  const o = await new SalesforceOrg({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken, ...options }).start();
+  const o = await bed.standIn(new SalesforceOrg({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken, ...options }));
   o.users.set(OWNER, 'Ana Vânzări');
-  orgs.push(o);
   return o;
 }
 
 async function connect(tenant: string, o: SalesforceOrg, refreshToken: string, createContact = false): Promise<void> {
-  await saveSettings(db.pool, tenant, {
-    cadence: 'off', defaultCountry: 'RO', timezone: 'Europe/Bucharest',
-    crm: { kind: 'salesforce', baseUrl: o.url, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, token: refreshToken, createContact },
-  }, 'test');
-}
-
-const open = new Set<Notifier>();
-/** A failed test must not leave its notifier holding the notify lock for the next one. */
-afterEach(async () => {
-  for (const n of open) await n.close();
-  open.clear();
-});
-
-function notifier(extra: Partial<NotifierOptions> = {}): Notifier {
-  const n = new Notifier({
-    pool: db.pool, config: config(), mailer: null, log: (line) => logged.push(line),
-    crmRetry: { baseMs: 10, maxMs: 50, maxAttempts: 3 }, crmSettleMs: 2_000, ...extra,
-  });
-  open.add(n);
-  return n;
-}
-
-/** Passes until every delivery of the tenant is final (sent or dead). */
-async function drain(n: Notifier, tenant: string, budgetMs = 30_000): Promise<void> {
-  const until = Date.now() + budgetMs;
-  while (Date.now() < until) {
-    await n.pass();
-    const { recent } = await recentDeliveries(db.pool, tenant, 200);
-    if (recent.every((d) => d.status !== 'pending' && d.status !== 'sending')) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.fail(`deliveries of ${tenant} still pending`);
+  await connectCrm(bed.db.pool, tenant, { kind: 'salesforce', baseUrl: o.url, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, token: refreshToken, createContact });
 }
 
 const api = (o: SalesforceOrg, method: string, path: string) => o.requests.filter((r) => r.method === method && r.path.startsWith(API + path));
@@ -86,7 +41,7 @@ test('contact found: one task on the contact, assigned to its owner, updated on 
   const ion = o.add('Contact', { FirstName: 'Ion', LastName: 'Popescu', Phone: '+40 731 000 001', OwnerId: OWNER });
   o.add('Contact', { FirstName: 'Other', LastName: 'Person', Phone: '+40 731 999 999', OwnerId: INTEGRATION_USER });
   await connect('found', o, REFRESH_A);
-  await record(db.pool, 'found', [
+  await record(bed.db.pool, 'found', [
     callVerdict('missed', { caller: '0731000001', at: '2025-05-07 10:30:00' }),
     callVerdict('missed', { caller: '0731000001', at: '2025-05-07 10:42:00' }),
   ]);
@@ -105,7 +60,7 @@ test('contact found: one task on the contact, assigned to its owner, updated on 
   assert.equal(api(o, 'PATCH', '/sobjects/Task/').length, 1, 'the second miss updated the task');
   assert.equal(o.tokenRequests().length, 1, 'one access token, kept across deliveries');
 
-  await record(db.pool, 'found', [callVerdict('callback', { caller: '0731000001', at: '2025-05-07 11:00:00', ext: '102' })]);
+  await record(bed.db.pool, 'found', [callVerdict('callback', { caller: '0731000001', at: '2025-05-07 11:00:00', ext: '102' })]);
   await drain(n, 'found');
   [task, ...more] = o.tasks();
   assert.equal(more.length, 0);
@@ -114,7 +69,7 @@ test('contact found: one task on the contact, assigned to its owner, updated on 
   assert.match(String(task!.Description), /Done: called back by ext 102\./);
 
   // 01:15 in Bucharest is still the 7th in UTC: the due date is the tenant's day.
-  await record(db.pool, 'found', [callVerdict('missed', { caller: '0731000001', at: '2025-05-08 01:15:00' })]);
+  await record(bed.db.pool, 'found', [callVerdict('missed', { caller: '0731000001', at: '2025-05-08 01:15:00' })]);
   await drain(n, 'found');
   [task, ...more] = o.tasks();
   assert.equal(more.length, 0, 'reopened, not a second task');
@@ -123,7 +78,7 @@ test('contact found: one task on the contact, assigned to its owner, updated on 
   assert.equal(task!.ActivityDate, '2025-05-08');
   assert.match(String(task!.Subject), /missed 1 time, last 01:15/);
   await n.close();
-  const [rows] = await db.pool.query<RowDataPacket[]>("SELECT object_id, contact_id FROM smart_missed_calls_crm_objects WHERE tenant = 'found'");
+  const [rows] = await bed.db.pool.query<RowDataPacket[]>("SELECT object_id, contact_id FROM smart_missed_calls_crm_objects WHERE tenant = 'found'");
   assert.deepEqual(rows.map((r) => [r.object_id, r.contact_id]), [[task!.Id, ion.Id]]);
 });
 
@@ -133,7 +88,7 @@ test('lead found when no contact has the number: the task is on the lead, for it
   const lead = o.add('Lead', { FirstName: 'Maria', LastName: 'Ionescu', Company: 'Acme', MobilePhone: '0731 000 010', OwnerId: OWNER });
   const queued = o.add('Lead', { LastName: 'Queued', Company: 'Acme', Phone: '+40731000011', OwnerId: '00G000000000001AAA' });
   await connect('lead', o, REFRESH_A);
-  await record(db.pool, 'lead', [
+  await record(bed.db.pool, 'lead', [
     callVerdict('missed', { caller: '0731000010', at: '2025-05-07 10:00:00' }),
     callVerdict('missed', { caller: '0731000011', at: '2025-05-07 10:01:00' }),
   ]);
@@ -154,7 +109,7 @@ test('lead found when no contact has the number: the task is on the lead, for it
 test('not found: the task stands alone, or on a lead created for the caller when the tenant asks for it (in Romanian for a Romanian tenant)', async () => {
   const o = await org(REFRESH_A);
   await connect('alone', o, REFRESH_A, false);
-  await record(db.pool, 'alone', [callVerdict('missed', { caller: '0731000002', at: '2025-05-07 10:00:00', name: 'Maria Ionescu' })]);
+  await record(bed.db.pool, 'alone', [callVerdict('missed', { caller: '0731000002', at: '2025-05-07 10:00:00', name: 'Maria Ionescu' })]);
   const n = notifier();
   await drain(n, 'alone');
   assert.equal(o.records.Lead.size, 0, 'no lead created');
@@ -163,8 +118,8 @@ test('not found: the task stands alone, or on a lead created for the caller when
 
   const o2 = await org(REFRESH_B);
   await connect('create', o2, REFRESH_B, true);
-  await saveSettings(db.pool, 'create', { language: 'ro' }, 'test');
-  await record(db.pool, 'create', [callVerdict('missed', { caller: '0731000003', at: '2025-05-07 10:00:00', name: 'Maria Ionescu' })]);
+  await saveSettings(bed.db.pool, 'create', { language: 'ro' }, 'test');
+  await record(bed.db.pool, 'create', [callVerdict('missed', { caller: '0731000003', at: '2025-05-07 10:00:00', name: 'Maria Ionescu' })]);
   await drain(n, 'create');
   await n.close();
   const [lead, ...others] = [...o2.records.Lead.values()];
@@ -179,14 +134,14 @@ test('the daily API limit (403 REQUEST_LIMIT_EXCEEDED) is waited out for an hour
   await connect('limit', o, REFRESH_A);
   let refused = 0;
   o.intercept = (r) => (r.path.startsWith(API) && refused < 4 ? (refused += 1, requestLimitExceeded()) : undefined);
-  await record(db.pool, 'limit', [
+  await record(bed.db.pool, 'limit', [
     callVerdict('missed', { caller: '0731000004', at: '2025-05-07 10:00:00' }),
     callVerdict('missed', { caller: '0731000044', at: '2025-05-07 10:01:00' }),
   ]);
   let n = notifier();
   for (let hour = 0; hour < 4; hour += 1) {
     await n.pass();
-    const [waiting] = await db.pool.query<RowDataPacket[]>(
+    const [waiting] = await bed.db.pool.query<RowDataPacket[]>(
       "SELECT attempts, TIMESTAMPDIFF(SECOND, NOW(3), next_attempt_at) AS wait_s, last_error FROM smart_missed_calls_deliveries WHERE tenant = 'limit' AND status = 'pending'",
     );
     assert.equal(waiting.length, 2, 'the refused task and the one behind it in the same pass both wait');
@@ -198,16 +153,16 @@ test('the daily API limit (403 REQUEST_LIMIT_EXCEEDED) is waited out for an hour
     // An hour passes: the deliveries are due again, and a notifier that keeps the refusal in
     // memory would have let it go by then (a restarted one never knew it): a fresh one.
     await n.close();
-    await db.pool.query("UPDATE smart_missed_calls_deliveries SET next_attempt_at = NOW(3) WHERE tenant = 'limit'");
+    await bed.db.pool.query("UPDATE smart_missed_calls_deliveries SET next_attempt_at = NOW(3) WHERE tenant = 'limit'");
     n = notifier();
   }
-  const { failures } = await recentDeliveries(db.pool, 'limit');
+  const { failures } = await recentDeliveries(bed.db.pool, 'limit');
   assert.match(failures[0]?.lastError ?? '', /^Salesforce 403 REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded\. \(api-usage 15000\/15000\)$/);
   assert.equal(api(o, 'GET', '/query').length, 4, 'one request per hour while the limit holds');
   await drain(n, 'limit');
   await n.close();
   assert.equal(o.tasks().length, 2);
-  const { recent } = await recentDeliveries(db.pool, 'limit');
+  const { recent } = await recentDeliveries(bed.db.pool, 'limit');
   assert.deepEqual(recent.map((d) => d.status), ['sent', 'sent'], 'four refusals with maxAttempts 3: still delivered');
 });
 
@@ -216,17 +171,17 @@ test('the daily limit met by a caller-name lookup holds the tenant’s tasks for
   await connect('lookup-limit', o, REFRESH_A);
   // The org's daily requests run out right after the first task: the lookup that follows it meets the limit.
   o.intercept = (r) => (r.path.startsWith(API) && o.tasks().length > 0 ? requestLimitExceeded() : undefined);
-  await record(db.pool, 'lookup-limit', [callVerdict('missed', { caller: '0731000046', at: '2025-05-07 10:00:00' })]);
+  await record(bed.db.pool, 'lookup-limit', [callVerdict('missed', { caller: '0731000046', at: '2025-05-07 10:00:00' })]);
   const n = notifier();
   await n.pass();
   await n.crmNames.idle();
   assert.equal(o.tasks().length, 1);
   assert.equal(o.requests.filter((r) => r.answered === 403).length, 1, 'the caller-name lookup was refused');
   const since = o.requests.length;
-  await record(db.pool, 'lookup-limit', [callVerdict('missed', { caller: '0731000047', at: '2025-05-07 10:05:00' })]);
+  await record(bed.db.pool, 'lookup-limit', [callVerdict('missed', { caller: '0731000047', at: '2025-05-07 10:05:00' })]);
   await n.pass();
   await n.close();
-  const [waiting] = await db.pool.query<RowDataPacket[]>(
+  const [waiting] = await bed.db.pool.query<RowDataPacket[]>(
     "SELECT attempts, TIMESTAMPDIFF(SECOND, NOW(3), next_attempt_at) AS wait_s, last_error FROM smart_missed_calls_deliveries WHERE tenant = 'lookup-limit' AND status = 'pending'",
   );
   assert.equal(waiting.length, 1, "the second caller's task waits");
@@ -239,13 +194,13 @@ test('the daily limit met by a caller-name lookup holds the tenant’s tasks for
 test('401 INVALID_SESSION_ID after the session timed out: the access token is refreshed once and the call repeated', async () => {
   const o = await org(REFRESH_A);
   await connect('expired', o, REFRESH_A);
-  await record(db.pool, 'expired', [callVerdict('missed', { caller: '0731000020', at: '2025-05-07 10:00:00' })]);
+  await record(bed.db.pool, 'expired', [callVerdict('missed', { caller: '0731000020', at: '2025-05-07 10:00:00' })]);
   const n = notifier();
   await drain(n, 'expired');
   const tokensBefore = o.tokenRequests().length;
   o.expireSessions();
   const since = o.requests.length;
-  await record(db.pool, 'expired', [callVerdict('missed', { caller: '0731000020', at: '2025-05-07 10:10:00' })]);
+  await record(bed.db.pool, 'expired', [callVerdict('missed', { caller: '0731000020', at: '2025-05-07 10:10:00' })]);
   await drain(n, 'expired');
   await n.close();
   assert.equal(o.tokenRequests().length, tokensBefore + 1, 'one refresh');
@@ -258,7 +213,7 @@ test('401 INVALID_SESSION_ID after the session timed out: the access token is re
   assert.ok(repeated && repeated.answered < 300, 'the refused call repeated with the new token');
   assert.equal(api(o, 'PATCH', '/sobjects/Task/').at(-1)?.answered, 204, 'the task updated');
   assert.match(String(o.tasks()[0]!.Subject), /missed 2 times, last 10:10/);
-  const { recent } = await recentDeliveries(db.pool, 'expired');
+  const { recent } = await recentDeliveries(bed.db.pool, 'expired');
   assert.deepEqual(recent.map((d) => [d.status, d.attempts]), [['sent', 1], ['sent', 1]], 'the refresh cost no attempt');
 });
 
@@ -266,10 +221,10 @@ test('a revoked refresh token: every attempt fails with Salesforce’s invalid_g
   const o = await org(REFRESH_A);
   await connect('revoked', o, REFRESH_A);
   o.revokeRefreshToken();
-  await record(db.pool, 'revoked', [callVerdict('missed', { caller: '0731000021', at: '2025-05-07 10:00:00' })]);
+  await record(bed.db.pool, 'revoked', [callVerdict('missed', { caller: '0731000021', at: '2025-05-07 10:00:00' })]);
   const n = notifier({ crmRetry: { baseMs: 10, maxMs: 50, maxAttempts: 50 } });
   await n.pass();
-  const { failures } = await recentDeliveries(db.pool, 'revoked');
+  const { failures } = await recentDeliveries(bed.db.pool, 'revoked');
   assert.equal(failures[0]?.lastError, 'Salesforce token refresh 400 invalid_grant: expired access/refresh token');
   assert.equal(failures[0]?.status, 'pending', 'still retried: the admin can fix the settings');
   assert.equal(o.requests.filter((r) => r.path.startsWith(API)).length, 0, 'no API call without a token');
@@ -292,7 +247,7 @@ test('500 and 503 SERVER_UNAVAILABLE, then success: retried with backoff, one ta
       ? { status: 500, body: [{ message: 'An unexpected error occurred. Please include this ErrorId if you contact support: 1234-5678', errorCode: 'UNKNOWN_EXCEPTION' }] }
       : { status: 503, body: [{ message: 'Server is unavailable', errorCode: 'SERVER_UNAVAILABLE' }] };
   };
-  await record(db.pool, 'flaky', [
+  await record(bed.db.pool, 'flaky', [
     callVerdict('missed', { caller: '0731000005', at: '2025-05-07 10:00:00' }),
     callVerdict('missed', { caller: '0731000005', at: '2025-05-07 10:05:00' }),
   ]);
@@ -305,14 +260,14 @@ test('500 and 503 SERVER_UNAVAILABLE, then success: retried with backoff, one ta
   const patched = o.requests.findIndex((r) => r.method === 'PATCH');
   assert.ok(created >= 0 && patched > created, 'the update came after the create succeeded');
   assert.match(String(o.tasks()[0]!.Subject), /missed 2 times, last 10:05/);
-  const { recent } = await recentDeliveries(db.pool, 'flaky');
+  const { recent } = await recentDeliveries(bed.db.pool, 'flaky');
   assert.deepEqual(recent.map((d) => [d.status, d.attempts]).reverse(), [['sent', 3], ['sent', 1]]);
 });
 
 test('a crash between Salesforce’s 201 and our record of the task: the retry finds the task by the marker in its Subject, no second task', async () => {
   const o = await org(REFRESH_A);
   await connect('crash', o, REFRESH_A);
-  await record(db.pool, 'crash', [callVerdict('missed', { caller: '0731000006', at: '2025-05-07 10:00:00' })]);
+  await record(bed.db.pool, 'crash', [callVerdict('missed', { caller: '0731000006', at: '2025-05-07 10:00:00' })]);
   const first = notifier({
     afterAccepted: () => {
       throw new Error('simulated crash after the CRM answered 201');
@@ -328,9 +283,9 @@ test('a crash between Salesforce’s 201 and our record of the task: the retry f
   const markerQueries = api(o, 'GET', '/query').filter((r) => decodeURIComponent(r.path).includes('FROM Task'));
   assert.equal(markerQueries.length, 2, 'searched before each create attempt');
   assert.ok(markerQueries.every((r) => r.answered === 200), 'Subject LIKE is a valid filter (Description would be refused)');
-  const { recent } = await recentDeliveries(db.pool, 'crash');
+  const { recent } = await recentDeliveries(bed.db.pool, 'crash');
   assert.deepEqual(recent.map((d) => [d.status, d.attempts]), [['sent', 2]]);
-  const [rows] = await db.pool.query<RowDataPacket[]>("SELECT object_id FROM smart_missed_calls_crm_objects WHERE tenant = 'crash'");
+  const [rows] = await bed.db.pool.query<RowDataPacket[]>("SELECT object_id FROM smart_missed_calls_crm_objects WHERE tenant = 'crash'");
   assert.equal(rows[0]?.object_id, o.tasks()[0]!.Id);
 });
 
@@ -340,8 +295,8 @@ test("a tenant's task never lands in another tenant's Salesforce", async () => {
   await connect('acme', a, REFRESH_A);
   await connect('globex', b, REFRESH_B);
   // The same caller at both tenants, in one batch of the outbox.
-  await record(db.pool, 'acme', [callVerdict('missed', { caller: '0731000007', at: '2025-05-07 10:00:00' })]);
-  await record(db.pool, 'globex', [callVerdict('missed', { caller: '0731000007', at: '2025-05-07 10:01:00' })]);
+  await record(bed.db.pool, 'acme', [callVerdict('missed', { caller: '0731000007', at: '2025-05-07 10:00:00' })]);
+  await record(bed.db.pool, 'globex', [callVerdict('missed', { caller: '0731000007', at: '2025-05-07 10:01:00' })]);
   const n = notifier();
   await drain(n, 'acme');
   await drain(n, 'globex');
@@ -357,14 +312,14 @@ test("a tenant's task never lands in another tenant's Salesforce", async () => {
 test('no refresh token, consumer secret or access token in the log, in the stored errors or in the outbox', async () => {
   const o = await org('5Aep861-the-right-one');
   await connect('secrets', o, REFRESH_A); // a refresh token the org refuses
-  await record(db.pool, 'secrets', [callVerdict('missed', { caller: '0731000008', at: '2025-05-07 10:00:00' })]);
+  await record(bed.db.pool, 'secrets', [callVerdict('missed', { caller: '0731000008', at: '2025-05-07 10:00:00' })]);
   const n = notifier();
   await drain(n, 'secrets');
   await n.close();
-  const { failures } = await recentDeliveries(db.pool, 'secrets');
+  const { failures } = await recentDeliveries(bed.db.pool, 'secrets');
   assert.match(failures[0]?.lastError ?? '', /invalid_grant/);
   assert.equal(failures[0]?.status, 'dead');
-  const [rows] = await db.pool.query<RowDataPacket[]>('SELECT CONCAT_WS(" ", target, payload, last_error) AS t FROM smart_missed_calls_deliveries UNION ALL SELECT payload FROM smart_missed_calls_outbox');
+  const [rows] = await bed.db.pool.query<RowDataPacket[]>('SELECT CONCAT_WS(" ", target, payload, last_error) AS t FROM smart_missed_calls_deliveries UNION ALL SELECT payload FROM smart_missed_calls_outbox');
   for (const secret of [REFRESH_A, REFRESH_B, CLIENT_SECRET, '00D000000000001!']) {
     assert.ok(logged.length > 0 && logged.every((l) => !l.includes(secret)), 'no secret in the log');
     assert.ok(rows.every((r) => !String(r.t).includes(secret)), 'no secret in our tables');
