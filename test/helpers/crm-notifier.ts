@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { RowDataPacket } from 'mysql2/promise';
 import { after, afterEach, before } from 'node:test';
 import type { Config, CrmSettings } from '../../src/config/schema.js';
 import { saveSettings } from '../../src/config/settings-store.js';
@@ -91,4 +92,10 @@ export function crmTestBed(databaseName: string, withConfig: (base: Config) => C
 /** The tenant's settings as the CRM tests give them: Romanian numbers, Bucharest time, no digests, and this CRM. */
 export async function connectCrm(pool: FreshDatabases['pool'], tenant: string, crm: CrmSettings, more: Record<string, unknown> = {}): Promise<void> {
   await saveSettings(pool, tenant, { cadence: 'off', defaultCountry: 'RO', timezone: 'Europe/Bucharest', ...more, crm }, 'test');
+}
+
+/** The tenant's `forgotten` and `crm_forgotten` journal rows, oldest first. */
+export async function forgetJournal(pool: FreshDatabases['pool'], tenant: string): Promise<{ event: string; note: string }[]> {
+  const [rows] = await pool.query<RowDataPacket[]>("SELECT event, note FROM smart_missed_calls_audit WHERE tenant = ? AND event IN ('forgotten', 'crm_forgotten') ORDER BY id", [tenant]);
+  return rows.map((r) => ({ event: String(r.event), note: String(r.note) }));
 }

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { verifyAudit } from '../../src/ledger/audit.js';
 import { forgetNumber } from '../../src/ledger/actions.js';
 import { recentDeliveries } from '../../src/notify/deliveries.js';
-import { connectCrm, crmTestBed } from '../helpers/crm-notifier.js';
+import { connectCrm, crmTestBed, forgetJournal } from '../helpers/crm-notifier.js';
 import { error, HubSpotStandIn } from '../helpers/hubspot.js';
 import { callVerdict, record } from '../helpers/ledger-calls.js';
 
@@ -30,10 +30,7 @@ async function connect(tenant: string, hub: HubSpotStandIn, token: string, creat
   await connectCrm(bed.db.pool, tenant, { kind: 'hubspot', baseUrl: hub.url, token, createContact });
 }
 
-async function journal(tenant: string): Promise<{ event: string; note: string }[]> {
-  const [rows] = await bed.db.pool.query<RowDataPacket[]>("SELECT event, note FROM smart_missed_calls_audit WHERE tenant = ? AND event IN ('forgotten', 'crm_forgotten') ORDER BY id", [tenant]);
-  return rows.map((r) => ({ event: String(r.event), note: String(r.note) }));
-}
+const journal = (tenant: string) => forgetJournal(bed.db.pool, tenant);
 
 test('forget removes the tasks and the contact we created from HubSpot, keeps the contact HubSpot already had, purges the cached CRM names, and journals it', async () => {
   const hub = await account(TOKEN_A);

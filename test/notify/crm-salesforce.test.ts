@@ -3,9 +3,10 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { test } from 'node:test';
 import { parseNetworks } from '../../src/config/networks.js';
 import { saveSettings } from '../../src/config/settings-store.js';
+import { forgetNumber } from '../../src/ledger/actions.js';
 import { SalesforceConnector } from '../../src/notify/crm/salesforce.js';
 import { recentDeliveries } from '../../src/notify/deliveries.js';
-import { connectCrm, crmTestBed } from '../helpers/crm-notifier.js';
+import { connectCrm, crmTestBed, forgetJournal } from '../helpers/crm-notifier.js';
 import { callVerdict, record } from '../helpers/ledger-calls.js';
 import { API, INTEGRATION_USER, requestLimitExceeded, SalesforceOrg, type OrgOptions } from '../helpers/salesforce.js';
 
@@ -18,6 +19,7 @@ const CLIENT_ID = '3MVG9stand.in.consumer.key.A';
 const CLIENT_SECRET = 'C0NSUMER5ECRET0A1B2C3D4E5F6A7B8C9D0E1F2A3B4C5D6E7F8';
 const REFRESH_A = '5Aep861aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.A';
 const REFRESH_B = '5Aep861bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.B';
+const REFRESH_C = '5Aep861cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc.C';
 const OWNER = '005000000000077AAA';
 
 const bed = crmTestBed('notify_crm_sf');
@@ -33,6 +35,7 @@ async function connect(tenant: string, o: SalesforceOrg, refreshToken: string, c
   await connectCrm(bed.db.pool, tenant, { kind: 'salesforce', baseUrl: o.url, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, token: refreshToken, createContact });
 }
 
+const journal = (tenant: string) => forgetJournal(bed.db.pool, tenant);
 const api = (o: SalesforceOrg, method: string, path: string) => o.requests.filter((r) => r.method === method && r.path.startsWith(API + path));
 
 test('contact found: one task on the contact, assigned to its owner, updated on each miss, completed with the reason, reopened', async () => {
@@ -352,4 +355,90 @@ test('the connector pages through nextRecordsUrl, checks each hit’s digits, an
   await connector.deleteTask(id); // already deleted: nothing to do
   assert.equal(o.tasks().length, 0);
   assert.ok(o.recycleBin.has(id), 'Salesforce keeps it in the recycle bin (docs/crm.md)');
+});
+
+/** The object and the answer of each DELETE Salesforce was sent since `since`. */
+const deletesSince = (o: SalesforceOrg, since: number) =>
+  o.requests.slice(since).filter((r) => r.method === 'DELETE').map((r) => [r.path.replace(/\/[^/]+$/, '').slice(API.length), r.answered]);
+
+test('forget removes the tasks and the lead we created from Salesforce (to its recycle bin), keeps the contact Salesforce already had, and journals it', async () => {
+  const o = await org(REFRESH_A);
+  const known = o.add('Contact', { FirstName: 'Ion', LastName: 'Popescu', Phone: '+40731000062', OwnerId: OWNER });
+  await connect('gdpr', o, REFRESH_A, true);
+  await record(bed.db.pool, 'gdpr', [
+    // One caller on two numbers of ours: two entries, two tasks, one lead created for them.
+    callVerdict('missed', { caller: '0731000061', did: '0215550100', at: '2025-05-07 10:00:00', name: 'Maria Ionescu' }),
+    callVerdict('missed', { caller: '0731000061', did: '0215550200', at: '2025-05-07 10:05:00', name: 'Maria Ionescu' }),
+    callVerdict('missed', { caller: '0731000062', at: '2025-05-07 10:10:00' }),
+  ]);
+  const n = notifier();
+  await drain(n, 'gdpr');
+  assert.equal(o.tasks().length, 3);
+  const [created, ...more] = [...o.records.Lead.values()];
+  assert.ok(created && more.length === 0 && created.LastName === 'Ionescu', 'the option created one lead for the unknown caller, found again for the second entry');
+
+  const since = o.requests.length;
+  assert.equal((await forgetNumber(bed.db.pool, bed.db.auditKey, '+40 731 000 061', 'user:admin')).crm, 1);
+  await drain(n, 'gdpr');
+  assert.deepEqual(o.tasks().map((t) => t.WhoId), [known.Id], "only the other caller's task stays");
+  assert.equal(o.records.Lead.size, 0, 'the lead we created is gone');
+  assert.ok(o.recycleBin.has(created.Id), "to Salesforce's recycle bin (docs/crm.md)");
+  assert.deepEqual(deletesSince(o, since), [['/sobjects/Task', 204], ['/sobjects/Task', 204], ['/sobjects/Lead', 204]], 'the two tasks, then the lead, each once');
+  assert.deepEqual((await journal('gdpr')).map((j) => j.event), ['forgotten', 'crm_forgotten']);
+  assert.equal((await journal('gdpr')).at(-1)!.note, 'salesforce: 2 tasks and 1 contacts we created removed');
+
+  // A caller Salesforce already knew: our task goes, their contact stays.
+  await forgetNumber(bed.db.pool, bed.db.auditKey, '0731000062', 'user:admin');
+  await drain(n, 'gdpr');
+  assert.equal(o.tasks().length, 0);
+  assert.ok(o.records.Contact.has(known.Id), 'a contact we did not create is never deleted');
+  assert.equal((await journal('gdpr')).at(-1)!.note, 'salesforce: 1 tasks and 0 contacts we created removed');
+  const [objects] = await bed.db.pool.query<RowDataPacket[]>("SELECT COUNT(*) AS n FROM smart_missed_calls_crm_objects WHERE tenant = 'gdpr'");
+  assert.equal(Number(objects[0]!.n), 0, 'nothing of either caller is left in our CRM table');
+});
+
+test('a Salesforce that is down when the number is forgotten gets the removal later: retried, nothing lost, journalled once done', async () => {
+  const o = await org(REFRESH_A);
+  await connect('later', o, REFRESH_A);
+  await record(bed.db.pool, 'later', [callVerdict('missed', { caller: '0731000064', at: '2025-05-07 11:00:00' })]);
+  const n = notifier();
+  await drain(n, 'later');
+  o.intercept = (r) => (r.method === 'DELETE' ? { status: 503, body: [{ message: 'Server is unavailable', errorCode: 'SERVER_UNAVAILABLE' }] } : undefined);
+  await forgetNumber(bed.db.pool, bed.db.auditKey, '0731000064', 'user:admin');
+  await n.pass();
+  const { failures } = await recentDeliveries(bed.db.pool, 'later');
+  assert.equal(failures[0]?.status, 'pending', 'failed, to be retried');
+  assert.equal(failures[0]?.lastError, 'Salesforce 503 SERVER_UNAVAILABLE: Server is unavailable');
+  assert.equal(o.tasks().length, 1);
+  assert.deepEqual((await journal('later')).map((j) => j.event), ['forgotten'], 'not journalled as removed while it is not');
+  o.intercept = null;
+  await drain(n, 'later');
+  assert.equal(o.tasks().length, 0, 'removed once Salesforce was back');
+  assert.deepEqual((await journal('later')).map((j) => j.event), ['forgotten', 'crm_forgotten']);
+});
+
+test("forget never touches another tenant's Salesforce: each tenant's task goes from its own org, and an org without the caller is not called", async () => {
+  const a = await org(REFRESH_A);
+  const b = await org(REFRESH_B);
+  const c = await org(REFRESH_C);
+  await connect('sf-acme', a, REFRESH_A);
+  await connect('sf-globex', b, REFRESH_B);
+  await connect('sf-initech', c, REFRESH_C);
+  await record(bed.db.pool, 'sf-acme', [callVerdict('missed', { caller: '0731000065', at: '2025-05-07 12:00:00' })]);
+  await record(bed.db.pool, 'sf-globex', [callVerdict('missed', { caller: '0731000065', at: '2025-05-07 12:01:00' })]);
+  await record(bed.db.pool, 'sf-initech', [callVerdict('missed', { caller: '0731000066', at: '2025-05-07 12:02:00' })]);
+  const n = notifier();
+  for (const t of ['sf-acme', 'sf-globex', 'sf-initech']) await drain(n, t);
+  const seen = [a, b, c].map((o) => o.requests.length);
+
+  assert.equal((await forgetNumber(bed.db.pool, bed.db.auditKey, '0731000065', 'user:admin')).crm, 2);
+  for (const t of ['sf-acme', 'sf-globex', 'sf-initech']) await drain(n, t);
+  assert.deepEqual([a, b, c].map((o) => o.tasks().length), [0, 0, 1], "the third tenant's task stays");
+  assert.equal(c.requests.length, seen[2], 'the third org was not called at all');
+  for (const [i, o] of [a, b].entries()) {
+    assert.deepEqual(deletesSince(o, seen[i]!), [['/sobjects/Task', 204]], 'one delete, of its own task, accepted with its own token');
+  }
+  assert.deepEqual((await journal('sf-acme')).map((j) => j.event), ['forgotten', 'crm_forgotten']);
+  assert.deepEqual((await journal('sf-globex')).map((j) => j.event), ['forgotten', 'crm_forgotten']);
+  assert.deepEqual(await journal('sf-initech'), []);
 });
