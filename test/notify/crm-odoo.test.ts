@@ -3,10 +3,11 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { test } from 'node:test';
 import { parseNetworks } from '../../src/config/networks.js';
 import { loadSettings, saveSettings } from '../../src/config/settings-store.js';
+import { forgetNumber } from '../../src/ledger/actions.js';
 import { phoneVariants } from '../../src/notify/crm/deliver.js';
 import { OdooConnector } from '../../src/notify/crm/odoo.js';
 import { recentDeliveries } from '../../src/notify/deliveries.js';
-import { connectCrm, crmTestBed } from '../helpers/crm-notifier.js';
+import { connectCrm, crmTestBed, forgetJournal } from '../helpers/crm-notifier.js';
 import { callVerdict, record } from '../helpers/ledger-calls.js';
 import { OdooStandIn, rateLimited, type OdooStandInOptions } from '../helpers/odoo.js';
 
@@ -17,6 +18,7 @@ import { OdooStandIn, rateLimited, type OdooStandInOptions } from '../helpers/od
 
 const KEY_A = '0a1b2c3d4e5f60718293a4b5c6d7e8f901234567';
 const KEY_B = 'f0e1d2c3b4a5968778695a4b3c2d1e0f98765432';
+const KEY_C = '9a8b7c6d5e4f30211203f4e5d6c7b8a9fedcba98';
 
 const bed = crmTestBed('notify_odoo');
 const { notifier, drain, logged } = bed;
@@ -35,6 +37,9 @@ function connectorTo(o: OdooStandIn): OdooConnector {
   return new OdooConnector({ baseUrl: o.url, database, login, apiKey, allowedNetworks: parseNetworks(['127.0.0.1/32']) });
 }
 
+const journal = (tenant: string) => forgetJournal(bed.db.pool, tenant);
+/** The ids of each res.partner unlink Odoo was asked for. */
+const partnerUnlinks = (o: OdooStandIn) => o.calls.filter((c) => c.call === 'res.partner unlink').map((c) => (c.args[5] as number[][])[0]);
 const openActivities = (o: OdooStandIn) => o.activities().filter((a) => a.active !== false);
 const created = (o: OdooStandIn, model: string) => o.calls.filter((c) => c.call === `${model} create` && c.answered === 200 && c.error === null);
 
@@ -290,4 +295,108 @@ test('no API key in the log, in the stored errors or in the outbox', async () =>
     assert.ok(logged.length > 0 && logged.every((l) => !l.includes(key)), 'no key in the log');
     assert.ok(rows.every((r) => !String(r.t).includes(key)), 'no key in our tables');
   }
+});
+
+test('forget removes the activities and the partner we created from Odoo, keeps the partner Odoo already had, and journals it', async () => {
+  const o = await odoo();
+  const ana = o.addUser('Ana Vânzări');
+  const known = o.addPartner({ name: 'Ion Popescu', phone: '+40731000072', user_id: ana });
+  await connect('od-gdpr', o, KEY_A, true);
+  await record(bed.db.pool, 'od-gdpr', [
+    // One caller on two numbers of ours: two entries, two activities, one partner created for them.
+    callVerdict('missed', { caller: '0731000071', did: '0215550100', at: '2025-05-07 10:00:00', name: 'Maria Ionescu' }),
+    callVerdict('missed', { caller: '0731000071', did: '0215550200', at: '2025-05-07 10:05:00', name: 'Maria Ionescu' }),
+    callVerdict('missed', { caller: '0731000072', at: '2025-05-07 10:10:00' }),
+  ]);
+  const n = notifier();
+  await drain(n, 'od-gdpr');
+  assert.equal(o.activities().length, 3);
+  const [ours, ...more] = [...o.table('res.partner').values()].filter((p) => p.id !== known.id);
+  assert.ok(ours && more.length === 0 && ours.name === 'Maria Ionescu', 'the option created one partner for the unknown caller');
+
+  assert.equal((await forgetNumber(bed.db.pool, bed.db.auditKey, '+40 731 000 071', 'user:admin')).crm, 1);
+  await drain(n, 'od-gdpr');
+  assert.deepEqual(o.activities().map((a) => [a.res_model, a.res_id]), [['res.partner', known.id]], "only the other caller's activity stays");
+  assert.ok(!o.table('res.partner').has(ours.id), 'the partner we created is gone');
+  assert.deepEqual(partnerUnlinks(o), [[ours.id]], 'unlinked once, after its activities');
+  assert.deepEqual((await journal('od-gdpr')).map((j) => j.event), ['forgotten', 'crm_forgotten']);
+  assert.equal((await journal('od-gdpr')).at(-1)!.note, 'odoo: 2 tasks and 1 contacts we created removed');
+
+  // A caller Odoo already knew: our activity goes, their partner stays.
+  await forgetNumber(bed.db.pool, bed.db.auditKey, '0731000072', 'user:admin');
+  await drain(n, 'od-gdpr');
+  assert.equal(o.activities().length, 0);
+  assert.ok(o.table('res.partner').has(known.id), 'a partner we did not create is never deleted');
+  assert.deepEqual(partnerUnlinks(o), [[ours.id]]);
+  assert.equal((await journal('od-gdpr')).at(-1)!.note, 'odoo: 1 tasks and 0 contacts we created removed');
+});
+
+test('a partner we created that a sale order now points at: Odoo refuses its unlink, the removal fails in Odoo’s words for an admin, the activities are gone all the same', async () => {
+  const o = await odoo({ sales: true });
+  await connect('od-sold', o, KEY_A, true);
+  await record(bed.db.pool, 'od-sold', [callVerdict('missed', { caller: '0731000073', at: '2025-05-07 10:00:00', name: 'Dan Client' })]);
+  const n = notifier();
+  await drain(n, 'od-sold');
+  const [ours] = o.table('res.partner').values();
+  assert.equal(ours?.name, 'Dan Client');
+  o.addSaleOrder(ours.id); // the salesperson called back and sold them something
+
+  await forgetNumber(bed.db.pool, bed.db.auditKey, '0731000073', 'user:admin');
+  await drain(n, 'od-sold');
+  const { failures } = await recentDeliveries(bed.db.pool, 'od-sold');
+  assert.equal(failures[0]?.status, 'dead', 'given up after the retries: only an admin in Odoo can settle it (docs/crm.md)');
+  assert.match(failures[0]?.lastError ?? '', /^Odoo odoo\.exceptions\.ValidationError: The operation cannot be completed: another model requires the record being deleted\. If possible, archive it instead\.\s+Model: Sales Order \(sale\.order\)/);
+  assert.equal(o.activities().length, 0, 'the activity was removed before the partner was refused');
+  assert.ok(o.table('res.partner').has(ours.id), 'the partner stays with its sale order');
+  assert.deepEqual((await journal('od-sold')).map((j) => j.event), ['forgotten'], 'not journalled as removed');
+});
+
+test('an Odoo that is down when the number is forgotten gets the removal later: retried, nothing lost, journalled once done', async () => {
+  const o = await odoo();
+  await connect('od-later', o, KEY_A, true);
+  await record(bed.db.pool, 'od-later', [callVerdict('missed', { caller: '0731000074', at: '2025-05-07 11:00:00', name: 'Later Caller' })]);
+  const n = notifier();
+  await drain(n, 'od-later');
+  o.intercept = (c) => (c.call.endsWith(' unlink') ? { status: 503, body: '<html><body><h1>503 Service Unavailable</h1></body></html>' } : undefined);
+  await forgetNumber(bed.db.pool, bed.db.auditKey, '0731000074', 'user:admin');
+  await n.pass();
+  const { failures } = await recentDeliveries(bed.db.pool, 'od-later');
+  assert.equal(failures[0]?.status, 'pending', 'failed, to be retried');
+  assert.equal(failures[0]?.lastError, 'Odoo HTTP 503: 503 Service Unavailable');
+  assert.equal(o.activities().length, 1);
+  assert.deepEqual((await journal('od-later')).map((j) => j.event), ['forgotten'], 'not journalled as removed while it is not');
+  o.intercept = null;
+  await drain(n, 'od-later');
+  assert.equal(o.activities().length, 0, 'removed once Odoo was back');
+  assert.equal(o.table('res.partner').size, 0, 'and the partner we created');
+  assert.deepEqual((await journal('od-later')).map((j) => j.event), ['forgotten', 'crm_forgotten']);
+});
+
+test("forget never touches another tenant's Odoo: each tenant's activity goes from its own database, and a database without the caller is not called", async () => {
+  const a = await odoo();
+  const b = await odoo({ database: 'globex', login: 'bot@globex.example', apiKey: KEY_B });
+  const c = await odoo({ database: 'initech', login: 'bot@initech.example', apiKey: KEY_C });
+  for (const o of [a, b, c]) o.addPartner({ name: 'Known Caller', phone: '0731000075' });
+  await connect('od-acme', a);
+  await connect('od-globex', b);
+  await connect('od-initech', c);
+  await record(bed.db.pool, 'od-acme', [callVerdict('missed', { caller: '0731000075', at: '2025-05-07 12:00:00' })]);
+  await record(bed.db.pool, 'od-globex', [callVerdict('missed', { caller: '0731000075', at: '2025-05-07 12:01:00' })]);
+  await record(bed.db.pool, 'od-initech', [callVerdict('missed', { caller: '0731000076', at: '2025-05-07 12:02:00' })]);
+  c.addPartner({ name: 'Other Caller', phone: '0731000076' });
+  const n = notifier();
+  for (const t of ['od-acme', 'od-globex', 'od-initech']) await drain(n, t);
+  const seen = [a, b, c].map((o) => o.calls.length);
+
+  assert.equal((await forgetNumber(bed.db.pool, bed.db.auditKey, '0731000075', 'user:admin')).crm, 2);
+  for (const t of ['od-acme', 'od-globex', 'od-initech']) await drain(n, t);
+  assert.deepEqual([a, b, c].map((o) => o.activities().length), [0, 0, 1], "the third tenant's activity stays");
+  assert.equal(c.calls.length, seen[2], 'the third database was not called at all');
+  for (const [i, o] of [a, b].entries()) {
+    const unlinks = o.calls.slice(seen[i]).filter((call) => call.call.endsWith(' unlink'));
+    assert.deepEqual(unlinks.map((call) => [call.call, call.error]), [['mail.activity unlink', null]], 'one unlink, of its own activity, with its own key');
+  }
+  assert.deepEqual((await journal('od-acme')).map((j) => j.event), ['forgotten', 'crm_forgotten']);
+  assert.deepEqual((await journal('od-globex')).map((j) => j.event), ['forgotten', 'crm_forgotten']);
+  assert.deepEqual(await journal('od-initech'), []);
 });
