@@ -31,7 +31,7 @@ async function connect(tenant: string, o: OdooStandIn, apiKey = o.options.apiKey
   await connectCrm(bed.db.pool, tenant, { kind: 'odoo', baseUrl: o.url, database: o.options.database, login: o.options.login, token: apiKey, createContact });
 }
 
-/** The connector as the worker makes it, for what the outbox does not drive yet (forget). */
+/** The connector as the worker makes it, to call one of its methods directly. */
 function connectorTo(o: OdooStandIn): OdooConnector {
   const { database, login, apiKey } = o.options;
   return new OdooConnector({ baseUrl: o.url, database, login, apiKey, allowedNetworks: parseNetworks(['127.0.0.1/32']) });
