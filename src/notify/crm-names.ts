@@ -151,7 +151,7 @@ export class CrmNameFill {
       });
     } catch (err) {
       // Nothing is cached: the CRM said nothing about this number. The chain goes on without it.
-      if (err instanceof CrmError && err.rateLimited) this.access.rateLimited(l.tenant, err.retryAfterMs ?? 0);
+      if (err instanceof CrmError && err.rateLimited) this.access.rateLimited(l.tenant, err.retryAfterMs ?? 0, err.message);
       this.pausedUntil.set(l.tenant, Date.now() + (this.options.pauseAfterFailureMs ?? PAUSE_AFTER_FAILURE_MS));
       this.options.log?.(`notifier: the CRM of ${l.tenant} gave no caller name (asked again in a while): ${(err as Error).message}`);
       return;

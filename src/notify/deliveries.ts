@@ -281,6 +281,22 @@ export async function deferBehindEarlierCrm(pool: Pool, d: Delivery): Promise<bo
   return true;
 }
 
+/**
+ * The tenant's CRM asked us to wait (a 429, a daily limit) — maybe answering a caller-name
+ * lookup, not a delivery: its `crm` deliveries due before then are put off until the wait is
+ * over, with the CRM's words, and no attempt counted. Left due, they would be picked again
+ * each pass only to be skipped, show no reason, and (200 at a time, by id) hold up the other
+ * tenants' deliveries behind them.
+ */
+export async function putOffCrmWhileQuiet(pool: Pool, tenant: string, waitMs: number, reason: string): Promise<void> {
+  const waitMicros = Math.round(Math.min(Math.max(waitMs, 0), MAX_RETRY_AFTER_MS) * 1000);
+  await pool.query(
+    `UPDATE smart_missed_calls_deliveries SET next_attempt_at = NOW(3) + INTERVAL ? MICROSECOND, last_error = ?
+      WHERE pbx = @smc_pbx AND tenant = ? AND channel = 'crm' AND status = 'pending' AND next_attempt_at < NOW(3) + INTERVAL ? MICROSECOND`,
+    [waitMicros, reason.slice(0, 2000), tenant, waitMicros],
+  );
+}
+
 /** Gives up on a delivery that can never succeed (its webhook was removed, no recipients left). */
 export async function markDead(pool: Pool, id: number, error: string): Promise<void> {
   await pool.query(`UPDATE smart_missed_calls_deliveries SET status = 'dead', last_error = ? WHERE id = ?`, [error, id]);

@@ -6,7 +6,7 @@ import { applyCrmName, fillCallerNames } from './caller-names.js';
 import { CrmNameFill } from './crm-names.js';
 import { CrmAccess } from './crm/access.js';
 import {
-  deferBehindEarlierCrm, dueDeliveries, fanOutOutbox, MAIL_CHANNELS, markDead, markFailed, markSending, markSent, recoverInterrupted,
+  deferBehindEarlierCrm, dueDeliveries, fanOutOutbox, MAIL_CHANNELS, markDead, markFailed, markSending, markSent, putOffCrmWhileQuiet, recoverInterrupted,
   type Delivery, type Notified, type OutboxPayload, type RetryPolicy,
 } from './deliveries.js';
 import { CrmError, type CrmConnector } from './crm/connector.js';
@@ -278,8 +278,8 @@ export class Notifier {
 
   /**
    * CRM tasks, each entry's in the order of its events. A tenant whose CRM said 429 is left
-   * alone for the rest of the pass (its next requests would be refused too); the other
-   * tenants' CRMs are not held up by it.
+   * alone for the rest of the pass (its next requests would be refused too), and its tasks
+   * wait as long as the CRM asked; the other tenants' CRMs are not held up by it.
    */
   private async crmLane(): Promise<void> {
     const rateLimited = new Set<string>();
@@ -289,7 +289,12 @@ export class Notifier {
       for (const d of due) {
         if (rateLimited.has(d.tenant)) continue;
         const outcome = await this.deliverCrm(d);
-        if (outcome === 'rate-limited') rateLimited.add(d.tenant);
+        if (outcome === 'rate-limited') {
+          rateLimited.add(d.tenant);
+          // Whether this delivery or a caller-name lookup met the refusal, the wait is the CRM's.
+          const quiet = this.crmAccess.quietFor(d.tenant);
+          if (quiet) await putOffCrmWhileQuiet(this.pool, d.tenant, quiet.untilMs - Date.now(), quiet.reason);
+        }
         if (outcome !== 'deferred') tried += 1;
       }
       // Only deferred or rate-limited ones left: they are due again later, not in this pass.
@@ -305,7 +310,7 @@ export class Notifier {
       return 'done';
     }
     return this.crmAccess.turn(d.tenant, async () => {
-      // A 429 to the name lookups counts too: the account's limit is one.
+      // A 429 (or limit refusal) to the name lookups counts too: the account's limit is one.
       if (this.crmAccess.quiet(d.tenant)) return 'rate-limited';
       return d.event === FORGET_EVENT ? this.forgetInCrm(d, connector) : this.syncCrmTask(d, connector, settings);
     });
@@ -333,7 +338,7 @@ export class Notifier {
       const status = await markFailed(this.pool, d, this.crmRetry, err.message, err.status, err.retryAfterMs);
       this.log(`notifier: crm ${d.idempotencyKey} failed (${status}): ${err.message}`);
       if (!err.rateLimited) return 'done';
-      this.crmAccess.rateLimited(d.tenant, err.retryAfterMs ?? 0);
+      this.crmAccess.rateLimited(d.tenant, err.retryAfterMs ?? 0, err.message);
       return 'rate-limited';
     }
     await markSent(this.pool, this.auditKey, d, null, null);
@@ -351,8 +356,8 @@ export class Notifier {
       if (!(err instanceof CrmError)) throw err;
       const status = await markFailed(this.pool, d, this.crmRetry, err.message, err.status, err.retryAfterMs);
       this.log(`notifier: crm ${d.idempotencyKey} (forget) failed (${status}): ${err.message}`);
-      if (err.status !== 429) return 'done';
-      this.crmAccess.rateLimited(d.tenant, err.retryAfterMs ?? 0);
+      if (!err.rateLimited) return 'done';
+      this.crmAccess.rateLimited(d.tenant, err.retryAfterMs ?? 0, err.message);
       return 'rate-limited';
     }
     // Counts only: the CRM's ids are long digit runs the journal would mask, and name nobody.

@@ -10,7 +10,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
  *    call (odoo.exceptions.AccessDenied), per-model access rights (odoo.exceptions.AccessError
  *    with Odoo 17's wording), search_read with Polish-notation domains ('|', '&', '=', 'in',
  *    'ilike' wrapped in %…%, '=ilike' taken as given), limit / offset / order / active_test, create,
- *    write, unlink (MissingError on a deleted record), check_access_rights, and
+ *    write, unlink (MissingError on a deleted record; a record's activities and chatter go
+ *    with it, as mail.thread / mail.activity.mixin do; a partner a sale order points at is
+ *    refused, as PostgreSQL's foreign key makes Odoo refuse it), check_access_rights, and
  *    mail.activity.action_feedback: a "done" message on the record's chatter, then the
  *    activity deleted — or archived when the database is a 17 whose Call type keeps done
  *    activities;
@@ -42,6 +44,8 @@ export interface OdooStandInOptions {
   apiKey: string;
   /** The CRM app installed (crm.lead exists). */
   crm?: boolean;
+  /** The Sales app installed (sale.order exists, its required customer a partner Odoo will not delete). */
+  sales?: boolean;
   version?: string;
   /** Odoo 17, with the Call type's "Keep Done" ticked: done activities are archived. */
   keepDone?: boolean;
@@ -54,8 +58,13 @@ const API_USER = 2;
 const CALL_TYPE = 2;
 const MODEL_NAMES: Record<string, string> = {
   'res.partner': 'Contact', 'crm.lead': 'Lead/Opportunity', 'mail.activity': 'Activity', 'res.users': 'User',
-  'ir.model': 'Models', 'ir.model.data': 'Model Data', 'mail.message': 'Message',
+  'ir.model': 'Models', 'ir.model.data': 'Model Data', 'mail.message': 'Message', 'sale.order': 'Sales Order',
 };
+/**
+ * Required many2ones, which Odoo makes ON DELETE RESTRICT: the referenced record cannot be
+ * unlinked while one of these points at it.
+ */
+const RESTRICTING: { model: string; field: string; target: string }[] = [{ model: 'sale.order', field: 'partner_id', target: 'res.partner' }];
 const MANY2ONE: Record<string, string> = { user_id: 'res.users', activity_type_id: 'mail.activity.type', res_model_id: 'ir.model' };
 const OPERATION_WORDS: Record<string, string> = { read: 'read', write: 'modify', create: 'create', unlink: 'delete' };
 
@@ -74,7 +83,7 @@ export class OdooStandIn {
   url = '';
 
   constructor(readonly options: OdooStandInOptions) {
-    const models = ['res.partner', 'mail.activity', 'mail.message', 'res.users', 'ir.model', 'ir.model.data', 'mail.activity.type', ...(options.crm ? ['crm.lead'] : [])];
+    const models = ['res.partner', 'mail.activity', 'mail.message', 'res.users', 'ir.model', 'ir.model.data', 'mail.activity.type', ...(options.crm ? ['crm.lead'] : []), ...(options.sales ? ['sale.order'] : [])];
     for (const m of models) this.tables.set(m, new Map());
     this.put('res.users', { id: API_USER, name: 'Integration Bot', login: options.login, tz: options.timeZone ?? 'Europe/Bucharest', active: true });
     this.put('mail.activity.type', { id: 1, name: 'To-Do' });
@@ -106,6 +115,11 @@ export class OdooStandIn {
 
   addLead(values: Record<string, unknown>): OdooRecord {
     return this.put('crm.lead', { phone: false, mobile: false, user_id: false, contact_name: false, partner_name: false, active: true, type: 'lead', ...values });
+  }
+
+  /** A quotation for the partner, as a salesperson makes one in the Sales app. */
+  addSaleOrder(partnerId: number): OdooRecord {
+    return this.put('sale.order', { name: `S${String(this.nextId + 1).padStart(5, '0')}`, partner_id: partnerId, state: 'draft' });
   }
 
   /** Every activity, archived ones included. */
@@ -249,10 +263,18 @@ export class OdooStandIn {
         return true;
       }
       case 'unlink': {
-        for (const r of this.browse(model, args[0] as number[])) {
+        const doomed = this.browse(model, args[0] as number[]);
+        for (const r of doomed) {
           if (model === 'mail.activity') this.checkDocument(r, 'write');
           else this.check(model, 'unlink');
+          this.refuseIfReferenced(model, r.id);
+        }
+        for (const r of doomed) {
           table.delete(r.id);
+          if (model === 'mail.activity' || model === 'mail.message') continue;
+          // mail.activity.mixin and mail.thread: the record's activities and chatter go with it.
+          for (const a of this.activities()) if (a.res_model === model && a.res_id === r.id) this.table('mail.activity').delete(a.id);
+          for (const m of this.messages()) if (m.model === model && m.res_id === r.id) this.table('mail.message').delete(m.id);
         }
         return true;
       }
@@ -275,6 +297,17 @@ export class OdooStandIn {
       }
     }
     throw new OdooException('builtins.AttributeError', `The method '${fn}' does not exist on the model '${model}'`);
+  }
+
+  /** The whole unlink is one transaction: PostgreSQL's foreign key violation rolls it all back. */
+  private refuseIfReferenced(model: string, id: number): void {
+    for (const ref of RESTRICTING) {
+      if (ref.target !== model || !this.tables.has(ref.model)) continue;
+      if (![...this.table(ref.model).values()].some((r) => r[ref.field] === id)) continue;
+      // odoo/service/model.py turns the IntegrityError into this ValidationError (Odoo 16–17 wording).
+      throw new OdooException('odoo.exceptions.ValidationError',
+        `The operation cannot be completed: another model requires the record being deleted. If possible, archive it instead.\n\nModel: ${MODEL_NAMES[ref.model]} (${ref.model})\nConstraint: ${ref.model.replace('.', '_')}_${ref.field}_fkey\n`);
+    }
   }
 
   private createActivity(values: Record<string, unknown>): OdooRecord {

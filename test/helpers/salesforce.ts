@@ -27,6 +27,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 
 export const API = '/services/data/v60.0';
 
+/** What the org fills in on a new record: a lead is unconverted, in the first Lead Status. */
+const CREATE_DEFAULTS: Record<'Contact' | 'Lead' | 'Task', Record<string, unknown>> = {
+  Contact: {},
+  Lead: { IsConverted: false, Status: 'Open - Not Contacted' },
+  Task: { Status: 'Not Started', Priority: 'Normal', TaskSubtype: 'Task' },
+};
+
 export type SalesforceRecord = Record<string, unknown> & { Id: string };
 
 export interface SeenRequest {
@@ -128,7 +135,7 @@ export class SalesforceOrg {
   }
 
   add(object: 'Contact' | 'Lead', fields: Record<string, unknown>): SalesforceRecord {
-    return this.store(object, { OwnerId: INTEGRATION_USER, ...(object === 'Lead' ? { IsConverted: false, Status: 'Open - Not Contacted' } : {}), ...fields });
+    return this.store(object, { OwnerId: INTEGRATION_USER, ...CREATE_DEFAULTS[object], ...fields });
   }
 
   tasks(): SalesforceRecord[] {
@@ -299,7 +306,7 @@ export class SalesforceOrg {
     const fields = body ?? {};
     const refused = this.validate(object, fields, 'create');
     if (refused) return this.answer(res, seen, 400, [refused]);
-    const r = this.store(object, { OwnerId: INTEGRATION_USER, ...(object === 'Task' ? { Status: 'Not Started', Priority: 'Normal', TaskSubtype: 'Task' } : {}), ...fields });
+    const r = this.store(object, { OwnerId: INTEGRATION_USER, ...CREATE_DEFAULTS[object], ...fields });
     this.answer(res, seen, 201, { id: r.Id, success: true, errors: [] });
   }
 

@@ -1,13 +1,10 @@
 import assert from 'node:assert/strict';
 import type { RowDataPacket } from 'mysql2/promise';
-import { after, afterEach, before, test } from 'node:test';
-import type { Config } from '../../src/config/schema.js';
-import { saveSettings } from '../../src/config/settings-store.js';
+import { test } from 'node:test';
 import { verifyAudit } from '../../src/ledger/audit.js';
 import { forgetNumber } from '../../src/ledger/actions.js';
 import { recentDeliveries } from '../../src/notify/deliveries.js';
-import { Notifier } from '../../src/notify/worker.js';
-import { freshDatabases, type FreshDatabases } from '../harness/db.js';
+import { connectCrm, crmTestBed, forgetJournal } from '../helpers/crm-notifier.js';
 import { error, HubSpotStandIn } from '../helpers/hubspot.js';
 import { callVerdict, record } from '../helpers/ledger-calls.js';
 
@@ -21,62 +18,25 @@ const TOKEN_A = 'pat-eu1-aaaaaaaa-1111-2222-3333-444444444444';
 const TOKEN_B = 'pat-eu1-bbbbbbbb-5555-6666-7777-888888888888';
 const TOKEN_C = 'pat-eu1-cccccccc-9999-aaaa-bbbb-cccccccccccc';
 
-let db: FreshDatabases;
-const standIns: HubSpotStandIn[] = [];
-const config = (): Config => ({ ...db.config, notify: { allowPrivateNetworks: ['127.0.0.1/32'] } });
-
-before(async () => {
-  db = await freshDatabases('notify_crmforget');
-});
-after(async () => {
-  for (const s of standIns) await s.stop();
-  await db.cleanup();
-});
+const bed = crmTestBed('notify_crmforget');
+const { drain } = bed;
+const notifier = () => bed.notifier({ crmRetry: { baseMs: 10, maxMs: 50, maxAttempts: 5 } });
 
 async function account(token: string): Promise<HubSpotStandIn> {
-  const s = await new HubSpotStandIn({ token }).start();
-  standIns.push(s);
-  return s;
+  return bed.standIn(new HubSpotStandIn({ token }));
 }
 
 async function connect(tenant: string, hub: HubSpotStandIn, token: string, createContact = false): Promise<void> {
-  await saveSettings(db.pool, tenant, { cadence: 'off', defaultCountry: 'RO', timezone: 'Europe/Bucharest', crm: { kind: 'hubspot', baseUrl: hub.url, token, createContact } }, 'test');
+  await connectCrm(bed.db.pool, tenant, { kind: 'hubspot', baseUrl: hub.url, token, createContact });
 }
 
-const open = new Set<Notifier>();
-afterEach(async () => {
-  for (const n of open) await n.close();
-  open.clear();
-});
-
-function notifier(): Notifier {
-  const n = new Notifier({ pool: db.pool, config: config(), mailer: null, crmRetry: { baseMs: 10, maxMs: 50, maxAttempts: 5 }, crmSettleMs: 2_000 });
-  open.add(n);
-  return n;
-}
-
-async function drain(n: Notifier, tenant: string, budgetMs = 30_000): Promise<void> {
-  const until = Date.now() + budgetMs;
-  while (Date.now() < until) {
-    await n.pass();
-    await n.crmNames.idle();
-    const { recent } = await recentDeliveries(db.pool, tenant, 200);
-    if (recent.every((d) => d.status !== 'pending' && d.status !== 'sending')) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.fail(`deliveries of ${tenant} still pending`);
-}
-
-async function journal(tenant: string): Promise<{ event: string; note: string }[]> {
-  const [rows] = await db.pool.query<RowDataPacket[]>("SELECT event, note FROM smart_missed_calls_audit WHERE tenant = ? AND event IN ('forgotten', 'crm_forgotten') ORDER BY id", [tenant]);
-  return rows.map((r) => ({ event: String(r.event), note: String(r.note) }));
-}
+const journal = (tenant: string) => forgetJournal(bed.db.pool, tenant);
 
 test('forget removes the tasks and the contact we created from HubSpot, keeps the contact HubSpot already had, purges the cached CRM names, and journals it', async () => {
   const hub = await account(TOKEN_A);
   const known = hub.addContact({ firstname: 'Ion', lastname: 'Popescu', phone: '+40731000022' });
   await connect('gdpr', hub, TOKEN_A, true);
-  await record(db.pool, 'gdpr', [
+  await record(bed.db.pool, 'gdpr', [
     // One caller on two numbers of ours: two entries, two tasks, one contact created for them.
     callVerdict('missed', { caller: '0731000021', did: '0215550100', at: '2025-05-07 10:00:00', name: 'Maria Ionescu' }),
     callVerdict('missed', { caller: '0731000021', did: '0215550200', at: '2025-05-07 10:05:00', name: 'Maria Ionescu' }),
@@ -87,12 +47,12 @@ test('forget removes the tasks and the contact we created from HubSpot, keeps th
   assert.equal(hub.tasks.size, 3);
   const created = [...hub.contacts.values()].find((c) => c.properties.firstname === 'Maria')!;
   assert.ok(created, 'the option created a contact for the unknown caller');
-  const [cachedBefore] = await db.pool.query<RowDataPacket[]>("SELECT name FROM smart_missed_calls_crm_names WHERE caller_key = '731000022'");
+  const [cachedBefore] = await bed.db.pool.query<RowDataPacket[]>("SELECT name FROM smart_missed_calls_crm_names WHERE caller_key = '731000022'");
   assert.deepEqual(cachedBefore.map((r) => r.name), ['Ion Popescu'], 'the name fill cached what HubSpot said');
 
-  const done = await forgetNumber(db.pool, db.auditKey, '+40 731 000 021', 'user:admin');
+  const done = await forgetNumber(bed.db.pool, bed.db.auditKey, '+40 731 000 021', 'user:admin');
   assert.equal(done.crm, 1, 'one removal queued: one tenant, one CRM');
-  const [queued] = await db.pool.query<RowDataPacket[]>("SELECT payload FROM smart_missed_calls_deliveries WHERE event = 'forget'");
+  const [queued] = await bed.db.pool.query<RowDataPacket[]>("SELECT payload FROM smart_missed_calls_deliveries WHERE event = 'forget'");
   assert.ok(!String(queued[0]!.payload).includes('731000021') && !String(queued[0]!.payload).includes('Maria'), 'the queued removal holds neither the number nor the name');
   await drain(n, 'gdpr');
   const left = [...hub.tasks.values()];
@@ -106,30 +66,30 @@ test('forget removes the tasks and the contact we created from HubSpot, keeps th
   ]);
 
   // A caller HubSpot already knew: our task goes, their contact stays.
-  await forgetNumber(db.pool, db.auditKey, '0731000022', 'user:admin');
+  await forgetNumber(bed.db.pool, bed.db.auditKey, '0731000022', 'user:admin');
   await drain(n, 'gdpr');
   assert.equal(hub.tasks.size, 0);
   assert.ok(hub.contacts.has(known.id), 'a contact we did not create is never deleted');
   assert.equal((await journal('gdpr')).at(-1)!.note, 'hubspot: 1 tasks and 0 contacts we created removed');
-  const [rest] = await db.pool.query<RowDataPacket[]>(
+  const [rest] = await bed.db.pool.query<RowDataPacket[]>(
     `SELECT (SELECT COUNT(*) FROM smart_missed_calls_crm_names WHERE tenant = 'gdpr') AS names,
             (SELECT COUNT(*) FROM smart_missed_calls_crm_objects WHERE tenant = 'gdpr') AS objects`,
   );
   assert.deepEqual({ ...rest[0] }, { names: 0, objects: 0 }, 'nothing of either caller is left in our CRM tables');
-  assert.ok((await verifyAudit(db.pool, db.auditKey)).ok, 'the journal still verifies');
+  assert.ok((await verifyAudit(bed.db.pool, bed.db.auditKey)).ok, 'the journal still verifies');
 });
 
 test('a CRM that is down when the number is forgotten gets the removal later: retried, nothing lost, journalled once done', async () => {
   const hub = await account(TOKEN_A);
   await connect('later', hub, TOKEN_A);
-  await record(db.pool, 'later', [callVerdict('missed', { caller: '0731000023', at: '2025-05-07 11:00:00' })]);
+  await record(bed.db.pool, 'later', [callVerdict('missed', { caller: '0731000023', at: '2025-05-07 11:00:00' })]);
   const n = notifier();
   await drain(n, 'later');
   assert.equal(hub.tasks.size, 1);
   hub.intercept = (r) => (r.method === 'DELETE' ? { status: 503, body: error('Service unavailable', 'SERVICE_UNAVAILABLE') } : undefined);
-  await forgetNumber(db.pool, db.auditKey, '0731000023', 'user:admin');
+  await forgetNumber(bed.db.pool, bed.db.auditKey, '0731000023', 'user:admin');
   await n.pass();
-  const { failures } = await recentDeliveries(db.pool, 'later');
+  const { failures } = await recentDeliveries(bed.db.pool, 'later');
   assert.equal(failures[0]?.status, 'pending', 'failed, to be retried');
   assert.match(failures[0]?.lastError ?? '', /HubSpot 503 SERVICE_UNAVAILABLE: Service unavailable/);
   assert.equal(hub.tasks.size, 1);
@@ -147,16 +107,16 @@ test("forget never touches another tenant's CRM: each tenant's objects go to its
   await connect('acme', hubA, TOKEN_A);
   await connect('globex', hubB, TOKEN_B);
   await connect('initech', hubC, TOKEN_C);
-  await record(db.pool, 'acme', [callVerdict('missed', { caller: '0731000024', at: '2025-05-07 12:00:00' })]);
-  await record(db.pool, 'globex', [callVerdict('missed', { caller: '0731000024', at: '2025-05-07 12:01:00' })]);
+  await record(bed.db.pool, 'acme', [callVerdict('missed', { caller: '0731000024', at: '2025-05-07 12:00:00' })]);
+  await record(bed.db.pool, 'globex', [callVerdict('missed', { caller: '0731000024', at: '2025-05-07 12:01:00' })]);
   // Another caller at a third tenant, whose task has the same id in its own account.
-  await record(db.pool, 'initech', [callVerdict('missed', { caller: '0731000099', at: '2025-05-07 12:02:00' })]);
+  await record(bed.db.pool, 'initech', [callVerdict('missed', { caller: '0731000099', at: '2025-05-07 12:02:00' })]);
   const n = notifier();
   for (const t of ['acme', 'globex', 'initech']) await drain(n, t);
   assert.deepEqual([hubA, hubB, hubC].map((h) => [...h.tasks.keys()]), [['1001'], ['1001'], ['1001']], 'the same task id in each account');
   const seenBefore = [hubA, hubB, hubC].map((h) => h.requests.length);
 
-  assert.equal((await forgetNumber(db.pool, db.auditKey, '0731000024', 'user:admin')).crm, 2);
+  assert.equal((await forgetNumber(bed.db.pool, bed.db.auditKey, '0731000024', 'user:admin')).crm, 2);
   for (const t of ['acme', 'globex', 'initech']) await drain(n, t);
   assert.equal(hubA.tasks.size, 0);
   assert.equal(hubB.tasks.size, 0);

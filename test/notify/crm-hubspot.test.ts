@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
 import type { RowDataPacket } from 'mysql2/promise';
-import { after, afterEach, before, test } from 'node:test';
-import type { Config } from '../../src/config/schema.js';
+import { test } from 'node:test';
 import { saveSettings } from '../../src/config/settings-store.js';
 import { recentDeliveries } from '../../src/notify/deliveries.js';
-import { Notifier, type NotifierOptions } from '../../src/notify/worker.js';
-import { freshDatabases, type FreshDatabases } from '../harness/db.js';
+import { connectCrm, crmTestBed } from '../helpers/crm-notifier.js';
 import { error, HubSpotStandIn, rateLimited } from '../helpers/hubspot.js';
 import { callVerdict, record } from '../helpers/ledger-calls.js';
 
@@ -17,56 +15,15 @@ import { callVerdict, record } from '../helpers/ledger-calls.js';
 const TOKEN_A = 'pat-eu1-aaaaaaaa-1111-2222-3333-444444444444';
 const TOKEN_B = 'pat-eu1-bbbbbbbb-5555-6666-7777-888888888888';
 
-let db: FreshDatabases;
-const standIns: HubSpotStandIn[] = [];
-const logged: string[] = [];
-/** The stand-ins listen on loopback, which config.yaml must allow. */
-const config = (): Config => ({ ...db.config, notify: { allowPrivateNetworks: ['127.0.0.1/32'] } });
-
-before(async () => {
-  db = await freshDatabases('notify_crm');
-});
-after(async () => {
-  for (const s of standIns) await s.stop();
-  await db.cleanup();
-});
+const bed = crmTestBed('notify_crm');
+const { notifier, drain, logged } = bed;
 
 async function account(token: string, options: { searchLagMs?: number; scopes?: string[] } = {}): Promise<HubSpotStandIn> {
-  const s = await new HubSpotStandIn({ token, ...options }).start();
-  standIns.push(s);
-  return s;
+  return bed.standIn(new HubSpotStandIn({ token, ...options }));
 }
 
 async function connect(tenant: string, hub: HubSpotStandIn, token: string, createContact = false): Promise<void> {
-  await saveSettings(db.pool, tenant, { cadence: 'off', defaultCountry: 'RO', timezone: 'Europe/Bucharest', crm: { kind: 'hubspot', baseUrl: hub.url, token, createContact } }, 'test');
-}
-
-const open = new Set<Notifier>();
-/** A failed test must not leave its notifier holding the notify lock for the next one. */
-afterEach(async () => {
-  for (const n of open) await n.close();
-  open.clear();
-});
-
-function notifier(extra: Partial<NotifierOptions> = {}): Notifier {
-  const n = new Notifier({
-    pool: db.pool, config: config(), mailer: null, log: (line) => logged.push(line),
-    crmRetry: { baseMs: 10, maxMs: 50, maxAttempts: 3 }, crmSettleMs: 2_000, ...extra,
-  });
-  open.add(n);
-  return n;
-}
-
-/** Passes until every delivery of the tenant is final (sent or dead). */
-async function drain(n: Notifier, tenant: string, budgetMs = 30_000): Promise<void> {
-  const until = Date.now() + budgetMs;
-  while (Date.now() < until) {
-    await n.pass();
-    const { recent } = await recentDeliveries(db.pool, tenant, 200);
-    if (recent.every((d) => d.status !== 'pending' && d.status !== 'sending')) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.fail(`deliveries of ${tenant} still pending`);
+  await connectCrm(bed.db.pool, tenant, { kind: 'hubspot', baseUrl: hub.url, token, createContact });
 }
 
 const tasksOf = (hub: HubSpotStandIn) => [...hub.tasks.values()];
@@ -77,7 +34,7 @@ test('contact found: one task on the contact, assigned to its owner, updated on 
   const ion = hub.addContact({ firstname: 'Ion', lastname: 'Popescu', phone: '+40 731 000 001', hubspot_owner_id: '77' });
   hub.addContact({ firstname: 'Other', phone: '+40 731 999 999', hubspot_owner_id: '78' });
   await connect('found', hub, TOKEN_A);
-  await record(db.pool, 'found', [
+  await record(bed.db.pool, 'found', [
     callVerdict('missed', { caller: '0731000001', at: '2025-05-07 10:30:00' }),
     callVerdict('missed', { caller: '0731000001', at: '2025-05-07 10:42:00' }),
   ]);
@@ -92,28 +49,28 @@ test('contact found: one task on the contact, assigned to its owner, updated on 
   assert.equal(task.properties.hs_timestamp, '2025-05-07T07:42:00.000Z', 'the last attempt, Bucharest time');
   assert.ok(hub.requests.some((r) => r.method === 'PATCH'), 'the second miss updated the task');
 
-  await record(db.pool, 'found', [callVerdict('callback', { caller: '0731000001', at: '2025-05-07 11:00:00', ext: '102' })]);
+  await record(bed.db.pool, 'found', [callVerdict('callback', { caller: '0731000001', at: '2025-05-07 11:00:00', ext: '102' })]);
   await drain(n, 'found');
   [task, ...more] = tasksOf(hub);
   assert.equal(more.length, 0);
   assert.equal(task!.properties.hs_task_status, 'COMPLETED');
   assert.match(task!.properties.hs_task_body!, /called back by ext 102/);
 
-  await record(db.pool, 'found', [callVerdict('missed', { caller: '0731000001', at: '2025-05-08 09:15:00' })]);
+  await record(bed.db.pool, 'found', [callVerdict('missed', { caller: '0731000001', at: '2025-05-08 09:15:00' })]);
   await drain(n, 'found');
   [task, ...more] = tasksOf(hub);
   assert.equal(more.length, 0, 'reopened, not a second task');
   assert.equal(task!.properties.hs_task_status, 'NOT_STARTED');
   assert.match(task!.properties.hs_task_subject!, /missed 1 time, last 09:15/);
   await n.close();
-  const [rows] = await db.pool.query<RowDataPacket[]>("SELECT object_id, contact_id FROM smart_missed_calls_crm_objects WHERE tenant = 'found'");
+  const [rows] = await bed.db.pool.query<RowDataPacket[]>("SELECT object_id, contact_id FROM smart_missed_calls_crm_objects WHERE tenant = 'found'");
   assert.deepEqual(rows.map((r) => [r.object_id, r.contact_id]), [[task!.id, ion.id]]);
 });
 
 test('contact not found: the task stands alone, or on a contact created for the caller when the tenant asks for it (in Romanian for a Romanian tenant)', async () => {
   const hub = await account(TOKEN_A);
   await connect('alone', hub, TOKEN_A, false);
-  await record(db.pool, 'alone', [callVerdict('missed', { caller: '0731000002', at: '2025-05-07 10:00:00', name: 'Maria Ionescu' })]);
+  await record(bed.db.pool, 'alone', [callVerdict('missed', { caller: '0731000002', at: '2025-05-07 10:00:00', name: 'Maria Ionescu' })]);
   const n = notifier();
   await drain(n, 'alone');
   assert.equal(hub.contacts.size, 0, 'no contact created');
@@ -122,8 +79,8 @@ test('contact not found: the task stands alone, or on a contact created for the 
 
   const hub2 = await account(TOKEN_A);
   await connect('create', hub2, TOKEN_A, true);
-  await saveSettings(db.pool, 'create', { language: 'ro' }, 'test');
-  await record(db.pool, 'create', [callVerdict('missed', { caller: '0731000003', at: '2025-05-07 10:00:00', name: 'Maria Ionescu' })]);
+  await saveSettings(bed.db.pool, 'create', { language: 'ro' }, 'test');
+  await record(bed.db.pool, 'create', [callVerdict('missed', { caller: '0731000003', at: '2025-05-07 10:00:00', name: 'Maria Ionescu' })]);
   await drain(n, 'create');
   await n.close();
   const [contact, ...others] = [...hub2.contacts.values()];
@@ -139,15 +96,15 @@ test('a storm of 429s is waited out as Retry-After says, never costs an attempt,
   await connect('storm', hub, TOKEN_A);
   let refused = 0;
   hub.intercept = () => (refused < 4 ? (refused += 1, rateLimited(1)) : undefined);
-  await record(db.pool, 'storm', [callVerdict('missed', { caller: '0731000004', at: '2025-05-07 10:00:00' })]);
+  await record(bed.db.pool, 'storm', [callVerdict('missed', { caller: '0731000004', at: '2025-05-07 10:00:00' })]);
   const n = notifier();
   await n.pass();
-  const { failures } = await recentDeliveries(db.pool, 'storm');
+  const { failures } = await recentDeliveries(bed.db.pool, 'storm');
   assert.match(failures[0]?.lastError ?? '', /HubSpot 429 RATE_LIMITS: You have reached your ten_secondly_rolling limit/);
   await drain(n, 'storm');
   await n.close();
   assert.equal(tasksOf(hub).length, 1);
-  const { recent } = await recentDeliveries(db.pool, 'storm');
+  const { recent } = await recentDeliveries(bed.db.pool, 'storm');
   assert.deepEqual(recent.map((d) => d.status), ['sent'], 'four 429s with maxAttempts 3: still delivered');
   const seen = hub.requests;
   for (let i = 0; i + 1 < seen.length; i += 1) {
@@ -161,7 +118,7 @@ test('500 then success: retried with backoff, one task, and the next miss waits 
   await connect('flaky', hub, TOKEN_A);
   let failed = 0;
   hub.intercept = (r) => (r.method === 'POST' && r.path === '/crm/v3/objects/tasks' && failed < 2 ? (failed += 1, { status: 500, body: error('internal error', 'INTERNAL_ERROR') }) : undefined);
-  await record(db.pool, 'flaky', [
+  await record(bed.db.pool, 'flaky', [
     callVerdict('missed', { caller: '0731000005', at: '2025-05-07 10:00:00' }),
     callVerdict('missed', { caller: '0731000005', at: '2025-05-07 10:05:00' }),
   ]);
@@ -174,13 +131,13 @@ test('500 then success: retried with backoff, one task, and the next miss waits 
   const patched = hub.requests.findIndex((r) => r.method === 'PATCH');
   assert.ok(created >= 0 && patched > created, 'the update came after the create succeeded');
   assert.match(tasksOf(hub)[0]!.properties.hs_task_subject!, /missed 2 times, last 10:05/);
-  const { recent } = await recentDeliveries(db.pool, 'flaky');
+  const { recent } = await recentDeliveries(bed.db.pool, 'flaky');
   assert.deepEqual(recent.map((d) => [d.status, d.attempts]).reverse(), [['sent', 3], ['sent', 1]]);
 });
 
 /** A notifier whose process "dies" right after HubSpot's 201 for the first task create. */
 async function crashAfterCreate(tenant: string, hub: HubSpotStandIn): Promise<void> {
-  await record(db.pool, tenant, [callVerdict('missed', { caller: '0731000006', at: '2025-05-07 10:00:00' })]);
+  await record(bed.db.pool, tenant, [callVerdict('missed', { caller: '0731000006', at: '2025-05-07 10:00:00' })]);
   const first = notifier({
     afterAccepted: () => {
       throw new Error('simulated crash after the CRM answered 201');
@@ -199,9 +156,9 @@ test('a crash between HubSpot’s 201 and our record of the task: the retry find
   await drain(second, 'crash');
   await second.close();
   assert.equal(tasksOf(hub).length, 1, 'still one task');
-  const { recent } = await recentDeliveries(db.pool, 'crash');
+  const { recent } = await recentDeliveries(bed.db.pool, 'crash');
   assert.deepEqual(recent.map((d) => [d.status, d.attempts]), [['sent', 2]]);
-  const [rows] = await db.pool.query<RowDataPacket[]>("SELECT object_id FROM smart_missed_calls_crm_objects WHERE tenant = 'crash'");
+  const [rows] = await bed.db.pool.query<RowDataPacket[]>("SELECT object_id FROM smart_missed_calls_crm_objects WHERE tenant = 'crash'");
   assert.equal(rows[0]?.object_id, tasksOf(hub)[0]!.id);
 });
 
@@ -230,8 +187,8 @@ test("a tenant's task never lands in another tenant's HubSpot", async () => {
   await connect('acme', hubA, TOKEN_A);
   await connect('globex', hubB, TOKEN_B);
   // The same caller at both tenants, in one batch of the outbox.
-  await record(db.pool, 'acme', [callVerdict('missed', { caller: '0731000007', at: '2025-05-07 10:00:00' })]);
-  await record(db.pool, 'globex', [callVerdict('missed', { caller: '0731000007', at: '2025-05-07 10:01:00' })]);
+  await record(bed.db.pool, 'acme', [callVerdict('missed', { caller: '0731000007', at: '2025-05-07 10:00:00' })]);
+  await record(bed.db.pool, 'globex', [callVerdict('missed', { caller: '0731000007', at: '2025-05-07 10:01:00' })]);
   const n = notifier();
   await drain(n, 'acme');
   await drain(n, 'globex');
@@ -247,14 +204,14 @@ test("a tenant's task never lands in another tenant's HubSpot", async () => {
 test('no token in the log, in the stored errors or in the outbox', async () => {
   const hub = await account('pat-eu1-the-right-one');
   await connect('secrets', hub, TOKEN_A); // a token the account refuses: every attempt fails with HubSpot's 401
-  await record(db.pool, 'secrets', [callVerdict('missed', { caller: '0731000008', at: '2025-05-07 10:00:00' })]);
+  await record(bed.db.pool, 'secrets', [callVerdict('missed', { caller: '0731000008', at: '2025-05-07 10:00:00' })]);
   const n = notifier();
   await drain(n, 'secrets');
   await n.close();
-  const { failures } = await recentDeliveries(db.pool, 'secrets');
+  const { failures } = await recentDeliveries(bed.db.pool, 'secrets');
   assert.match(failures[0]?.lastError ?? '', /HubSpot 401 INVALID_AUTHENTICATION: Authentication credentials not found/);
   assert.equal(failures[0]?.status, 'dead');
-  const [rows] = await db.pool.query<RowDataPacket[]>('SELECT CONCAT_WS(" ", target, payload, last_error) AS t FROM smart_missed_calls_deliveries UNION ALL SELECT payload FROM smart_missed_calls_outbox');
+  const [rows] = await bed.db.pool.query<RowDataPacket[]>('SELECT CONCAT_WS(" ", target, payload, last_error) AS t FROM smart_missed_calls_deliveries UNION ALL SELECT payload FROM smart_missed_calls_outbox');
   for (const token of [TOKEN_A, TOKEN_B]) {
     assert.ok(logged.length > 0 && logged.every((l) => !l.includes(token)), 'no token in the log');
     assert.ok(rows.every((r) => !String(r.t).includes(token)), 'no token in our tables');

@@ -5,17 +5,30 @@
  * client's: a request already in flight when the 429 came could not be called back, hence
  * the turns.
  */
+export interface Quiet {
+  untilMs: number;
+  /** The CRM's refusal, as the deliveries waiting for it show it. */
+  reason: string;
+}
+
 export class CrmAccess {
-  private readonly quietUntil = new Map<string, number>();
+  private readonly quietUntil = new Map<string, Quiet>();
   private readonly turns = new Map<string, Promise<unknown>>();
 
-  /** True while the tenant's CRM asked us (by a 429) to wait. */
+  /** True while the tenant's CRM asked us (by a 429 or its own limit refusal) to wait. */
   quiet(tenant: string): boolean {
-    return (this.quietUntil.get(tenant) ?? 0) > Date.now();
+    return this.quietFor(tenant) !== null;
   }
 
-  rateLimited(tenant: string, waitMs: number): void {
-    this.quietUntil.set(tenant, Math.max(this.quietUntil.get(tenant) ?? 0, Date.now() + waitMs));
+  /** Until when the tenant's CRM asked us to wait, and its own words; null when it did not. */
+  quietFor(tenant: string): Quiet | null {
+    const q = this.quietUntil.get(tenant);
+    return q && q.untilMs > Date.now() ? q : null;
+  }
+
+  rateLimited(tenant: string, waitMs: number, reason: string): void {
+    const untilMs = Date.now() + waitMs;
+    if (untilMs > (this.quietUntil.get(tenant)?.untilMs ?? 0)) this.quietUntil.set(tenant, { untilMs, reason });
   }
 
   /** Runs `work` when the tenant's previous work with its CRM is over. */
