@@ -275,10 +275,14 @@ async function lampOnThePhones() {
     log('lamp: no open entry on the list (run without --skip-calls), not checked');
     return;
   }
+  // Dark first (an earlier run left it off): the light below is this run's.
+  await setLamp(false);
+  const before = await waitForState('SMC', 'NOT_INUSE', 20);
   await setLamp(true);
   await ui.shot('50-lamp-on-settings');
   const lit = await waitForState('SMC', 'INUSE', 20);
-  check('the lamp on the phones: Custom:SMC is INUSE on the real Asterisk while entries wait unclaimed', lit === 'INUSE', `devstate ${lit}, ${open} open entries`);
+  check('the lamp on the phones: Custom:SMC is INUSE on the real Asterisk while entries wait unclaimed', before !== 'INUSE' && lit === 'INUSE',
+    `devstate ${before} before, ${lit} after ticking, ${open} open entries`);
   await setLamp(false);
   const out = await waitForState('SMC', 'NOT_INUSE', 20);
   check('the lamp off in the settings: Custom:SMC goes back to NOT_INUSE', out === 'NOT_INUSE', `devstate ${out}`);
