@@ -144,7 +144,8 @@ export function hasTargets(settings: TargetSettings): boolean {
 // dashboard can place tens of thousands of entries without as many Intl calls (5 µs each).
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
-const offsets = new Map<string, number>();
+/** Per zone, its offset by hour since the epoch. */
+const offsets = new Map<string, Map<number, number>>();
 
 function exactOffsetMs(instantMs: number, zone: string): number {
   let format = formatters.get(zone);
@@ -162,15 +163,16 @@ function exactOffsetMs(instantMs: number, zone: string): number {
 /** The zone's offset from UTC at an instant, in ms. */
 export function zoneOffsetMs(instantMs: number, zone: string): number {
   const hour = Math.floor(instantMs / 3_600_000);
-  const key = `${zone}\n${hour}`;
-  const known = offsets.get(key);
+  let hours = offsets.get(zone);
+  if (!hours) offsets.set(zone, (hours = new Map()));
+  const known = hours.get(hour);
   if (known !== undefined) return known;
   const atStart = exactOffsetMs(hour * 3_600_000, zone);
   const atEnd = exactOffsetMs(hour * 3_600_000 + 3_599_999, zone);
   // A change inside this hour (zones that shift at :30): exact for this instant, not kept.
   if (atStart !== atEnd) return exactOffsetMs(instantMs, zone);
-  if (offsets.size > 200_000) offsets.clear();
-  offsets.set(key, atStart);
+  if (hours.size > 200_000) hours.clear();
+  hours.set(hour, atStart);
   return atStart;
 }
 
@@ -184,9 +186,19 @@ export function instantOfLocal(localMs: number, zone: string): number {
   return localMs - zoneOffsetMs(guess, zone);
 }
 
-/** A naive 'YYYY-MM-DD HH:MM:SS' as ms of a zone-less (UTC-read) clock. */
+/**
+ * A naive 'YYYY-MM-DD HH:MM:SS' as ms of a zone-less (UTC-read) clock. Read digit by digit:
+ * the dashboard places every entry of a year with it, where Date.parse of a rebuilt string
+ * cost a third of the time.
+ */
 export function naiveMs(naive: string): number {
-  return Date.parse(naive.slice(0, 19).replace(' ', 'T') + 'Z');
+  const n = (from: number, length: number) => {
+    let v = 0;
+    for (let i = from; i < from + length; i++) v = v * 10 + naive.charCodeAt(i) - 48;
+    return v;
+  };
+  if (naive.length < 19) return Date.parse(naive.replace(' ', 'T') + 'Z');
+  return Date.UTC(n(0, 4), n(5, 2) - 1, n(8, 2), n(11, 2), n(14, 2), n(17, 2));
 }
 
 // ---------------------------------------------------------------------------------------

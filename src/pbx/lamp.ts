@@ -5,6 +5,7 @@ import { claimRowOf } from '../ledger/claims.js';
 import { JournalWatch } from '../ledger/journal-watch.js';
 import { AmiError, AmiSession, amiConfigured } from './ami.js';
 import { desiredLamps, lampChanges, lampDevice, type LampEntry, type LampState } from './lamp-state.js';
+import { naiveMs } from '../ledger/callback-target.js';
 
 export interface LampOptions {
   /** The ledger's pool (our tables). */
@@ -251,9 +252,4 @@ export async function setDeviceState(session: AmiSession, device: string, state:
   const answer = await session.action({ Action: 'Setvar', Variable: `DEVICE_STATE(${device})`, Value: state, ActionID: session.nextActionId() });
   // A user without the `call` write class gets "Permission denied"; the keeper then waits before trying again.
   if (answer.Response !== 'Success') throw new AmiError(`AMI refused to set ${device}: ${answer.Message ?? answer.Response ?? 'no reason given'}`);
-}
-
-/** A naive datetime as milliseconds, for the distance between two of them (same clock). */
-function naiveMs(naive: string): number {
-  return Date.parse(`${naive.replace(' ', 'T')}Z`);
 }
