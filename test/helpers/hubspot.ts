@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
+import { StandInServer } from './stand-in-server.js';
 
 /**
  * A stand-in for one HubSpot account: an HTTP server implementing the subset of HubSpot's
@@ -60,7 +61,7 @@ export interface HubSpotOwner {
 const MAX_FILTER_GROUPS = 5;
 const MAX_PAGE = 200;
 
-export class HubSpotStandIn {
+export class HubSpotStandIn extends StandInServer {
   readonly contacts = new Map<string, HubSpotObject>();
   readonly tasks = new Map<string, HubSpotObject>();
   readonly owners = new Map<string, HubSpotOwner>();
@@ -69,21 +70,9 @@ export class HubSpotStandIn {
   readonly requests: SeenRequest[] = [];
   intercept: Interceptor | null = null;
   private nextId = 1000;
-  private server!: Server;
-  url = '';
 
-  constructor(private readonly options: StandInOptions) {}
-
-  async start(): Promise<this> {
-    this.server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', () => r()));
-    this.url = `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise((r) => this.server.close(r));
+  constructor(private readonly options: StandInOptions) {
+    super();
   }
 
   addContact(properties: Record<string, string>): HubSpotObject {
@@ -105,7 +94,7 @@ export class HubSpotStandIn {
     return o;
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');

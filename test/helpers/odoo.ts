@@ -1,4 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { StandInServer } from './stand-in-server.js';
 
 /**
  * A stand-in for one Odoo 14–17 database behind its external JSON-RPC API (`POST /jsonrpc`,
@@ -74,15 +75,14 @@ class OdooException extends Error {
   }
 }
 
-export class OdooStandIn {
+export class OdooStandIn extends StandInServer {
   readonly tables = new Map<string, Map<number, OdooRecord>>();
   readonly calls: SeenCall[] = [];
   intercept: Interceptor | null = null;
   private nextId = 100;
-  private server!: Server;
-  url = '';
 
   constructor(readonly options: OdooStandInOptions) {
+    super();
     const models = ['res.partner', 'mail.activity', 'mail.message', 'res.users', 'ir.model', 'ir.model.data', 'mail.activity.type', ...(options.crm ? ['crm.lead'] : []), ...(options.sales ? ['sale.order'] : [])];
     for (const m of models) this.tables.set(m, new Map());
     this.put('res.users', { id: API_USER, name: 'Integration Bot', login: options.login, tz: options.timeZone ?? 'Europe/Bucharest', active: true });
@@ -91,18 +91,6 @@ export class OdooStandIn {
     this.put('ir.model.data', { id: 1, module: 'mail', name: 'mail_activity_data_todo', model: 'mail.activity.type', res_id: 1 });
     this.put('ir.model.data', { id: 2, module: 'mail', name: 'mail_activity_data_call', model: 'mail.activity.type', res_id: CALL_TYPE });
     models.forEach((model, i) => this.put('ir.model', { id: 80 + i, model, name: MODEL_NAMES[model] ?? model }));
-  }
-
-  async start(): Promise<this> {
-    this.server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', () => r()));
-    this.url = `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise((r) => this.server.close(r));
   }
 
   addUser(name: string): number {
@@ -144,7 +132,7 @@ export class OdooStandIn {
     return r;
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const url = new URL(req.url ?? '/', 'http://stand-in');

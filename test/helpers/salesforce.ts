@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { StandInServer } from './stand-in-server.js';
 
 /**
  * A stand-in for one Salesforce org: an HTTP server implementing the subset of Salesforce's
@@ -95,7 +96,7 @@ const PICKLISTS: Record<string, string[]> = {
 };
 const PREFIX: Record<string, string> = { Contact: '003', Lead: '00Q', Task: '00T' };
 
-export class SalesforceOrg {
+export class SalesforceOrg extends StandInServer {
   readonly records = { Contact: new Map<string, SalesforceRecord>(), Lead: new Map<string, SalesforceRecord>(), Task: new Map<string, SalesforceRecord>() };
   readonly recycleBin = new Map<string, SalesforceRecord>();
   readonly users = new Map<string, string>([[INTEGRATION_USER, 'Integration User']]);
@@ -106,21 +107,9 @@ export class SalesforceOrg {
   private readonly cursors = new Map<string, SalesforceRecord[]>();
   private revoked = false;
   private nextId = 1;
-  private server!: Server;
-  url = '';
 
-  constructor(readonly options: OrgOptions) {}
-
-  async start(): Promise<this> {
-    this.server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', () => r()));
-    this.url = `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise((r) => this.server.close(r));
+  constructor(readonly options: OrgOptions) {
+    super();
   }
 
   /** Every access token expires (the session timeout passed); the refresh token still works. */
@@ -156,7 +145,7 @@ export class SalesforceOrg {
     return r;
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');
