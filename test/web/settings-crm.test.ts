@@ -15,6 +15,7 @@ import { HubSpotStandIn } from '../helpers/hubspot.js';
 import { OdooStandIn, type OdooStandInOptions } from '../helpers/odoo.js';
 import { SalesforceOrg, type OrgOptions } from '../helpers/salesforce.js';
 import { callVerdict, record } from '../helpers/ledger-calls.js';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium, SCREENS } from '../helpers/chromium.js';
 
 const SECRET = 'settings-crm-secret-0123456789abcd';
@@ -77,6 +78,29 @@ describe('CRM settings', () => {
       'x-smc-identity': signed.header, 'x-smc-signature': signed.signature, 'content-type': 'application/json',
       'x-csrf-token': csrfToken(SECRET, `pbx\nana\ndefault\n${role}`),
     };
+  }
+
+  /** The settings page as the admin UI shows it to an admin reading `lang`. */
+  async function settingsPage(browser: Browser, lang: 'en' | 'ro'): Promise<{ context: BrowserContext; page: Page }> {
+    const { 'content-type': _json, ...headers } = as('admin', lang);
+    const context = await browser.newContext({ extraHTTPHeaders: headers, viewport: { width: 1360, height: 900 } });
+    const page = await context.newPage();
+    // The PHP glue's part: ajax.php?…&path=/api/… is forwarded to the service.
+    await page.route('**/ajax.php?*', (route) => route.continue({ url: base + new URL(route.request().url()).searchParams.get('path') }));
+    await page.goto(`${base}/settings`);
+    await withAssets(page);
+    return { context, page };
+  }
+
+  /** Inside the PBX the admin UI wraps this fragment and loads the module's assets. */
+  async function withAssets(page: Page): Promise<void> {
+    await page.addStyleTag({ url: `${base}/assets/css/smartmissedcalls.css` });
+    await page.addScriptTag({ url: `${base}/assets/js/smartmissedcalls.js` });
+  }
+
+  async function reloadWithAssets(page: Page): Promise<void> {
+    await page.reload();
+    await withAssets(page);
   }
 
   async function post(path: string, body: unknown, lang: 'en' | 'ro' = 'en'): Promise<{ status: number; text: string; json: Record<string, unknown> }> {
@@ -219,15 +243,7 @@ describe('CRM settings', () => {
     const browser = await launchChromium();
     try {
       for (const lang of ['en', 'ro'] as const) {
-        const { 'content-type': _json, ...headers } = as('admin', lang);
-        const context = await browser.newContext({ extraHTTPHeaders: headers, viewport: { width: 1360, height: 900 } });
-        const page = await context.newPage();
-        // The PHP glue's part: ajax.php?…&path=/api/… is forwarded to the service.
-        await page.route('**/ajax.php?*', (route) => route.continue({ url: base + new URL(route.request().url()).searchParams.get('path') }));
-        await page.goto(`${base}/settings`);
-        // Inside the PBX the admin UI wraps this fragment and loads the module's assets.
-        await page.addStyleTag({ url: `${base}/assets/css/smartmissedcalls.css` });
-        await page.addScriptTag({ url: `${base}/assets/js/smartmissedcalls.js` });
+        const { context, page } = await settingsPage(browser, lang);
         await page.selectOption('[name="crm-kind"]', 'hubspot');
         await page.fill('[name="crm-baseUrl"]', h.url);
         await page.fill('[name="crm-token"]', 'pat-eu1-wrong');
@@ -242,8 +258,7 @@ describe('CRM settings', () => {
         await page.click('#smc-save');
         await page.locator('#smc-saved:not(:empty)').waitFor();
         assert.deepEqual((await loadSettings(db.pool, 'default')).crm, { kind: 'hubspot', baseUrl: h.url, token: TOKEN, createContact: false });
-        await page.reload();
-        await page.addScriptTag({ url: `${base}/assets/js/smartmissedcalls.js` });
+        await reloadWithAssets(page);
         assert.ok(!(await page.content()).includes(TOKEN), 'the token is not in the page after saving');
         assert.equal(await page.inputValue('[name="crm-token"]'), '');
         // Saving again with the token field left empty keeps the token.
@@ -254,9 +269,7 @@ describe('CRM settings', () => {
         await saveSettings(db.pool, 'default', { crm: { kind: '', baseUrl: '', token: '' } }, 'test');
 
         // Odoo: its database and login appear when it is chosen.
-        await page.reload();
-        await page.addStyleTag({ url: `${base}/assets/css/smartmissedcalls.css` });
-        await page.addScriptTag({ url: `${base}/assets/js/smartmissedcalls.js` });
+        await reloadWithAssets(page);
         assert.equal(await page.isVisible('[name="crm-database"]'), false, 'no Odoo fields while no CRM is chosen');
         await page.selectOption('[name="crm-kind"]', 'odoo');
         await page.locator('[name="crm-database"]').waitFor({ state: 'visible' });
@@ -372,13 +385,7 @@ describe('CRM settings', () => {
     const browser = await launchChromium();
     try {
       for (const lang of ['en', 'ro'] as const) {
-        const { 'content-type': _json, ...headers } = as('admin', lang);
-        const context = await browser.newContext({ extraHTTPHeaders: headers, viewport: { width: 1360, height: 900 } });
-        const page = await context.newPage();
-        await page.route('**/ajax.php?*', (route) => route.continue({ url: base + new URL(route.request().url()).searchParams.get('path') }));
-        await page.goto(`${base}/settings`);
-        await page.addStyleTag({ url: `${base}/assets/css/smartmissedcalls.css` });
-        await page.addScriptTag({ url: `${base}/assets/js/smartmissedcalls.js` });
+        const { context, page } = await settingsPage(browser, lang);
         assert.equal(await page.isVisible('[name="crm-clientId"]'), false, 'no Salesforce fields while no CRM is chosen');
         await page.selectOption('[name="crm-kind"]', 'salesforce');
         await page.locator('[name="crm-clientId"]').waitFor({ state: 'visible' });
@@ -398,8 +405,7 @@ describe('CRM settings', () => {
         await page.locator('#smc-saved:not(:empty)').waitFor();
         const saved = { kind: 'salesforce', baseUrl: o.url, token: SF_REFRESH, clientId: SF_KEY, clientSecret: SF_SECRET, createContact: false };
         assert.deepEqual((await loadSettings(db.pool, 'default')).crm, saved);
-        await page.reload();
-        await page.addScriptTag({ url: `${base}/assets/js/smartmissedcalls.js` });
+        await reloadWithAssets(page);
         const html = await page.content();
         assert.ok(!html.includes(SF_SECRET) && !html.includes(SF_REFRESH), 'no secret in the page after saving');
         assert.equal(await page.inputValue('[name="crm-clientSecret"]'), '');

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Network } from '../../config/networks.js';
-import { outboundRequest, type OutboundError } from '../outbound.js';
 import { CrmError, type CrmConnector, type CrmContact, type CrmDiagnosis, type CrmTask, type PhoneVariants } from './connector.js';
+import { bearerJson, crmRequest, successJson } from './http.js';
 
 /**
  * HubSpot through its public CRM v3 REST API, with a private app's token (Bearer). The calls,
@@ -110,34 +110,14 @@ export class HubSpotConnector implements CrmConnector {
   constructor(private readonly options: HubSpotOptions) {}
 
   private async call<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {
-    let res;
-    try {
-      res = await outboundRequest({
-        url: this.options.baseUrl.replace(/\/+$/, '') + path,
-        method,
-        headers: {
-          authorization: `Bearer ${this.options.token}`,
-          accept: 'application/json',
-          'user-agent': 'SmartMissedCalls',
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        timeoutMs: this.options.timeoutMs ?? 15_000,
-        maxRedirects: 0,
-        maxBodyBytes: 2_000_000,
-        allowedNetworks: this.options.allowedNetworks,
-      });
-    } catch (err) {
-      throw new HubSpotError(`HubSpot not reached: ${(err as OutboundError).message}`, null, null, null);
-    }
-    const text = res.body.toString('utf8');
+    const res = await crmRequest(
+      this.options,
+      { url: this.options.baseUrl.replace(/\/+$/, '') + path, method, ...bearerJson(this.options.token, body), maxBodyBytes: 2_000_000 },
+      (reason) => new HubSpotError(`HubSpot not reached: ${reason}`, null, null, null),
+    );
+    const text = res.text;
     if (res.status >= 200 && res.status < 300) {
-      if (text === '') return undefined as T;
-      try {
-        return JSON.parse(text) as T;
-      } catch {
-        throw new HubSpotError(`HubSpot answered ${res.status} with no JSON: is the base URL the API's?`, res.status, null, null);
-      }
+      return successJson<T>(res, () => new HubSpotError(`HubSpot answered ${res.status} with no JSON: is the base URL the API's?`, res.status, null, null));
     }
     let parsed: HubSpotErrorBody | null = null;
     try {

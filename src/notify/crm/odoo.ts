@@ -1,5 +1,5 @@
 import type { Network } from '../../config/networks.js';
-import { outboundRequest, type OutboundError } from '../outbound.js';
+import { crmRequest } from './http.js';
 import { CrmError, type CrmConnector, type CrmContact, type CrmDiagnosis, type CrmTask, type PhoneVariants } from './connector.js';
 
 /**
@@ -145,22 +145,18 @@ export class OdooConnector implements CrmConnector {
   constructor(private readonly options: OdooOptions) {}
 
   private async rpc<T>(service: 'common' | 'object', method: string, args: unknown[]): Promise<T> {
-    let res;
-    try {
-      res = await outboundRequest({
+    const res = await crmRequest(
+      this.options,
+      {
         url: this.options.baseUrl.replace(/\/+$/, '') + '/jsonrpc',
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json', 'user-agent': 'SmartMissedCalls' },
+        headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ jsonrpc: '2.0', method: 'call', params: { service, method, args }, id: this.nextId++ }),
-        timeoutMs: this.options.timeoutMs ?? 15_000,
-        maxRedirects: 0,
         maxBodyBytes: 4_000_000,
-        allowedNetworks: this.options.allowedNetworks,
-      });
-    } catch (err) {
-      throw new OdooError(`Odoo not reached: ${(err as OutboundError).message}`, null, null, null, null);
-    }
-    const text = res.body.toString('utf8');
+      },
+      (reason) => new OdooError(`Odoo not reached: ${reason}`, null, null, null, null),
+    );
+    const text = res.text;
     if (res.status === 429 || res.status === 503) {
       // A proxy in front of Odoo (Odoo.sh, a load balancer) shedding load: wait as told.
       const wait = retryAfterOf(res.headers['retry-after']);

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import type { Network } from '../../config/networks.js';
-import { outboundRequest, type OutboundError } from '../outbound.js';
 import { CrmError, type CrmConnector, type CrmContact, type CrmDiagnosis, type CrmTask, type PhoneVariants } from './connector.js';
+import { bearerJson, crmRequest, successJson } from './http.js';
 
 /**
  * Salesforce through its REST API, as the integration user of a Connected App: OAuth 2.0
@@ -174,24 +174,20 @@ export class SalesforceConnector implements CrmConnector {
       client_id: this.options.clientId,
       client_secret: this.options.clientSecret,
     });
-    let res;
-    try {
-      res = await outboundRequest({
+    const res = await crmRequest(
+      this.options,
+      {
         url: this.options.baseUrl.replace(/\/+$/, '') + '/services/oauth2/token',
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', 'user-agent': 'SmartMissedCalls' },
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
         body: form.toString(),
-        timeoutMs: this.options.timeoutMs ?? 15_000,
-        maxRedirects: 0,
         maxBodyBytes: 100_000,
-        allowedNetworks: this.options.allowedNetworks,
-      });
-    } catch (err) {
-      throw new SalesforceError(`Salesforce not reached: ${(err as OutboundError).message}`, null, null, null, null, true);
-    }
+      },
+      (reason) => new SalesforceError(`Salesforce not reached: ${reason}`, null, null, null, null, true),
+    );
     let parsed: TokenAnswer | null = null;
     try {
-      parsed = JSON.parse(res.body.toString('utf8')) as TokenAnswer;
+      parsed = JSON.parse(res.text) as TokenAnswer;
     } catch {
       /* not the token endpoint's JSON: handled below */
     }
@@ -230,34 +226,14 @@ export class SalesforceConnector implements CrmConnector {
   }
 
   private async request<T>(session: Session, method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown, maxBodyBytes = 2_000_000): Promise<T> {
-    let res;
-    try {
-      res = await outboundRequest({
-        url: session.instanceUrl + path,
-        method,
-        headers: {
-          authorization: `Bearer ${session.accessToken}`,
-          accept: 'application/json',
-          'user-agent': 'SmartMissedCalls',
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        timeoutMs: this.options.timeoutMs ?? 15_000,
-        maxRedirects: 0,
-        maxBodyBytes,
-        allowedNetworks: this.options.allowedNetworks,
-      });
-    } catch (err) {
-      throw new SalesforceError(`Salesforce not reached: ${(err as OutboundError).message}`, null, null, null, null);
-    }
-    const text = res.body.toString('utf8');
+    const res = await crmRequest(
+      this.options,
+      { url: session.instanceUrl + path, method, ...bearerJson(session.accessToken, body), maxBodyBytes },
+      (reason) => new SalesforceError(`Salesforce not reached: ${reason}`, null, null, null, null),
+    );
+    const text = res.text;
     if (res.status >= 200 && res.status < 300) {
-      if (text === '') return undefined as T;
-      try {
-        return JSON.parse(text) as T;
-      } catch {
-        throw new SalesforceError(`Salesforce answered ${res.status} with no JSON: is the instance URL the API's?`, res.status, null, null, null);
-      }
+      return successJson<T>(res, () => new SalesforceError(`Salesforce answered ${res.status} with no JSON: is the instance URL the API's?`, res.status, null, null, null));
     }
     let first: SalesforceErrorItem | null = null;
     try {
