@@ -7,7 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -115,11 +116,27 @@ if (process.env[HOLDER_ENV]) {
     }
 
     const openPool = (node: number) => createPool(configs[node]!.db);
+    const startLog: string[] = [];
+    const portThief = createServer();
+    let stolenSstPort = 0;
 
     before(async () => {
       // Throws naming galera-4 (or rsync, …) when this machine cannot run a cluster.
       galeraTools();
-      cluster = await startGaleraCluster({ dir: mkdtempSync(join(tmpdir(), 'smc-galera-')) });
+      // The race CI lost once: another program takes the last joiner's SST port before its rsync
+      // daemon binds it. Taken here on purpose, right after the configs are written.
+      const dir = mkdtempSync(join(tmpdir(), 'smc-galera-'));
+      cluster = await startGaleraCluster({
+        dir,
+        log: (line) => {
+          startLog.push(line);
+          if (!line.startsWith('initialising')) return;
+          const sst = /wsrep_sst_receive_address=127\.0\.0\.1:(\d+)/.exec(readFileSync(join(dir, 'node3', 'my.cnf'), 'utf8'));
+          stolenSstPort = Number(sst![1]);
+          portThief.listen(stolenSstPort, '127.0.0.1');
+        },
+      });
+      if (portThief.listening) portThief.close();
       const root = await mysql.createConnection({ socketPath: cluster.nodes[0]!.socket, user: 'root' });
       await root.query(`CREATE DATABASE ${DATABASE} DEFAULT CHARACTER SET utf8mb4`);
       await root.end();
@@ -130,10 +147,18 @@ if (process.env[HOLDER_ENV]) {
     }, { timeout: 300_000 });
 
     after(async () => {
+      if (portThief.listening) portThief.close();
       for (const child of children) child.kill('SIGKILL');
       await Promise.all(pools.map((p) => p.end().catch(() => {})));
       await cluster?.teardown();
     }, { timeout: 120_000 });
+
+    test('the harness: a joiner whose SST port another program took before it bound it joins on new ports', TEST_LIMIT, async () => {
+      assert.ok(stolenSstPort > 0, 'the port was taken');
+      assert.ok(startLog.some((l) => l.startsWith(`node3 lost a port`) && l.includes(`SST ${stolenSstPort}`)), startLog.join('\n'));
+      assert.notEqual(cluster.nodes[2]!.sstPort, stolenSstPort);
+      for (const node of [0, 1, 2]) assert.equal((await cluster.status(node)).clusterSize, 3, `node ${node + 1} sees three nodes`);
+    });
 
     test('our migrations hold on every node: primary keys, InnoDB, auto-increment offsets, an append-only journal', TEST_LIMIT, async () => {
       for (const node of [0, 1, 2]) {

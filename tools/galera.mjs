@@ -63,17 +63,50 @@ function mysqlAccount() {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
-/** @returns {Promise<number>} a TCP port nobody listens on right now on 127.0.0.1 */
-function freePort() {
-  return new Promise((resolvePort, reject) => {
+/**
+ * The first port the kernel hands out to outgoing connections. A port we pick must lie below
+ * it: a node's ports stay unbound until it starts (the last joiner's for half a minute), and an
+ * outgoing connection (another node's group traffic, an SST's rsync client) could take one in
+ * the meantime; the rsync SST then refuses its port as "taken by another program".
+ * @returns {number}
+ */
+function ephemeralLow() {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (Number.isInteger(low) && low > PORT_FLOOR + 1000) return low;
+  } catch {
+    // not Linux: its default range
+  }
+  return 32768;
+}
+
+/** Below this are the well-known and registered ports a machine's own services use. */
+const PORT_FLOOR = 20000;
+
+/** @param {number} port @returns {Promise<boolean>} whether 127.0.0.1:`port` can be listened on now */
+function bindable(port) {
+  return new Promise((resolvePort) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
+    server.once('error', () => resolvePort(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolvePort(true)));
   });
+}
+
+/**
+ * A port no one listens on now, below the ephemeral range, and not in `taken` (this cluster's
+ * own picks, which are not bound yet); added to `taken`.
+ * @param {Set<number>} taken
+ * @returns {Promise<number>}
+ */
+async function freePort(taken) {
+  const top = ephemeralLow();
+  for (let tries = 0; tries < 200; tries++) {
+    const port = PORT_FLOOR + Math.floor(Math.random() * (top - PORT_FLOOR));
+    if (taken.has(port) || !(await bindable(port))) continue;
+    taken.add(port);
+    return port;
+  }
+  throw new Error(`no free TCP port between ${PORT_FLOOR} and ${top} on 127.0.0.1 after 200 tries`);
 }
 
 /**
@@ -86,6 +119,21 @@ function tail(path, lines) {
   } catch {
     return '(no error log)';
   }
+}
+
+/**
+ * Why a node stopped, from its log: the errors it wrote (a failed SST's cause is often far above
+ * the shutdown's last lines), then its last lines.
+ * @param {GaleraNode} node
+ */
+function whyStopped(node) {
+  let errors = [];
+  try {
+    errors = readFileSync(node.errorLog, 'utf8').split('\n').filter((l) => /\[ERROR\]|WSREP_SST: \[ERROR\]/.test(l)).slice(-12);
+  } catch {
+    // no log: tail says so
+  }
+  return `${errors.length ? `errors in ${node.errorLog}:\n${errors.join('\n')}\n` : ''}tail of ${node.errorLog}:\n${tail(node.errorLog, 15)}`;
 }
 
 const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms));
@@ -140,22 +188,24 @@ export async function startGaleraCluster({ dir, size = 3, log = () => {} }) {
   const account = process.getuid?.() === 0 ? mysqlAccount() : null;
   if (account) chmodSync(dir, 0o755);
 
+  /** Every port this cluster picked, bound or not. */
+  const taken = new Set();
   /** @type {GaleraNode[]} */
   const nodes = [];
   for (let index = 0; index < size; index++) {
     const nodeDir = join(dir, `node${index + 1}`);
     nodes.push({
       index, name: `node${index + 1}`, dir: nodeDir, socket: join(nodeDir, 'mysql.sock'), errorLog: join(nodeDir, 'mariadb.err'),
-      port: await freePort(), gcommPort: await freePort(), istPort: await freePort(), sstPort: await freePort(), running: false,
+      port: await freePort(taken), gcommPort: await freePort(taken), istPort: await freePort(taken), sstPort: await freePort(taken), running: false,
     });
   }
-  const clusterAddress = `gcomm://${nodes.map((n) => `127.0.0.1:${n.gcommPort}`).join(',')}`;
 
   /** @type {Map<number, { child: import('node:child_process').ChildProcess, exited: Promise<void> }>} */
   const processes = new Map();
 
   /** @param {GaleraNode} node */
   function writeConfig(node) {
+    const clusterAddress = `gcomm://${nodes.map((n) => `127.0.0.1:${n.gcommPort}`).join(',')}`;
     const lines = [
       '[mysqld]',
       `datadir=${join(node.dir, 'data')}`,
@@ -269,14 +319,14 @@ export async function startGaleraCluster({ dir, size = 3, log = () => {} }) {
     const deadline = Date.now() + JOIN_TIMEOUT_MS;
     for (;;) {
       if (!node.running) {
-        throw new Error(`${node.name} (mariadbd) exited while starting (code ${child.exitCode}); tail of ${node.errorLog}:\n${tail(node.errorLog, 30)}`);
+        throw new Error(`${node.name} (mariadbd) exited while starting (code ${child.exitCode}); ${whyStopped(node)}`);
       }
       const s = existsSync(node.socket) ? await status(index).catch(() => null) : null;
       if (s && s.ready && s.state === 'Synced' && s.clusterStatus === 'Primary' && s.clusterSize >= expectSize) break;
       if (Date.now() > deadline) {
         send(child, 'SIGKILL');
         await exited;
-        throw new Error(`${node.name} was not Synced in a cluster of ${expectSize} within ${JOIN_TIMEOUT_MS / 1000}s (last: ${JSON.stringify(s)}); tail of ${node.errorLog}:\n${tail(node.errorLog, 30)}`);
+        throw new Error(`${node.name} was not Synced in a cluster of ${expectSize} within ${JOIN_TIMEOUT_MS / 1000}s (last: ${JSON.stringify(s)}); ${whyStopped(node)}`);
       }
       await sleep(200);
     }
@@ -324,6 +374,35 @@ export async function startGaleraCluster({ dir, size = 3, log = () => {} }) {
     }
   }
 
+  /**
+   * What a node's log says when one of its ports was taken between our pick and its bind (by
+   * another program's listener or an outgoing connection): mariadbd's, Galera's or the rsync
+   * SST's own words (its daemon cannot bind a taken port and dies).
+   */
+  const PORT_TAKEN = /Address already in use|Bind on TCP\/IP port|Failed to listen|has been taken by another program|the rsync or stunnel daemon \(PID: \d+\) terminated unexpectedly/;
+
+  /**
+   * The first start of a node; one whose port was taken before it bound it gets new ports (the
+   * other nodes' configs name its new group address) and starts again, up to twice.
+   * @param {number} index
+   * @param {{ bootstrap?: boolean, expectSize: number }} how
+   */
+  async function launchOnFreePorts(index, how) {
+    const node = nodes[index];
+    for (let attempt = 1; ; attempt++) {
+      const logStart = existsSync(node.errorLog) ? readFileSync(node.errorLog, 'utf8').length : 0;
+      try {
+        return await launch(index, how);
+      } catch (err) {
+        const thisStart = existsSync(node.errorLog) ? readFileSync(node.errorLog, 'utf8').slice(logStart) : '';
+        if (attempt > 2 || node.running || !PORT_TAKEN.test(thisStart)) throw err;
+        log(`${node.name} lost a port (SQL ${node.port}, gcomm ${node.gcommPort}, IST ${node.istPort}, SST ${node.sstPort}); new ports, attempt ${attempt + 1}`);
+        Object.assign(node, { port: await freePort(taken), gcommPort: await freePort(taken), istPort: await freePort(taken), sstPort: await freePort(taken) });
+        for (const n of nodes) writeConfig(n);
+      }
+    }
+  }
+
   // A test process that dies without teardown must not leave three servers behind.
   const killAll = () => {
     for (const { child } of processes.values()) send(child, 'SIGKILL');
@@ -349,11 +428,11 @@ export async function startGaleraCluster({ dir, size = 3, log = () => {} }) {
       { encoding: 'utf8', timeout: INSTALL_TIMEOUT_MS },
     );
     if (install.status !== 0) throw new Error(`mariadb-install-db failed (${install.signal ?? install.status}): ${install.stdout}${install.stderr}`);
-    await launch(0, { bootstrap: true, expectSize: 1 });
+    await launchOnFreePorts(0, { bootstrap: true, expectSize: 1 });
     log(`${first.name} bootstrapped the cluster (SQL ${first.port}, gcomm ${first.gcommPort})`);
     // Joiners one at a time: one donor serving two SSTs at once doubles the load on two cores.
     for (const node of nodes.slice(1)) {
-      await launch(node.index, { expectSize: node.index + 1 });
+      await launchOnFreePorts(node.index, { expectSize: node.index + 1 });
       log(`${node.name} joined (SQL ${node.port}, gcomm ${node.gcommPort})`);
     }
     await waitForSize(size);

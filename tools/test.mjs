@@ -61,6 +61,38 @@ const CONCURRENCY = 2;
 /** @type {Set<import('node:child_process').ChildProcess>} */
 const running = new Set();
 
+/** Each failure's name and cause, repeated after the last file: CI keeps only the end of a long log. */
+/** @type {string[]} */
+const failures = [];
+const REPORT_LINES = 25;
+
+/**
+ * The failed tests of one file's TAP output with the lines that say why (error, failure type,
+ * stack), leaving out the tests cancelled only because their suite failed: the suite's own
+ * report names the cause once.
+ * @param {string} file
+ * @param {string} tap
+ * @returns {string[]}
+ */
+function failureReports(file, tap) {
+  /** @type {string[]} */
+  const reports = [];
+  const lines = tap.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const failed = /^(\s*)not ok \d+ - (.*)$/.exec(lines[i]);
+    if (!failed) continue;
+    const detail = [];
+    if (lines[i + 1]?.trim() === '---') {
+      for (let j = i + 2; j < lines.length && lines[j].trim() !== '...'; j++) detail.push(lines[j].trim());
+    }
+    if (detail.some((l) => l.includes("failureType: 'cancelledByParent'"))) continue;
+    // Node's own stack frames say nothing about the test.
+    const why = detail.filter((l) => !/^(duration_ms|location|type):/.test(l) && !/\(node:/.test(l)).slice(0, REPORT_LINES);
+    reports.push([`${file}: ${failed[2]}`, ...why.map((l) => `    ${l}`)].join('\n'));
+  }
+  return reports;
+}
+
 /**
  * Runs one test file in its own process group, its output held back and printed whole when it
  * ends (two files at once would interleave); stopped with everything it started after FILE_TIMEOUT_MS.
@@ -88,8 +120,10 @@ function runFile(file, env) {
       process.stdout.write(`# ---- ${relative(BUILD_TESTS, file)}\n${out}`);
       const count = (/** @type {string} */ name) => Number(new RegExp(`^# ${name} (\\d+)$`, 'm').exec(out)?.[1] ?? 0);
       const counts = { pass: count('pass'), fail: count('fail') + count('cancelled'), skipped: count('skipped') };
+      failures.push(...failureReports(relative(BUILD_TESTS, file), out));
       if (problem) {
         process.stdout.write(`not ok - ${relative(BUILD_TESTS, file)}: ${problem}\n`);
+        failures.push(`${relative(BUILD_TESTS, file)}: ${problem}`);
         counts.fail += 1;
       }
       resolveFile(counts);
@@ -97,7 +131,7 @@ function runFile(file, env) {
     child.once('error', (err) => finish(`could not start node --test: ${err.message}`));
     child.once('close', (exitCode, signal) => {
       if (timedOut) finish(`did not finish within ${Math.round(FILE_TIMEOUT_MS / 1000)} s and was stopped with everything it started`);
-      else if (exitCode !== 0 && !/^# fail [1-9]/m.test(Buffer.concat(chunks).toString('utf8'))) finish(`exited with ${signal ?? exitCode} and no failing test`);
+      else if (exitCode !== 0 && !/^# (fail|cancelled) [1-9]/m.test(Buffer.concat(chunks).toString('utf8'))) finish(`exited with ${signal ?? exitCode} and no failing test`);
       else finish('');
     });
   });
@@ -157,6 +191,7 @@ try {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+if (failures.length) console.log(`# ---- why they failed\n${failures.join('\n')}`);
 console.log(`# ${files.length} test files`);
 console.log(`${totals.pass} passed, ${totals.fail} failed, ${totals.skipped} skipped`);
 process.exit(interrupted ? 130 : code);

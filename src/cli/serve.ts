@@ -16,13 +16,7 @@ import { LampKeeper } from '../pbx/lamp.js';
 import { SyncService } from '../sync/service.js';
 import { createApp } from '../web/app.js';
 import { configOf } from './context.js';
-
-/** Something `smc serve` runs: started in list order, stopped in reverse. */
-export interface Service {
-  name: string;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-}
+import { runServices, type Service } from './services.js';
 
 const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
 
@@ -209,35 +203,13 @@ export async function startService(config: Config): Promise<void> {
   await ensureAuditKey(pool, config.auditKeyFile).catch((err: Error) => log(`audit key not checked: ${err.message}`));
   const sync = new SyncService(pools, config, undefined, log);
   sync.on('health', (h) => log(h.ok ? 'database reachable' : `database unavailable: ${h.error ?? ''}`));
-  // Started in this order, stopped in reverse; a further worker is one more entry here.
+  // Started in this order, stopped in reverse (runServices); a further worker is one more entry here.
   const services: Service[] = [
     syncService(sync), amiEventsService(config, sync), lampService(config, pools, sync), notifierService(config, pools, sync), webService(config, pools, sync), auditAnchorService(pool),
   ];
-  const started: Service[] = [];
-  let stopping = false;
-  const stopAll = async (reason: string) => {
-    if (stopping) return;
-    stopping = true;
-    log(`stopping (${reason})`);
-    for (const s of [...started].reverse()) {
-      try {
-        await s.stop();
-      } catch (err) {
-        log(`${s.name} did not stop cleanly: ${(err as Error).message}`);
-      }
-    }
-    await closePools(pools);
-  };
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void stopAll(signal));
-  try {
-    for (const s of services) {
-      await s.start();
-      started.push(s);
-    }
-  } catch (err) {
-    await stopAll('start failed');
-    throw err;
-  }
+  const running = runServices(services, () => closePools(pools), log);
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void running.stop(signal));
+  await running.started;
 }
 
 export function register(program: Command): void {

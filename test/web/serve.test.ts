@@ -45,8 +45,15 @@ function drained(child: ChildProcess): ChildProcess {
   return child;
 }
 
-function exitOf(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+/** The exit code, or a sentence saying it did not exit: a service that hangs on a signal fails its test instead of the whole file. */
+function exitOf(child: ChildProcess, withinMs = 30_000): Promise<number | null | string> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(`still running ${withinMs / 1000} s later`), withinMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+  });
 }
 
 describe('smc serve', () => {
@@ -58,7 +65,11 @@ describe('smc serve', () => {
     dir = mkdtempSync(join(tmpdir(), 'smc-serve-'));
   });
 
+  /** Every service a test started: one a failed test left running would keep this file from ending. */
+  const children: ChildProcess[] = [];
+
   after(async () => {
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await db?.cleanup();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -75,7 +86,9 @@ describe('smc serve', () => {
   }
 
   function serve(config: string): ChildProcess {
-    return drained(spawn(process.execPath, [join(repoRoot(), 'build', 'smc.js'), '--config', config, 'serve'], { stdio: ['ignore', 'ignore', 'pipe'] }));
+    const child = drained(spawn(process.execPath, [join(repoRoot(), 'build', 'smc.js'), '--config', config, 'serve'], { stdio: ['ignore', 'ignore', 'pipe'] }));
+    children.push(child);
+    return child;
   }
 
   test('serves the pages on a loopback port and stops cleanly on SIGTERM', async () => {
@@ -108,6 +121,7 @@ describe('smc serve', () => {
     writeFileSync(loader, `await import(${JSON.stringify(pathToFileURL(join(repoRoot(), 'build', 'smc.js')).href)});\n`);
     const port = await freePort();
     const child = drained(spawn(process.execPath, [loader, '--config', configFile(`127.0.0.1:${port}`), 'serve'], { cwd: dirname(loader), stdio: ['ignore', 'ignore', 'pipe'] }));
+    children.push(child);
     const exited = exitOf(child);
     await until(() => get({ host: '127.0.0.1', port }, '/api/health'));
     const page = await get({ host: '127.0.0.1', port }, '/dashboard');
