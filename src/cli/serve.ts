@@ -208,7 +208,18 @@ export async function startService(config: Config): Promise<void> {
     syncService(sync), amiEventsService(config, sync), lampService(config, pools, sync), notifierService(config, pools, sync), webService(config, pools, sync), auditAnchorService(pool),
   ];
   const running = runServices(services, () => closePools(pools), log);
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void running.stop(signal));
+  // A second signal while stopping is someone who will not wait: go now.
+  let signalled = false;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      if (signalled) {
+        log(`${signal} again while stopping: exiting now`);
+        process.exit(1);
+      }
+      signalled = true;
+      void running.stop(signal);
+    });
+  }
   await running.started;
 }
 
