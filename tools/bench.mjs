@@ -208,12 +208,22 @@ try {
         `SELECT (SELECT COUNT(*) FROM ${setups.backfill.names.own}.smart_missed_calls_calls) AS calls, (SELECT COUNT(*) FROM ${setups.backfill.names.own}.smart_missed_calls) AS entries`,
       );
       // The year again with a callback target in business hours: the within-target share then
-      // reads every entry of the year (docs/team.md).
+      // counts every entry of the year (docs/team.md).
       await root.query(
         `INSERT INTO ${setups.backfill.names.own}.smart_missed_calls_settings (pbx, tenant, settings, updated_at, updated_by) VALUES ('local', 'default', ?, NOW(), 'bench')
           ON DUPLICATE KEY UPDATE settings = JSON_MERGE_PATCH(settings, VALUES(settings))`,
         [JSON.stringify({ callbackTargetMinutes: 15, businessHours: 'mon-fri 09:00-17:00' })],
       );
+      // The notifier stores each entry's due time under the new target (src/ledger/target-due.ts);
+      // until then the page places the entries on the business clock itself.
+      const storing = Date.now();
+      for (;;) {
+        const [[{ stale }]] = await root.query(`SELECT COUNT(*) AS stale FROM ${setups.backfill.names.own}.smart_missed_calls WHERE target_key = 0`);
+        if (Number(stale) === 0) break;
+        if (Date.now() - storing > 600_000) throw new Error(`the notifier had not stored the due times of ${stale} entries after 10 min`);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      log(`(4) the notifier stored every entry's due time in ${((Date.now() - storing) / 1000).toFixed(0)} s`);
       const yearPath = `/api/dashboard?${year}`;
       const targeted = smcJson(setups.backfill, ['bench', 'api', '--url', url, '--requests', String(SIZES.requests), yearPath]);
       results.api = { calls: Number(sizes.calls), entries: Number(sizes.entries), ms: { ...api.ms, [`${yearPath} (target set)`]: targeted.ms[yearPath] } };
@@ -353,7 +363,7 @@ async function inflate(root, own, fill) {
   const spanDays = Math.round((Date.parse(fill.to) - Date.parse(fill.from)) / 86_400_000) + 1;
   const plans = [
     { table: 'smart_missed_calls_calls', target: SIZES.calls, key: 'linkedid', times: ['started_at', 'ended_at', 'classified_at'], skip: [] },
-    { table: 'smart_missed_calls', target: SIZES.entries, key: 'caller_key', times: ['first_attempt', 'last_attempt', 'created_at', 'updated_at', 'cleared_at', 'last_callback_at'], skip: ['id'] },
+    { table: 'smart_missed_calls', target: SIZES.entries, key: 'caller_key', times: ['first_attempt', 'last_attempt', 'created_at', 'updated_at', 'cleared_at', 'last_callback_at', 'target_due'], skip: ['id'] },
   ];
   for (const plan of plans) {
     const [cols] = await root.query('SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION', [own, plan.table]);

@@ -8,6 +8,7 @@
  * reopen starts a new episode): a caller who tried at 9:00 and again at 9:10 has waited
  * since 9:00.
  */
+import { createHash } from 'node:crypto';
 
 /** Monday = 0 … Sunday = 6, as the dashboard's heatmap (MariaDB's WEEKDAY). */
 export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
@@ -199,6 +200,22 @@ export function naiveMs(naive: string): number {
   };
   if (naive.length < 19) return Date.parse(naive.replace(' ', 'T') + 'Z');
   return Date.UTC(n(0, 4), n(5, 2) - 1, n(8, 2), n(11, 2), n(14, 2), n(17, 2));
+}
+
+/** An instant as the naive wall clock of `zone` writes it ('YYYY-MM-DD HH:MM:SS'). */
+export function naiveOf(instantMs: number, zone: string): string {
+  return new Date(instantMs + zoneOffsetMs(instantMs, zone)).toISOString().slice(0, 19).replace('T', ' ');
+}
+
+/**
+ * What a stored due time was computed under (smart_missed_calls.target_key): the targets,
+ * the business hours and both zones, as a number that is never 0 (0: not computed). A
+ * change of any of them makes every stored due time stale at once.
+ */
+export function targetKey(settings: TargetSettings, ledgerZone: string): number {
+  const routes = [...settings.callbackTargetRoutes].sort((a, b) => (a.route < b.route ? -1 : a.route > b.route ? 1 : 0));
+  const text = JSON.stringify([settings.callbackTargetMinutes, routes.map((r) => [r.route, r.minutes]), settings.businessHours, settings.timezone, ledgerZone]);
+  return createHash('sha256').update(text).digest().readUInt32BE(0) || 1;
 }
 
 // ---------------------------------------------------------------------------------------

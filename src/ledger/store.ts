@@ -358,6 +358,15 @@ function fit<T extends string | null>(text: T, width: number): T {
   return (text === null ? null : text.slice(0, width)) as T;
 }
 
+/**
+ * An entry's stored due time (src/ledger/target-due.ts) holds for its episode's first miss,
+ * its route and whether it is withheld: when a write changes one of them (a reopen starts a
+ * new episode), the due time is marked not computed. First in the assignment list, so it
+ * compares the row's old values with the new ones before those are assigned.
+ */
+const TARGET_STALE_ON_CHANGE = `target_key = IF(first_attempt <=> VALUES(first_attempt) AND route_kind <=> VALUES(route_kind)
+  AND route_id <=> VALUES(route_id) AND anonymous <=> VALUES(anonymous), target_key, 0)`;
+
 const ENTRY_STATE_COLUMNS = [
   'caller', 'caller_raw', 'caller_name', 'anonymous', 'route_kind', 'route_id', 'route_label', 'status', 'missed_count',
   'total_missed', 'rang_extensions', 'first_attempt', 'last_attempt', 'last_linkedid', 'voicemail_left', 'callback_attempts',
@@ -386,7 +395,7 @@ export async function saveEntries(conn: PoolConnection, entries: Entry[], now: s
     const row = `(?, @smc_pbx, ${Array(4 + ENTRY_STATE_COLUMNS.length).fill('?').join(', ')})`;
     await conn.query(
       `INSERT INTO smart_missed_calls (id, pbx, tenant, caller_key, did, created_at, ${ENTRY_STATE_COLUMNS.join(', ')}) VALUES ${known.map(() => row).join(', ')}
-       ON DUPLICATE KEY UPDATE ${ENTRY_STATE_COLUMNS.map((c) => `${c} = VALUES(${c})`).join(', ')}`,
+       ON DUPLICATE KEY UPDATE ${TARGET_STALE_ON_CHANGE}, ${ENTRY_STATE_COLUMNS.map((c) => `${c} = VALUES(${c})`).join(', ')}`,
       known.flatMap((e) => [e.id, e.tenant, e.callerKey, e.did, now, ...state(e)]),
     );
   }

@@ -3,7 +3,7 @@ import type { TenantSettings } from '../config/schema.js';
 import { inRetriedTransaction } from '../db/pool.js';
 import { appendAudit } from '../ledger/audit.js';
 import type { AuditKey } from '../ledger/audit-key.js';
-import { BusinessClock, entryTargetMinutes, hasTargets, instantOfLocal, naiveMs, thresholdsReached, zoneOffsetMs } from '../ledger/callback-target.js';
+import { BusinessClock, entryTargetMinutes, hasTargets, instantOfLocal, naiveMs, naiveOf, thresholdsReached } from '../ledger/callback-target.js';
 import { activeClaim, claimRowOf } from '../ledger/claims.js';
 import type { Entry } from '../ledger/entries.js';
 import { entryFromRow, outboxPayloadOf } from '../ledger/store.js';
@@ -53,11 +53,6 @@ export function ledgerZone(config: { timezone: string }): string {
   return config.timezone || processZone();
 }
 
-/** An instant as the naive wall clock of `zone` writes it. */
-function naiveIn(instantMs: number, zone: string): string {
-  return new Date(instantMs + zoneOffsetMs(instantMs, zone)).toISOString().slice(0, 19).replace('T', ' ');
-}
-
 /**
  * Escalates the tenant's open entries that passed a threshold not escalated yet. Returns how
  * many escalations were queued.
@@ -103,7 +98,7 @@ export async function escalateDue(pool: Pool, auditKey: AuditKey, zone: string, 
     if (fresh.length === 0) continue;
     const highest = fresh[fresh.length - 1]!;
     const dueMs = clock.addBusinessMinutes(missedAt, target * highest);
-    if (await escalate(pool, auditKey, e, fresh, { threshold: highest, targetMinutes: target, dueAt: naiveIn(dueMs, zone) })) queued += 1;
+    if (await escalate(pool, auditKey, e, fresh, { threshold: highest, targetMinutes: target, dueAt: naiveOf(dueMs, zone) })) queued += 1;
   }
   return queued;
 }

@@ -19,6 +19,7 @@ import { faultPoint } from '../sync/faults.js';
 import { instanceLock } from '../db/lease.js';
 import type { SingleInstanceLock } from '../db/named-lock.js';
 import { readAuditKey, type AuditKey } from '../ledger/audit-key.js';
+import { refreshTargetDue } from '../ledger/target-due.js';
 import { createMailer, type Mailer } from './mailer.js';
 import { composeEscalation } from './escalation-mail.js';
 import { escalateDue, ledgerZone } from './escalation.js';
@@ -153,17 +154,21 @@ export class Notifier {
   }
 
   /**
-   * Entries past a threshold of their callback target: queued in the outbox here, under the
-   * notify lock, and fanned out right after (src/notify/escalation.ts). One tenant's failure
-   * is logged and does not hold up the others.
+   * Callback targets: the due times of entries new or changed since the last pass are stored
+   * (src/ledger/target-due.ts), then entries past a threshold are queued in the outbox here,
+   * under the notify lock, and fanned out right after (src/notify/escalation.ts). One
+   * tenant's failure is logged and does not hold up the others.
    */
   private async escalate(): Promise<void> {
+    const zone = ledgerZone(this.options.config);
     for (const tenant of await knownTenants(this.pool)) {
       try {
-        const queued = await escalateDue(this.pool, this.auditKey, ledgerZone(this.options.config), tenant, await this.settingsOf(tenant));
+        const settings = await this.settingsOf(tenant);
+        await refreshTargetDue(this.pool, zone, tenant, settings);
+        const queued = await escalateDue(this.pool, this.auditKey, zone, tenant, settings);
         if (queued) this.log(`notifier: ${queued} ${queued === 1 ? 'entry' : 'entries'} of ${tenant} past the callback target escalated`);
       } catch (err) {
-        this.log(`notifier: escalations for ${tenant} failed: ${(err as Error).message}`);
+        this.log(`notifier: callback targets of ${tenant} failed: ${(err as Error).message}`);
       }
     }
   }

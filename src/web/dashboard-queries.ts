@@ -1,5 +1,5 @@
 import type { TenantScope } from './tenant-scope.js';
-import { BusinessClock, hasTargets, instantOfLocal, naiveMs, targetOutcome, type TargetSettings } from '../ledger/callback-target.js';
+import { BusinessClock, hasTargets, instantOfLocal, naiveMs, targetKey, targetOutcome, type TargetSettings } from '../ledger/callback-target.js';
 import { addDays, daysBetween, routeConditions, type RangeFilter } from './filters.js';
 import { frequentCallers, type FrequentCaller } from './frequent-callers.js';
 
@@ -55,26 +55,42 @@ export interface TargetInputs {
 }
 
 /**
- * The range's entries against their callback targets (targetOutcome): one read of the
- * range's entries, only when the tenant has a target; the due times are placed by one
- * BusinessClock, a few arithmetic steps an entry. `entryRange` is SQL over the entries
- * (tenant = @tenant and a last_attempt range) with its parameters `p`.
+ * The range's entries against their callback targets (targetOutcome), only when the tenant
+ * has a target. Entries whose due time is stored under the current settings
+ * (src/ledger/target-due.ts) are counted by one aggregate over idx_tenant_last; the others
+ * (new since the notifier's last pass, or all of them right after the targets changed) are
+ * read and placed on one BusinessClock, a few arithmetic steps an entry. `entryRange` is SQL
+ * over the entries (tenant = @tenant and a last_attempt range) with its parameters `p`.
  */
 export async function withinTarget(scope: TenantScope, entryRange: string, p: unknown[], target: TargetInputs | undefined): Promise<DashboardData['kpis']['withinTarget']> {
   if (!target || !hasTargets(target.settings)) return null;
-  const [[[{ now }]], rows] = await Promise.all([
+  const key = targetKey(target.settings, target.zone);
+  const [[[{ now }]], [stored], rows] = await Promise.all([
     scope.pool.query('SELECT NOW() AS now') as unknown as Promise<[[{ now: string }]]>,
+    // targetOutcome, case by case, on naive times of the ledger's clock.
+    scope.rows<{ within: number | null; counted: number | null }>(
+      `SELECT
+          SUM(status <> 'open' AND cleared_at IS NOT NULL AND NOT (cleared_by <=> 'expired') AND NOT (cleared_by <=> 'answered_later')
+              AND cleared_at <= target_due) AS within,
+          SUM(CASE WHEN status = 'open' OR cleared_at IS NULL THEN target_due <= NOW()
+                   WHEN cleared_by = 'expired' THEN 1
+                   WHEN cleared_by = 'answered_later' THEN cleared_at > target_due
+                   ELSE 1 END) AS counted
+        FROM smart_missed_calls FORCE INDEX (idx_tenant_last)
+        WHERE ${entryRange} AND anonymous = 0 AND target_key = ? AND target_due IS NOT NULL AND NOT (cleared_by <=> 'reclassified')`,
+      [...p, key],
+    ),
     scope.rows<{ route_kind: string; route_id: string; status: string; cleared_by: string | null; first_attempt: string; cleared_at: string | null }>(
       `SELECT route_kind, route_id, status, cleared_by, first_attempt, cleared_at FROM smart_missed_calls FORCE INDEX (idx_tenant_last)
-        WHERE ${entryRange} AND anonymous = 0`,
-      p,
+        WHERE ${entryRange} AND anonymous = 0 AND target_key <> ?`,
+      [...p, key],
     ),
   ]);
   const clock = new BusinessClock(target.settings);
   const at = (naive: string) => instantOfLocal(naiveMs(String(naive)), target.zone);
   const nowMs = at(now);
-  let within = 0;
-  let counted = 0;
+  let within = Number(stored?.within ?? 0);
+  let counted = Number(stored?.counted ?? 0);
   for (const r of rows) {
     const missedAt = at(r.first_attempt);
     const outcome = targetOutcome(

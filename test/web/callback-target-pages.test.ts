@@ -2,15 +2,17 @@
  * Callback targets on the pages: the list and the detail page mark an open entry past its
  * target (and not one still within it), and the dashboard's "called back within target" and
  * "oldest open entry" equal a count by hand of the entries recorded here; the wallboard's
- * share is the same rule over today.
+ * share is the same rule over today. Counted both ways: before the notifier stored the entries'
+ * due times and after, and across a change of the target and a reopen.
  */
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
 import { after, before, test } from 'node:test';
 import type { RowDataPacket } from 'mysql2/promise';
 import type { Config } from '../../src/config/schema.js';
-import { saveSettings } from '../../src/config/settings-store.js';
+import { loadSettings, saveSettings } from '../../src/config/settings-store.js';
 import { resolveEntry } from '../../src/ledger/actions.js';
+import { refreshTargetDue } from '../../src/ledger/target-due.js';
 import { SyncService } from '../../src/sync/service.js';
 import { createApp } from '../../src/web/app.js';
 import { signIdentity } from '../../src/web/identity.js';
@@ -98,4 +100,46 @@ test('the dashboard counts 1 of 4 entries called back within target, and the old
   assert.deepEqual({ within: board.withinTarget.within, counted: board.withinTarget.counted }, {
     within: todays.filter((k) => outcome[k] === 'within').length, counted: todays.length,
   });
+});
+
+async function withinTargetNow(): Promise<{ within: number; counted: number }> {
+  const day = (minutesAgo: number) => plusMinutes(now, -minutesAgo).slice(0, 10);
+  const api = JSON.parse(await get(`/api/dashboard?from=${day(200)}&to=${now.slice(0, 10)}`)) as { raw: { kpis: { withinTarget: { within: number; counted: number } } } };
+  return { within: api.raw.kpis.withinTarget.within, counted: api.raw.kpis.withinTarget.counted };
+}
+
+/** What the notifier's pass does first: store the due times not computed under the tenant's current settings. */
+async function storeDueTimes(): Promise<number> {
+  return refreshTargetDue(db.pool, 'UTC', 'default', await loadSettings(db.pool, 'default'));
+}
+
+async function staleEntries(): Promise<number> {
+  const [[row]] = (await db.pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM smart_missed_calls WHERE target_key = 0')) as unknown as [[{ n: number }]];
+  return Number(row.n);
+}
+
+test('with the due times stored by the notifier, the dashboard counts the same; a target changed afterwards counts under the new one at once', async () => {
+  assert.equal(await storeDueTimes(), 6, 'every entry computed once');
+  assert.equal(await staleEntries(), 0);
+  assert.equal(await storeDueTimes(), 0, 'nothing left to compute');
+  assert.deepEqual(await withinTargetNow(), { within: 1, counted: 4 });
+
+  // 120 min: the two called back and the one resolved by hand made it; the open ones are not due.
+  await saveSettings(db.pool, 'default', { callbackTargetMinutes: 120 }, 'test');
+  assert.deepEqual(await withinTargetNow(), { within: 3, counted: 3 }, 'before the notifier computed them again');
+  assert.equal(await storeDueTimes(), 6);
+  assert.deepEqual(await withinTargetNow(), { within: 3, counted: 3 }, 'after');
+});
+
+test('a reopened entry leaves its old episode\'s due time behind', async () => {
+  await saveSettings(db.pool, 'default', { callbackTargetMinutes: 30 }, 'test');
+  await storeDueTimes();
+  // The caller called back 80 min ago misses again now: a new episode, not due for 30 min.
+  // Judged by the first episode's due time (60 min ago) it would count as late.
+  await record(db.pool, 'default', [callVerdict('missed', { caller: '0722000401', at: now })]);
+  const [[entry]] = (await db.pool.query<RowDataPacket[]>('SELECT status, target_key FROM smart_missed_calls WHERE id = ?', [ids.calledInTime])) as unknown as [[{ status: string; target_key: number }]];
+  assert.deepEqual({ status: entry.status, key: Number(entry.target_key) }, { status: 'open', key: 0 });
+  assert.deepEqual(await withinTargetNow(), { within: 0, counted: 3 }, 'before the notifier computed it again');
+  assert.equal(await storeDueTimes(), 1, 'only the reopened entry');
+  assert.deepEqual(await withinTargetNow(), { within: 0, counted: 3 }, 'after');
 });
