@@ -32,6 +32,9 @@ test('`npm run bench -- --quick` measures every quality bar and writes them to a
     for (const [path, ms] of Object.entries<{ p50: number; p95: number }>(results.api.ms)) {
       assert.ok(ms.p50 > 0 && ms.p95 >= ms.p50, `${path} was timed`);
     }
+    const baseline = results.api.targetBaseline;
+    assert.ok(baseline.ms.p50 > 0 && results.api.ms[baseline.path].p50 > 0, 'the year with a callback target, before and after the notifier stored the due times');
+    assert.match(stdout, /stored \/ baseline: p50 [\d.]+, p95 [\d.]+; the notifier stored them in \d+ s/);
     assert.ok(results.memory.servePeakRssMb > 0);
     const cost = results.cost.perHour;
     for (const situation of ['idle', 'steady', 'burst']) {
