@@ -6,6 +6,7 @@ import { saveSettings } from '../../src/config/settings-store.js';
 import { recentDeliveries } from '../../src/notify/deliveries.js';
 import { Notifier, type NotifierOptions } from '../../src/notify/worker.js';
 import { freshDatabases, type FreshDatabases } from '../harness/db.js';
+import { callVerdict, record } from './ledger-calls.js';
 
 /**
  * What every test file that drives the real notifier against a CRM stand-in sets up: fresh
@@ -98,4 +99,17 @@ export async function connectCrm(pool: FreshDatabases['pool'], tenant: string, c
 export async function forgetJournal(pool: FreshDatabases['pool'], tenant: string): Promise<{ event: string; note: string }[]> {
   const [rows] = await pool.query<RowDataPacket[]>("SELECT event, note FROM smart_missed_calls_audit WHERE tenant = ? AND event IN ('forgotten', 'crm_forgotten') ORDER BY id", [tenant]);
   return rows.map((r) => ({ event: String(r.event), note: String(r.note) }));
+}
+
+/**
+ * The calls every CRM's forget test starts from: `unknown` (not in the CRM) missed on two of
+ * our numbers, so two entries and two tasks share the one contact the option creates for them,
+ * and `known` (already in the CRM) missed once.
+ */
+export async function recordForgetCalls(pool: FreshDatabases['pool'], tenant: string, unknown: string, known: string): Promise<void> {
+  await record(pool, tenant, [
+    callVerdict('missed', { caller: unknown, did: '0215550100', at: '2025-05-07 10:00:00', name: 'Maria Ionescu' }),
+    callVerdict('missed', { caller: unknown, did: '0215550200', at: '2025-05-07 10:05:00', name: 'Maria Ionescu' }),
+    callVerdict('missed', { caller: known, at: '2025-05-07 10:10:00' }),
+  ]);
 }

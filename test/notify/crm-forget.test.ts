@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { verifyAudit } from '../../src/ledger/audit.js';
 import { forgetNumber } from '../../src/ledger/actions.js';
 import { recentDeliveries } from '../../src/notify/deliveries.js';
-import { connectCrm, crmTestBed, forgetJournal } from '../helpers/crm-notifier.js';
+import { connectCrm, crmTestBed, forgetJournal, recordForgetCalls } from '../helpers/crm-notifier.js';
 import { error, HubSpotStandIn } from '../helpers/hubspot.js';
 import { callVerdict, record } from '../helpers/ledger-calls.js';
 
@@ -36,12 +36,7 @@ test('forget removes the tasks and the contact we created from HubSpot, keeps th
   const hub = await account(TOKEN_A);
   const known = hub.addContact({ firstname: 'Ion', lastname: 'Popescu', phone: '+40731000022' });
   await connect('gdpr', hub, TOKEN_A, true);
-  await record(bed.db.pool, 'gdpr', [
-    // One caller on two numbers of ours: two entries, two tasks, one contact created for them.
-    callVerdict('missed', { caller: '0731000021', did: '0215550100', at: '2025-05-07 10:00:00', name: 'Maria Ionescu' }),
-    callVerdict('missed', { caller: '0731000021', did: '0215550200', at: '2025-05-07 10:05:00', name: 'Maria Ionescu' }),
-    callVerdict('missed', { caller: '0731000022', at: '2025-05-07 10:10:00' }),
-  ]);
+  await recordForgetCalls(bed.db.pool, 'gdpr', '0731000021', '0731000022');
   const n = notifier();
   await drain(n, 'gdpr');
   assert.equal(hub.tasks.size, 3);

@@ -7,7 +7,7 @@ import { forgetNumber } from '../../src/ledger/actions.js';
 import { phoneVariants } from '../../src/notify/crm/deliver.js';
 import { OdooConnector } from '../../src/notify/crm/odoo.js';
 import { recentDeliveries } from '../../src/notify/deliveries.js';
-import { connectCrm, crmTestBed, forgetJournal } from '../helpers/crm-notifier.js';
+import { connectCrm, crmTestBed, forgetJournal, recordForgetCalls } from '../helpers/crm-notifier.js';
 import { callVerdict, record } from '../helpers/ledger-calls.js';
 import { OdooStandIn, rateLimited, type OdooStandInOptions } from '../helpers/odoo.js';
 
@@ -302,12 +302,7 @@ test('forget removes the activities and the partner we created from Odoo, keeps 
   const ana = o.addUser('Ana Vânzări');
   const known = o.addPartner({ name: 'Ion Popescu', phone: '+40731000072', user_id: ana });
   await connect('od-gdpr', o, KEY_A, true);
-  await record(bed.db.pool, 'od-gdpr', [
-    // One caller on two numbers of ours: two entries, two activities, one partner created for them.
-    callVerdict('missed', { caller: '0731000071', did: '0215550100', at: '2025-05-07 10:00:00', name: 'Maria Ionescu' }),
-    callVerdict('missed', { caller: '0731000071', did: '0215550200', at: '2025-05-07 10:05:00', name: 'Maria Ionescu' }),
-    callVerdict('missed', { caller: '0731000072', at: '2025-05-07 10:10:00' }),
-  ]);
+  await recordForgetCalls(bed.db.pool, 'od-gdpr', '0731000071', '0731000072');
   const n = notifier();
   await drain(n, 'od-gdpr');
   assert.equal(o.activities().length, 3);

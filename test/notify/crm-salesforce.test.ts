@@ -6,7 +6,7 @@ import { saveSettings } from '../../src/config/settings-store.js';
 import { forgetNumber } from '../../src/ledger/actions.js';
 import { SalesforceConnector } from '../../src/notify/crm/salesforce.js';
 import { recentDeliveries } from '../../src/notify/deliveries.js';
-import { connectCrm, crmTestBed, forgetJournal } from '../helpers/crm-notifier.js';
+import { connectCrm, crmTestBed, forgetJournal, recordForgetCalls } from '../helpers/crm-notifier.js';
 import { callVerdict, record } from '../helpers/ledger-calls.js';
 import { API, INTEGRATION_USER, requestLimitExceeded, SalesforceOrg, type OrgOptions } from '../helpers/salesforce.js';
 
@@ -365,12 +365,7 @@ test('forget removes the tasks and the lead we created from Salesforce (to its r
   const o = await org(REFRESH_A);
   const known = o.add('Contact', { FirstName: 'Ion', LastName: 'Popescu', Phone: '+40731000062', OwnerId: OWNER });
   await connect('gdpr', o, REFRESH_A, true);
-  await record(bed.db.pool, 'gdpr', [
-    // One caller on two numbers of ours: two entries, two tasks, one lead created for them.
-    callVerdict('missed', { caller: '0731000061', did: '0215550100', at: '2025-05-07 10:00:00', name: 'Maria Ionescu' }),
-    callVerdict('missed', { caller: '0731000061', did: '0215550200', at: '2025-05-07 10:05:00', name: 'Maria Ionescu' }),
-    callVerdict('missed', { caller: '0731000062', at: '2025-05-07 10:10:00' }),
-  ]);
+  await recordForgetCalls(bed.db.pool, 'gdpr', '0731000061', '0731000062');
   const n = notifier();
   await drain(n, 'gdpr');
   assert.equal(o.tasks().length, 3);
